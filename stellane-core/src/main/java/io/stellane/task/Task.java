@@ -1,0 +1,682 @@
+package io.stellane.task;
+
+import io.stellane.StellaneException;
+
+import java.time.Duration;
+import java.time.Instant;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Objects;
+import java.util.concurrent.CancellationException;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ThreadFactory;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.BiConsumer;
+import java.util.function.Function;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
+
+/**
+ * The unit of asynchronous work: a computation that produces a {@code T} or fails.
+ *
+ * <p>A task is <em>lazy</em>: creating one runs nothing. It starts once, when the runtime runs it
+ * ({@code Runtime.schedule}), when something awaits it, or when a task composed from it starts.
+ * Java has no coroutines, so the closest honest equivalent of {@code co_await} is composition
+ * ({@link #map}, {@link #flatMap}, {@link #recover}, {@link #timeout}) for code on a worker, and
+ * {@link #await()} for code on a virtual thread.
+ *
+ * <h2>Where code runs</h2>
+ * A task started on a worker has that worker as its <em>home</em>: its body runs there, and results
+ * that arrive on other threads (a {@link #blocking} call's virtual thread, a foreign
+ * {@link CompletionStage}) hop back to it before continuations run, so a handler's whole chain
+ * stays on its connection's event loop. A task started elsewhere runs its body on the starting
+ * thread and continues on whatever thread completes it.
+ *
+ * <h2>Threading</h2>
+ * All methods are thread-safe. {@link #await()} must not be called on a worker: it throws at once
+ * there, because parking an event loop stalls every connection on it.
+ *
+ * <h2>Errors and cancellation</h2>
+ * A body that throws fails its task; nothing escapes to the worker. A failed task that was scheduled
+ * on the runtime is counted and reported to the {@link TaskErrorHandler}s. {@link #cancel()}
+ * completes a task with {@link CancellationException} and cancels what it is waiting for: the
+ * upstream of a {@code map}, the timer of a {@code sleep}, the virtual thread of a {@code blocking}
+ * call (interrupted), the other members of an {@code all}.
+ */
+public final class Task<T> {
+
+    /** How a task produces its result once started; it completes {@code self} exactly once, now or later. */
+    @FunctionalInterface
+    private interface Body<T> {
+        void start(Task<T> self) throws Throwable;
+    }
+
+    @FunctionalInterface
+    public interface ThrowingSupplier<T> {
+        T get() throws Exception;
+    }
+
+    @FunctionalInterface
+    public interface ThrowingRunnable {
+        void run() throws Exception;
+    }
+
+    private static final int NEW = 0, STARTED = 1;
+    private static final VarHandle STATE;
+    private static final ThreadFactory BLOCKING_THREADS = Thread.ofVirtual().name("stellane-blocking-", 0).factory();
+
+    static {
+        try {
+            STATE = MethodHandles.lookup().findVarHandle(Task.class, "state", int.class);
+        } catch (ReflectiveOperationException e) {
+            throw new ExceptionInInitializerError(e);
+        }
+    }
+
+    private final CompletableFuture<T> future;
+    private final long createdNanos = System.nanoTime();
+    private Body<T> body;
+    private volatile int state;
+    private volatile Worker home;
+    private volatile Runnable onCancel;
+    private String name;
+    private int priority;
+
+    // Placement, written by the runtime before the task is queued and read by the worker that runs it.
+    private volatile boolean scheduled;
+    private int pinnedWorker = -1;
+    private Object affinityKey;
+    private long enqueuedNanos;
+
+    private Task(String name, Body<T> body) {
+        this.name = name;
+        this.body = body;
+        this.future = new CompletableFuture<>();
+    }
+
+    private Task(String name, CompletableFuture<T> done) {
+        this.name = name;
+        this.future = done;
+        this.state = STARTED;
+    }
+
+    // ---------------------------------------------------------------- creation
+
+    /** A task that is already complete with {@code value}. */
+    public static <T> Task<T> completed(T value) {
+        return new Task<>("completed", CompletableFuture.completedFuture(value));
+    }
+
+    /** A task that is already failed with {@code error}. */
+    public static <T> Task<T> failed(Throwable error) {
+        Objects.requireNonNull(error, "error");
+        return new Task<>("failed", CompletableFuture.failedFuture(error));
+    }
+
+    /** Computes a value on the thread that starts the task (a worker, when scheduled): must not block. */
+    public static <T> Task<T> supply(ThrowingSupplier<? extends T> supplier) {
+        Objects.requireNonNull(supplier, "supplier");
+        return new Task<>("supply", self -> self.complete(supplier.get()));
+    }
+
+    /** Runs an action on the thread that starts the task (a worker, when scheduled): must not block. */
+    public static Task<Void> of(ThrowingRunnable action) {
+        Objects.requireNonNull(action, "action");
+        return new Task<>("run", self -> {
+            action.run();
+            self.complete(null);
+        });
+    }
+
+    /**
+     * Runs a blocking call (JDBC, file I/O, a blocking client) on its own virtual thread, so no worker
+     * blocks; the result comes back to the home worker. Cancelling interrupts the virtual thread.
+     */
+    public static <T> Task<T> blocking(ThrowingSupplier<? extends T> call) {
+        Objects.requireNonNull(call, "call");
+        return new Task<>("blocking", self -> {
+            Thread thread = BLOCKING_THREADS.newThread(() -> {
+                try {
+                    T value = call.get();
+                    self.completeAtHome(value, null);
+                } catch (Throwable t) {
+                    self.completeAtHome(null, t);
+                }
+            });
+            self.addCancelAction(thread::interrupt);
+            thread.start();
+        });
+    }
+
+    /** Adapts a stage that is already running; its result hops to the home worker of whoever starts this task. */
+    public static <T> Task<T> from(CompletionStage<T> stage) {
+        Objects.requireNonNull(stage, "stage");
+        return new Task<>("from", self -> {
+            self.addCancelAction(() -> stage.toCompletableFuture().cancel(true));
+            stage.whenComplete(self::completeAtHome);
+        });
+    }
+
+    /**
+     * Completes after {@code delay} on the home worker's timer: no thread is blocked. Started off the
+     * runtime, it uses one shared daemon timer thread instead.
+     */
+    public static Task<Void> sleep(Duration delay) {
+        long nanos = delay.toNanos();
+        return new Task<>("sleep", self -> {
+            Future<?> timer = self.scheduleTimer(() -> self.complete(null), nanos);
+            self.addCancelAction(() -> timer.cancel(false));
+        });
+    }
+
+    /** All of {@code tasks}, started together; their values in order. The first failure fails it and cancels the rest. */
+    @SafeVarargs
+    public static <T> Task<List<T>> all(Task<? extends T>... tasks) {
+        return all(Arrays.asList(tasks));
+    }
+
+    /** All of {@code tasks}, started together; their values in order. The first failure fails it and cancels the rest. */
+    public static <T> Task<List<T>> all(List<? extends Task<? extends T>> tasks) {
+        List<Task<? extends T>> members = List.copyOf(tasks);
+        return new Task<>("all", self -> {
+            int n = members.size();
+            if (n == 0) {
+                self.complete(List.of());
+                return;
+            }
+            Object[] values = new Object[n];
+            AtomicInteger remaining = new AtomicInteger(n);
+            self.addCancelAction(() -> members.forEach(Task::cancel));
+            for (int i = 0; i < n; i++) {
+                int index = i;
+                Task<? extends T> member = members.get(i);
+                member.start().future.whenComplete((value, error) -> {
+                    if (error != null) {
+                        if (self.fail(unwrap(error))) {
+                            members.forEach(Task::cancel);
+                        }
+                    } else {
+                        values[index] = value;
+                        if (remaining.decrementAndGet() == 0) {
+                            @SuppressWarnings("unchecked")
+                            List<T> list = (List<T>) Arrays.asList(values);
+                            self.complete(list);
+                        }
+                    }
+                });
+            }
+        });
+    }
+
+    /** The first of {@code tasks} to succeed; the others are then cancelled. Fails only when all fail. */
+    @SafeVarargs
+    public static <T> Task<T> any(Task<? extends T>... tasks) {
+        return any(Arrays.asList(tasks));
+    }
+
+    /** The first of {@code tasks} to succeed; the others are then cancelled. Fails only when all fail. */
+    public static <T> Task<T> any(List<? extends Task<? extends T>> tasks) {
+        List<Task<? extends T>> members = List.copyOf(tasks);
+        if (members.isEmpty()) {
+            throw new IllegalArgumentException("Task.any needs at least one task");
+        }
+        return new Task<>("any", self -> {
+            AtomicInteger remaining = new AtomicInteger(members.size());
+            AtomicReference<Throwable> firstError = new AtomicReference<>();
+            self.addCancelAction(() -> members.forEach(Task::cancel));
+            for (Task<? extends T> member : members) {
+                member.start().future.whenComplete((value, error) -> {
+                    if (error == null) {
+                        if (self.complete(value)) {
+                            members.forEach(Task::cancel);
+                        }
+                        return;
+                    }
+                    Throwable cause = unwrap(error);
+                    if (!firstError.compareAndSet(null, cause)) {
+                        firstError.get().addSuppressed(cause);
+                    }
+                    if (remaining.decrementAndGet() == 0) {
+                        self.fail(firstError.get());
+                    }
+                });
+            }
+        });
+    }
+
+    // ---------------------------------------------------------------- metadata
+
+    /** The name used in logs, stats and errors; set it with {@link #named}. */
+    public String name() {
+        return name;
+    }
+
+    /** Scheduling priority under the PRIORITY strategy: higher runs first. Default 0. */
+    public int priority() {
+        return priority;
+    }
+
+    /** When this task was created. */
+    public Instant createdAt() {
+        return Instant.now().minusNanos(System.nanoTime() - createdNanos);
+    }
+
+    /** {@link System#nanoTime()} at creation, for measuring without a wall clock. */
+    public long createdNanos() {
+        return createdNanos;
+    }
+
+    /** Names this task (for stats, profiling and error reports); returns {@code this}. */
+    public Task<T> named(String name) {
+        this.name = Objects.requireNonNull(name, "name");
+        return this;
+    }
+
+    /** Sets the priority used by the PRIORITY strategy; returns {@code this}. */
+    public Task<T> withPriority(int priority) {
+        this.priority = priority;
+        return this;
+    }
+
+    /** Under the AFFINITY strategy, tasks with equal keys run on the same worker; returns {@code this}. */
+    public Task<T> withAffinityKey(Object key) {
+        this.affinityKey = key;
+        return this;
+    }
+
+    public Object affinityKey() {
+        return affinityKey;
+    }
+
+    // ---------------------------------------------------------------- composition
+
+    /** A task that applies {@code fn} to this task's value. */
+    public <U> Task<U> map(Function<? super T, ? extends U> fn) {
+        Objects.requireNonNull(fn, "fn");
+        return new Task<>(name, self -> {
+            self.addCancelAction(this::cancel);
+            start().future.whenComplete((value, error) -> {
+                if (error != null) {
+                    self.fail(unwrap(error));
+                    return;
+                }
+                U mapped;
+                try {
+                    mapped = fn.apply(value);
+                } catch (Throwable t) {
+                    self.fail(t);
+                    return;
+                }
+                self.complete(mapped);
+            });
+        });
+    }
+
+    /** A task that continues with the task {@code fn} makes from this task's value (monadic bind). */
+    public <U> Task<U> flatMap(Function<? super T, ? extends Task<U>> fn) {
+        Objects.requireNonNull(fn, "fn");
+        return new Task<>(name, self -> {
+            self.addCancelAction(this::cancel);
+            start().future.whenComplete((value, error) -> {
+                if (error != null) {
+                    self.fail(unwrap(error));
+                    return;
+                }
+                Task<U> next;
+                try {
+                    next = Objects.requireNonNull(fn.apply(value), "flatMap function returned null");
+                } catch (Throwable t) {
+                    self.fail(t);
+                    return;
+                }
+                self.follow(next);
+            });
+        });
+    }
+
+    /** Same as {@link #flatMap}: reads better in chains of steps. */
+    public <U> Task<U> then(Function<? super T, ? extends Task<U>> fn) {
+        return flatMap(fn);
+    }
+
+    /** A task that replaces a failure of this one with {@code fn}'s value; a cancellation is not recovered. */
+    public Task<T> recover(Function<? super Throwable, ? extends T> fn) {
+        Objects.requireNonNull(fn, "fn");
+        return recoverWith(error -> Task.completed(fn.apply(error)));
+    }
+
+    /** A task that continues with the task {@code fn} makes from this one's failure; a cancellation is not recovered. */
+    public Task<T> recoverWith(Function<? super Throwable, ? extends Task<T>> fn) {
+        Objects.requireNonNull(fn, "fn");
+        return new Task<>(name, self -> {
+            self.addCancelAction(this::cancel);
+            start().future.whenComplete((value, error) -> {
+                if (error == null) {
+                    self.complete(value);
+                    return;
+                }
+                Throwable cause = unwrap(error);
+                if (cause instanceof CancellationException) {
+                    self.fail(cause);
+                    return;
+                }
+                Task<T> next;
+                try {
+                    next = Objects.requireNonNull(fn.apply(cause), "recover function returned null");
+                } catch (Throwable t) {
+                    self.fail(t);
+                    return;
+                }
+                self.follow(next);
+            });
+        });
+    }
+
+    /**
+     * A task that fails with {@link TimeoutException} if this one is not done within {@code limit},
+     * and then cancels this one.
+     */
+    public Task<T> timeout(Duration limit) {
+        long nanos = limit.toNanos();
+        return new Task<>(name, self -> {
+            Future<?> timer = self.scheduleTimer(() -> {
+                if (self.fail(new TimeoutException("Task '" + name + "' timed out after " + limit))) {
+                    cancel();
+                }
+            }, nanos);
+            self.addCancelAction(() -> {
+                timer.cancel(false);
+                cancel();
+            });
+            start().future.whenComplete((value, error) -> {
+                timer.cancel(false);
+                if (error != null) {
+                    self.fail(unwrap(error));
+                } else {
+                    self.complete(value);
+                }
+            });
+        });
+    }
+
+    /** Calls {@code action} with the value or the failure once this task is done; starts it. Returns {@code this}. */
+    public Task<T> onComplete(BiConsumer<? super T, ? super Throwable> action) {
+        Objects.requireNonNull(action, "action");
+        start().future.whenComplete((value, error) -> action.accept(value, error == null ? null : unwrap(error)));
+        return this;
+    }
+
+    // ---------------------------------------------------------------- running and waiting
+
+    /**
+     * Starts the task on the calling thread if it has not started yet; returns {@code this}.
+     * On a worker, that worker becomes the task's home. Never throws: a body's exception fails the task.
+     */
+    public Task<T> start() {
+        if (state == NEW && STATE.compareAndSet(this, NEW, STARTED)) {
+            Body<T> b = body;
+            body = null;
+            home = Worker.current();
+            try {
+                b.start(this);
+            } catch (Throwable t) {
+                fail(t);
+            }
+        }
+        return this;
+    }
+
+    /**
+     * Runs a scheduled task on the calling worker: starts it, and records how long its body ran in
+     * the worker's stats. For backends: this is how an {@code EventLoopBackend} executes what it was
+     * given. Never throws.
+     */
+    public void run() {
+        Worker worker = Worker.current();
+        if (worker == null) {
+            start();
+            return;
+        }
+        long t0 = System.nanoTime();
+        start();
+        worker.taskRan(this, System.nanoTime() - t0);
+    }
+
+    /**
+     * Waits for the value, starting the task first if needed. On a virtual thread this parks it;
+     * on another platform thread it blocks. Rethrows an unchecked failure as it was; a checked one
+     * is wrapped in {@link TaskExecutionException}.
+     *
+     * @throws StellaneException at once when called on a worker thread
+     */
+    public T await() {
+        refuseOnWorker();
+        start();
+        try {
+            return future.get();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new StellaneException("interrupted while awaiting task '" + name + "'", e);
+        } catch (ExecutionException e) {
+            throw rethrow(e.getCause());
+        }
+    }
+
+    /** Like {@link #await()}, waiting at most {@code limit}; then throws {@link TaskExecutionException} caused by {@link TimeoutException}. */
+    public T await(Duration limit) {
+        refuseOnWorker();
+        start();
+        try {
+            return future.get(limit.toNanos(), TimeUnit.NANOSECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new StellaneException("interrupted while awaiting task '" + name + "'", e);
+        } catch (ExecutionException e) {
+            throw rethrow(e.getCause());
+        } catch (TimeoutException e) {
+            throw new TaskExecutionException(name, new TimeoutException("not done within " + limit));
+        }
+    }
+
+    /**
+     * Cancels this task if it is not done: it completes with {@link CancellationException} and cancels
+     * what it waits for. A task cancelled before it starts never runs its body.
+     *
+     * @return whether this call cancelled it
+     */
+    public boolean cancel() {
+        STATE.compareAndSet(this, NEW, STARTED); // a queued task that is cancelled must not run
+        if (!future.cancel(false)) {
+            return false;
+        }
+        Runnable action = onCancel;
+        if (action != null) {
+            onCancel = null;
+            try {
+                action.run();
+            } catch (Throwable ignored) {
+                // cancelling upstream work is best effort; this task is already cancelled
+            }
+        }
+        return true;
+    }
+
+    public boolean isDone() {
+        return future.isDone();
+    }
+
+    public boolean isCancelled() {
+        return future.isCancelled();
+    }
+
+    /** Done with a failure (cancellation included). */
+    public boolean isFailed() {
+        return future.isCompletedExceptionally();
+    }
+
+    public boolean isStarted() {
+        return state != NEW;
+    }
+
+    /** The value of a task that completed successfully; throws {@link IllegalStateException} otherwise. */
+    public T resultNow() {
+        return future.resultNow();
+    }
+
+    /** The failure of a task that failed; throws {@link IllegalStateException} otherwise. */
+    public Throwable exceptionNow() {
+        return future.isCancelled() ? new CancellationException() : unwrap(future.exceptionNow());
+    }
+
+    /** Starts the task and returns a future of its result (a copy: completing it does not touch the task). */
+    public CompletableFuture<T> toCompletableFuture() {
+        return start().future.copy();
+    }
+
+    @Override
+    public String toString() {
+        String s = future.isDone() ? (future.isCompletedExceptionally() ? "failed" : "completed")
+                : state == NEW ? "new" : "running";
+        return "Task[" + name + ", " + s + (priority != 0 ? ", priority " + priority : "") + "]";
+    }
+
+    // ---------------------------------------------------------------- for the runtime
+
+    /**
+     * Placement set by the runtime when it queues this task: {@code pinnedWorker} is the worker it
+     * must run on ({@code -1}: any).
+     */
+    public void markScheduled(int pinnedWorker, long enqueuedNanos) {
+        if (scheduled) {
+            throw new StellaneException("task '" + name + "' is already scheduled; a task runs once");
+        }
+        if (state != NEW) {
+            throw new StellaneException("task '" + name + "' has already started; a task runs once");
+        }
+        this.pinnedWorker = pinnedWorker;
+        this.enqueuedNanos = enqueuedNanos;
+        this.scheduled = true;
+    }
+
+    /** The worker this task must run on, or {@code -1}. */
+    public int pinnedWorker() {
+        return pinnedWorker;
+    }
+
+    /** {@link System#nanoTime()} when the runtime queued it. */
+    public long enqueuedNanos() {
+        return enqueuedNanos;
+    }
+
+    // ---------------------------------------------------------------- completion plumbing
+
+    private boolean complete(T value) {
+        return future.complete(value);
+    }
+
+    private boolean fail(Throwable error) {
+        if (!future.completeExceptionally(error)) {
+            return false;
+        }
+        Worker w = home;
+        if (scheduled && w != null && !(error instanceof CancellationException)) {
+            w.taskFailed(this, error);
+        }
+        return true;
+    }
+
+    /** Completes from a foreign thread: hops to the home worker first, when there is one. */
+    private void completeAtHome(T value, Throwable error) {
+        Worker w = home;
+        if (w == null || Worker.current() == w) {
+            settle(value, error);
+        } else {
+            try {
+                w.execute(() -> settle(value, error));
+            } catch (Throwable rejected) {
+                // the home worker is gone (stopped): complete here rather than lose the result
+                settle(value, error);
+            }
+        }
+    }
+
+    private void settle(T value, Throwable error) {
+        if (error != null) {
+            fail(unwrap(error));
+        } else {
+            complete(value);
+        }
+    }
+
+    private void follow(Task<T> next) {
+        addCancelAction(next::cancel);
+        next.start().future.whenComplete((v, e) -> settle(v, e));
+    }
+
+    private void addCancelAction(Runnable action) {
+        Runnable previous = onCancel;
+        onCancel = previous == null ? action : () -> {
+            previous.run();
+            action.run();
+        };
+        if (future.isCancelled()) {
+            // cancelled while the body was starting: cancel what it just set up
+            onCancel = null;
+            action.run();
+        }
+    }
+
+    private Future<?> scheduleTimer(Runnable action, long nanos) {
+        Worker w = home;
+        if (w != null) {
+            return w.schedule(action, nanos, TimeUnit.NANOSECONDS);
+        }
+        return FallbackTimer.INSTANCE.schedule(action, nanos, TimeUnit.NANOSECONDS);
+    }
+
+    private void refuseOnWorker() {
+        Worker w = Worker.current();
+        if (w != null) {
+            throw new StellaneException("Task.await() called on worker " + w.id() + " (" + Thread.currentThread().getName()
+                    + ") for task '" + name + "': awaiting would block the event loop and every connection on it. "
+                    + "Compose instead (task.map/flatMap/onComplete), or run the calling code as Task.blocking(...) "
+                    + "or a blocking handler, which run on virtual threads where await() is allowed.");
+        }
+    }
+
+    static Throwable unwrap(Throwable error) {
+        while (error instanceof CompletionException && error.getCause() != null) {
+            error = error.getCause();
+        }
+        return error;
+    }
+
+    private RuntimeException rethrow(Throwable cause) {
+        cause = unwrap(cause);
+        if (cause instanceof RuntimeException re) {
+            return re;
+        }
+        if (cause instanceof Error err) {
+            throw err;
+        }
+        return new TaskExecutionException(name, cause);
+    }
+
+    /** One daemon timer for tasks started off the runtime (tests, virtual threads). */
+    private static final class FallbackTimer {
+        static final ScheduledExecutorService INSTANCE = Executors.newSingleThreadScheduledExecutor(r -> {
+            Thread t = new Thread(r, "stellane-timer");
+            t.setDaemon(true);
+            return t;
+        });
+    }
+}
