@@ -1,0 +1,146 @@
+package io.stellane.config;
+
+import io.stellane.scheduler.TaskSchedulingStrategy;
+
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Objects;
+
+/**
+ * Everything that configures a runtime, with the spec's defaults. Immutable: change a copy through
+ * {@link #toBuilder()}. Load one from TOML and the environment with {@link ConfigLoader}; check one
+ * with {@link #validate()}.
+ *
+ * <p>TOML layout (keys in snake_case): {@code [runtime]} backend, worker_threads, max_tasks_per_loop,
+ * enable_cpu_affinity, enable_numa_awareness, strategy, custom_scheduler, shutdown_timeout;
+ * {@code [runtime.recovery]} enabled, backend, path, max_attempts; {@code [runtime.performance]}
+ * zero_copy_io, io_batch_size, idle_timeout.
+ *
+ * @param backendType         event-loop backend: {@code auto} (io_uring, else epoll, else nio), {@code nio},
+ *                            {@code epoll}, {@code io_uring}, {@code libuv} (alias of nio) or a registered name
+ * @param workerThreads       number of workers (event-loop threads), 1..1024
+ * @param maxTasksPerLoop     tasks a worker runs between two I/O polls, so I/O is never starved, 1..1_000_000
+ * @param enableCpuAffinity   pin worker i to the i-th allowed CPU (sched_setaffinity)
+ * @param enableNumaAwareness group workers by NUMA node; stealing prefers same-node victims
+ * @param strategy            how tasks are queued and shared
+ * @param customScheduler     the registered scheduler used when strategy is CUSTOM
+ * @param shutdownTimeout     how long {@code Runtime.stop()} waits for queued tasks to finish
+ * @param enableRequestRecovery journal requests so they can be replayed after a crash
+ * @param recoveryBackend     recovery store: {@code mmap} or {@code rocksdb} or a registered name
+ * @param recoveryPath        directory of the recovery store
+ * @param maxRecoveryAttempts replays of one request before it is quarantined, 1..100
+ * @param zeroCopyIo          pooled direct buffers for socket I/O (no copy between heap and kernel)
+ * @param ioBatchSize         reads per connection per I/O turn before the loop moves on, 1..4096
+ * @param idleTimeout         longest an idle worker sleeps in I/O wait before it looks for work to steal
+ */
+public record RuntimeConfig(
+        String backendType,
+        int workerThreads,
+        int maxTasksPerLoop,
+        boolean enableCpuAffinity,
+        boolean enableNumaAwareness,
+        TaskSchedulingStrategy strategy,
+        String customScheduler,
+        Duration shutdownTimeout,
+        boolean enableRequestRecovery,
+        String recoveryBackend,
+        Path recoveryPath,
+        int maxRecoveryAttempts,
+        boolean zeroCopyIo,
+        int ioBatchSize,
+        Duration idleTimeout) {
+
+    public RuntimeConfig {
+        Objects.requireNonNull(backendType, "backendType");
+        Objects.requireNonNull(strategy, "strategy");
+        Objects.requireNonNull(customScheduler, "customScheduler");
+        Objects.requireNonNull(shutdownTimeout, "shutdownTimeout");
+        Objects.requireNonNull(recoveryBackend, "recoveryBackend");
+        Objects.requireNonNull(recoveryPath, "recoveryPath");
+        Objects.requireNonNull(idleTimeout, "idleTimeout");
+    }
+
+    /** The defaults: the spec's, with {@code auto} for the backend and one worker per available CPU. */
+    public static RuntimeConfig defaults() {
+        return builder().build();
+    }
+
+    public static Builder builder() {
+        return new Builder();
+    }
+
+    public Builder toBuilder() {
+        return new Builder(this);
+    }
+
+    /**
+     * Checks every field; throws {@link ConfigException} naming the first bad key, its value and what
+     * is allowed. Backend and scheduler names are checked against the registries when the runtime starts.
+     */
+    public RuntimeConfig validate() {
+        ConfigValidator.validate(this);
+        return this;
+    }
+
+    /** A mutable builder; starts from the defaults. */
+    public static final class Builder {
+        private String backendType = "auto";
+        private int workerThreads = Runtime.getRuntime().availableProcessors();
+        private int maxTasksPerLoop = 1000;
+        private boolean enableCpuAffinity;
+        private boolean enableNumaAwareness;
+        private TaskSchedulingStrategy strategy = TaskSchedulingStrategy.FIFO;
+        private String customScheduler = "custom";
+        private Duration shutdownTimeout = Duration.ofSeconds(30);
+        private boolean enableRequestRecovery;
+        private String recoveryBackend = "mmap";
+        private Path recoveryPath = Path.of("/tmp/stellane_recovery");
+        private int maxRecoveryAttempts = 3;
+        private boolean zeroCopyIo = true;
+        private int ioBatchSize = 32;
+        private Duration idleTimeout = Duration.ofMillis(100);
+
+        private Builder() {
+        }
+
+        private Builder(RuntimeConfig c) {
+            backendType = c.backendType;
+            workerThreads = c.workerThreads;
+            maxTasksPerLoop = c.maxTasksPerLoop;
+            enableCpuAffinity = c.enableCpuAffinity;
+            enableNumaAwareness = c.enableNumaAwareness;
+            strategy = c.strategy;
+            customScheduler = c.customScheduler;
+            shutdownTimeout = c.shutdownTimeout;
+            enableRequestRecovery = c.enableRequestRecovery;
+            recoveryBackend = c.recoveryBackend;
+            recoveryPath = c.recoveryPath;
+            maxRecoveryAttempts = c.maxRecoveryAttempts;
+            zeroCopyIo = c.zeroCopyIo;
+            ioBatchSize = c.ioBatchSize;
+            idleTimeout = c.idleTimeout;
+        }
+
+        public Builder backendType(String v) { backendType = v; return this; }
+        public Builder workerThreads(int v) { workerThreads = v; return this; }
+        public Builder maxTasksPerLoop(int v) { maxTasksPerLoop = v; return this; }
+        public Builder enableCpuAffinity(boolean v) { enableCpuAffinity = v; return this; }
+        public Builder enableNumaAwareness(boolean v) { enableNumaAwareness = v; return this; }
+        public Builder strategy(TaskSchedulingStrategy v) { strategy = v; return this; }
+        public Builder customScheduler(String v) { customScheduler = v; return this; }
+        public Builder shutdownTimeout(Duration v) { shutdownTimeout = v; return this; }
+        public Builder enableRequestRecovery(boolean v) { enableRequestRecovery = v; return this; }
+        public Builder recoveryBackend(String v) { recoveryBackend = v; return this; }
+        public Builder recoveryPath(Path v) { recoveryPath = v; return this; }
+        public Builder maxRecoveryAttempts(int v) { maxRecoveryAttempts = v; return this; }
+        public Builder zeroCopyIo(boolean v) { zeroCopyIo = v; return this; }
+        public Builder ioBatchSize(int v) { ioBatchSize = v; return this; }
+        public Builder idleTimeout(Duration v) { idleTimeout = v; return this; }
+
+        public RuntimeConfig build() {
+            return new RuntimeConfig(backendType, workerThreads, maxTasksPerLoop, enableCpuAffinity,
+                    enableNumaAwareness, strategy, customScheduler, shutdownTimeout, enableRequestRecovery,
+                    recoveryBackend, recoveryPath, maxRecoveryAttempts, zeroCopyIo, ioBatchSize, idleTimeout);
+        }
+    }
+}
