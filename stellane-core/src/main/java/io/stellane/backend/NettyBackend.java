@@ -1,0 +1,206 @@
+package io.stellane.backend;
+
+import io.netty.channel.IoEventLoop;
+import io.netty.channel.IoHandlerFactory;
+import io.netty.channel.ManualIoEventLoop;
+import io.netty.channel.ServerChannel;
+import io.netty.channel.socket.SocketChannel;
+import io.stellane.scheduler.TaskScheduler;
+import io.stellane.task.Task;
+
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * The built-in backends ({@code nio}, {@code epoll}, {@code io_uring}): a worker thread that turns a
+ * Netty {@link ManualIoEventLoop} between batches of tasks from the strategy's queue.
+ *
+ * <h2>How it works</h2>
+ * Each turn: run up to {@code maxTasksPerLoop} tasks from the queue (stealing when it is empty and
+ * the strategy steals), then poll I/O once. The poll does not block while tasks are queued; when
+ * there is nothing to do the thread sleeps in the I/O wait ({@code epoll_wait}, {@code select},
+ * {@code io_uring_enter}) for at most {@code idleTimeout}. A producer on another thread wakes a
+ * sleeping loop through the I/O handler; the {@code sleeping} flag (written before the loop checks
+ * the queue, read after the producer enqueues) makes a lost wake-up impossible and spares the
+ * system call while the loop is busy. Netty's own work (channel events, {@code execute} and timers
+ * on the loop) runs inside the poll.
+ */
+public final class NettyBackend implements IoBackend {
+
+    private final String name;
+    private final IoHandlerFactory ioFactory;
+    private final Class<? extends ServerChannel> serverChannelType;
+    private final Class<? extends SocketChannel> socketChannelType;
+    private final boolean reusePort;
+
+    private WorkerContext worker;
+    private TaskScheduler queue;
+    private Loop loop;
+    private volatile boolean running;
+    private volatile boolean stopping;
+    private volatile boolean sleeping;
+    private final CountDownLatch terminated = new CountDownLatch(1);
+
+    public NettyBackend(String name, IoHandlerFactory ioFactory, Class<? extends ServerChannel> serverChannelType,
+                        Class<? extends SocketChannel> socketChannelType, boolean reusePort) {
+        this.name = name;
+        this.ioFactory = ioFactory;
+        this.serverChannelType = serverChannelType;
+        this.socketChannelType = socketChannelType;
+        this.reusePort = reusePort;
+    }
+
+    @Override
+    public void bind(WorkerContext worker) {
+        if (this.worker != null) {
+            throw new BackendException(name, "already bound to worker " + this.worker.workerId());
+        }
+        this.worker = worker;
+        this.queue = worker.scheduler();
+        try {
+            this.loop = new Loop(worker.thread(), ioFactory);
+        } catch (Throwable t) {
+            throw new BackendException(name, "cannot create the I/O loop: " + t, t);
+        }
+    }
+
+    @Override
+    public void run() {
+        if (loop == null) {
+            throw new BackendException(name, "run() before bind()");
+        }
+        running = true;
+        try {
+            final TaskScheduler queue = this.queue;
+            final int budget = worker.maxTasksPerLoop();
+            final long idleNanos = worker.idleTimeoutNanos();
+            while (true) {
+                int ran = runTasks(queue, budget);
+                worker.loopTurn(queue.size());
+                if (stopping && !queue.hasTasks()) {
+                    break;
+                }
+                if (ran > 0 || queue.hasTasks()) {
+                    loop.runNow();
+                } else {
+                    sleeping = true;
+                    try {
+                        loop.run(idleNanos);
+                    } finally {
+                        sleeping = false;
+                    }
+                }
+            }
+            // Graceful: let channels close and Netty's queued work finish, then release the handler.
+            loop.shutdownGracefully(0, 0, TimeUnit.NANOSECONDS);
+            while (!loop.isTerminated()) {
+                loop.runNow();
+                runTasks(queue, Integer.MAX_VALUE);
+            }
+        } finally {
+            running = false;
+            terminated.countDown();
+        }
+    }
+
+    private int runTasks(TaskScheduler queue, int budget) {
+        int ran = 0;
+        while (ran < budget) {
+            Task<?> task = queue.dequeue();
+            if (task == null) {
+                task = worker.steal();
+                if (task == null) {
+                    break;
+                }
+            }
+            task.run();
+            ran++;
+        }
+        return ran;
+    }
+
+    @Override
+    public void stop() {
+        stopping = true;
+        Loop l = loop;
+        if (l != null && !l.inEventLoop()) {
+            l.wakeup();
+        }
+    }
+
+    @Override
+    public void schedule(Task<?> task) {
+        if (stopping && Thread.currentThread() != worker.thread()) {
+            throw new BackendException(name, "worker " + worker.workerId() + " is stopping; it takes no new tasks");
+        }
+        queue.enqueue(task);
+        if (sleeping) {
+            loop.wakeup();
+        }
+    }
+
+    /** Wakes this loop if it sleeps, e.g. so that it steals work queued elsewhere. */
+    public boolean wakeIfSleeping() {
+        if (sleeping) {
+            loop.wakeup();
+            return true;
+        }
+        return false;
+    }
+
+    @Override
+    public boolean isRunning() {
+        return running;
+    }
+
+    @Override
+    public int pendingTasks() {
+        return queue == null ? 0 : queue.size();
+    }
+
+    /** Waits until {@link #run()} has returned. */
+    public boolean awaitTermination(long timeout, TimeUnit unit) throws InterruptedException {
+        return terminated.await(timeout, unit);
+    }
+
+    @Override
+    public IoEventLoop ioEventLoop() {
+        return loop;
+    }
+
+    @Override
+    public Class<? extends ServerChannel> serverChannelType() {
+        return serverChannelType;
+    }
+
+    @Override
+    public Class<? extends SocketChannel> socketChannelType() {
+        return socketChannelType;
+    }
+
+    @Override
+    public boolean supportsReusePort() {
+        return reusePort;
+    }
+
+    public String name() {
+        return name;
+    }
+
+    @Override
+    public String toString() {
+        return "NettyBackend[" + name + (worker == null ? "" : ", worker " + worker.workerId()) + "]";
+    }
+
+    /** Netty's manual loop, told not to block in the I/O wait while our queue has tasks. */
+    private final class Loop extends ManualIoEventLoop {
+        Loop(Thread owner, IoHandlerFactory factory) {
+            super(owner, factory);
+        }
+
+        @Override
+        protected boolean canBlock() {
+            return !queue.hasTasks() && !stopping;
+        }
+    }
+}

@@ -1,0 +1,241 @@
+package io.stellane.runtime;
+
+import io.stellane.StellaneException;
+import io.stellane.config.ConfigException;
+import io.stellane.config.RuntimeConfig;
+import io.stellane.scheduler.Schedulers;
+import io.stellane.scheduler.TaskSchedulerFactory;
+import io.stellane.stats.RuntimeStats;
+import io.stellane.stats.WorkerStats;
+import io.stellane.task.Task;
+import io.stellane.task.TaskErrorHandler;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.util.List;
+import java.util.Objects;
+import java.util.concurrent.CopyOnWriteArrayList;
+
+/**
+ * The runtime: worker event loops that run {@link Task}s and network I/O. One per process, used
+ * through static methods as in the spec.
+ *
+ * <pre>{@code
+ * Runtime.init(RuntimeConfig.builder().workerThreads(4).build());
+ * Runtime.schedule(Task.of(() -> log.info("hello from a worker")));
+ * Runtime.start();   // blocks until Runtime.stop()
+ * }</pre>
+ *
+ * <h2>Lifecycle</h2>
+ * {@link #init} creates the workers and starts their loops, so servers can bind and tasks run right
+ * away; {@link #start()} then parks the calling thread (usually {@code main}) until {@link #stop()}.
+ * {@code stop()} is graceful: each worker runs what is queued, bounded by {@code shutdown_timeout}.
+ * After {@code stop()}, {@code init} may be called again; {@link #restart()} does both.
+ *
+ * <h2>Threading</h2>
+ * Every method is thread-safe. Config changes through {@link #updateConfig} apply to tasks
+ * scheduled afterwards; changing {@code worker_threads} adds or retires workers live.
+ */
+public final class Runtime {
+    private static final Logger log = LoggerFactory.getLogger(Runtime.class);
+    private static final Object LOCK = new Object();
+    private static final List<TaskErrorHandler> ERROR_HANDLERS = new CopyOnWriteArrayList<>();
+    private static final Metrics METRICS = new Metrics();
+    private static volatile RuntimeEngine engine;
+    private static volatile boolean profiling;
+
+    private Runtime() {
+    }
+
+    // ---------------------------------------------------------------- initialization
+
+    /**
+     * Validates {@code config}, creates the workers on the configured backend and starts their loops.
+     *
+     * @throws StellaneException when already initialized (call {@link #stop()} first)
+     * @throws ConfigException   when a field is invalid
+     * @throws io.stellane.backend.BackendException when the backend is unknown or cannot run here
+     */
+    public static void init(RuntimeConfig config) {
+        Objects.requireNonNull(config, "config");
+        synchronized (LOCK) {
+            RuntimeEngine e = engine;
+            if (e != null && e.state() != RuntimeEngine.State.STOPPED) {
+                throw new StellaneException("Runtime.init() called twice: the runtime is already "
+                        + e.state().name().toLowerCase() + "; call Runtime.stop() first (or Runtime.restart())");
+            }
+            RuntimeEngine created = new RuntimeEngine(config, ERROR_HANDLERS, METRICS);
+            created.enableProfiling(profiling);
+            engine = created;
+        }
+    }
+
+    // ---------------------------------------------------------------- lifecycle
+
+    /** Parks the calling thread until {@link #stop()}; the loops already run since {@link #init}. */
+    public static void start() {
+        RuntimeEngine e = current();
+        try {
+            e.awaitStop();
+        } catch (InterruptedException ie) {
+            Thread.currentThread().interrupt();
+            throw new StellaneException("interrupted while the runtime was running", ie);
+        }
+    }
+
+    /** Graceful stop: queued tasks run, bounded by {@code shutdown_timeout}; then the workers end. Idempotent. */
+    public static void stop() {
+        RuntimeEngine e = engine;
+        if (e != null) {
+            e.stop();
+        }
+    }
+
+    /** Stops gracefully and initializes again with the current config. */
+    public static void restart() {
+        synchronized (LOCK) {
+            RuntimeEngine e = current();
+            RuntimeConfig config = e.config();
+            e.stop();
+            init(config);
+        }
+    }
+
+    public static boolean isRunning() {
+        RuntimeEngine e = engine;
+        return e != null && e.state() == RuntimeEngine.State.RUNNING;
+    }
+
+    // ---------------------------------------------------------------- scheduling
+
+    /** Queues a task on a worker chosen by the strategy. A task runs once: scheduling it twice fails. */
+    public static void schedule(Task<?> task) {
+        current().schedule(Objects.requireNonNull(task, "task"), -1);
+    }
+
+    /** Sets the task's priority (used by the PRIORITY strategy) and schedules it. */
+    public static void scheduleWithPriority(Task<?> task, int priority) {
+        Objects.requireNonNull(task, "task").withPriority(priority);
+        current().schedule(task, -1);
+    }
+
+    /** Queues a task on one worker; it runs there whatever the strategy (never stolen). */
+    public static void scheduleOnWorker(Task<?> task, int workerId) {
+        current().schedule(Objects.requireNonNull(task, "task"), workerId);
+    }
+
+    /** Registers a scheduler for strategy CUSTOM, used when {@code custom_scheduler} names it. */
+    public static void registerScheduler(String name, TaskSchedulerFactory factory) {
+        Schedulers.register(name, factory);
+    }
+
+    /** Called for every scheduled task that fails; applies to this and later inits. */
+    public static void onTaskError(TaskErrorHandler handler) {
+        Objects.requireNonNull(handler, "handler");
+        ERROR_HANDLERS.add(handler);
+        RuntimeEngine e = engine;
+        if (e != null) {
+            e.addErrorHandler(handler);
+        }
+    }
+
+    /** Removes a handler added with {@link #onTaskError}. */
+    public static void removeTaskErrorHandler(TaskErrorHandler handler) {
+        ERROR_HANDLERS.remove(handler);
+    }
+
+    // ---------------------------------------------------------------- monitoring
+
+    public static RuntimeStats getStats() {
+        return current().stats();
+    }
+
+    public static List<WorkerStats> getWorkerStats() {
+        return current().workerStats();
+    }
+
+    /** Turns per-task-name profiling on or off; off costs one volatile read per task. */
+    public static void enableProfiling(boolean on) {
+        profiling = on;
+        RuntimeEngine e = engine;
+        if (e != null) {
+            e.enableProfiling(on);
+        }
+    }
+
+    /** What profiling measured, the names that held workers longest first. */
+    public static List<TaskProfile> getProfile() {
+        return current().profiles();
+    }
+
+    /** Adds {@code value} to the counter {@code name}. */
+    public static void addMetric(String name, double value) {
+        METRICS.add(name, value);
+    }
+
+    /** Adds one to the counter {@code name}. */
+    public static void incrementMetric(String name) {
+        METRICS.add(name, 1);
+    }
+
+    /** Sets the gauge {@code name}. */
+    public static void setGauge(String name, double value) {
+        METRICS.gauge(name, value);
+    }
+
+    /** The custom metrics (they outlive a restart). */
+    public static Metrics metrics() {
+        return METRICS;
+    }
+
+    // ---------------------------------------------------------------- configuration
+
+    public static RuntimeConfig getConfig() {
+        return current().config();
+    }
+
+    /**
+     * Applies a new config to tasks scheduled from now on; a new {@code worker_threads} adds or retires
+     * workers live. Backend, strategy and affinity settings need a restart.
+     */
+    public static void updateConfig(RuntimeConfig config) {
+        current().updateConfig(Objects.requireNonNull(config, "config"));
+    }
+
+    /** Whether {@code config} is valid; the reason is logged when it is not (see {@link RuntimeConfig#validate()}). */
+    public static boolean validateConfig(RuntimeConfig config) {
+        try {
+            config.validate();
+            return true;
+        } catch (ConfigException e) {
+            log.warn("{}", e.getMessage());
+            return false;
+        }
+    }
+
+    // ---------------------------------------------------------------- for transports and tests
+
+    static RuntimeEngine current() {
+        RuntimeEngine e = engine;
+        if (e == null || e.state() == RuntimeEngine.State.STOPPED) {
+            throw new StellaneException("the runtime is not initialized: call Runtime.init(config) first");
+        }
+        return e;
+    }
+
+    /** The workers' backends, in worker order: how a server registers its channels. */
+    public static List<io.stellane.backend.EventLoopBackend> backends() {
+        return java.util.Arrays.stream(current().workers()).map(RuntimeWorker::backend).toList();
+    }
+
+    /** Workers whose threads are alive, retiring ones included (0 after stop). */
+    public static int liveWorkers() {
+        RuntimeEngine e = engine;
+        return e == null ? 0 : e.liveWorkers();
+    }
+
+    /** The order in which {@code workerId} tries other workers when it steals. */
+    public static List<Integer> stealOrder(int workerId) {
+        return current().victimsOf(workerId);
+    }
+}

@@ -1,0 +1,440 @@
+package io.stellane.runtime;
+
+import io.stellane.StellaneException;
+import io.stellane.backend.EventLoopBackend;
+import io.stellane.backend.RuntimeFactory;
+import io.stellane.config.RuntimeConfig;
+import io.stellane.scheduler.Schedulers;
+import io.stellane.scheduler.TaskSchedulerFactory;
+import io.stellane.scheduler.TaskSchedulingStrategy;
+import io.stellane.stats.RuntimeStats;
+import io.stellane.stats.WorkerStats;
+import io.stellane.task.Task;
+import io.stellane.task.TaskErrorHandler;
+import io.stellane.task.Worker;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.LongAccumulator;
+
+/**
+ * One life of the runtime, from {@code init} to {@code stop}: its workers, where tasks go, and
+ * the numbers. {@link Runtime} is the static face of the current engine.
+ *
+ * <h2>How placement works</h2>
+ * A task scheduled on a worker ({@code scheduleOnWorker}) goes there and is never stolen. Otherwise:
+ * FIFO, PRIORITY and CUSTOM spread tasks round-robin; WORK_STEALING keeps a task spawned on a worker
+ * on that worker (cache-warm, no cross-thread hop) and wakes an idle worker to steal when the target
+ * is busy; AFFINITY sends equal affinity keys to one worker and keeps keyless tasks spawned on a
+ * worker where they are.
+ */
+final class RuntimeEngine {
+    private static final Logger log = LoggerFactory.getLogger(RuntimeEngine.class);
+
+    enum State { RUNNING, STOPPING, STOPPED }
+
+    private volatile RuntimeConfig config;
+    private final String backendName;
+    private final TaskSchedulerFactory schedulerFactory;
+    private final NumaTopology topology;
+    private final List<Integer> cpuPlan;
+    private final Instant startTime = Instant.now();
+    private final long startNanos = System.nanoTime();
+
+    private volatile State state = State.RUNNING;
+    private volatile RuntimeWorker[] workers;
+    private final List<RuntimeWorker> allWorkers = new CopyOnWriteArrayList<>();
+    private final AtomicInteger live = new AtomicInteger();
+    private final CountDownLatch stopped = new CountDownLatch(1);
+    private final AtomicInteger roundRobin = new AtomicInteger();
+    private final LongAccumulator peakActive = new LongAccumulator(Math::max, 0);
+    private final CopyOnWriteArrayList<TaskErrorHandler> errorHandlers;
+    private final AtomicLong unreportedFailures = new AtomicLong();
+    private volatile ScheduledExecutorService timer;
+
+    private volatile boolean profiling;
+    private final Map<String, ProfileCell> profiles = new ConcurrentHashMap<>();
+    private final Metrics metrics;
+
+    RuntimeEngine(RuntimeConfig config, List<TaskErrorHandler> errorHandlers, Metrics metrics) {
+        config.validate();
+        this.config = config;
+        this.errorHandlers = new CopyOnWriteArrayList<>(errorHandlers);
+        this.metrics = metrics;
+        this.backendName = RuntimeFactory.resolve(config.backendType());
+        this.schedulerFactory = Schedulers.factoryFor(config.strategy(), config.customScheduler());
+        this.topology = NumaTopology.detect();
+        List<Integer> allowed = CpuAffinity.allowedCpus();
+        this.cpuPlan = config.enableNumaAwareness()
+                ? topology.cpusByNode().stream().filter(allowed::contains).toList()
+                : allowed;
+        RuntimeWorker[] created = new RuntimeWorker[config.workerThreads()];
+        try {
+            for (int i = 0; i < created.length; i++) {
+                created[i] = newWorker(i);
+            }
+        } catch (RuntimeException e) {
+            for (RuntimeWorker w : created) {
+                if (w != null) {
+                    w.stop();
+                }
+            }
+            throw e;
+        }
+        this.workers = created;
+        wireVictims();
+        for (RuntimeWorker w : created) {
+            live.incrementAndGet();
+            w.start();
+        }
+        log.info("runtime started: backend {}, {} workers, strategy {}", backendName, created.length, config.strategy());
+    }
+
+    private RuntimeWorker newWorker(int id) {
+        EventLoopBackend backend = RuntimeFactory.createBackend(backendName);
+        int cpu = cpuPlan.isEmpty() ? -1 : cpuPlan.get(id % cpuPlan.size());
+        RuntimeWorker w = new RuntimeWorker(id, this, backend, schedulerFactory.create(id), cpu,
+                cpu < 0 ? -1 : topology.nodeOf(cpu));
+        allWorkers.add(w);
+        return w;
+    }
+
+    /** Who each worker steals from: with NUMA awareness, same-node workers first; the rest after. */
+    private void wireVictims() {
+        RuntimeWorker[] ws = workers;
+        for (RuntimeWorker w : ws) {
+            List<RuntimeWorker> order = new ArrayList<>();
+            for (int k = 1; k < ws.length; k++) {
+                order.add(ws[(w.id() + k) % ws.length]);
+            }
+            if (config.enableNumaAwareness()) {
+                order.sort(Comparator.comparingInt(v -> v.numaNode() == w.numaNode() ? 0 : 1));
+            }
+            w.victims(config.strategy() == TaskSchedulingStrategy.WORK_STEALING
+                    ? order.toArray(RuntimeWorker[]::new) : new RuntimeWorker[0]);
+        }
+    }
+
+    /** The stealing order of a worker, for tests and diagnostics. */
+    List<Integer> victimsOf(int workerId) {
+        RuntimeWorker w = worker(workerId);
+        List<Integer> ids = new ArrayList<>();
+        RuntimeWorker[] ws = workers;
+        for (RuntimeWorker v : ws) {
+            if (v != w) {
+                ids.add(v.id());
+            }
+        }
+        if (config.enableNumaAwareness()) {
+            ids.sort(Comparator.comparingInt(id -> worker(id).numaNode() == w.numaNode() ? 0 : 1));
+        }
+        return ids;
+    }
+
+    // ---------------------------------------------------------------- scheduling
+
+    void schedule(Task<?> task, int pinned) {
+        RuntimeWorker[] ws = workers;
+        if (state != State.RUNNING) {
+            Worker here = Worker.current();
+            if (state == State.STOPPED || !(here instanceof RuntimeWorker rw) || rw.engine() != this) {
+                throw new StellaneException("the runtime is " + state.name().toLowerCase()
+                        + "; it takes no new tasks (task '" + task.name() + "')");
+            }
+        }
+        RuntimeWorker target;
+        if (pinned >= 0) {
+            if (pinned >= ws.length) {
+                throw new StellaneException("no worker " + pinned + ": the runtime has workers 0.." + (ws.length - 1));
+            }
+            target = ws[pinned];
+        } else {
+            target = place(task, ws);
+        }
+        task.markScheduled(pinned, profiling ? System.nanoTime() : 0);
+        target.enqueue(task);
+        if (config.strategy() == TaskSchedulingStrategy.WORK_STEALING && pinned < 0 && target.backend().pendingTasks() > 1) {
+            wakeIdleSibling(ws, target);
+        }
+    }
+
+    private RuntimeWorker place(Task<?> task, RuntimeWorker[] ws) {
+        RuntimeWorker local = Worker.current() instanceof RuntimeWorker rw && rw.engine() == this && !rw.retired() ? rw : null;
+        return switch (config.strategy()) {
+            case WORK_STEALING -> local != null ? local : next(ws);
+            case AFFINITY -> {
+                Object key = task.affinityKey();
+                if (key != null) {
+                    yield ws[Math.floorMod(key.hashCode(), ws.length)];
+                }
+                yield local != null ? local : next(ws);
+            }
+            default -> next(ws);
+        };
+    }
+
+    private RuntimeWorker next(RuntimeWorker[] ws) {
+        return ws[Math.floorMod(roundRobin.getAndIncrement(), ws.length)];
+    }
+
+    private void wakeIdleSibling(RuntimeWorker[] ws, RuntimeWorker busy) {
+        for (int k = 1; k < ws.length; k++) {
+            if (ws[(busy.id() + k) % ws.length].wakeIfSleeping()) {
+                return;
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------- failures, profiling, metrics
+
+    void reportFailure(Task<?> task, Throwable error) {
+        if (errorHandlers.isEmpty()) {
+            long n = unreportedFailures.incrementAndGet();
+            if (n == 1 || Long.bitCount(n) == 1) { // 1, 2, 4, 8...: visible, never a flood
+                log.warn("task '{}' failed ({} failures so far; register Runtime.onTaskError to handle them)", task.name(), n, error);
+            }
+            return;
+        }
+        for (TaskErrorHandler h : errorHandlers) {
+            try {
+                h.onTaskError(error, task);
+            } catch (Throwable t) {
+                log.error("task error handler {} threw", h, t);
+            }
+        }
+    }
+
+    void addErrorHandler(TaskErrorHandler handler) {
+        errorHandlers.add(handler);
+    }
+
+    boolean profiling() {
+        return profiling;
+    }
+
+    void enableProfiling(boolean on) {
+        profiling = on;
+    }
+
+    void profile(Task<?> task, long runNanos) {
+        long enqueued = task.enqueuedNanos();
+        long wait = enqueued == 0 ? 0 : Math.max(0, System.nanoTime() - runNanos - enqueued);
+        profiles.computeIfAbsent(task.name(), ProfileCell::new).add(runNanos, wait);
+    }
+
+    List<TaskProfile> profiles() {
+        return profiles.values().stream().map(ProfileCell::snapshot)
+                .sorted(Comparator.comparingLong(TaskProfile::totalRunNanos).reversed()).toList();
+    }
+
+    private static final class ProfileCell {
+        final String name;
+        long count, total, max, waited;
+
+        ProfileCell(String name) {
+            this.name = name;
+        }
+
+        synchronized void add(long run, long wait) {
+            count++;
+            total += run;
+            max = Math.max(max, run);
+            waited += wait;
+        }
+
+        synchronized TaskProfile snapshot() {
+            return new TaskProfile(name, count, total, max, waited);
+        }
+    }
+
+    Metrics metrics() {
+        return metrics;
+    }
+
+    void observeActive() {
+        long sum = 0;
+        for (RuntimeWorker w : workers) {
+            sum += w.active();
+        }
+        peakActive.accumulate(sum);
+    }
+
+    ScheduledExecutorService timer() {
+        ScheduledExecutorService t = timer;
+        if (t == null) {
+            synchronized (this) {
+                t = timer;
+                if (t == null) {
+                    timer = t = Executors.newSingleThreadScheduledExecutor(r -> {
+                        Thread th = new Thread(r, "stellane-runtime-timer");
+                        th.setDaemon(true);
+                        return th;
+                    });
+                }
+            }
+        }
+        return t;
+    }
+
+    // ---------------------------------------------------------------- config and worker count
+
+    RuntimeConfig config() {
+        return config;
+    }
+
+    synchronized void updateConfig(RuntimeConfig next) {
+        next.validate();
+        RuntimeConfig cur = config;
+        List<String> fixed = new ArrayList<>();
+        if (!next.backendType().equals(cur.backendType())) fixed.add("backend");
+        if (next.strategy() != cur.strategy()) fixed.add("strategy");
+        if (!next.customScheduler().equals(cur.customScheduler())) fixed.add("custom_scheduler");
+        if (next.enableCpuAffinity() != cur.enableCpuAffinity()) fixed.add("enable_cpu_affinity");
+        if (next.enableNumaAwareness() != cur.enableNumaAwareness()) fixed.add("enable_numa_awareness");
+        if (!fixed.isEmpty()) {
+            throw new StellaneException("cannot change " + String.join(", ", fixed)
+                    + " while the runtime runs: stop() and init() with the new config, or restart()");
+        }
+        if (state != State.RUNNING) {
+            throw new StellaneException("the runtime is " + state.name().toLowerCase() + "; cannot update its config");
+        }
+        config = next;
+        resize(next.workerThreads());
+    }
+
+    private void resize(int count) {
+        RuntimeWorker[] cur = workers;
+        if (count == cur.length) {
+            return;
+        }
+        if (count > cur.length) {
+            RuntimeWorker[] grown = Arrays.copyOf(cur, count);
+            for (int i = cur.length; i < count; i++) {
+                grown[i] = newWorker(i);
+            }
+            workers = grown;
+            wireVictims();
+            for (int i = cur.length; i < count; i++) {
+                live.incrementAndGet();
+                grown[i].start();
+            }
+            log.info("runtime grew from {} to {} workers", cur.length, count);
+        } else {
+            // Retired workers leave the placement first, then drain what they hold and end.
+            workers = Arrays.copyOf(cur, count);
+            wireVictims();
+            for (int i = count; i < cur.length; i++) {
+                cur[i].retire();
+            }
+            log.info("runtime shrank from {} to {} workers", cur.length, count);
+        }
+    }
+
+    // ---------------------------------------------------------------- lifecycle
+
+    State state() {
+        return state;
+    }
+
+    void awaitStop() throws InterruptedException {
+        stopped.await();
+    }
+
+    /** Graceful stop: workers run what is queued, bounded by the shutdown timeout. */
+    void stop() {
+        synchronized (this) {
+            if (state != State.RUNNING) {
+                return;
+            }
+            state = State.STOPPING;
+        }
+        long deadline = System.nanoTime() + config.shutdownTimeout().toNanos();
+        for (RuntimeWorker w : allWorkers) {
+            w.stop();
+        }
+        List<RuntimeWorker> stuck = new ArrayList<>();
+        for (RuntimeWorker w : allWorkers) {
+            long left = deadline - System.nanoTime();
+            try {
+                w.workerThread().join(Duration.ofNanos(Math.max(left, 1)));
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            if (w.workerThread().isAlive()) {
+                stuck.add(w);
+            }
+        }
+        if (!stuck.isEmpty()) {
+            int abandoned = stuck.stream().mapToInt(w -> w.backend().pendingTasks()).sum();
+            log.error("runtime stop: {} did not finish within {} ({} queued tasks abandoned); a task is probably blocking its worker",
+                    stuck, config.shutdownTimeout(), abandoned);
+        }
+        ScheduledExecutorService t = timer;
+        if (t != null) {
+            t.shutdownNow();
+        }
+        state = State.STOPPED;
+        stopped.countDown();
+        log.info("runtime stopped");
+    }
+
+    void workerEnded(RuntimeWorker w) {
+        live.decrementAndGet();
+    }
+
+    /** Workers whose threads are still alive (retired ones included). */
+    int liveWorkers() {
+        return live.get();
+    }
+
+    // ---------------------------------------------------------------- stats
+
+    RuntimeWorker worker(int id) {
+        RuntimeWorker[] ws = workers;
+        if (id < 0 || id >= ws.length) {
+            throw new StellaneException("no worker " + id + ": the runtime has workers 0.." + (ws.length - 1));
+        }
+        return ws[id];
+    }
+
+    RuntimeWorker[] workers() {
+        return workers;
+    }
+
+    String backendName() {
+        return backendName;
+    }
+
+    RuntimeStats stats() {
+        long executed = 0, failed = 0, busy = 0, active = 0;
+        for (RuntimeWorker w : allWorkers) {
+            executed += w.executed();
+            failed += w.failed();
+            busy += w.busyNanos();
+            active += w.active();
+        }
+        peakActive.accumulate(active);
+        return new RuntimeStats(startTime, Duration.ofNanos(System.nanoTime() - startNanos), executed, failed, active,
+                peakActive.get(), executed == 0 ? 0 : busy / 1e6 / executed, backendName, workers.length,
+                config.strategy().name());
+    }
+
+    List<WorkerStats> workerStats() {
+        return Arrays.stream(workers).map(RuntimeWorker::stats).toList();
+    }
+}

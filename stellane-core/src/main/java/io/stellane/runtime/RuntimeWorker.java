@@ -1,0 +1,271 @@
+package io.stellane.runtime;
+
+import io.stellane.backend.EventLoopBackend;
+import io.stellane.backend.IoBackend;
+import io.stellane.backend.NettyBackend;
+import io.stellane.backend.WorkerContext;
+import io.stellane.scheduler.TaskScheduler;
+import io.stellane.stats.WorkerStats;
+import io.stellane.task.Task;
+import io.stellane.task.Worker;
+import io.stellane.task.WorkerThread;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.lang.management.ManagementFactory;
+import java.lang.management.ThreadMXBean;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.LongAdder;
+
+/**
+ * One worker: a thread, the backend it runs, its queue and its counters. The counters that the
+ * worker thread alone writes are plain fields published with volatile writes, so the hot path
+ * takes no lock and no contended atomic.
+ */
+final class RuntimeWorker implements Worker, WorkerContext {
+    private static final Logger log = LoggerFactory.getLogger(RuntimeWorker.class);
+    private static final ThreadMXBean THREADS = ManagementFactory.getThreadMXBean();
+
+    private final int id;
+    private final RuntimeEngine engine;
+    private final EventLoopBackend backend;
+    private final TaskScheduler scheduler;
+    private final WorkerThread thread;
+    private final int plannedCpu;
+    private final int numaNode;
+    private volatile int pinnedCpu = -1;
+    private volatile boolean retired;
+    private volatile RuntimeWorker[] victims = new RuntimeWorker[0];
+
+    // written by the worker thread only
+    private volatile long executed;
+    private volatile long busyNanos;
+    private volatile long stolen;
+    private volatile int peakQueue;
+    // written by producers
+    private final AtomicLong scheduled = new AtomicLong();
+    private final LongAdder failed = new LongAdder();
+
+    private long cpuSampleNanos;
+    private long wallSampleNanos;
+
+    RuntimeWorker(int id, RuntimeEngine engine, EventLoopBackend backend, TaskScheduler scheduler,
+                  int plannedCpu, int numaNode) {
+        this.id = id;
+        this.engine = engine;
+        this.backend = backend;
+        this.scheduler = scheduler;
+        this.plannedCpu = plannedCpu;
+        this.numaNode = numaNode;
+        this.thread = new WorkerThread(this, this::loop, "stellane-worker-" + id);
+        this.thread.setDaemon(true);
+        backend.bind(this);
+    }
+
+    void start() {
+        wallSampleNanos = System.nanoTime();
+        thread.start();
+    }
+
+    private void loop() {
+        if (engine.config().enableCpuAffinity() && plannedCpu >= 0) {
+            String error = CpuAffinity.pinCurrentThread(plannedCpu);
+            if (error == null) {
+                pinnedCpu = plannedCpu;
+            } else {
+                log.warn("worker {} not pinned to CPU {}: {}", id, plannedCpu, error);
+            }
+        }
+        try {
+            backend.run();
+        } catch (Throwable t) {
+            log.error("worker {}: backend {} ended with an error", id, backend, t);
+        } finally {
+            engine.workerEnded(this);
+        }
+    }
+
+    // ---------------------------------------------------------------- placement
+
+    void enqueue(Task<?> task) {
+        scheduled.incrementAndGet();
+        backend.schedule(task);
+    }
+
+    void victims(RuntimeWorker[] victims) {
+        this.victims = victims;
+    }
+
+    boolean wakeIfSleeping() {
+        return backend instanceof NettyBackend nb && nb.wakeIfSleeping();
+    }
+
+    // ---------------------------------------------------------------- Worker (what tasks see)
+
+    @Override
+    public int id() {
+        return id;
+    }
+
+    @Override
+    public void execute(Runnable command) {
+        if (backend instanceof IoBackend io) {
+            io.ioEventLoop().execute(command);
+        } else {
+            Task<Void> t = Task.of(command::run).named("worker-" + id + "-execute");
+            t.markScheduled(id, 0);
+            backend.schedule(t);
+        }
+    }
+
+    @Override
+    public Future<?> schedule(Runnable command, long delay, TimeUnit unit) {
+        if (backend instanceof IoBackend io) {
+            return io.ioEventLoop().schedule(command, delay, unit);
+        }
+        return engine.timer().schedule(() -> execute(command), delay, unit);
+    }
+
+    @Override
+    public void taskRan(Task<?> task, long nanos) {
+        executed++;
+        busyNanos += nanos;
+        if (engine.profiling()) {
+            engine.profile(task, nanos);
+        }
+    }
+
+    @Override
+    public void taskFailed(Task<?> task, Throwable error) {
+        failed.increment();
+        engine.reportFailure(task, error);
+    }
+
+    // ---------------------------------------------------------------- WorkerContext (what the backend sees)
+
+    @Override
+    public int workerId() {
+        return id;
+    }
+
+    @Override
+    public Thread thread() {
+        return thread;
+    }
+
+    @Override
+    public TaskScheduler scheduler() {
+        return scheduler;
+    }
+
+    @Override
+    public int maxTasksPerLoop() {
+        return engine.config().maxTasksPerLoop();
+    }
+
+    @Override
+    public long idleTimeoutNanos() {
+        return engine.config().idleTimeout().toNanos();
+    }
+
+    @Override
+    public int ioBatchSize() {
+        return engine.config().ioBatchSize();
+    }
+
+    @Override
+    public boolean zeroCopyIo() {
+        return engine.config().zeroCopyIo();
+    }
+
+    @Override
+    public Task<?> steal() {
+        RuntimeWorker[] vs = victims;
+        for (RuntimeWorker v : vs) {
+            Task<?> t = v.scheduler.steal();
+            if (t != null) {
+                stolen++;
+                return t;
+            }
+        }
+        return null;
+    }
+
+    @Override
+    public void loopTurn(int queued) {
+        if (queued > peakQueue) {
+            peakQueue = queued;
+            engine.observeActive();
+        }
+    }
+
+    // ---------------------------------------------------------------- lifecycle and stats
+
+    EventLoopBackend backend() {
+        return backend;
+    }
+
+    WorkerThread workerThread() {
+        return thread;
+    }
+
+    int numaNode() {
+        return numaNode;
+    }
+
+    void stop() {
+        backend.stop();
+    }
+
+    /** Leaves the placement (the engine already removed it) and drains: what it holds still runs. */
+    void retire() {
+        retired = true;
+        backend.stop();
+    }
+
+    boolean retired() {
+        return retired;
+    }
+
+    RuntimeEngine engine() {
+        return engine;
+    }
+
+    /** Queued or running: scheduled here and not yet run. */
+    long active() {
+        return Math.max(0, scheduled.get() - executed);
+    }
+
+    long executed() {
+        return executed;
+    }
+
+    long failed() {
+        return failed.sum();
+    }
+
+    long busyNanos() {
+        return busyNanos;
+    }
+
+    synchronized WorkerStats stats() {
+        long now = System.nanoTime();
+        long cpu = THREADS.isThreadCpuTimeSupported() ? THREADS.getThreadCpuTime(thread.threadId()) : -1;
+        double usage = 0;
+        if (cpu >= 0 && now > wallSampleNanos) {
+            usage = Math.clamp(100.0 * (cpu - cpuSampleNanos) / (now - wallSampleNanos), 0.0, 100.0);
+            cpuSampleNanos = cpu;
+            wallSampleNanos = now;
+        }
+        long n = executed;
+        return new WorkerStats(id, n, failed.sum(), stolen, backend.pendingTasks(), peakQueue, usage,
+                n == 0 ? 0 : busyNanos / 1e6 / n, thread.threadId(), thread.getName(), pinnedCpu, numaNode);
+    }
+
+    @Override
+    public String toString() {
+        return "worker " + id;
+    }
+}

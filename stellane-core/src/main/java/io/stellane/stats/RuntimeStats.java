@@ -1,0 +1,31 @@
+package io.stellane.stats;
+
+import java.time.Duration;
+import java.time.Instant;
+
+/**
+ * A snapshot of the whole runtime (the spec's {@code RuntimeStats}).
+ *
+ * @param startTime              when the runtime was initialized
+ * @param uptime                 time since then
+ * @param totalTasksExecuted     scheduled tasks whose body ran, over all workers (retired ones included)
+ * @param totalTasksFailed       scheduled tasks that failed (cancellations excluded)
+ * @param currentActiveTasks     tasks queued or running now
+ * @param peakActiveTasks        the most tasks seen queued or running at once
+ * @param averageTaskDurationMs  mean time a task's body held its worker
+ * @param backendType            the backend that runs (after {@code auto} was resolved)
+ * @param workerCount            active workers
+ * @param strategy               the scheduling strategy
+ */
+public record RuntimeStats(
+        Instant startTime,
+        Duration uptime,
+        long totalTasksExecuted,
+        long totalTasksFailed,
+        long currentActiveTasks,
+        long peakActiveTasks,
+        double averageTaskDurationMs,
+        String backendType,
+        int workerCount,
+        String strategy) {
+}

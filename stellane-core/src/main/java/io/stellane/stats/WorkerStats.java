@@ -1,0 +1,32 @@
+package io.stellane.stats;
+
+/**
+ * A snapshot of one worker (the spec's {@code WorkerStats}).
+ *
+ * @param workerId          index from 0
+ * @param tasksExecuted     tasks whose body ran on this worker
+ * @param tasksFailed       of those, how many failed
+ * @param tasksStolen       tasks this worker took from others (WORK_STEALING)
+ * @param currentQueueSize  tasks queued now
+ * @param peakQueueSize     the longest queue seen at a loop turn
+ * @param cpuUsagePercent   CPU time of the worker thread over wall time since the previous snapshot, 0..100
+ * @param averageTaskDurationMs mean time a task's body ran
+ * @param threadId          the worker thread's id
+ * @param threadName        the worker thread's name
+ * @param pinnedCpu         the CPU the thread is pinned to, or -1 when not pinned
+ * @param numaNode          the NUMA node of that CPU (or of the CPU it would have), or -1 when unknown
+ */
+public record WorkerStats(
+        int workerId,
+        long tasksExecuted,
+        long tasksFailed,
+        long tasksStolen,
+        int currentQueueSize,
+        int peakQueueSize,
+        double cpuUsagePercent,
+        double averageTaskDurationMs,
+        long threadId,
+        String threadName,
+        int pinnedCpu,
+        int numaNode) {
+}
