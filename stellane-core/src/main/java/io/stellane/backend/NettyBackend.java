@@ -72,11 +72,10 @@ public final class NettyBackend implements IoBackend {
         running = true;
         try {
             final TaskScheduler queue = this.queue;
-            final int budget = worker.maxTasksPerLoop();
-            final long idleNanos = worker.idleTimeoutNanos();
             while (true) {
-                int ran = runTasks(queue, budget);
                 worker.loopTurn(queue.size());
+                // read each turn: updateConfig changes them live
+                int ran = runTasks(queue, worker.maxTasksPerLoop());
                 if (stopping && !queue.hasTasks()) {
                     break;
                 }
@@ -85,7 +84,7 @@ public final class NettyBackend implements IoBackend {
                 } else {
                     sleeping = true;
                     try {
-                        loop.run(idleNanos);
+                        loop.run(worker.idleTimeoutNanos());
                     } finally {
                         sleeping = false;
                     }
