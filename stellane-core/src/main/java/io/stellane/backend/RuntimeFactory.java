@@ -58,7 +58,8 @@ public final class RuntimeFactory {
                         IoUringSocketChannel.class, true),
                 () -> IoUring.isAvailable() ? null : String.valueOf(IoUring.unavailabilityCause())));
         for (BackendProvider provider : ServiceLoader.load(BackendProvider.class)) {
-            BACKENDS.put(provider.name(), new Entry(provider::create, provider::unavailabilityCause));
+            BACKENDS.put(provider.name(), new Entry(provider::create, () -> provider.isAvailable() ? null
+                    : Objects.requireNonNullElse(provider.unavailabilityCause(), "its provider says it is unavailable")));
         }
     }
 

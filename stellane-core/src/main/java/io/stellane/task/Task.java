@@ -495,7 +495,8 @@ public final class Task<T> {
      */
     public boolean cancel() {
         STATE.compareAndSet(this, NEW, STARTED); // a queued task that is cancelled must not run
-        if (!future.cancel(false)) {
+        // completeExceptionally, unlike CompletableFuture.cancel, says whether this call did it
+        if (!future.completeExceptionally(new CancellationException("task '" + name + "' was cancelled"))) {
             return false;
         }
         Runnable action = onCancel;

@@ -1,0 +1,59 @@
+package io.stellane.scheduler;
+
+import io.stellane.runtime.Runtime;
+import io.stellane.stats.WorkerStats;
+import io.stellane.task.Task;
+import org.junit.jupiter.api.Test;
+
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.atomic.AtomicIntegerArray;
+
+import static io.stellane.testing.RuntimeFixture.await;
+import static io.stellane.testing.RuntimeFixture.spin;
+import static io.stellane.testing.RuntimeFixture.workerId;
+import static org.assertj.core.api.Assertions.assertThat;
+
+class WorkStealingStrategyTest extends SchedulingStrategyConformanceTest {
+    @Override
+    protected TaskSchedulingStrategy strategy() {
+        return TaskSchedulingStrategy.WORK_STEALING;
+    }
+
+    @Test
+    void tenThousandTasksQueuedOnWorkerZeroFinishOnEveryWorker() {
+        Runtime.init(configure(2).build());
+        AtomicIntegerArray perWorker = new AtomicIntegerArray(2);
+        CountDownLatch done = new CountDownLatch(10_000);
+        Runtime.scheduleOnWorker(Task.of(() -> {
+            for (int i = 0; i < 10_000; i++) {
+                Runtime.schedule(Task.of(() -> {
+                    spin(20);
+                    perWorker.incrementAndGet(workerId());
+                    done.countDown();
+                }));
+            }
+        }), 0);
+        await(done);
+        assertThat(perWorker.get(0) + perWorker.get(1)).isEqualTo(10_000);
+        assertThat(perWorker.get(1)).as("worker 1 stole and ran some of worker 0's tasks").isPositive();
+        WorkerStats thief = Runtime.getWorkerStats().get(1);
+        assertThat(thief.tasksStolen()).isEqualTo(perWorker.get(1));
+    }
+
+    @Test
+    void pinnedTasksAreNeverStolen() {
+        Runtime.init(configure(2).build());
+        AtomicIntegerArray perWorker = new AtomicIntegerArray(2);
+        CountDownLatch done = new CountDownLatch(2_000);
+        for (int i = 0; i < 2_000; i++) {
+            Runtime.scheduleOnWorker(Task.of(() -> {
+                spin(20);
+                perWorker.incrementAndGet(workerId());
+                done.countDown();
+            }), 0);
+        }
+        await(done);
+        assertThat(perWorker.get(1)).isZero();
+        assertThat(Runtime.getWorkerStats().get(1).tasksStolen()).isZero();
+    }
+}
