@@ -73,7 +73,6 @@ public final class NettyBackend implements IoBackend {
         try {
             final TaskScheduler queue = this.queue;
             while (true) {
-                worker.loopTurn(queue.size());
                 // read each turn: updateConfig changes them live
                 int ran = runTasks(queue, worker.maxTasksPerLoop());
                 if (stopping && !queue.hasTasks()) {

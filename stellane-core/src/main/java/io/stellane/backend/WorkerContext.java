@@ -31,7 +31,4 @@ public interface WorkerContext {
      * not steal. Called by this worker's thread when its own queue is empty.
      */
     Task<?> steal();
-
-    /** Called by the loop once per turn with its queue length, for queue-depth stats. */
-    void loopTurn(int queued);
 }

@@ -114,36 +114,29 @@ final class RuntimeEngine {
         return w;
     }
 
-    /** Who each worker steals from: with NUMA awareness, same-node workers first; the rest after. */
+    /** Who each worker steals from: the ring after it; with NUMA awareness, same-node workers first. */
     private void wireVictims() {
         RuntimeWorker[] ws = workers;
+        boolean steals = config.strategy() == TaskSchedulingStrategy.WORK_STEALING;
         for (RuntimeWorker w : ws) {
-            List<RuntimeWorker> order = new ArrayList<>();
-            for (int k = 1; k < ws.length; k++) {
-                order.add(ws[(w.id() + k) % ws.length]);
-            }
-            if (config.enableNumaAwareness()) {
-                order.sort(Comparator.comparingInt(v -> v.numaNode() == w.numaNode() ? 0 : 1));
-            }
-            w.victims(config.strategy() == TaskSchedulingStrategy.WORK_STEALING
-                    ? order.toArray(RuntimeWorker[]::new) : new RuntimeWorker[0]);
+            w.victims(steals ? stealOrder(w, ws).toArray(RuntimeWorker[]::new) : new RuntimeWorker[0]);
         }
+    }
+
+    private List<RuntimeWorker> stealOrder(RuntimeWorker w, RuntimeWorker[] ws) {
+        List<RuntimeWorker> order = new ArrayList<>();
+        for (int k = 1; k < ws.length; k++) {
+            order.add(ws[(w.id() + k) % ws.length]);
+        }
+        if (config.enableNumaAwareness()) {
+            order.sort(Comparator.comparingInt(v -> v.numaNode() == w.numaNode() ? 0 : 1)); // stable: ring order within
+        }
+        return order;
     }
 
     /** The stealing order of a worker, for tests and diagnostics. */
     List<Integer> victimsOf(int workerId) {
-        RuntimeWorker w = worker(workerId);
-        List<Integer> ids = new ArrayList<>();
-        RuntimeWorker[] ws = workers;
-        for (RuntimeWorker v : ws) {
-            if (v != w) {
-                ids.add(v.id());
-            }
-        }
-        if (config.enableNumaAwareness()) {
-            ids.sort(Comparator.comparingInt(id -> worker(id).numaNode() == w.numaNode() ? 0 : 1));
-        }
-        return ids;
+        return stealOrder(worker(workerId), workers).stream().map(RuntimeWorker::id).toList();
     }
 
     // ---------------------------------------------------------------- scheduling

@@ -43,7 +43,7 @@ final class RuntimeWorker implements Worker, WorkerContext {
     private volatile long executed;
     private volatile long busyNanos;
     private volatile long stolen;
-    private volatile int peakQueue;
+    private volatile int peakQueue; // written by producers, a racy maximum
     // written by producers
     private final AtomicLong scheduled = new AtomicLong();
     private final LongAdder failed = new LongAdder();
@@ -92,6 +92,11 @@ final class RuntimeWorker implements Worker, WorkerContext {
     void enqueue(Task<?> task) {
         scheduled.incrementAndGet();
         backend.schedule(task);
+        int queued = backend.pendingTasks();
+        if (queued > peakQueue) { // benign race: a peak, not an exact count
+            peakQueue = queued;
+            engine.observeActive();
+        }
     }
 
     void victims(RuntimeWorker[] victims) {
@@ -191,14 +196,6 @@ final class RuntimeWorker implements Worker, WorkerContext {
             }
         }
         return null;
-    }
-
-    @Override
-    public void loopTurn(int queued) {
-        if (queued > peakQueue) {
-            peakQueue = queued;
-            engine.observeActive();
-        }
     }
 
     // ---------------------------------------------------------------- lifecycle and stats

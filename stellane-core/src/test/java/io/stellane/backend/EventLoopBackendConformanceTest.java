@@ -273,9 +273,5 @@ public abstract class EventLoopBackendConformanceTest {
         public Task<?> steal() {
             return null;
         }
-
-        @Override
-        public void loopTurn(int queued) {
-        }
     }
 }

@@ -1,0 +1,272 @@
+package io.stellane.runtime;
+
+import io.stellane.StellaneException;
+import io.stellane.backend.BackendException;
+import io.stellane.config.ConfigException;
+import io.stellane.config.RuntimeConfig;
+import io.stellane.scheduler.TaskSchedulingStrategy;
+import io.stellane.stats.RuntimeStats;
+import io.stellane.stats.WorkerStats;
+import io.stellane.task.Task;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+
+import static io.stellane.testing.RuntimeFixture.await;
+import static io.stellane.testing.RuntimeFixture.config;
+import static io.stellane.testing.RuntimeFixture.eventually;
+import static io.stellane.testing.RuntimeFixture.holdWorker;
+import static io.stellane.testing.RuntimeFixture.spin;
+import static io.stellane.testing.RuntimeFixture.workerId;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+/** The static facade: lifecycle, misuse, live config, stats, profiling and metrics. */
+class RuntimeTest {
+
+    @AfterEach
+    void stop() {
+        Runtime.stop();
+    }
+
+    @Test
+    void usingTheRuntimeBeforeInitFailsClearly() {
+        assertThatThrownBy(() -> Runtime.schedule(Task.of(() -> { })))
+                .isInstanceOf(StellaneException.class).hasMessageContaining("Runtime.init(config) first");
+        assertThatThrownBy(Runtime::getStats).hasMessageContaining("not initialized");
+        assertThatThrownBy(Runtime::start).hasMessageContaining("not initialized");
+        assertThat(Runtime.isRunning()).isFalse();
+        Runtime.stop(); // harmless
+    }
+
+    @Test
+    void aSecondInitWithoutStopFails() {
+        Runtime.init(config("nio", 1).build());
+        assertThatThrownBy(() -> Runtime.init(config("nio", 1).build()))
+                .isInstanceOf(StellaneException.class)
+                .hasMessageContaining("init() called twice")
+                .hasMessageContaining("Runtime.stop() first");
+    }
+
+    @Test
+    void initRejectsAnInvalidConfigNamingTheKey() {
+        assertThatThrownBy(() -> Runtime.init(config("nio", 0).build()))
+                .isInstanceOf(ConfigException.class).hasMessageContaining("runtime.worker_threads").hasMessageContaining("0");
+        assertThatThrownBy(() -> Runtime.init(config("warp-drive", 1).build()))
+                .isInstanceOf(BackendException.class).hasMessageContaining("warp-drive");
+        assertThat(Runtime.isRunning()).isFalse();
+        Runtime.init(config("nio", 1).build()); // nothing half-initialized was left behind
+    }
+
+    @Test
+    void validateConfigSaysWhetherAConfigIsValid() {
+        assertThat(Runtime.validateConfig(RuntimeConfig.defaults())).isTrue();
+        assertThat(Runtime.validateConfig(RuntimeConfig.builder().maxTasksPerLoop(0).build())).isFalse();
+    }
+
+    @Test
+    void startBlocksUntilStop() throws Exception {
+        Runtime.init(config("nio", 1).build());
+        Thread main = Thread.ofPlatform().start(Runtime::start);
+        main.join(200);
+        assertThat(main.isAlive()).as("start() blocks while running").isTrue();
+        Runtime.stop();
+        main.join(10_000);
+        assertThat(main.isAlive()).isFalse();
+    }
+
+    @Test
+    void stopIsIdempotentAndInitWorksAgainAfterIt() {
+        Runtime.init(config("nio", 1).build());
+        Runtime.stop();
+        Runtime.stop();
+        assertThat(Runtime.liveWorkers()).isZero();
+        Runtime.init(config("nio", 2).build());
+        CountDownLatch ran = new CountDownLatch(1);
+        Runtime.schedule(Task.of(ran::countDown));
+        await(ran);
+    }
+
+    @Test
+    void restartKeepsTheConfigAndRunsAgain() {
+        Runtime.init(config("nio", 2).maxTasksPerLoop(77).build());
+        CountDownLatch first = new CountDownLatch(10);
+        for (int i = 0; i < 10; i++) {
+            Runtime.schedule(Task.of(first::countDown));
+        }
+        await(first);
+        Runtime.restart();
+        assertThat(Runtime.getConfig().maxTasksPerLoop()).isEqualTo(77);
+        assertThat(Runtime.getStats().totalTasksExecuted()).as("a new life starts counting at zero").isZero();
+        CountDownLatch second = new CountDownLatch(1);
+        Runtime.schedule(Task.of(second::countDown));
+        await(second);
+    }
+
+    @Test
+    void stopGivesUpOnABlockedWorkerAfterTheShutdownTimeout() {
+        Runtime.init(config("nio", 1).shutdownTimeout(Duration.ofMillis(200)).build());
+        CountDownLatch release = holdWorker(0);
+        Runtime.schedule(Task.of(() -> { })); // queued behind the blocked task, abandoned
+        long t0 = System.nanoTime();
+        Runtime.stop();
+        assertThat(Duration.ofNanos(System.nanoTime() - t0)).isLessThan(Duration.ofSeconds(9));
+        assertThat(Runtime.isRunning()).isFalse();
+        release.countDown(); // let the thread end
+        eventually("worker ended", () -> Runtime.liveWorkers() == 0);
+    }
+
+    @Test
+    void updateConfigAddsAndRetiresWorkersLive() {
+        Runtime.init(config("nio", 1).build());
+        Runtime.updateConfig(Runtime.getConfig().toBuilder().workerThreads(3).build());
+        assertThat(Runtime.getWorkerStats()).hasSize(3);
+        CountDownLatch ran = new CountDownLatch(1);
+        int[] where = new int[1];
+        Runtime.scheduleOnWorker(Task.of(() -> {
+            where[0] = workerId();
+            ran.countDown();
+        }), 2);
+        await(ran);
+        assertThat(where[0]).isEqualTo(2);
+
+        Runtime.updateConfig(Runtime.getConfig().toBuilder().workerThreads(1).build());
+        assertThat(Runtime.getStats().workerCount()).isEqualTo(1);
+        eventually("retired workers ended", () -> Runtime.liveWorkers() == 1);
+        assertThatThrownBy(() -> Runtime.scheduleOnWorker(Task.of(() -> { }), 2))
+                .hasMessageContaining("no worker 2");
+        CountDownLatch after = new CountDownLatch(100);
+        for (int i = 0; i < 100; i++) {
+            Runtime.schedule(Task.of(after::countDown));
+        }
+        await(after);
+    }
+
+    @Test
+    void updateConfigAppliesLoopLimitsAndRefusesWhatNeedsARestart() {
+        Runtime.init(config("nio", 1).build());
+        Runtime.updateConfig(Runtime.getConfig().toBuilder().maxTasksPerLoop(5).idleTimeout(Duration.ofMillis(7)).build());
+        assertThat(Runtime.getConfig().maxTasksPerLoop()).isEqualTo(5);
+        assertThat(Runtime.getConfig().idleTimeout()).isEqualTo(Duration.ofMillis(7));
+        CountDownLatch ran = new CountDownLatch(50);
+        for (int i = 0; i < 50; i++) {
+            Runtime.schedule(Task.of(ran::countDown));
+        }
+        await(ran);
+        assertThatThrownBy(() -> Runtime.updateConfig(Runtime.getConfig().toBuilder()
+                .strategy(TaskSchedulingStrategy.PRIORITY).backendType("epoll").build()))
+                .isInstanceOf(StellaneException.class)
+                .hasMessageContaining("backend, strategy")
+                .hasMessageContaining("restart()");
+        assertThatThrownBy(() -> Runtime.updateConfig(Runtime.getConfig().toBuilder().workerThreads(-1).build()))
+                .isInstanceOf(ConfigException.class);
+    }
+
+    @Test
+    void statsCountWhatRan() {
+        Runtime.init(config("nio", 2).build());
+        CountDownLatch done = new CountDownLatch(300);
+        for (int i = 0; i < 300; i++) {
+            Runtime.schedule(Task.of(() -> {
+                spin(50);
+                done.countDown();
+            }));
+        }
+        await(done);
+        eventually("all counted", () -> Runtime.getStats().totalTasksExecuted() == 300);
+        RuntimeStats s = Runtime.getStats();
+        assertThat(s.totalTasksFailed()).isZero();
+        assertThat(s.averageTaskDurationMs()).isGreaterThanOrEqualTo(0.05);
+        assertThat(s.uptime()).isPositive();
+        assertThat(s.backendType()).isEqualTo("nio");
+        assertThat(s.workerCount()).isEqualTo(2);
+        assertThat(s.strategy()).isEqualTo("FIFO");
+        assertThat(s.currentActiveTasks()).isZero();
+        List<WorkerStats> ws = Runtime.getWorkerStats();
+        assertThat(ws).extracting(WorkerStats::workerId).containsExactly(0, 1);
+        assertThat(ws.stream().mapToLong(WorkerStats::tasksExecuted).sum()).isEqualTo(300);
+        assertThat(ws).allSatisfy(w -> {
+            assertThat(w.threadName()).startsWith("stellane-worker-");
+            assertThat(w.pinnedCpu()).isEqualTo(-1);
+            assertThat(w.averageTaskDurationMs()).isGreaterThanOrEqualTo(0.05);
+        });
+    }
+
+    @Test
+    void activeAndPeakCountQueuedTasks() {
+        Runtime.init(config("nio", 1).build());
+        CountDownLatch release = holdWorker(0);
+        for (int i = 0; i < 50; i++) {
+            Runtime.schedule(Task.of(() -> { }));
+        }
+        RuntimeStats during = Runtime.getStats();
+        assertThat(during.currentActiveTasks()).isGreaterThanOrEqualTo(50);
+        assertThat(Runtime.getWorkerStats().getFirst().currentQueueSize()).isEqualTo(50);
+        release.countDown();
+        eventually("drained", () -> Runtime.getStats().currentActiveTasks() == 0);
+        assertThat(Runtime.getStats().peakActiveTasks()).isGreaterThanOrEqualTo(50);
+        assertThat(Runtime.getWorkerStats().getFirst().peakQueueSize()).isGreaterThanOrEqualTo(50);
+    }
+
+    @Test
+    void cpuUsageReflectsABusyWorker() {
+        Runtime.init(config("nio", 2).build());
+        Runtime.getWorkerStats(); // start a new sampling window
+        CountDownLatch done = new CountDownLatch(1);
+        Runtime.scheduleOnWorker(Task.of(() -> {
+            spin(300_000);
+            done.countDown();
+        }), 0);
+        await(done);
+        List<WorkerStats> ws = Runtime.getWorkerStats();
+        assertThat(ws.get(0).cpuUsagePercent()).isGreaterThan(ws.get(1).cpuUsagePercent());
+        assertThat(ws.get(0).cpuUsagePercent()).isBetween(10.0, 100.0);
+    }
+
+    @Test
+    void profilingMeasuresTasksByName() {
+        Runtime.enableProfiling(true);
+        try {
+            Runtime.init(config("nio", 1).build());
+            CountDownLatch done = new CountDownLatch(20);
+            for (int i = 0; i < 20; i++) {
+                Runtime.schedule(Task.of(() -> {
+                    spin(200);
+                    done.countDown();
+                }).named("resize-image"));
+            }
+            await(done);
+            eventually("profiled", () -> Runtime.getProfile().stream().anyMatch(p -> p.name().equals("resize-image") && p.count() == 20));
+            TaskProfile p = Runtime.getProfile().stream().filter(x -> x.name().equals("resize-image")).findFirst().orElseThrow();
+            assertThat(p.maxRunNanos()).isGreaterThanOrEqualTo(TimeUnit.MICROSECONDS.toNanos(200));
+            assertThat(p.averageRunMillis()).isGreaterThanOrEqualTo(0.2);
+            assertThat(p.totalWaitNanos()).isPositive();
+        } finally {
+            Runtime.enableProfiling(false);
+        }
+        Runtime.stop();
+        Runtime.init(config("nio", 1).build());
+        CountDownLatch one = new CountDownLatch(1);
+        Runtime.schedule(Task.of(one::countDown).named("unprofiled"));
+        await(one);
+        assertThat(Runtime.getProfile()).as("off records nothing").isEmpty();
+    }
+
+    @Test
+    void customMetricsAddUpAndGaugesHoldTheirLastValue() {
+        double base = Runtime.metrics().counter("cache_hits");
+        Runtime.incrementMetric("cache_hits");
+        Runtime.incrementMetric("cache_hits");
+        Runtime.addMetric("cache_hits", 40);
+        Runtime.setGauge("active_connections", 12);
+        Runtime.setGauge("active_connections", 7);
+        assertThat(Runtime.metrics().counter("cache_hits") - base).isEqualTo(42);
+        assertThat(Runtime.metrics().gauge("active_connections")).isEqualTo(7);
+        assertThat(Runtime.metrics().gauge("never_set")).isNaN();
+        assertThatThrownBy(() -> Runtime.incrementMetric(" ")).isInstanceOf(IllegalArgumentException.class);
+    }
+}
