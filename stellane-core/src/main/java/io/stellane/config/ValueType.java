@@ -54,7 +54,7 @@ interface ValueType<T> {
                 throw wrongType(key, node, this);
             }
             if (!node.canConvertToInt()) {
-                throw new ConfigException(key, node.asText(), "expected " + expected() + " that fits in 32 bits");
+                throw new ConfigException(key, node, "expected " + expected() + " that fits in 32 bits");
             }
             return node.intValue();
         }
