@@ -96,9 +96,16 @@ record ConfigKey<T>(
         setter.accept(b, type.fromToml(path, node));
     }
 
-    /** Parses an environment value and stores it in the builder; {@code variable} names it in errors. */
+    /**
+     * Parses an environment value, range-checks it and stores it in the builder. Checked here rather than
+     * only by the validator so that the error names the variable the user set, not the TOML key.
+     */
     void applyText(RuntimeConfig.Builder b, String variable, String text) {
-        setter.accept(b, type.fromText(variable, text));
+        T value = type.fromText(variable, text);
+        if (!valid.test(value)) {
+            throw new ConfigException(variable, text, allowed);
+        }
+        setter.accept(b, value);
     }
 
     /** Throws if the config's value for this key is out of range. */

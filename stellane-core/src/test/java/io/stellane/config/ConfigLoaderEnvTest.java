@@ -119,9 +119,21 @@ class ConfigLoaderEnvTest {
     }
 
     @Test
-    void outOfRangeValueFromTheEnvironmentIsRejected() {
+    void outOfRangeValueFromTheEnvironmentNamesTheVariable() {
         assertConfigError(() -> ConfigLoader.applyEnvironment(DEFAULTS, Map.of("STELLANE_RUNTIME_WORKERS", "0")),
-                "runtime.worker_threads", "0", "from 1 to 1024");
+                "STELLANE_RUNTIME_WORKERS", "\"0\"", "from 1 to 1024");
+        assertConfigError(() -> ConfigLoader.applyEnvironment(DEFAULTS,
+                        Map.of("STELLANE_RUNTIME_PERFORMANCE_IDLE_TIMEOUT", "2m")),
+                "STELLANE_RUNTIME_PERFORMANCE_IDLE_TIMEOUT", "\"2m\"", "from 1ms to 60s");
+        assertConfigError(() -> ConfigLoader.applyEnvironment(DEFAULTS, Map.of("STELLANE_RUNTIME_BACKEND", "")),
+                "STELLANE_RUNTIME_BACKEND", "\"\"", "non-blank name");
+    }
+
+    @Test
+    void invalidBaseIsRejectedEvenWithoutVariables() {
+        RuntimeConfig bad = DEFAULTS.toBuilder().ioBatchSize(0).build();
+        assertConfigError(() -> ConfigLoader.applyEnvironment(bad, Map.of()),
+                "runtime.performance.io_batch_size", "0", "from 1 to 4096");
     }
 
     @Test
