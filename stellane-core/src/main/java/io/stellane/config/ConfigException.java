@@ -2,7 +2,11 @@ package io.stellane.config;
 
 import io.stellane.StellaneException;
 
-/** A configuration value is missing, unknown, of the wrong type or out of range. */
+/**
+ * A configuration value is missing, unknown, of the wrong type or out of range, or a config file
+ * cannot be read or parsed. The message names the key (TOML key, environment variable or file),
+ * the value as given and what is allowed. Immutable, hence thread-safe.
+ */
 public class ConfigException extends StellaneException {
     private final String key;
 
@@ -18,6 +22,12 @@ public class ConfigException extends StellaneException {
 
     public ConfigException(String key, String message) {
         super("invalid config " + key + ": " + message);
+        this.key = key;
+    }
+
+    /** For a failure with an underlying cause, e.g. an I/O or TOML syntax error in the file {@code key}. */
+    public ConfigException(String key, String message, Throwable cause) {
+        super("invalid config " + key + ": " + message, cause);
         this.key = key;
     }
 

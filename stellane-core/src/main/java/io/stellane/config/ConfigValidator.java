@@ -1,16 +1,17 @@
 package io.stellane.config;
 
-/** Range checks of {@link RuntimeConfig}; the helper owns the full version. */
+/**
+ * Range checks of {@link RuntimeConfig}. The ranges live in {@link ConfigKey#ALL} next to each key,
+ * so a field cannot be added to the loader and forgotten here. Stateless, hence thread-safe.
+ */
 final class ConfigValidator {
     private ConfigValidator() {
     }
 
+    /** Throws {@link ConfigException} for the first field, in table order, that is out of range. */
     static void validate(RuntimeConfig c) {
-        if (c.workerThreads() < 1 || c.workerThreads() > 1024) {
-            throw new ConfigException("runtime.worker_threads", c.workerThreads(), "an integer from 1 to 1024");
-        }
-        if (c.maxTasksPerLoop() < 1 || c.maxTasksPerLoop() > 1_000_000) {
-            throw new ConfigException("runtime.max_tasks_per_loop", c.maxTasksPerLoop(), "an integer from 1 to 1000000");
+        for (ConfigKey<?> key : ConfigKey.ALL) {
+            key.check(c);
         }
     }
 }

@@ -9,7 +9,7 @@ import java.util.Objects;
 /**
  * Everything that configures a runtime, with the spec's defaults. Immutable: change a copy through
  * {@link #toBuilder()}. Load one from TOML and the environment with {@link ConfigLoader}; check one
- * with {@link #validate()}.
+ * with {@link #validate()}. Immutable, hence thread-safe; its {@link Builder} is not.
  *
  * <p>TOML layout (keys in snake_case): {@code [runtime]} backend, worker_threads, max_tasks_per_loop,
  * enable_cpu_affinity, enable_numa_awareness, strategy, custom_scheduler, shutdown_timeout;
@@ -82,7 +82,7 @@ public record RuntimeConfig(
         return this;
     }
 
-    /** A mutable builder; starts from the defaults. */
+    /** A mutable builder; starts from the defaults. Not thread-safe: confine it to one thread. */
     public static final class Builder {
         private String backendType = "auto";
         private int workerThreads = Runtime.getRuntime().availableProcessors();

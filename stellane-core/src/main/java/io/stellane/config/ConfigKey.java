@@ -1,0 +1,136 @@
+package io.stellane.config;
+
+import com.fasterxml.jackson.databind.JsonNode;
+
+import java.time.Duration;
+import java.util.List;
+import java.util.Locale;
+import java.util.Optional;
+import java.util.function.BiConsumer;
+import java.util.function.Function;
+import java.util.function.Predicate;
+import java.util.regex.Pattern;
+
+/**
+ * One field of {@link RuntimeConfig}: its TOML key, environment names, type, allowed values and accessors.
+ * {@link #ALL} is the single table that the TOML reader, the environment reader and the validator all
+ * walk, so a new field is added in one line. Immutable, hence thread-safe.
+ *
+ * @param path    the full TOML key, e.g. {@code runtime.performance.io_batch_size}
+ * @param type    how the value is parsed
+ * @param valid   the range check applied by {@link RuntimeConfig#validate()}
+ * @param allowed what {@code valid} accepts, in words, for the error message
+ * @param aliases extra environment variable names besides {@link #envName()}
+ */
+record ConfigKey<T>(
+        String path,
+        ValueType<T> type,
+        Predicate<T> valid,
+        String allowed,
+        Function<RuntimeConfig, T> getter,
+        BiConsumer<RuntimeConfig.Builder, T> setter,
+        List<String> aliases) {
+
+    private static final Pattern NAME = Pattern.compile("[a-z0-9_\\-]+");
+    private static final String NAME_ALLOWED = "a non-blank name of lowercase letters, digits, '_' and '-'";
+
+    static final List<ConfigKey<?>> ALL = List.of(
+            key("runtime.backend", ValueType.STRING, ConfigKey::isName, NAME_ALLOWED,
+                    RuntimeConfig::backendType, RuntimeConfig.Builder::backendType),
+            key("runtime.worker_threads", ValueType.INTEGER, between(1, 1024), "an integer from 1 to 1024",
+                    RuntimeConfig::workerThreads, RuntimeConfig.Builder::workerThreads,
+                    "STELLANE_RUNTIME_WORKERS"),
+            key("runtime.max_tasks_per_loop", ValueType.INTEGER, between(1, 1_000_000), "an integer from 1 to 1000000",
+                    RuntimeConfig::maxTasksPerLoop, RuntimeConfig.Builder::maxTasksPerLoop),
+            key("runtime.enable_cpu_affinity", ValueType.BOOLEAN, v -> true, "true or false",
+                    RuntimeConfig::enableCpuAffinity, RuntimeConfig.Builder::enableCpuAffinity),
+            key("runtime.enable_numa_awareness", ValueType.BOOLEAN, v -> true, "true or false",
+                    RuntimeConfig::enableNumaAwareness, RuntimeConfig.Builder::enableNumaAwareness),
+            key("runtime.strategy", ValueType.STRATEGY, v -> true, ValueType.STRATEGY.expected(),
+                    RuntimeConfig::strategy, RuntimeConfig.Builder::strategy),
+            key("runtime.custom_scheduler", ValueType.STRING, v -> !v.isBlank(), "a non-blank scheduler name",
+                    RuntimeConfig::customScheduler, RuntimeConfig.Builder::customScheduler),
+            key("runtime.shutdown_timeout", ValueType.DURATION, within(Duration.ZERO, Duration.ofHours(1)),
+                    "a duration from 0s to 1h", RuntimeConfig::shutdownTimeout, RuntimeConfig.Builder::shutdownTimeout),
+            key("runtime.recovery.enabled", ValueType.BOOLEAN, v -> true, "true or false",
+                    RuntimeConfig::enableRequestRecovery, RuntimeConfig.Builder::enableRequestRecovery),
+            key("runtime.recovery.backend", ValueType.STRING, ConfigKey::isName, NAME_ALLOWED,
+                    RuntimeConfig::recoveryBackend, RuntimeConfig.Builder::recoveryBackend),
+            key("runtime.recovery.path", ValueType.PATH, p -> !p.toString().isEmpty(), "a non-empty path",
+                    RuntimeConfig::recoveryPath, RuntimeConfig.Builder::recoveryPath),
+            key("runtime.recovery.max_attempts", ValueType.INTEGER, between(1, 100), "an integer from 1 to 100",
+                    RuntimeConfig::maxRecoveryAttempts, RuntimeConfig.Builder::maxRecoveryAttempts),
+            key("runtime.performance.zero_copy_io", ValueType.BOOLEAN, v -> true, "true or false",
+                    RuntimeConfig::zeroCopyIo, RuntimeConfig.Builder::zeroCopyIo),
+            key("runtime.performance.io_batch_size", ValueType.INTEGER, between(1, 4096), "an integer from 1 to 4096",
+                    RuntimeConfig::ioBatchSize, RuntimeConfig.Builder::ioBatchSize),
+            key("runtime.performance.idle_timeout", ValueType.DURATION,
+                    within(Duration.ofMillis(1), Duration.ofSeconds(60)), "a duration from 1ms to 60s",
+                    RuntimeConfig::idleTimeout, RuntimeConfig.Builder::idleTimeout));
+
+    ConfigKey {
+        aliases = List.copyOf(aliases);
+    }
+
+    /** {@code STELLANE_} + the TOML key upper-cased, dots and dashes turned into underscores. */
+    String envName() {
+        return "STELLANE_" + path.toUpperCase(Locale.ROOT).replace('.', '_').replace('-', '_');
+    }
+
+    /** The key's name inside its table, e.g. {@code io_batch_size}. */
+    String leaf() {
+        return path.substring(path.lastIndexOf('.') + 1);
+    }
+
+    /** The TOML table holding the key, e.g. {@code runtime.performance}. */
+    String table() {
+        return path.substring(0, path.lastIndexOf('.'));
+    }
+
+    static Optional<ConfigKey<?>> byPath(String path) {
+        return ALL.stream().filter(k -> k.path.equals(path)).findFirst();
+    }
+
+    /** Parses a TOML value and stores it in the builder. */
+    void applyToml(RuntimeConfig.Builder b, JsonNode node) {
+        setter.accept(b, type.fromToml(path, node));
+    }
+
+    /**
+     * Parses an environment value, range-checks it and stores it in the builder. Checked here rather than
+     * only by the validator so that the error names the variable the user set, not the TOML key.
+     */
+    void applyText(RuntimeConfig.Builder b, String variable, String text) {
+        T value = type.fromText(variable, text);
+        if (!valid.test(value)) {
+            throw new ConfigException(variable, text, allowed);
+        }
+        setter.accept(b, value);
+    }
+
+    /** Throws if the config's value for this key is out of range. */
+    void check(RuntimeConfig config) {
+        T value = getter.apply(config);
+        if (!valid.test(value)) {
+            throw new ConfigException(path, type.display(value), allowed);
+        }
+    }
+
+    private static <T> ConfigKey<T> key(String path, ValueType<T> type, Predicate<T> valid, String allowed,
+                                        Function<RuntimeConfig, T> getter,
+                                        BiConsumer<RuntimeConfig.Builder, T> setter, String... aliases) {
+        return new ConfigKey<>(path, type, valid, allowed, getter, setter, List.of(aliases));
+    }
+
+    private static boolean isName(String s) {
+        return NAME.matcher(s).matches();
+    }
+
+    private static Predicate<Integer> between(int min, int max) {
+        return v -> v >= min && v <= max;
+    }
+
+    private static Predicate<Duration> within(Duration min, Duration max) {
+        return v -> v.compareTo(min) >= 0 && v.compareTo(max) <= 0;
+    }
+}
