@@ -65,6 +65,11 @@ public record RuntimeConfig(
         return builder().build();
     }
 
+    /** The defaults with the {@code STELLANE_RUNTIME_*} environment variables applied (spec: {@code from_environment}). */
+    public static RuntimeConfig fromEnvironment() {
+        return ConfigLoader.fromEnvironment();
+    }
+
     public static Builder builder() {
         return new Builder();
     }
@@ -85,7 +90,7 @@ public record RuntimeConfig(
     /** A mutable builder; starts from the defaults. Not thread-safe: confine it to one thread. */
     public static final class Builder {
         private String backendType = "auto";
-        private int workerThreads = Runtime.getRuntime().availableProcessors();
+        private int workerThreads = Math.min(Runtime.getRuntime().availableProcessors(), 1024);
         private int maxTasksPerLoop = 1000;
         private boolean enableCpuAffinity;
         private boolean enableNumaAwareness;

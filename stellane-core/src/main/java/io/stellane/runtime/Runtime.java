@@ -2,6 +2,7 @@ package io.stellane.runtime;
 
 import io.stellane.StellaneException;
 import io.stellane.config.ConfigException;
+import io.stellane.config.ConfigLoader;
 import io.stellane.config.RuntimeConfig;
 import io.stellane.scheduler.Schedulers;
 import io.stellane.scheduler.TaskSchedulerFactory;
@@ -12,6 +13,7 @@ import io.stellane.task.TaskErrorHandler;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import java.nio.file.Path;
 import java.util.List;
 import java.util.Objects;
 import java.util.concurrent.CopyOnWriteArrayList;
@@ -68,6 +70,21 @@ public final class Runtime {
             created.enableProfiling(profiling);
             engine = created;
         }
+    }
+
+    /**
+     * Loads a TOML file (the spec's {@code [runtime]} layout), applies {@code STELLANE_RUNTIME_*}
+     * environment overrides (file &lt; environment) and initializes with the result.
+     *
+     * @throws ConfigException naming the bad key, its value and what is allowed
+     */
+    public static void initFromConfigFile(Path path) {
+        init(ConfigLoader.load(Objects.requireNonNull(path, "path")));
+    }
+
+    /** {@link #initFromConfigFile(Path)} with a path string. */
+    public static void initFromConfigFile(String path) {
+        initFromConfigFile(Path.of(path));
     }
 
     // ---------------------------------------------------------------- lifecycle

@@ -10,6 +10,10 @@ import io.stellane.stats.WorkerStats;
 import io.stellane.task.Task;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
 
 import java.time.Duration;
 import java.util.List;
@@ -60,6 +64,30 @@ class RuntimeTest {
                 .isInstanceOf(BackendException.class).hasMessageContaining("warp-drive");
         assertThat(Runtime.isRunning()).isFalse();
         Runtime.init(config("nio", 1).build()); // nothing half-initialized was left behind
+    }
+
+    @Test
+    void initFromConfigFileReadsTheSpecLayout(@TempDir Path dir) throws Exception {
+        Path file = dir.resolve("stellane.toml");
+        Files.writeString(file, """
+                [runtime]
+                backend = "nio"
+                worker_threads = 2
+                strategy = "work_stealing"
+                max_tasks_per_loop = 64
+                [runtime.performance]
+                idle_timeout = "50ms"
+                """);
+        Runtime.initFromConfigFile(file.toString());
+        RuntimeConfig c = Runtime.getConfig();
+        assertThat(c.workerThreads()).isEqualTo(2);
+        assertThat(c.strategy()).isEqualTo(TaskSchedulingStrategy.WORK_STEALING);
+        assertThat(c.idleTimeout()).isEqualTo(Duration.ofMillis(50));
+        assertThat(Runtime.getStats().workerCount()).isEqualTo(2);
+        Runtime.stop();
+        Files.writeString(file, "[runtime]\nworker_threads = \"many\"\n");
+        assertThatThrownBy(() -> Runtime.initFromConfigFile(file))
+                .isInstanceOf(ConfigException.class).hasMessageContaining("runtime.worker_threads").hasMessageContaining("many");
     }
 
     @Test
