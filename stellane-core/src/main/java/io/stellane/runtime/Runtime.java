@@ -100,7 +100,10 @@ public final class Runtime {
         }
     }
 
-    /** Graceful stop: queued tasks run, bounded by {@code shutdown_timeout}; then the workers end. Idempotent. */
+    /**
+     * Graceful stop: queued tasks run, bounded by {@code shutdown_timeout}; then the workers end.
+     * Idempotent. From a task (a worker thread) it starts the stop and returns without waiting.
+     */
     public static void stop() {
         RuntimeEngine e = engine;
         if (e != null) {

@@ -348,8 +348,16 @@ final class RuntimeEngine {
         stopped.await();
     }
 
-    /** Graceful stop: workers run what is queued, bounded by the shutdown timeout. */
+    /**
+     * Graceful stop: workers run what is queued, bounded by the shutdown timeout. Called on one of
+     * this runtime's workers, it cannot wait for itself: the stop then runs on its own thread and
+     * this call returns at once.
+     */
     void stop() {
+        if (Worker.current() instanceof RuntimeWorker rw && rw.engine() == this) {
+            Thread.ofPlatform().name("stellane-stop").start(this::stop);
+            return;
+        }
         synchronized (this) {
             if (state != State.RUNNING) {
                 return;
