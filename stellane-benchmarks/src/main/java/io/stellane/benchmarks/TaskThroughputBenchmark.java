@@ -114,7 +114,8 @@ public class TaskThroughputBenchmark {
             String perWorker = Runtime.getWorkerStats().stream()
                     .map(TaskThroughputBenchmark::describe)
                     .collect(Collectors.joining("; "));
-            System.out.println("\n[stellane " + strategy + "/" + backend + "] " + perWorker);
+            System.out.println("\n[stellane " + strategy + "/" + backend + "] " + perWorker
+                    + "; runtime: active " + Runtime.getStats().currentActiveTasks());
             Runtime.stop();
         }
     }
