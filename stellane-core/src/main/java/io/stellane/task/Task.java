@@ -11,7 +11,7 @@ import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.CompletionStage;
-import java.util.concurrent.ExecutionException;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.ScheduledExecutorService;
@@ -71,28 +71,44 @@ public final class Task<T> {
     }
 
     private static final int NEW = 0, STARTED = 1;
-    private static final VarHandle STATE;
+    /** Stands for a {@code null} value in {@link #result}. */
+    private static final Object NIL = new Object();
+    /** {@link #listeners} after completion: listeners added from then on run at once. */
+    private static final Listener DONE = new Listener(null, null);
+    private static final VarHandle STATE, RESULT, LISTENERS;
     private static final ThreadFactory BLOCKING_THREADS = Thread.ofVirtual().name("stellane-blocking-", 0).factory();
 
     static {
         try {
-            STATE = MethodHandles.lookup().findVarHandle(Task.class, "state", int.class);
+            MethodHandles.Lookup lookup = MethodHandles.lookup();
+            STATE = lookup.findVarHandle(Task.class, "state", int.class);
+            RESULT = lookup.findVarHandle(Task.class, "result", Object.class);
+            LISTENERS = lookup.findVarHandle(Task.class, "listeners", Listener.class);
         } catch (ReflectiveOperationException e) {
             throw new ExceptionInInitializerError(e);
         }
     }
 
-    private final CompletableFuture<T> future;
+    /** A failed task's {@link #result}. */
+    private record Failure(Throwable error) {
+    }
+
+    /** A stack of completion callbacks; {@link #DONE} once the task has completed. */
+    private record Listener(BiConsumer<Object, Throwable> action, Listener next) {
+    }
+
     private final long createdNanos = System.nanoTime();
     private Body<T> body;
     private volatile int state;
-    private volatile Worker home;
+    private volatile Object result; // null while pending, NIL for a null value, a Failure, or the value
+    private volatile Listener listeners;
+    private Worker home; // set before the body starts; threads the body starts see it
     private volatile Runnable onCancel;
     private String name;
     private int priority;
 
     // Placement, written by the runtime before the task is queued and read by the worker that runs it.
-    private volatile boolean scheduled;
+    private boolean scheduled; // published to the worker by the queue
     private int pinnedWorker = -1;
     private Object affinityKey;
     private long enqueuedNanos;
@@ -100,12 +116,12 @@ public final class Task<T> {
     private Task(String name, Body<T> body) {
         this.name = name;
         this.body = body;
-        this.future = new CompletableFuture<>();
     }
 
-    private Task(String name, CompletableFuture<T> done) {
+    private Task(String name, Object result) {
         this.name = name;
-        this.future = done;
+        this.result = result;
+        this.listeners = DONE;
         this.state = STARTED;
     }
 
@@ -113,13 +129,13 @@ public final class Task<T> {
 
     /** A task that is already complete with {@code value}. */
     public static <T> Task<T> completed(T value) {
-        return new Task<>("completed", CompletableFuture.completedFuture(value));
+        return new Task<>("completed", value == null ? NIL : value);
     }
 
     /** A task that is already failed with {@code error}. */
     public static <T> Task<T> failed(Throwable error) {
         Objects.requireNonNull(error, "error");
-        return new Task<>("failed", CompletableFuture.failedFuture(error));
+        return new Task<>("failed", new Failure(error));
     }
 
     /** Computes a value on the thread that starts the task (a worker, when scheduled): must not block. */
@@ -199,7 +215,7 @@ public final class Task<T> {
             for (int i = 0; i < n; i++) {
                 int index = i;
                 Task<? extends T> member = members.get(i);
-                member.start().future.whenComplete((value, error) -> {
+                member.start().whenDone((value, error) -> {
                     if (error != null) {
                         if (self.fail(unwrap(error))) {
                             members.forEach(Task::cancel);
@@ -234,7 +250,7 @@ public final class Task<T> {
             AtomicReference<Throwable> firstError = new AtomicReference<>();
             self.addCancelAction(() -> members.forEach(Task::cancel));
             for (Task<? extends T> member : members) {
-                member.start().future.whenComplete((value, error) -> {
+                member.start().whenDone((value, error) -> {
                     if (error == null) {
                         if (self.complete(value)) {
                             members.forEach(Task::cancel);
@@ -304,7 +320,7 @@ public final class Task<T> {
         Objects.requireNonNull(fn, "fn");
         return new Task<>(name, self -> {
             self.addCancelAction(this::cancel);
-            start().future.whenComplete((value, error) -> {
+            start().whenDone((value, error) -> {
                 if (error != null) {
                     self.fail(unwrap(error));
                     return;
@@ -326,7 +342,7 @@ public final class Task<T> {
         Objects.requireNonNull(fn, "fn");
         return new Task<>(name, self -> {
             self.addCancelAction(this::cancel);
-            start().future.whenComplete((value, error) -> {
+            start().whenDone((value, error) -> {
                 if (error != null) {
                     self.fail(unwrap(error));
                     return;
@@ -359,7 +375,7 @@ public final class Task<T> {
         Objects.requireNonNull(fn, "fn");
         return new Task<>(name, self -> {
             self.addCancelAction(this::cancel);
-            start().future.whenComplete((value, error) -> {
+            start().whenDone((value, error) -> {
                 if (error == null) {
                     self.complete(value);
                     return;
@@ -397,7 +413,7 @@ public final class Task<T> {
                 timer.cancel(false);
                 cancel();
             });
-            start().future.whenComplete((value, error) -> {
+            start().whenDone((value, error) -> {
                 timer.cancel(false);
                 if (error != null) {
                     self.fail(unwrap(error));
@@ -411,7 +427,7 @@ public final class Task<T> {
     /** Calls {@code action} with the value or the failure once this task is done; starts it. Returns {@code this}. */
     public Task<T> onComplete(BiConsumer<? super T, ? super Throwable> action) {
         Objects.requireNonNull(action, "action");
-        start().future.whenComplete((value, error) -> action.accept(value, error == null ? null : unwrap(error)));
+        start().whenDone(action);
         return this;
     }
 
@@ -461,30 +477,36 @@ public final class Task<T> {
     public T await() {
         refuseOnWorker();
         start();
-        try {
-            return future.get();
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new StellaneException("interrupted while awaiting task '" + name + "'", e);
-        } catch (ExecutionException e) {
-            throw rethrow(e.getCause());
+        if (result == null) {
+            CountDownLatch done = new CountDownLatch(1);
+            whenDone((v, e) -> done.countDown());
+            try {
+                done.await();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new StellaneException("interrupted while awaiting task '" + name + "'", e);
+            }
         }
+        return valueOrThrow();
     }
 
     /** Like {@link #await()}, waiting at most {@code limit}; then throws {@link TaskExecutionException} caused by {@link TimeoutException}. */
     public T await(Duration limit) {
         refuseOnWorker();
         start();
-        try {
-            return future.get(limit.toNanos(), TimeUnit.NANOSECONDS);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new StellaneException("interrupted while awaiting task '" + name + "'", e);
-        } catch (ExecutionException e) {
-            throw rethrow(e.getCause());
-        } catch (TimeoutException e) {
-            throw new TaskExecutionException(name, new TimeoutException("not done within " + limit));
+        if (result == null) {
+            CountDownLatch done = new CountDownLatch(1);
+            whenDone((v, e) -> done.countDown());
+            try {
+                if (!done.await(limit.toNanos(), TimeUnit.NANOSECONDS)) {
+                    throw new TaskExecutionException(name, new TimeoutException("not done within " + limit));
+                }
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new StellaneException("interrupted while awaiting task '" + name + "'", e);
+            }
         }
+        return valueOrThrow();
     }
 
     /**
@@ -495,8 +517,7 @@ public final class Task<T> {
      */
     public boolean cancel() {
         STATE.compareAndSet(this, NEW, STARTED); // a queued task that is cancelled must not run
-        // completeExceptionally, unlike CompletableFuture.cancel, says whether this call did it
-        if (!future.completeExceptionally(new CancellationException("task '" + name + "' was cancelled"))) {
+        if (!settleResult(new Failure(new CancellationException("task '" + name + "' was cancelled")))) {
             return false;
         }
         Runnable action = onCancel;
@@ -512,16 +533,16 @@ public final class Task<T> {
     }
 
     public boolean isDone() {
-        return future.isDone();
+        return result != null;
     }
 
     public boolean isCancelled() {
-        return future.isCancelled();
+        return result instanceof Failure f && f.error instanceof CancellationException;
     }
 
     /** Done with a failure (cancellation included). */
     public boolean isFailed() {
-        return future.isCompletedExceptionally();
+        return result instanceof Failure;
     }
 
     public boolean isStarted() {
@@ -529,23 +550,39 @@ public final class Task<T> {
     }
 
     /** The value of a task that completed successfully; throws {@link IllegalStateException} otherwise. */
+    @SuppressWarnings("unchecked")
     public T resultNow() {
-        return future.resultNow();
+        Object r = result;
+        if (r == null || r instanceof Failure) {
+            throw new IllegalStateException("task '" + name + "' has " + (r == null ? "no result yet" : "failed"));
+        }
+        return r == NIL ? null : (T) r;
     }
 
     /** The failure of a task that failed; throws {@link IllegalStateException} otherwise. */
     public Throwable exceptionNow() {
-        return future.isCancelled() ? new CancellationException() : unwrap(future.exceptionNow());
+        if (result instanceof Failure f) {
+            return f.error;
+        }
+        throw new IllegalStateException("task '" + name + "' has " + (result == null ? "no result yet" : "not failed"));
     }
 
     /** Starts the task and returns a future of its result (a copy: completing it does not touch the task). */
     public CompletableFuture<T> toCompletableFuture() {
-        return start().future.copy();
+        CompletableFuture<T> cf = new CompletableFuture<>();
+        start().whenDone((v, e) -> {
+            if (e != null) {
+                cf.completeExceptionally(e);
+            } else {
+                cf.complete(v);
+            }
+        });
+        return cf;
     }
 
     @Override
     public String toString() {
-        String s = future.isDone() ? (future.isCompletedExceptionally() ? "failed" : "completed")
+        String s = result != null ? (result instanceof Failure ? "failed" : "completed")
                 : state == NEW ? "new" : "running";
         return "Task[" + name + ", " + s + (priority != 0 ? ", priority " + priority : "") + "]";
     }
@@ -581,11 +618,11 @@ public final class Task<T> {
     // ---------------------------------------------------------------- completion plumbing
 
     private boolean complete(T value) {
-        return future.complete(value);
+        return settleResult(value == null ? NIL : value);
     }
 
     private boolean fail(Throwable error) {
-        if (!future.completeExceptionally(error)) {
+        if (!settleResult(new Failure(error))) {
             return false;
         }
         Worker w = home;
@@ -593,6 +630,62 @@ public final class Task<T> {
             w.taskFailed(this, error);
         }
         return true;
+    }
+
+    /** Sets the result once; then runs the listeners, oldest first. */
+    private boolean settleResult(Object r) {
+        if (!RESULT.compareAndSet(this, null, r)) {
+            return false;
+        }
+        Listener stack = (Listener) LISTENERS.getAndSet(this, DONE);
+        if (stack != null) {
+            Listener reversed = null;
+            for (Listener l = stack; l != null; l = l.next) {
+                reversed = new Listener(l.action, reversed);
+            }
+            for (Listener l = reversed; l != null; l = l.next) {
+                notify(l.action, r);
+            }
+        }
+        return true;
+    }
+
+    /** Calls {@code action} with the value or the failure when this task completes (at once if it has). */
+    @SuppressWarnings("unchecked")
+    private void whenDone(BiConsumer<? super T, ? super Throwable> action) {
+        BiConsumer<Object, Throwable> a = (BiConsumer<Object, Throwable>) action;
+        for (;;) {
+            Listener head = listeners;
+            if (head == DONE) {
+                notify(a, result);
+                return;
+            }
+            if (LISTENERS.compareAndSet(this, head, new Listener(a, head))) {
+                return;
+            }
+        }
+    }
+
+    private static void notify(BiConsumer<Object, Throwable> action, Object r) {
+        try {
+            if (r instanceof Failure f) {
+                action.accept(null, f.error);
+            } else {
+                action.accept(r == NIL ? null : r, null);
+            }
+        } catch (Throwable t) {
+            // a listener's own failure must not stop the others; composed tasks catch theirs
+            Thread.currentThread().getUncaughtExceptionHandler().uncaughtException(Thread.currentThread(), t);
+        }
+    }
+
+    @SuppressWarnings("unchecked")
+    private T valueOrThrow() {
+        Object r = result;
+        if (r instanceof Failure f) {
+            throw rethrow(f.error);
+        }
+        return r == NIL ? null : (T) r;
     }
 
     /** Completes from a foreign thread: hops to the home worker first, when there is one. */
@@ -620,7 +713,7 @@ public final class Task<T> {
 
     private void follow(Task<T> next) {
         addCancelAction(next::cancel);
-        next.start().future.whenComplete((v, e) -> settle(v, e));
+        next.start().whenDone((v, e) -> settle(v, e));
     }
 
     private void addCancelAction(Runnable action) {
@@ -629,7 +722,7 @@ public final class Task<T> {
             previous.run();
             action.run();
         };
-        if (future.isCancelled()) {
+        if (isCancelled()) {
             // cancelled while the body was starting: cancel what it just set up
             onCancel = null;
             action.run();
