@@ -483,6 +483,8 @@ final class MmapRecoveryStore implements RecoveryStore {
         if (segments.size() >= maxSegments) {
             throw full();
         }
+        // a segment holding no record yet (e.g. one cut short on disk) must not share its base
+        nextSeq = Math.max(nextSeq, active.baseSeq + 1);
         Segment fresh = Segment.create(dir, nextSeq, (int) config.segmentSize());
         segments.add(fresh);
         active = fresh;

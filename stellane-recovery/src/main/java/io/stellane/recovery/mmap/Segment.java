@@ -67,6 +67,9 @@ final class Segment {
     static Segment create(Path dir, long baseSeq, int size) {
         Path target = dir.resolve(fileName(baseSeq));
         Path tmp = dir.resolve(fileName(baseSeq) + ".tmp");
+        if (Files.exists(target)) {
+            throw new RecoveryException("journal segment " + target + " already exists");
+        }
         try {
             Files.deleteIfExists(tmp);
             Files.createFile(tmp, PosixFilePermissions.asFileAttribute(MmapRecoveryStore.FILE_PERMS));

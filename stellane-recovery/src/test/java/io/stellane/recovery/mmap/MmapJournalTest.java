@@ -96,6 +96,20 @@ class MmapJournalTest {
         }
     }
 
+    @ParameterizedTest(name = "cut to {0} bytes")
+    @ValueSource(ints = {16, 20, 40})
+    void segmentCutShorterThanOneRecordStillRollsSafely(int cut) {
+        Path dir = tmp.resolve("j");
+        journal(dir, 3);
+        JournalFiles.truncate(JournalFiles.segments(dir).getFirst(), cut);
+        try (MmapRecoveryStore s = open(dir)) {
+            assertThat(s.pending()).isEmpty();
+            s.append(request("a", null, 100));
+            s.append(request("b", null, 100));
+        }
+        assertThat(pendingIds(dir)).containsExactly("a", "b");
+    }
+
     private static int payloadLength(JournaledRequest r) {
         return new io.stellane.recovery.spi.RecordCodec.Writer(64).request(r).size();
     }
