@@ -1,0 +1,91 @@
+package io.stellane.recovery;
+
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+
+/**
+ * Durable journal of in-flight requests: a request is {@link #append appended} before its handler
+ * runs and {@link #complete completed} after its response is sent; whatever is still pending after
+ * a crash is replayed, at least once, by the server. Backends: {@code "mmap"} (this module) and
+ * {@code "rocksdb"} (module {@code stellane-recovery-rocksdb}); obtain one through
+ * {@link RecoveryStores#create}.
+ *
+ * <p><b>Threading.</b> Every method is thread-safe and may be called from any thread. Methods that
+ * write may block for I/O (a segment roll, or a force under {@link SyncPolicy#ALWAYS}); none waits
+ * on another request. One store owns its directory: a second open of the same directory, in this
+ * process or another, fails with {@link RecoveryException}.
+ *
+ * <p><b>Durability.</b> "Durable" below means it survives the death of the process under every
+ * {@link SyncPolicy}, and power loss as that policy states. A method that throws has journaled
+ * nothing. Methods taking a request id throw {@link RecoveryException} if the id is not pending or
+ * quarantined (never appended, already completed, or the store is closed).
+ */
+public interface RecoveryStore extends AutoCloseable {
+
+    /**
+     * Journals a request before its handler runs. Durable per the sync policy when it returns.
+     *
+     * @throws JournalFullException if the journal is at its size cap; the request is not journaled
+     *                              and nothing journaled earlier is affected
+     * @throws RecoveryException    if the id is already pending or quarantined
+     */
+    void append(JournaledRequest request);
+
+    /**
+     * Marks a request done; it is never replayed again. If the request had an idempotency key and
+     * {@code responseOrNull} is not null, the response is kept for {@link #findByIdempotencyKey}
+     * for {@link RecoveryStoreConfig#idempotencyTtl()}. Durable per the sync policy: a completion
+     * lost to power loss means one more replay, never a lost request. Completes quarantined
+     * requests too (e.g. after a manual replay).
+     */
+    void complete(String requestId, StoredResponse responseOrNull);
+
+    /**
+     * Records that a replay of the request is about to start, and why the previous one is being
+     * retried. <b>Always forced to stable storage before returning</b>, whatever the sync policy,
+     * so a replay that kills the process still uses up its attempt.
+     *
+     * @return the number of this attempt, starting at 1. If it exceeds
+     *         {@link RecoveryStoreConfig#maxAttempts()} the request has instead been quarantined
+     *         (durably) and must not be run
+     */
+    int recordAttempt(String requestId, String failureReason);
+
+    /** Moves a request to the dead letters: never in {@link #pending()} again. Always forced. */
+    void quarantine(String requestId, String reason);
+
+    /** Merges entries into the request's custom data (journaled; durable per the sync policy). */
+    void putCustomData(String requestId, Map<String, String> data);
+
+    /** Requests neither complete nor quarantined, in append order, with their attempt history. */
+    List<PendingRequest> pending();
+
+    /**
+     * Quarantined requests, in append order. Kept for {@link RecoveryStoreConfig#idempotencyTtl()}
+     * after quarantine, then dropped at the next compaction.
+     */
+    List<PendingRequest> quarantined();
+
+    /** The stored response of a completed request with this idempotency key, if still within the TTL. */
+    Optional<StoredResponse> findByIdempotencyKey(String idempotencyKey);
+
+    /**
+     * Records that this run is ending cleanly (all handlers drained). Forced. The next open reports
+     * {@link PendingRequest#previousShutdownClean()} true unless anything was journaled after it.
+     */
+    void markCleanShutdown();
+
+    /** Counters and sizes; cheap, for metrics. */
+    RecoveryStoreStats stats();
+
+    /** The configuration the store was opened with. */
+    RecoveryStoreConfig config();
+
+    /**
+     * Forces everything written, stops background threads and releases the directory. Does not mark
+     * a clean shutdown. Idempotent; afterwards every other method throws {@link RecoveryException}.
+     */
+    @Override
+    void close();
+}

@@ -1,0 +1,106 @@
+package io.stellane.recovery;
+
+import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.Objects;
+
+/**
+ * Settings shared by every recovery store. Immutable; start from {@link #defaults(Path)} and
+ * change with the {@code with...} methods.
+ *
+ * @param path            directory owned by the store (created 0700 when missing)
+ * @param syncPolicy      when journaled data is forced; see {@link SyncPolicy}
+ * @param syncInterval    group-commit period for {@link SyncPolicy#INTERVAL}
+ * @param segmentSize     bytes per journal segment (mmap store; 4 KiB to 1 GiB, a multiple of 8)
+ * @param maxJournalBytes cap on journal bytes on disk, at least two segments; requests beyond it
+ *                        fail with {@link JournalFullException}
+ * @param idempotencyTtl  how long a stored response (and a quarantined request) is kept
+ * @param maxAttempts     replay attempts allowed before a request is quarantined
+ * @param clock           time source for TTLs and quarantine timestamps (tests inject one)
+ */
+public record RecoveryStoreConfig(
+        Path path,
+        SyncPolicy syncPolicy,
+        Duration syncInterval,
+        long segmentSize,
+        long maxJournalBytes,
+        Duration idempotencyTtl,
+        int maxAttempts,
+        Clock clock) {
+
+    public static final SyncPolicy DEFAULT_SYNC_POLICY = SyncPolicy.INTERVAL;
+    public static final Duration DEFAULT_SYNC_INTERVAL = Duration.ofMillis(50);
+    public static final long DEFAULT_SEGMENT_SIZE = 64L << 20;
+    public static final long DEFAULT_MAX_JOURNAL_BYTES = 1L << 30;
+    public static final Duration DEFAULT_IDEMPOTENCY_TTL = Duration.ofHours(24);
+    /** As in the runtime spec's {@code max_recovery_attempts}. */
+    public static final int DEFAULT_MAX_ATTEMPTS = 3;
+    public static final long MIN_SEGMENT_SIZE = 4096;
+    public static final long MAX_SEGMENT_SIZE = 1L << 30;
+
+    public RecoveryStoreConfig {
+        Objects.requireNonNull(path, "path");
+        Objects.requireNonNull(syncPolicy, "syncPolicy");
+        Objects.requireNonNull(syncInterval, "syncInterval");
+        Objects.requireNonNull(idempotencyTtl, "idempotencyTtl");
+        Objects.requireNonNull(clock, "clock");
+        if (syncInterval.isNegative() || syncInterval.isZero()) {
+            throw new IllegalArgumentException("syncInterval must be positive: " + syncInterval);
+        }
+        if (segmentSize < MIN_SEGMENT_SIZE || segmentSize > MAX_SEGMENT_SIZE || segmentSize % 8 != 0) {
+            throw new IllegalArgumentException("segmentSize must be a multiple of 8 in [" + MIN_SEGMENT_SIZE
+                    + ", " + MAX_SEGMENT_SIZE + "]: " + segmentSize);
+        }
+        if (maxJournalBytes < 2 * segmentSize) {
+            throw new IllegalArgumentException("maxJournalBytes (" + maxJournalBytes
+                    + ") must hold at least two segments of " + segmentSize + " bytes");
+        }
+        if (idempotencyTtl.isNegative()) {
+            throw new IllegalArgumentException("idempotencyTtl is negative: " + idempotencyTtl);
+        }
+        if (maxAttempts < 1) {
+            throw new IllegalArgumentException("maxAttempts must be at least 1: " + maxAttempts);
+        }
+    }
+
+    /** Interval sync every 50 ms, 64 MiB segments, 1 GiB cap, 24 h TTL, 3 attempts, UTC system clock. */
+    public static RecoveryStoreConfig defaults(Path path) {
+        return new RecoveryStoreConfig(path, DEFAULT_SYNC_POLICY, DEFAULT_SYNC_INTERVAL, DEFAULT_SEGMENT_SIZE,
+                DEFAULT_MAX_JOURNAL_BYTES, DEFAULT_IDEMPOTENCY_TTL, DEFAULT_MAX_ATTEMPTS, Clock.systemUTC());
+    }
+
+    public RecoveryStoreConfig withPath(Path p) {
+        return new RecoveryStoreConfig(p, syncPolicy, syncInterval, segmentSize, maxJournalBytes, idempotencyTtl, maxAttempts, clock);
+    }
+
+    public RecoveryStoreConfig withSyncPolicy(SyncPolicy s) {
+        return new RecoveryStoreConfig(path, s, syncInterval, segmentSize, maxJournalBytes, idempotencyTtl, maxAttempts, clock);
+    }
+
+    public RecoveryStoreConfig withSyncInterval(Duration d) {
+        return new RecoveryStoreConfig(path, syncPolicy, d, segmentSize, maxJournalBytes, idempotencyTtl, maxAttempts, clock);
+    }
+
+    /** Sets the segment size and both sizes at once would be needed, so this keeps the cap at least two segments. */
+    public RecoveryStoreConfig withSegmentSize(long bytes) {
+        return new RecoveryStoreConfig(path, syncPolicy, syncInterval, bytes, Math.max(maxJournalBytes, 2 * bytes),
+                idempotencyTtl, maxAttempts, clock);
+    }
+
+    public RecoveryStoreConfig withMaxJournalBytes(long bytes) {
+        return new RecoveryStoreConfig(path, syncPolicy, syncInterval, segmentSize, bytes, idempotencyTtl, maxAttempts, clock);
+    }
+
+    public RecoveryStoreConfig withIdempotencyTtl(Duration ttl) {
+        return new RecoveryStoreConfig(path, syncPolicy, syncInterval, segmentSize, maxJournalBytes, ttl, maxAttempts, clock);
+    }
+
+    public RecoveryStoreConfig withMaxAttempts(int n) {
+        return new RecoveryStoreConfig(path, syncPolicy, syncInterval, segmentSize, maxJournalBytes, idempotencyTtl, n, clock);
+    }
+
+    public RecoveryStoreConfig withClock(Clock c) {
+        return new RecoveryStoreConfig(path, syncPolicy, syncInterval, segmentSize, maxJournalBytes, idempotencyTtl, maxAttempts, c);
+    }
+}

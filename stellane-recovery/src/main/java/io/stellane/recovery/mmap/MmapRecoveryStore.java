@@ -1,0 +1,915 @@
+package io.stellane.recovery.mmap;
+
+import io.stellane.recovery.JournalFullException;
+import io.stellane.recovery.JournaledRequest;
+import io.stellane.recovery.PendingRequest;
+import io.stellane.recovery.RecoveryException;
+import io.stellane.recovery.RecoveryStore;
+import io.stellane.recovery.RecoveryStoreConfig;
+import io.stellane.recovery.RecoveryStoreStats;
+import io.stellane.recovery.StoredResponse;
+import io.stellane.recovery.SyncPolicy;
+import io.stellane.recovery.spi.RecordCodec;
+import java.io.IOException;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
+import java.nio.ByteOrder;
+import java.nio.channels.FileChannel;
+import java.nio.channels.FileLock;
+import java.nio.channels.OverlappingFileLockException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.PosixFilePermission;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Clock;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.Iterator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.ReentrantLock;
+import java.util.stream.Stream;
+import java.util.zip.CRC32C;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The {@code "mmap"} recovery store: a segmented, append-only journal on memory-mapped files.
+ *
+ * <h2>How it works</h2>
+ * <pre>
+ * dir/                       0700, fsynced after every segment create/delete
+ *   journal.lock             exclusive FileLock while open (one store per directory)
+ *   seg-&lt;baseSeq:020d&gt;.log   0600, preallocated with zeros, mapped READ_WRITE; only the last is written
+ *
+ * segment = file header (u32 magic "STJ1" | u32 version 1 | u64 baseSeq) + frames, 8-byte aligned:
+ *   u32 len | u32 crc32c | u8 type | u8 flags | u16 0 | u32 0 | u64 seq | payload
+ *   len = 24 + payload bytes; crc32c (java.util.zip.CRC32C) covers bytes 8..len; seq strictly increases
+ *   across the whole journal; the next frame starts at align8(offset + len); len == 0 ends the log.
+ *   The payload and the rest of the header are stored first, len last with a release store.
+ * </pre>
+ * Record types: REQUEST, ATTEMPT, COMPLETE, QUARANTINE, CUSTOM_DATA, CLEAN_SHUTDOWN. Nothing is
+ * updated in place: completing a request appends COMPLETE. An in-memory index (pending and
+ * quarantined requests, stored idempotent responses) is the only read path and is rebuilt by
+ * scanning every segment in order on open. The scan of a segment stops at len == 0, a len that
+ * overruns the segment, a CRC mismatch, a seq not above the previous one, or an undecodable
+ * payload; it logs a WARN naming the file and offset and ignores the rest of that segment. In the
+ * last segment the rest is zeroed, so new frames never sit before stale bytes.
+ *
+ * <p><b>Compaction</b> (on every segment roll, and before refusing a request when the journal is
+ * full): oldest segment first, the records still live in it (pending requests with their attempt
+ * count, failure reason and custom data; quarantined requests within the TTL; stored responses
+ * within the TTL) are <em>carried forward</em> as SNAPSHOT-flagged copies into the active segment,
+ * forced, and only then is the old segment deleted and the directory forced. A snapshot keeps the
+ * original sequence number, so {@link #pending()} keeps append order. A crash between copy and
+ * delete leaves duplicates, which the scan resolves (a later snapshot replaces the state). Only the
+ * oldest segment is ever deleted, so a COMPLETE is never deleted while its REQUEST survives. If
+ * the live records do not fit the active segment, the old one is kept for now.
+ *
+ * <p><b>Bounded disk:</b> at most {@code maxJournalBytes / segmentSize} segments exist. The last
+ * one is reserved for completions, attempts and quarantines: a REQUEST is refused with
+ * {@link JournalFullException} while the reserve is in use, so a full journal can still drain.
+ *
+ * <p><b>Threading:</b> one lock guards the write position, sequence and index; payloads are
+ * encoded before taking it and forces ({@code msync}) run after releasing it, so concurrent
+ * appenders serialize only on a memory copy and a CRC. {@link SyncPolicy#INTERVAL} is one daemon
+ * thread. A failed force makes the store fail closed: every later write throws.
+ */
+final class MmapRecoveryStore implements RecoveryStore {
+    private static final Logger LOG = LoggerFactory.getLogger(MmapRecoveryStore.class);
+
+    static final Set<PosixFilePermission> FILE_PERMS = PosixFilePermissions.fromString("rw-------");
+    static final Set<PosixFilePermission> DIR_PERMS = PosixFilePermissions.fromString("rwx------");
+    static final String LOCK_FILE = "journal.lock";
+
+    static final int HEADER = 24;
+    static final byte REQUEST = 1;
+    static final byte ATTEMPT = 2;
+    static final byte COMPLETE = 3;
+    static final byte QUARANTINE = 4;
+    static final byte CUSTOM_DATA = 5;
+    static final byte CLEAN_SHUTDOWN = 6;
+    /** A copy carried forward by compaction: REQUEST with full state, or a COMPLETE kept for its response. */
+    static final byte FLAG_SNAPSHOT = 1;
+
+    private static final VarHandle INT_VIEW =
+            MethodHandles.byteBufferViewVarHandle(int[].class, ByteOrder.BIG_ENDIAN);
+
+    private final RecoveryStoreConfig config;
+    private final Path dir;
+    private final Clock clock;
+    private final int maxSegments;
+    private final ReentrantLock lock = new ReentrantLock();
+    private final CRC32C crc = new CRC32C();
+    private final byte[] header = new byte[HEADER];
+
+    // all below guarded by lock
+    private final ArrayList<Segment> segments = new ArrayList<>();
+    private Segment active;
+    private long nextSeq;
+    private final HashMap<String, Entry> entries = new HashMap<>();
+    private final HashMap<String, Idem> idempotency = new HashMap<>();
+    private boolean closed;
+    private long journaled;
+    private long completed;
+    private long attempts;
+    private long quarantinedCount;
+    private long terminalVersion;
+    private long compactedAtVersion = -1;
+
+    private volatile RecoveryException syncFailure;
+    private final boolean previousShutdownClean;
+    private final FileChannel lockChannel;
+    private final FileLock fileLock;
+    private final ScheduledExecutorService syncer;
+
+    MmapRecoveryStore(RecoveryStoreConfig config) {
+        this.config = Objects.requireNonNull(config, "config");
+        this.dir = config.path().toAbsolutePath();
+        this.clock = config.clock();
+        this.maxSegments = (int) Math.min(Integer.MAX_VALUE, config.maxJournalBytes() / config.segmentSize());
+        try {
+            if (!Files.isDirectory(dir)) {
+                Files.createDirectories(dir, PosixFilePermissions.asFileAttribute(DIR_PERMS));
+                Files.setPosixFilePermissions(dir, DIR_PERMS);
+            }
+            Path lockPath = dir.resolve(LOCK_FILE);
+            if (!Files.exists(lockPath)) {
+                Files.createFile(lockPath, PosixFilePermissions.asFileAttribute(FILE_PERMS));
+            }
+            lockChannel = FileChannel.open(lockPath, StandardOpenOption.READ, StandardOpenOption.WRITE);
+        } catch (IOException e) {
+            throw new RecoveryException("cannot open recovery journal " + dir + ": " + e.getMessage(), e);
+        }
+        try {
+            fileLock = lockChannel.tryLock();
+            if (fileLock == null) {
+                throw new RecoveryException("recovery journal " + dir + " is in use by another process");
+            }
+        } catch (OverlappingFileLockException e) {
+            closeQuietly(lockChannel);
+            throw new RecoveryException("recovery journal " + dir + " is already open in this process");
+        } catch (IOException e) {
+            closeQuietly(lockChannel);
+            throw new RecoveryException("cannot lock recovery journal " + dir + ": " + e.getMessage(), e);
+        } catch (RecoveryException e) {
+            closeQuietly(lockChannel);
+            throw e;
+        }
+        try {
+            previousShutdownClean = recover();
+        } catch (RuntimeException e) {
+            segments.forEach(Segment::closeChannel);
+            closeQuietly(lockChannel);
+            throw e;
+        }
+        if (config.syncPolicy() == SyncPolicy.INTERVAL) {
+            syncer = Executors.newSingleThreadScheduledExecutor(r -> {
+                Thread t = new Thread(r, "stellane-journal-sync-" + dir.getFileName());
+                t.setDaemon(true);
+                return t;
+            });
+            long nanos = config.syncInterval().toNanos();
+            syncer.scheduleWithFixedDelay(this::syncQuietly, nanos, nanos, TimeUnit.NANOSECONDS);
+        } else {
+            syncer = null;
+        }
+    }
+
+    // ------------------------------------------------------------------ API
+
+    @Override
+    public void append(JournaledRequest request) {
+        byte[] payload = new RecordCodec.Writer(128 + request.bodyLength()).request(request).toByteArray();
+        Written w;
+        lock.lock();
+        try {
+            checkWritable();
+            String id = request.requestId();
+            if (entries.containsKey(id)) {
+                throw new RecoveryException("request " + id + " is already journaled");
+            }
+            w = write(REQUEST, 0, payload, true);
+            entries.put(id, new Entry(request, w.seq, w.segment));
+            journaled++;
+        } finally {
+            lock.unlock();
+        }
+        sync(w, false);
+    }
+
+    @Override
+    public void complete(String requestId, StoredResponse responseOrNull) {
+        Written w;
+        lock.lock();
+        try {
+            checkWritable();
+            Entry e = entry(requestId);
+            String key = e.request.idempotencyKey();
+            boolean keep = key != null && responseOrNull != null;
+            long expires = keep ? expiry() : 0;
+            byte[] payload = completePayload(requestId, keep ? key : null, expires, keep ? responseOrNull : null);
+            if (keep && HEADER + payload.length > config.segmentSize() - Segment.FILE_HEADER) {
+                LOG.warn("response of request {} is too large for a journal segment; not kept for idempotency key {}",
+                        requestId, key);
+                keep = false;
+                payload = completePayload(requestId, null, 0, null);
+            }
+            w = write(COMPLETE, 0, payload, false);
+            entries.remove(requestId);
+            if (keep) {
+                idempotency.put(key, new Idem(responseOrNull, expires, w.segment));
+            }
+            completed++;
+            terminalVersion++;
+        } finally {
+            lock.unlock();
+        }
+        sync(w, false);
+    }
+
+    @Override
+    public int recordAttempt(String requestId, String failureReason) {
+        Written w;
+        int attempt;
+        lock.lock();
+        try {
+            checkWritable();
+            Entry e = entry(requestId);
+            if (e.quarantineReason != null) {
+                throw new RecoveryException("request " + requestId + " is quarantined: " + e.quarantineReason);
+            }
+            attempt = e.attempts + 1;
+            if (attempt > config.maxAttempts()) {
+                String reason = "gave up after " + config.maxAttempts() + " attempts; last failure: " + failureReason;
+                w = quarantineLocked(e, reason);
+            } else {
+                byte[] payload = new RecordCodec.Writer(64).str(requestId).i32(attempt).str(failureReason).toByteArray();
+                w = write(ATTEMPT, 0, payload, false);
+                e.attempts = attempt;
+                e.lastFailure = failureReason;
+                attempts++;
+            }
+        } finally {
+            lock.unlock();
+        }
+        sync(w, true);
+        return attempt;
+    }
+
+    @Override
+    public void quarantine(String requestId, String reason) {
+        Written w;
+        lock.lock();
+        try {
+            checkWritable();
+            w = quarantineLocked(entry(requestId), Objects.requireNonNull(reason, "reason"));
+        } finally {
+            lock.unlock();
+        }
+        sync(w, true);
+    }
+
+    @Override
+    public void putCustomData(String requestId, Map<String, String> data) {
+        byte[] payload = new RecordCodec.Writer(64).str(requestId).map(data).toByteArray();
+        Written w;
+        lock.lock();
+        try {
+            checkWritable();
+            Entry e = entry(requestId);
+            w = write(CUSTOM_DATA, 0, payload, false);
+            e.custom.putAll(data);
+        } finally {
+            lock.unlock();
+        }
+        sync(w, false);
+    }
+
+    @Override
+    public List<PendingRequest> pending() {
+        lock.lock();
+        try {
+            checkOpen();
+            return entries.values().stream().filter(e -> e.quarantineReason == null)
+                    .sorted(Comparator.comparingLong(e -> e.originSeq)).map(this::view).toList();
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    @Override
+    public List<PendingRequest> quarantined() {
+        lock.lock();
+        try {
+            checkOpen();
+            long now = clock.millis();
+            return entries.values().stream().filter(e -> e.quarantineReason != null && !deadLetterExpired(e, now))
+                    .sorted(Comparator.comparingLong(e -> e.originSeq)).map(this::view).toList();
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    @Override
+    public Optional<StoredResponse> findByIdempotencyKey(String idempotencyKey) {
+        lock.lock();
+        try {
+            checkOpen();
+            Idem idem = idempotency.get(Objects.requireNonNull(idempotencyKey, "idempotencyKey"));
+            if (idem == null) {
+                return Optional.empty();
+            }
+            if (idem.expiresAt <= clock.millis()) {
+                idempotency.remove(idempotencyKey);
+                return Optional.empty();
+            }
+            return Optional.of(idem.response);
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    @Override
+    public void markCleanShutdown() {
+        lock.lock();
+        try {
+            checkWritable();
+            write(CLEAN_SHUTDOWN, 0, new byte[0], false);
+        } finally {
+            lock.unlock();
+        }
+        syncAll();
+    }
+
+    @Override
+    public RecoveryStoreStats stats() {
+        lock.lock();
+        try {
+            long pending = entries.values().stream().filter(e -> e.quarantineReason == null).count();
+            long bytes = segments.stream().mapToLong(s -> s.capacity).sum();
+            return new RecoveryStoreStats(journaled, completed, attempts, quarantinedCount, pending,
+                    entries.size() - pending, bytes, segments.size());
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    @Override
+    public RecoveryStoreConfig config() {
+        return config;
+    }
+
+    @Override
+    public void close() {
+        lock.lock();
+        try {
+            if (closed) {
+                return;
+            }
+            closed = true;
+        } finally {
+            lock.unlock();
+        }
+        if (syncer != null) {
+            syncer.shutdown();
+            try {
+                if (!syncer.awaitTermination(10, TimeUnit.SECONDS)) {
+                    LOG.warn("journal sync thread of {} did not stop within 10 s", dir);
+                }
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+        try {
+            syncAll();
+        } catch (RecoveryException e) {
+            LOG.error("final sync of recovery journal {} failed", dir, e);
+        } finally {
+            lock.lock();
+            try {
+                segments.forEach(Segment::closeChannel);
+                try {
+                    fileLock.release();
+                } catch (IOException e) {
+                    LOG.warn("cannot release lock of recovery journal {}", dir, e);
+                }
+                closeQuietly(lockChannel);
+            } finally {
+                lock.unlock();
+            }
+        }
+    }
+
+    @Override
+    public String toString() {
+        return "MmapRecoveryStore[" + dir + "]";
+    }
+
+    // ------------------------------------------------------------------ writing (under lock)
+
+    private record Written(Segment segment, int offset, int length, long seq) {
+    }
+
+    private Written quarantineLocked(Entry e, String reason) {
+        long at = clock.millis();
+        byte[] payload = new RecordCodec.Writer(64).str(e.request.requestId()).str(reason).i64(at).toByteArray();
+        Written w = write(QUARANTINE, 0, payload, false);
+        e.quarantineReason = reason;
+        e.quarantinedAt = at;
+        quarantinedCount++;
+        terminalVersion++;
+        return w;
+    }
+
+    /** Writes one frame into the active segment, rolling (and compacting) if it does not fit. */
+    private Written write(byte type, int flags, byte[] payload, boolean isRequest) {
+        int aligned = align8(HEADER + payload.length);
+        if (aligned > config.segmentSize() - Segment.FILE_HEADER) {
+            throw new JournalFullException("a " + (HEADER + payload.length) + "-byte journal record can never fit a "
+                    + config.segmentSize() + "-byte segment; raise segmentSize");
+        }
+        if (isRequest && segments.size() >= maxSegments) {
+            compactIfChanged(aligned);
+            if (segments.size() >= maxSegments) {
+                throw full();
+            }
+        }
+        if (aligned > active.remaining()) {
+            roll(aligned);
+            if (isRequest && segments.size() >= maxSegments) {
+                throw full();
+            }
+        }
+        return put(type, flags, payload);
+    }
+
+    private Written put(byte type, int flags, byte[] payload) {
+        Segment s = active;
+        int off = s.writePos;
+        int len = HEADER + payload.length;
+        long seq = nextSeq++;
+        header[8] = type;
+        header[9] = (byte) flags;
+        for (int i = 10; i < 16; i++) {
+            header[i] = 0;
+        }
+        for (int i = 0; i < 8; i++) {
+            header[16 + i] = (byte) (seq >>> (56 - 8 * i));
+        }
+        crc.reset();
+        crc.update(header, 8, HEADER - 8);
+        crc.update(payload);
+        s.buf.put(off + HEADER, payload);
+        s.buf.put(off + 8, header, 8, HEADER - 8);
+        s.buf.putInt(off + 4, (int) crc.getValue());
+        INT_VIEW.setRelease(s.buf, off, len); // publishes the frame
+        s.writePos = off + align8(len);
+        return new Written(s, off, len, seq);
+    }
+
+    private void roll(int reserve) {
+        if (segments.size() >= maxSegments) {
+            throw full();
+        }
+        // a segment holding no record yet (e.g. one cut short on disk) must not share its base
+        nextSeq = Math.max(nextSeq, active.baseSeq + 1);
+        Segment fresh = Segment.create(dir, nextSeq, (int) config.segmentSize());
+        segments.add(fresh);
+        active = fresh;
+        compact(reserve);
+    }
+
+    private void compactIfChanged(int reserve) {
+        if (compactedAtVersion != terminalVersion) {
+            compact(reserve);
+        }
+    }
+
+    /**
+     * Carries the live records of the oldest segments into the active one and deletes them,
+     * leaving at least {@code reserve} bytes free for the record that triggered it.
+     */
+    private void compact(int reserve) {
+        compactedAtVersion = terminalVersion;
+        while (segments.size() > 1) {
+            Segment oldest = segments.getFirst();
+            long now = clock.millis();
+            List<Entry> carriedEntries = new ArrayList<>();
+            List<byte[]> payloads = new ArrayList<>();
+            List<Byte> types = new ArrayList<>();
+            int bytes = 0;
+            for (Iterator<Entry> it = entries.values().iterator(); it.hasNext(); ) {
+                Entry e = it.next();
+                if (e.home != oldest) {
+                    continue;
+                }
+                if (e.quarantineReason != null && deadLetterExpired(e, now)) {
+                    it.remove();
+                    continue;
+                }
+                carriedEntries.add(e);
+            }
+            carriedEntries.sort(Comparator.comparingLong(e -> e.originSeq));
+            for (Entry e : carriedEntries) {
+                byte[] p = snapshotPayload(e);
+                payloads.add(p);
+                types.add(REQUEST);
+                bytes += align8(HEADER + p.length);
+            }
+            List<Idem> carriedIdem = new ArrayList<>();
+            for (Iterator<Map.Entry<String, Idem>> it = idempotency.entrySet().iterator(); it.hasNext(); ) {
+                Map.Entry<String, Idem> me = it.next();
+                Idem idem = me.getValue();
+                if (idem.home != oldest) {
+                    continue;
+                }
+                if (idem.expiresAt <= now) {
+                    it.remove();
+                    continue;
+                }
+                byte[] p = completePayload("", me.getKey(), idem.expiresAt, idem.response);
+                payloads.add(p);
+                types.add(COMPLETE);
+                carriedIdem.add(idem);
+                bytes += align8(HEADER + p.length);
+            }
+            if (bytes + reserve > active.remaining()) {
+                LOG.debug("journal {}: {} live bytes of {} do not fit the active segment; keeping it", dir, bytes, oldest);
+                return;
+            }
+            int from = active.writePos;
+            for (int i = 0; i < payloads.size(); i++) {
+                put(types.get(i), FLAG_SNAPSHOT, payloads.get(i));
+            }
+            active.force(from, active.writePos); // the copies must be durable before the original goes
+            active.syncedPos = Math.max(active.syncedPos, active.writePos);
+            carriedEntries.forEach(e -> e.home = active);
+            carriedIdem.forEach(idem -> idem.home = active);
+            segments.removeFirst();
+            oldest.closeChannel();
+            try {
+                Files.delete(oldest.path);
+                forceDirectory(dir);
+            } catch (IOException e) {
+                throw new RecoveryException("cannot delete compacted journal segment " + oldest.path, e);
+            }
+            LOG.debug("journal {}: compacted {} ({} records carried forward)", dir, oldest, payloads.size());
+        }
+    }
+
+    private JournalFullException full() {
+        long pending = entries.values().stream().filter(e -> e.quarantineReason == null).count();
+        return new JournalFullException("recovery journal " + dir + " is full: " + segments.size() + " segments of "
+                + config.segmentSize() + " bytes (maxJournalBytes " + config.maxJournalBytes() + ", the last one reserved"
+                + " for completions) hold " + pending + " pending and " + (entries.size() - pending)
+                + " quarantined requests and " + idempotency.size() + " stored responses; the request was not"
+                + " journaled. Complete or quarantine requests, or raise maxJournalBytes");
+    }
+
+    private static byte[] completePayload(String id, String key, long expires, StoredResponse response) {
+        int size = 64 + (response == null ? 0 : response.body().length);
+        return new RecordCodec.Writer(size).str(id).str(key).i64(expires).response(response).toByteArray();
+    }
+
+    private static byte[] snapshotPayload(Entry e) {
+        return new RecordCodec.Writer(128 + e.request.bodyLength()).request(e.request).i64(e.originSeq)
+                .i32(e.attempts).str(e.lastFailure).map(e.custom).str(e.quarantineReason).i64(e.quarantinedAt)
+                .toByteArray();
+    }
+
+    // ------------------------------------------------------------------ syncing
+
+    private void sync(Written w, boolean always) {
+        if (always || config.syncPolicy() == SyncPolicy.ALWAYS) {
+            try {
+                w.segment.force(w.offset, w.offset + w.length);
+            } catch (RecoveryException e) {
+                syncFailure = e;
+                throw e;
+            }
+        }
+    }
+
+    private void syncQuietly() {
+        try {
+            syncAll();
+        } catch (RuntimeException e) {
+            LOG.error("recovery journal {}: background sync failed; the store now refuses writes", dir, e);
+        }
+    }
+
+    /** Forces everything written so far, in every segment. */
+    private void syncAll() {
+        List<Segment> todo = new ArrayList<>();
+        List<int[]> ranges = new ArrayList<>();
+        lock.lock();
+        try {
+            for (Segment s : segments) {
+                if (s.syncedPos < s.writePos) {
+                    todo.add(s);
+                    ranges.add(new int[] {s.syncedPos, s.writePos});
+                }
+            }
+        } finally {
+            lock.unlock();
+        }
+        for (int i = 0; i < todo.size(); i++) {
+            try {
+                todo.get(i).force(ranges.get(i)[0], ranges.get(i)[1]);
+            } catch (RecoveryException e) {
+                syncFailure = e;
+                throw e;
+            }
+        }
+        lock.lock();
+        try {
+            for (int i = 0; i < todo.size(); i++) {
+                Segment s = todo.get(i);
+                s.syncedPos = Math.max(s.syncedPos, ranges.get(i)[1]);
+            }
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    static void forceDirectory(Path dir) throws IOException {
+        try (FileChannel ch = FileChannel.open(dir, StandardOpenOption.READ)) {
+            ch.force(true);
+        }
+    }
+
+    // ------------------------------------------------------------------ recovery scan
+
+    /** Opens all segments, rebuilds the index; returns whether the last record is CLEAN_SHUTDOWN. */
+    private boolean recover() {
+        List<Path> files;
+        try (Stream<Path> list = Files.list(dir)) {
+            files = list.toList();
+        } catch (IOException e) {
+            throw new RecoveryException("cannot list recovery journal " + dir, e);
+        }
+        List<Segment> found = new ArrayList<>();
+        for (Path f : files) {
+            String name = f.getFileName().toString();
+            if (name.endsWith(Segment.SUFFIX + ".tmp")) {
+                try {
+                    Files.deleteIfExists(f); // a segment whose creation did not finish
+                } catch (IOException e) {
+                    throw new RecoveryException("cannot delete " + f, e);
+                }
+                continue;
+            }
+            long base = Segment.parseBaseSeq(name);
+            if (base < 0) {
+                continue;
+            }
+            Segment s = Segment.open(f, base);
+            if (!s.headerValid()) {
+                Path aside = f.resolveSibling(name + ".corrupt");
+                LOG.warn("recovery journal {}: segment {} has an invalid file header; moved aside to {}", dir, f, aside);
+                s.closeChannel();
+                try {
+                    Files.move(f, aside, StandardCopyOption.REPLACE_EXISTING);
+                } catch (IOException e) {
+                    throw new RecoveryException("cannot move aside corrupt segment " + f, e);
+                }
+                continue;
+            }
+            found.add(s);
+        }
+        found.sort(Comparator.comparingLong(s -> s.baseSeq));
+        long lastSeq = 0;
+        int lastType = -1;
+        for (int i = 0; i < found.size(); i++) {
+            Segment seg = found.get(i);
+            boolean last = i == found.size() - 1;
+            int pos = Segment.FILE_HEADER;
+            String stop = null;
+            while (pos + HEADER <= seg.capacity) {
+                int len = seg.buf.getInt(pos);
+                if (len == 0) {
+                    break;
+                }
+                if (len < HEADER || len > seg.capacity - pos) {
+                    stop = "frame length " + len + " overruns the segment";
+                    break;
+                }
+                crc.reset();
+                crc.update(seg.buf.slice(pos + 8, len - 8));
+                if ((int) crc.getValue() != seg.buf.getInt(pos + 4)) {
+                    stop = "CRC32C mismatch";
+                    break;
+                }
+                long seq = seg.buf.getLong(pos + 16);
+                if (seq <= lastSeq || seq < seg.baseSeq) {
+                    stop = "sequence " + seq + " does not follow " + lastSeq;
+                    break;
+                }
+                byte type = seg.buf.get(pos + 8);
+                byte flags = seg.buf.get(pos + 9);
+                byte[] payload = new byte[len - HEADER];
+                seg.buf.get(pos + HEADER, payload);
+                Runnable apply;
+                try {
+                    apply = decode(type, flags, seq, payload, seg);
+                } catch (RuntimeException e) {
+                    stop = "undecodable record of type " + type + ": " + e.getMessage();
+                    break;
+                }
+                apply.run();
+                lastSeq = seq;
+                lastType = type;
+                pos += align8(len);
+            }
+            seg.writePos = pos;
+            seg.syncedPos = pos;
+            if (stop != null) {
+                LOG.warn("recovery journal {}: {} at offset {} in {}; the rest of the segment is ignored{}",
+                        dir, stop, pos, seg.path, last ? " and zeroed" : "");
+            }
+            if (last && seg.dirtyFrom(pos)) {
+                if (stop == null) {
+                    LOG.warn("recovery journal {}: non-zero bytes after the end of the log at offset {} in {}; zeroed",
+                            dir, pos, seg.path);
+                }
+                seg.zeroFrom(pos);
+            }
+            segments.add(seg);
+        }
+        if (segments.isEmpty()) {
+            segments.add(Segment.create(dir, 1, (int) config.segmentSize()));
+        }
+        active = segments.getLast();
+        nextSeq = Math.max(lastSeq + 1, active.baseSeq);
+        long now = clock.millis();
+        idempotency.values().removeIf(idem -> idem.expiresAt <= now);
+        return lastType == CLEAN_SHUTDOWN;
+    }
+
+    /** Decodes a frame fully (throwing on corrupt input) and returns how to apply it to the index. */
+    private Runnable decode(byte type, byte flags, long seq, byte[] payload, Segment seg) {
+        RecordCodec.Reader in = new RecordCodec.Reader(payload);
+        boolean snapshot = (flags & FLAG_SNAPSHOT) != 0;
+        Runnable apply = switch (type) {
+            case REQUEST -> {
+                JournaledRequest r = in.request();
+                if (!snapshot) {
+                    yield () -> entries.putIfAbsent(r.requestId(), new Entry(r, seq, seg));
+                }
+                Entry e = new Entry(r, in.i64(), seg);
+                e.attempts = in.i32();
+                e.lastFailure = in.str();
+                e.custom.putAll(in.map());
+                e.quarantineReason = in.str();
+                e.quarantinedAt = in.i64();
+                yield () -> entries.put(r.requestId(), e);
+            }
+            case ATTEMPT -> {
+                String id = in.str();
+                int n = in.i32();
+                String reason = in.str();
+                yield () -> {
+                    Entry e = entries.get(id);
+                    if (e != null) {
+                        e.attempts = Math.max(e.attempts, n);
+                        e.lastFailure = reason;
+                    }
+                };
+            }
+            case COMPLETE -> {
+                String id = in.str();
+                String key = in.str();
+                long expires = in.i64();
+                StoredResponse response = in.response();
+                yield () -> {
+                    if (!snapshot) {
+                        entries.remove(id);
+                    }
+                    if (key != null && response != null) {
+                        idempotency.put(key, new Idem(response, expires, seg));
+                    }
+                };
+            }
+            case QUARANTINE -> {
+                String id = in.str();
+                String reason = Objects.requireNonNull(in.str(), "quarantine reason");
+                long at = in.i64();
+                yield () -> {
+                    Entry e = entries.get(id);
+                    if (e != null) {
+                        e.quarantineReason = reason;
+                        e.quarantinedAt = at;
+                    }
+                };
+            }
+            case CUSTOM_DATA -> {
+                String id = in.str();
+                Map<String, String> data = in.map();
+                yield () -> {
+                    Entry e = entries.get(id);
+                    if (e != null) {
+                        e.custom.putAll(data);
+                    }
+                };
+            }
+            case CLEAN_SHUTDOWN -> () -> { };
+            default -> throw new IllegalArgumentException("unknown record type " + type);
+        };
+        if (in.hasRemaining()) {
+            throw new IllegalArgumentException("trailing bytes in record");
+        }
+        return apply;
+    }
+
+    // ------------------------------------------------------------------ helpers
+
+    private Entry entry(String requestId) {
+        Entry e = entries.get(Objects.requireNonNull(requestId, "requestId"));
+        if (e == null) {
+            throw new RecoveryException("unknown request " + requestId + " (never journaled, or already completed)");
+        }
+        return e;
+    }
+
+    private void checkOpen() {
+        if (closed) {
+            throw new RecoveryException("recovery store " + dir + " is closed");
+        }
+    }
+
+    private void checkWritable() {
+        checkOpen();
+        RecoveryException failure = syncFailure;
+        if (failure != null) {
+            throw new RecoveryException("recovery journal " + dir + " refuses writes after a failed sync", failure);
+        }
+    }
+
+    private long expiry() {
+        long ttl = config.idempotencyTtl().toMillis();
+        long now = clock.millis();
+        return now + ttl < now ? Long.MAX_VALUE : now + ttl;
+    }
+
+    private boolean deadLetterExpired(Entry e, long now) {
+        return e.quarantinedAt + config.idempotencyTtl().toMillis() <= now;
+    }
+
+    private PendingRequest view(Entry e) {
+        return new PendingRequest(e.request, e.attempts, e.lastFailure, e.custom, previousShutdownClean,
+                e.quarantineReason, e.quarantineReason == null ? null : Instant.ofEpochMilli(e.quarantinedAt));
+    }
+
+    static int align8(int n) {
+        return (n + 7) & ~7;
+    }
+
+    private static void closeQuietly(FileChannel ch) {
+        try {
+            ch.close();
+        } catch (IOException ignored) {
+            // nothing to flush in a lock channel
+        }
+    }
+
+    private static final class Entry {
+        final JournaledRequest request;
+        final long originSeq;
+        final LinkedHashMap<String, String> custom = new LinkedHashMap<>();
+        int attempts;
+        String lastFailure;
+        String quarantineReason;
+        long quarantinedAt;
+        Segment home;
+
+        Entry(JournaledRequest request, long originSeq, Segment home) {
+            this.request = request;
+            this.originSeq = originSeq;
+            this.home = home;
+        }
+    }
+
+    private static final class Idem {
+        final StoredResponse response;
+        final long expiresAt;
+        Segment home;
+
+        Idem(StoredResponse response, long expiresAt, Segment home) {
+            this.response = response;
+            this.expiresAt = expiresAt;
+            this.home = home;
+        }
+    }
+}

@@ -1,0 +1,364 @@
+package io.stellane.recovery;
+
+import static io.stellane.recovery.TestRequests.crashCopy;
+import static io.stellane.recovery.TestRequests.request;
+import static io.stellane.recovery.TestRequests.response;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The conformance suite every {@link RecoveryStore} passes: a store is done when its subclass is
+ * green. Subclasses supply {@link #open}; "crash" means reopening without
+ * {@link RecoveryStore#markCleanShutdown()}, or opening a copy of a live directory.
+ */
+public abstract class RecoveryStoreContractTest {
+    @TempDir
+    protected Path tmp;
+    protected MutableClock clock;
+    private final List<RecoveryStore> opened = new ArrayList<>();
+
+    /** Opens (creating or recovering) the store under test at {@code dir}. */
+    protected abstract RecoveryStore open(Path dir, RecoveryStoreConfig config);
+
+    /** The configuration the suite uses; small enough to keep the suite fast. */
+    protected RecoveryStoreConfig config(Path dir) {
+        return RecoveryStoreConfig.defaults(dir)
+                .withSyncPolicy(SyncPolicy.INTERVAL)
+                .withSyncInterval(Duration.ofMillis(5))
+                .withSegmentSize(1 << 20)
+                .withMaxJournalBytes(64L << 20)
+                .withIdempotencyTtl(Duration.ofMinutes(10))
+                .withMaxAttempts(3)
+                .withClock(clock);
+    }
+
+    /** A configuration whose journal fills after roughly a few hundred 1 KiB requests. */
+    protected RecoveryStoreConfig smallJournalConfig(Path dir) {
+        return config(dir).withSegmentSize(64 * 1024).withMaxJournalBytes(4 * 64 * 1024);
+    }
+
+    @BeforeEach
+    void newClock() {
+        clock = new MutableClock(Instant.parse("2030-01-01T00:00:00Z"));
+    }
+
+    @AfterEach
+    void closeAll() {
+        opened.forEach(RecoveryStore::close);
+    }
+
+    protected RecoveryStore openTracked(Path dir, RecoveryStoreConfig config) {
+        RecoveryStore s = open(dir, config);
+        opened.add(s);
+        return s;
+    }
+
+    private RecoveryStore openAt(Path dir) {
+        return openTracked(dir, config(dir));
+    }
+
+    private static List<String> ids(List<PendingRequest> list) {
+        return list.stream().map(PendingRequest::requestId).toList();
+    }
+
+    @Test
+    void appendedRequestsArePendingUntilCompletedAcrossReopen() {
+        Path dir = tmp.resolve("store");
+        RecoveryStore s = openAt(dir);
+        JournaledRequest a = request("a", "key-a", 100);
+        s.append(a);
+        s.append(request("b"));
+        s.append(request("c"));
+        s.complete("b", null);
+        assertThat(ids(s.pending())).containsExactly("a", "c");
+        s.close();
+
+        RecoveryStore crashed = openAt(dir);
+        List<PendingRequest> pending = crashed.pending();
+        assertThat(ids(pending)).containsExactly("a", "c");
+        assertThat(pending.getFirst().request()).isEqualTo(a);
+        assertThat(pending.getFirst().request().body()).isEqualTo(a.body());
+        assertThat(pending.getFirst().attempts()).isZero();
+        assertThat(pending.getFirst().previousShutdownClean()).isFalse();
+        assertThat(pending.getFirst().failureReason()).isEqualTo(PendingRequest.PROCESS_CRASHED);
+        crashed.markCleanShutdown();
+        crashed.close();
+
+        RecoveryStore clean = openAt(dir);
+        assertThat(ids(clean.pending())).containsExactly("a", "c");
+        assertThat(clean.pending().getFirst().previousShutdownClean()).isTrue();
+        assertThat(clean.pending().getFirst().failureReason()).isEqualTo(PendingRequest.INTERRUPTED_BY_SHUTDOWN);
+        clean.complete("a", response("done"));
+        clean.complete("c", null);
+        clean.close();
+
+        assertThat(openAt(dir).pending()).isEmpty();
+    }
+
+    @Test
+    void stateSurvivesProcessDeathWithoutClose() {
+        Path dir = tmp.resolve("store");
+        RecoveryStore live = openAt(dir);
+        live.append(request("a"));
+        live.append(request("b"));
+        live.recordAttempt("a", "boom");
+        live.putCustomData("b", Map.of("tenant", "t1"));
+        live.complete("b", null);
+        live.append(request("c"));
+
+        RecoveryStore recovered = openAt(crashCopy(dir, tmp.resolve("after-kill")));
+        assertThat(ids(recovered.pending())).containsExactly("a", "c");
+        assertThat(recovered.pending().getFirst().attempts()).isEqualTo(1);
+        assertThat(recovered.pending().getFirst().failureReason()).isEqualTo(PendingRequest.PROCESS_CRASHED);
+    }
+
+    @Test
+    void attemptsPersistCountUpAndQuarantineAtTheLimit() {
+        Path dir = tmp.resolve("store");
+        RecoveryStore s = openAt(dir);
+        s.append(request("a"));
+        assertThat(s.recordAttempt("a", "process crashed")).isEqualTo(1);
+        assertThat(s.recordAttempt("a", "timeout")).isEqualTo(2);
+        s.close();
+
+        s = openAt(dir);
+        PendingRequest p = s.pending().getFirst();
+        assertThat(p.attempts()).isEqualTo(2);
+        assertThat(p.lastFailureReason()).isEqualTo("timeout");
+        assertThat(s.recordAttempt("a", "oom")).isEqualTo(3);
+        s.close();
+
+        RecoveryStore last = openAt(dir);
+        assertThat(last.pending().getFirst().attempts()).isEqualTo(3);
+        assertThat(last.recordAttempt("a", "again")).isEqualTo(4); // over maxAttempts=3
+        assertThat(last.pending()).isEmpty();
+        assertThat(last.quarantined()).singleElement().satisfies(q -> {
+            assertThat(q.requestId()).isEqualTo("a");
+            assertThat(q.quarantineReason()).contains("3 attempts").contains("again");
+            assertThat(q.isQuarantined()).isTrue();
+        });
+        assertThatThrownBy(() -> last.recordAttempt("a", "x")).isInstanceOf(RecoveryException.class)
+                .hasMessageContaining("quarantined");
+    }
+
+    @Test
+    void quarantineSurvivesReopenAndIsNeverPending() {
+        Path dir = tmp.resolve("store");
+        RecoveryStore s = openAt(dir);
+        s.append(request("a"));
+        s.append(request("b"));
+        s.quarantine("a", "poison: handler halts the JVM");
+        assertThat(ids(s.pending())).containsExactly("b");
+        s.close();
+
+        RecoveryStore reopened = openAt(dir);
+        assertThat(ids(reopened.pending())).containsExactly("b");
+        assertThat(reopened.quarantined()).singleElement().satisfies(q -> {
+            assertThat(q.requestId()).isEqualTo("a");
+            assertThat(q.quarantineReason()).isEqualTo("poison: handler halts the JVM");
+            assertThat(q.quarantinedAt()).isEqualTo(clock.instant());
+        });
+        reopened.complete("a", null); // a manual replay succeeded
+        assertThat(reopened.quarantined()).isEmpty();
+    }
+
+    @Test
+    void customDataMergesAndSurvivesReopen() {
+        Path dir = tmp.resolve("store");
+        RecoveryStore s = openAt(dir);
+        s.append(request("a"));
+        s.putCustomData("a", Map.of("tenant", "t1", "step", "1"));
+        s.putCustomData("a", Map.of("step", "2"));
+        s.close();
+
+        assertThat(openAt(dir).pending().getFirst().customData())
+                .containsExactlyInAnyOrderEntriesOf(Map.of("tenant", "t1", "step", "2"));
+    }
+
+    @Test
+    void idempotentResponseIsFoundWithinTtlAndExpiresAfter() {
+        Path dir = tmp.resolve("store");
+        RecoveryStore s = openAt(dir);
+        s.append(request("a", "key-a", 10));
+        s.append(request("b", "key-b", 10));
+        s.append(request("c", null, 10));
+        assertThat(s.findByIdempotencyKey("key-a")).isEmpty(); // still running
+        s.complete("a", response("first result"));
+        s.complete("b", null);
+        s.complete("c", response("no key"));
+        assertThat(s.findByIdempotencyKey("key-a")).contains(response("first result"));
+        assertThat(s.findByIdempotencyKey("key-b")).isEmpty();
+        s.close();
+
+        clock.advance(Duration.ofMinutes(9));
+        s = openAt(dir);
+        assertThat(s.findByIdempotencyKey("key-a")).contains(response("first result"));
+        clock.advance(Duration.ofMinutes(1));
+        assertThat(s.findByIdempotencyKey("key-a")).isEmpty();
+        s.close();
+
+        assertThat(openAt(dir).findByIdempotencyKey("key-a")).isEmpty();
+    }
+
+    @Test
+    void statsMove() {
+        RecoveryStore s = openAt(tmp.resolve("store"));
+        RecoveryStoreStats before = s.stats();
+        assertThat(before.journaled()).isZero();
+        s.append(request("a"));
+        s.append(request("b"));
+        s.append(request("c"));
+        s.complete("a", null);
+        s.recordAttempt("b", "crash");
+        s.quarantine("c", "poison");
+        RecoveryStoreStats after = s.stats();
+        assertThat(after.journaled()).isEqualTo(3);
+        assertThat(after.completed()).isEqualTo(1);
+        assertThat(after.attempts()).isEqualTo(1);
+        assertThat(after.quarantined()).isEqualTo(1);
+        assertThat(after.pending()).isEqualTo(1);
+        assertThat(after.quarantinedNow()).isEqualTo(1);
+        assertThat(after.bytesOnDisk()).isPositive();
+        assertThat(after.segments()).isPositive();
+    }
+
+    @Test
+    void manyRequestsKeepAppendOrder() {
+        Path dir = tmp.resolve("store");
+        RecoveryStore s = openAt(dir);
+        List<String> expected = new ArrayList<>();
+        for (int i = 0; i < 3000; i++) {
+            String id = "r" + i;
+            s.append(request(id, null, i % 200));
+            if (i % 3 == 0) {
+                s.complete(id, null);
+            } else {
+                expected.add(id);
+            }
+        }
+        assertThat(ids(s.pending())).containsExactlyElementsOf(expected);
+        s.close();
+        RecoveryStore reopened = openAt(dir);
+        assertThat(ids(reopened.pending())).containsExactlyElementsOf(expected);
+        assertThat(reopened.pending().get(6).request()).isEqualTo(request("r10", null, 10));
+    }
+
+    @Test
+    void concurrentAppendersLoseNothing() throws Exception {
+        Path dir = tmp.resolve("store");
+        RecoveryStore s = openAt(dir);
+        int threads = 4;
+        int perThread = 1000;
+        ConcurrentLinkedQueue<String> expected = new ConcurrentLinkedQueue<>();
+        CountDownLatch start = new CountDownLatch(1);
+        ExecutorService pool = Executors.newFixedThreadPool(threads);
+        try {
+            List<Future<?>> futures = new ArrayList<>();
+            for (int t = 0; t < threads; t++) {
+                futures.add(pool.submit(() -> {
+                    start.await();
+                    for (int i = 0; i < perThread; i++) {
+                        String id = JournaledRequest.newRequestId();
+                        s.append(request(id, "k-" + id, i % 64));
+                        if (i % 4 == 0) {
+                            s.complete(id, response(id));
+                        } else {
+                            expected.add(id);
+                        }
+                    }
+                    return null;
+                }));
+            }
+            start.countDown();
+            for (Future<?> f : futures) {
+                f.get(60, TimeUnit.SECONDS);
+            }
+        } finally {
+            pool.shutdownNow();
+        }
+        assertThat(s.pending()).hasSize(expected.size());
+        s.close();
+
+        RecoveryStore reopened = openAt(dir);
+        List<String> recovered = ids(reopened.pending());
+        Set<String> unique = new HashSet<>(recovered);
+        assertThat(unique).hasSize(recovered.size()).containsExactlyInAnyOrderElementsOf(expected);
+        assertThat(reopened.stats().pending()).isEqualTo(expected.size());
+    }
+
+    @Test
+    void fullJournalRefusesNewRequestsLosesNothingAndDrains() {
+        Path dir = tmp.resolve("store");
+        RecoveryStoreConfig cfg = smallJournalConfig(dir);
+        RecoveryStore s = openTracked(dir, cfg);
+        List<String> acknowledged = new ArrayList<>();
+        JournalFullException full = null;
+        for (int i = 0; i < 100_000 && full == null; i++) {
+            try {
+                s.append(request("r" + i, null, 1024));
+                acknowledged.add("r" + i);
+            } catch (JournalFullException e) {
+                full = e;
+            }
+        }
+        assertThat(full).as("journal never filled").isNotNull();
+        assertThat(full).hasMessageContaining("full").hasMessageContaining("maxJournalBytes");
+        assertThat(acknowledged).isNotEmpty();
+        assertThatThrownBy(() -> s.append(request("again", null, 1024))).isInstanceOf(JournalFullException.class);
+        s.close();
+
+        RecoveryStore reopened = openTracked(dir, cfg);
+        assertThat(ids(reopened.pending())).containsExactlyElementsOf(acknowledged);
+        for (String id : acknowledged) {
+            reopened.complete(id, null);
+        }
+        reopened.append(request("after-drain", null, 1024));
+        assertThat(ids(reopened.pending())).containsExactly("after-drain");
+    }
+
+    @Test
+    void misuseIsRejected() {
+        RecoveryStore s = openAt(tmp.resolve("store"));
+        s.append(request("a"));
+        assertThatThrownBy(() -> s.append(request("a"))).isInstanceOf(RecoveryException.class)
+                .hasMessageContaining("a");
+        assertThatThrownBy(() -> s.complete("nope", null)).isInstanceOf(RecoveryException.class)
+                .hasMessageContaining("nope");
+        assertThatThrownBy(() -> s.recordAttempt("nope", "x")).isInstanceOf(RecoveryException.class);
+        assertThatThrownBy(() -> s.quarantine("nope", "x")).isInstanceOf(RecoveryException.class);
+        assertThatThrownBy(() -> s.putCustomData("nope", Map.of())).isInstanceOf(RecoveryException.class);
+        s.complete("a", null);
+        assertThatThrownBy(() -> s.complete("a", null)).isInstanceOf(RecoveryException.class);
+        s.close();
+        s.close(); // idempotent
+        assertThatThrownBy(() -> s.append(request("b"))).isInstanceOf(RecoveryException.class)
+                .hasMessageContaining("closed");
+        assertThatThrownBy(s::pending).isInstanceOf(RecoveryException.class);
+    }
+
+    @Test
+    void secondOpenOfTheSameDirectoryFails() {
+        Path dir = tmp.resolve("store");
+        openAt(dir);
+        assertThatThrownBy(() -> open(dir, config(dir))).isInstanceOf(RecoveryException.class);
+    }
+}

@@ -1,0 +1,268 @@
+package io.stellane.recovery.mmap;
+
+import static io.stellane.recovery.TestRequests.crashCopy;
+import static io.stellane.recovery.TestRequests.request;
+import static io.stellane.recovery.TestRequests.response;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.stellane.recovery.JournaledRequest;
+import io.stellane.recovery.PendingRequest;
+import io.stellane.recovery.RecoveryStoreConfig;
+import io.stellane.recovery.RecoveryStoreStats;
+import io.stellane.recovery.SyncPolicy;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.concurrent.atomic.AtomicReference;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
+import org.junit.jupiter.params.provider.ValueSource;
+
+/** Damage and lifecycle tests specific to the memory-mapped journal. */
+class MmapJournalTest {
+    private static final int SEGMENT = 64 * 1024;
+
+    @TempDir
+    Path tmp;
+
+    private static RecoveryStoreConfig config(Path dir) {
+        return RecoveryStoreConfig.defaults(dir).withSyncPolicy(SyncPolicy.NONE).withSegmentSize(SEGMENT)
+                .withMaxJournalBytes(4L * SEGMENT);
+    }
+
+    private static MmapRecoveryStore open(Path dir) {
+        return new MmapRecoveryStore(config(dir));
+    }
+
+    private static List<String> pendingIds(Path dir) {
+        try (MmapRecoveryStore s = open(dir)) {
+            return s.pending().stream().map(PendingRequest::requestId).toList();
+        }
+    }
+
+    /** Journals {@code n} requests of varied sizes into one segment; returns each frame's end offset. */
+    private static List<JournaledRequest> journal(Path dir, int n) {
+        List<JournaledRequest> requests = new ArrayList<>();
+        try (MmapRecoveryStore s = open(dir)) {
+            for (int i = 0; i < n; i++) {
+                JournaledRequest r = request("r" + i, i % 2 == 0 ? "k" + i : null, 13 * i + 1);
+                s.append(r);
+                requests.add(r);
+            }
+        }
+        return requests;
+    }
+
+    private static long frameStart(List<JournaledRequest> requests, int index) {
+        long off = Segment.FILE_HEADER;
+        for (int i = 0; i < index; i++) {
+            off += JournalFiles.requestFrameSize(requests.get(i));
+        }
+        return off;
+    }
+
+    @Test
+    void tornTailAtRandomOffsetsLosesOnlyThePartialRecord() {
+        Path dir = tmp.resolve("j");
+        List<JournaledRequest> requests = journal(dir, 20);
+        long end = frameStart(requests, requests.size());
+        long seed = System.nanoTime();
+        Random random = new Random(seed);
+        for (int round = 0; round < 25; round++) {
+            long cut = Segment.FILE_HEADER + (long) (random.nextDouble() * (end - Segment.FILE_HEADER + 1));
+            Path copy = crashCopy(dir, tmp.resolve("cut-" + round));
+            JournalFiles.truncate(JournalFiles.segments(copy).getFirst(), cut);
+            int intact = 0;
+            while (intact < requests.size()
+                    && frameStart(requests, intact) + MmapRecoveryStore.HEADER
+                    + payloadLength(requests.get(intact)) <= cut) {
+                intact++;
+            }
+            List<String> expected = requests.subList(0, intact).stream().map(JournaledRequest::requestId).toList();
+            assertThat(pendingIds(copy)).as("seed %d, cut at %d", seed, cut).containsExactlyElementsOf(expected);
+
+            try (MmapRecoveryStore s = open(copy)) { // the journal stays writable after the cut
+                s.append(request("after-cut"));
+            }
+            assertThat(pendingIds(copy)).as("seed %d, cut at %d", seed, cut).endsWith("after-cut")
+                    .hasSize(intact + 1);
+        }
+    }
+
+    @ParameterizedTest(name = "cut to {0} bytes")
+    @ValueSource(ints = {16, 20, 40})
+    void segmentCutShorterThanOneRecordStillRollsSafely(int cut) {
+        Path dir = tmp.resolve("j");
+        journal(dir, 3);
+        JournalFiles.truncate(JournalFiles.segments(dir).getFirst(), cut);
+        try (MmapRecoveryStore s = open(dir)) {
+            assertThat(s.pending()).isEmpty();
+            s.append(request("a", null, 100));
+            s.append(request("b", null, 100));
+        }
+        assertThat(pendingIds(dir)).containsExactly("a", "b");
+    }
+
+    private static int payloadLength(JournaledRequest r) {
+        return new io.stellane.recovery.spi.RecordCodec.Writer(64).request(r).size();
+    }
+
+    @ParameterizedTest(name = "bit flipped at frame offset {0}")
+    @ValueSource(ints = {0, 3, 5, 8, 9, 20, 23, 24, 40, 60})
+    void flippedBitRejectsTheRecordAndWarns(int offsetInFrame) {
+        Path dir = tmp.resolve("j");
+        List<JournaledRequest> requests = journal(dir, 5);
+        Path segment = JournalFiles.segments(dir).getFirst();
+        long frame = frameStart(requests, 2);
+        JournalFiles.flipBit(segment, frame + offsetInFrame, offsetInFrame % 8);
+
+        AtomicReference<List<String>> pending = new AtomicReference<>();
+        String log = JournalFiles.stderrOf(() -> pending.set(pendingIds(dir)));
+
+        assertThat(pending.get()).containsExactly("r0", "r1");
+        assertThat(log).contains("WARN").contains(segment.getFileName().toString()).contains("offset " + frame);
+    }
+
+    @Test
+    void garbageAfterTheEndIsIgnoredAndZeroed() {
+        Path dir = tmp.resolve("j");
+        List<JournaledRequest> requests = journal(dir, 3);
+        Path segment = JournalFiles.segments(dir).getFirst();
+        long end = frameStart(requests, 3);
+        byte[] garbage = new byte[100];
+        new Random(42).nextBytes(garbage);
+        JournalFiles.write(segment, end + 64, garbage);
+
+        String log = JournalFiles.stderrOf(() -> assertThat(pendingIds(dir)).containsExactly("r0", "r1", "r2"));
+        assertThat(log).contains("non-zero bytes after the end");
+        assertThat(JournalFiles.endOfData(segment)).isEqualTo(end - trailingZeros(requests.get(2)));
+
+        try (MmapRecoveryStore s = open(dir)) {
+            s.append(request("r3"));
+            s.append(request("r4", null, 300));
+        }
+        assertThat(pendingIds(dir)).containsExactly("r0", "r1", "r2", "r3", "r4");
+    }
+
+    private static int trailingZeros(JournaledRequest last) {
+        byte[] payload = new io.stellane.recovery.spi.RecordCodec.Writer(64).request(last).toByteArray();
+        int i = payload.length;
+        int zeros = JournalFiles.requestFrameSize(last) - MmapRecoveryStore.HEADER - payload.length;
+        while (i > 0 && payload[i - 1] == 0) {
+            i--;
+            zeros++;
+        }
+        return zeros;
+    }
+
+    @Test
+    void staleFrameWithAnOldSequenceAfterTheEndIsNotReplayed() {
+        Path dir = tmp.resolve("j");
+        List<JournaledRequest> requests = journal(dir, 3);
+        Path segment = JournalFiles.segments(dir).getFirst();
+        int size = JournalFiles.requestFrameSize(requests.get(0));
+        byte[] firstFrame = JournalFiles.read(segment, Segment.FILE_HEADER, size);
+        JournalFiles.write(segment, frameStart(requests, 3), firstFrame); // valid CRC, old seq
+
+        String log = JournalFiles.stderrOf(() -> assertThat(pendingIds(dir)).containsExactly("r0", "r1", "r2"));
+        assertThat(log).contains("sequence");
+    }
+
+    @Test
+    void segmentsRollAndCompactionKeepsDiskBoundedAndLiveRecordsAlive() {
+        Path dir = tmp.resolve("j");
+        Path first;
+        try (MmapRecoveryStore s = open(dir)) {
+            first = JournalFiles.segments(dir).getFirst();
+            s.append(request("pinned", "pk", 100));
+            s.recordAttempt("pinned", "crash loop");
+            s.putCustomData("pinned", Map.of("step", "charged"));
+            s.append(request("answered", "ak", 10));
+            s.complete("answered", response("kept for retries"));
+            for (int i = 0; i < 3000; i++) {
+                s.append(request("r" + i, null, 400));
+                s.complete("r" + i, null);
+                if (i % 50 == 0) {
+                    RecoveryStoreStats stats = s.stats();
+                    assertThat(stats.segments()).isLessThanOrEqualTo(4);
+                    assertThat(stats.bytesOnDisk()).isLessThanOrEqualTo(4L * SEGMENT);
+                    assertThat(JournalFiles.segments(dir).size()).isEqualTo(stats.segments());
+                }
+            }
+            assertThat(s.stats().segments()).isLessThanOrEqualTo(2);
+            assertThat(first).doesNotExist();
+        }
+        try (MmapRecoveryStore s = open(dir)) {
+            assertThat(s.pending()).singleElement().satisfies(p -> {
+                assertThat(p.request()).isEqualTo(request("pinned", "pk", 100));
+                assertThat(p.attempts()).isEqualTo(1);
+                assertThat(p.lastFailureReason()).isEqualTo("crash loop");
+                assertThat(p.customData()).containsEntry("step", "charged");
+            });
+            assertThat(s.findByIdempotencyKey("ak")).contains(response("kept for retries"));
+        }
+    }
+
+    @Test
+    void filesAre0600AndTheDirectoryIs0700() throws Exception {
+        Path dir = tmp.resolve("nested/journal");
+        try (MmapRecoveryStore s = open(dir)) {
+            s.append(request("a"));
+        }
+        assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(dir))).isEqualTo("rwx------");
+        try (var files = Files.list(dir)) {
+            for (Path f : files.toList()) {
+                assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(f))).as(f.toString())
+                        .isEqualTo("rw-------");
+            }
+        }
+        assertThat(JournalFiles.segments(dir)).hasSize(1);
+        assertThat(Files.size(JournalFiles.segments(dir).getFirst())).isEqualTo(SEGMENT); // preallocated
+    }
+
+    @ParameterizedTest
+    @EnumSource(SyncPolicy.class)
+    void everySyncPolicySurvivesProcessDeath(SyncPolicy policy) {
+        Path dir = tmp.resolve("j");
+        RecoveryStoreConfig config = config(dir).withSyncPolicy(policy).withSyncInterval(Duration.ofMillis(1));
+        try (MmapRecoveryStore live = new MmapRecoveryStore(config)) {
+            live.append(request("a"));
+            live.append(request("b"));
+            live.complete("a", null);
+            Path copy = crashCopy(dir, tmp.resolve("killed"));
+            try (MmapRecoveryStore recovered = new MmapRecoveryStore(config.withPath(copy))) {
+                assertThat(recovered.pending()).extracting(PendingRequest::requestId).containsExactly("b");
+            }
+        }
+    }
+
+    @Test
+    void segmentWithCorruptFileHeaderIsMovedAsideNotDeleted() {
+        Path dir = tmp.resolve("j");
+        journal(dir, 2);
+        Path segment = JournalFiles.segments(dir).getFirst();
+        JournalFiles.flipBit(segment, 0, 1);
+
+        String log = JournalFiles.stderrOf(() -> assertThat(pendingIds(dir)).isEmpty());
+        assertThat(log).contains("invalid file header");
+        assertThat(segment.resolveSibling(segment.getFileName() + ".corrupt")).exists();
+    }
+
+    @Test
+    void unfinishedSegmentCreationIsCleanedUp() throws Exception {
+        Path dir = tmp.resolve("j");
+        journal(dir, 1);
+        Path leftover = dir.resolve(Segment.fileName(99) + ".tmp");
+        Files.write(leftover, new byte[10]);
+        assertThat(pendingIds(dir)).containsExactly("r0");
+        assertThat(leftover).doesNotExist();
+    }
+
+}
