@@ -31,6 +31,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.LongAccumulator;
+import java.util.concurrent.atomic.LongAdder;
 
 /**
  * One life of the runtime, from {@code init} to {@code stop}: its workers, where tasks go, and
@@ -63,6 +64,7 @@ final class RuntimeEngine {
     private final CountDownLatch stopped = new CountDownLatch(1);
     private final AtomicInteger roundRobin = new AtomicInteger();
     private final LongAccumulator peakActive = new LongAccumulator(Math::max, 0);
+    private final LongAdder scheduled = new LongAdder();
     private final CopyOnWriteArrayList<TaskErrorHandler> errorHandlers;
     private final AtomicLong unreportedFailures = new AtomicLong();
     private volatile ScheduledExecutorService timer;
@@ -160,6 +162,7 @@ final class RuntimeEngine {
             target = place(task, ws);
         }
         task.markScheduled(pinned, profiling ? System.nanoTime() : 0);
+        scheduled.increment();
         target.enqueue(task);
         if (config.strategy() == TaskSchedulingStrategy.WORK_STEALING && pinned < 0 && target.backend().pendingTasks() > 1) {
             wakeIdleSibling(ws, target);
@@ -259,12 +262,22 @@ final class RuntimeEngine {
         return metrics;
     }
 
-    void observeActive() {
-        long sum = 0;
-        for (RuntimeWorker w : workers) {
-            sum += w.active();
+    void countScheduled() {
+        scheduled.increment();
+    }
+
+    /** Tasks scheduled and not yet run: queued, or running now. */
+    private long active() {
+        long executed = 0;
+        for (RuntimeWorker w : allWorkers) {
+            executed += w.executed();
         }
-        peakActive.accumulate(sum);
+        // a stolen task is scheduled on one worker and run on another: only the totals agree
+        return Math.max(0, scheduled.sum() - executed);
+    }
+
+    void observeActive() {
+        peakActive.accumulate(active());
     }
 
     ScheduledExecutorService timer() {
@@ -422,16 +435,17 @@ final class RuntimeEngine {
     }
 
     RuntimeStats stats() {
-        long executed = 0, failed = 0, busy = 0, active = 0;
+        long executed = 0, failed = 0, timed = 0, timedNanos = 0;
         for (RuntimeWorker w : allWorkers) {
             executed += w.executed();
             failed += w.failed();
-            busy += w.busyNanos();
-            active += w.active();
+            timed += w.timedTasks();
+            timedNanos += w.timedNanos();
         }
+        long active = active();
         peakActive.accumulate(active);
         return new RuntimeStats(startTime, Duration.ofNanos(System.nanoTime() - startNanos), executed, failed, active,
-                peakActive.get(), executed == 0 ? 0 : busy / 1e6 / executed, backendName, workers.length,
+                peakActive.get(), timed == 0 ? 0 : timedNanos / 1e6 / timed, backendName, workers.length,
                 config.strategy().name());
     }
 

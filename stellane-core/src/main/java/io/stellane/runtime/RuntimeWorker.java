@@ -12,11 +12,12 @@ import io.stellane.task.WorkerThread;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
 import java.lang.management.ManagementFactory;
 import java.lang.management.ThreadMXBean;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.LongAdder;
 
 /**
@@ -27,6 +28,22 @@ import java.util.concurrent.atomic.LongAdder;
 final class RuntimeWorker implements Worker, WorkerContext {
     private static final Logger log = LoggerFactory.getLogger(RuntimeWorker.class);
     private static final ThreadMXBean THREADS = ManagementFactory.getThreadMXBean();
+    private static final int TIMING_SAMPLE = 8;
+    private static final VarHandle EXECUTED, TIMED_TASKS, TIMED_NANOS, STOLEN, CURRENT, CURRENT_SINCE;
+
+    static {
+        try {
+            MethodHandles.Lookup l = MethodHandles.lookup();
+            EXECUTED = l.findVarHandle(RuntimeWorker.class, "executed", long.class);
+            TIMED_TASKS = l.findVarHandle(RuntimeWorker.class, "timedTasks", long.class);
+            TIMED_NANOS = l.findVarHandle(RuntimeWorker.class, "timedNanos", long.class);
+            STOLEN = l.findVarHandle(RuntimeWorker.class, "stolen", long.class);
+            CURRENT = l.findVarHandle(RuntimeWorker.class, "current", Task.class);
+            CURRENT_SINCE = l.findVarHandle(RuntimeWorker.class, "currentSince", long.class);
+        } catch (ReflectiveOperationException e) {
+            throw new ExceptionInInitializerError(e);
+        }
+    }
 
     private final int id;
     private final RuntimeEngine engine;
@@ -39,13 +56,14 @@ final class RuntimeWorker implements Worker, WorkerContext {
     private volatile boolean retired;
     private volatile RuntimeWorker[] victims = new RuntimeWorker[0];
 
-    // written by the worker thread only
-    private volatile long executed;
-    private volatile long busyNanos;
-    private volatile long stolen;
+    // Written by the worker thread only, read by stats: opaque stores (plain movs on x86), no fences.
+    private long executed;
+    private long timedTasks;
+    private long timedNanos;
+    private long stolen;
+    private Task<?> current;
+    private long currentSince;
     private volatile int peakQueue; // written by producers, a racy maximum
-    // written by producers
-    private final AtomicLong scheduled = new AtomicLong();
     private final LongAdder failed = new LongAdder();
 
     private long cpuSampleNanos;
@@ -90,7 +108,6 @@ final class RuntimeWorker implements Worker, WorkerContext {
     // ---------------------------------------------------------------- placement
 
     void enqueue(Task<?> task) {
-        scheduled.incrementAndGet();
         backend.schedule(task);
         int queued = backend.pendingTasks();
         if (queued > peakQueue) { // benign race: a peak, not an exact count
@@ -121,6 +138,7 @@ final class RuntimeWorker implements Worker, WorkerContext {
         } else {
             Task<Void> t = Task.of(command::run).named("worker-" + id + "-execute");
             t.markScheduled(id, 0);
+            engine.countScheduled();
             backend.schedule(t);
         }
     }
@@ -133,13 +151,30 @@ final class RuntimeWorker implements Worker, WorkerContext {
         return engine.timer().schedule(() -> execute(command), delay, unit);
     }
 
+    /**
+     * Every task is counted; one in {@value #TIMING_SAMPLE} is timed for the average duration (two
+     * clock reads per task would cost more than a trivial task), every one while profiling.
+     */
     @Override
-    public void taskRan(Task<?> task, long nanos) {
-        executed++;
-        busyNanos += nanos;
-        if (engine.profiling()) {
-            engine.profile(task, nanos);
+    public void run(Task<?> task) {
+        long n = executed;
+        boolean profile = engine.profiling();
+        CURRENT.setOpaque(this, task);
+        if (profile || (n & (TIMING_SAMPLE - 1)) == 0) {
+            long t0 = System.nanoTime();
+            CURRENT_SINCE.setOpaque(this, t0);
+            task.start();
+            long took = System.nanoTime() - t0;
+            TIMED_TASKS.setOpaque(this, timedTasks + 1);
+            TIMED_NANOS.setOpaque(this, timedNanos + took);
+            if (profile) {
+                engine.profile(task, took);
+            }
+        } else {
+            task.start();
         }
+        CURRENT.setOpaque(this, null);
+        EXECUTED.setOpaque(this, n + 1);
     }
 
     @Override
@@ -191,7 +226,7 @@ final class RuntimeWorker implements Worker, WorkerContext {
         for (RuntimeWorker v : vs) {
             Task<?> t = v.scheduler.steal();
             if (t != null) {
-                stolen++;
+                STOLEN.setOpaque(this, stolen + 1);
                 return t;
             }
         }
@@ -230,21 +265,25 @@ final class RuntimeWorker implements Worker, WorkerContext {
         return engine;
     }
 
-    /** Queued or running: scheduled here and not yet run. */
-    long active() {
-        return Math.max(0, scheduled.get() - executed);
-    }
-
     long executed() {
-        return executed;
+        return (long) EXECUTED.getOpaque(this);
     }
 
     long failed() {
         return failed.sum();
     }
 
-    long busyNanos() {
-        return busyNanos;
+    long timedTasks() {
+        return (long) TIMED_TASKS.getOpaque(this);
+    }
+
+    long timedNanos() {
+        return (long) TIMED_NANOS.getOpaque(this);
+    }
+
+    /** The task running now, or {@code null} (may be a moment stale). */
+    Task<?> currentTask() {
+        return (Task<?>) CURRENT.getOpaque(this);
     }
 
     synchronized WorkerStats stats() {
@@ -256,9 +295,10 @@ final class RuntimeWorker implements Worker, WorkerContext {
             cpuSampleNanos = cpu;
             wallSampleNanos = now;
         }
-        long n = executed;
-        return new WorkerStats(id, n, failed.sum(), stolen, backend.pendingTasks(), peakQueue, usage,
-                n == 0 ? 0 : busyNanos / 1e6 / n, thread.threadId(), thread.getName(), pinnedCpu, numaNode);
+        long timed = timedTasks();
+        return new WorkerStats(id, executed(), failed.sum(), (long) STOLEN.getOpaque(this), backend.pendingTasks(),
+                peakQueue, usage, timed == 0 ? 0 : timedNanos() / 1e6 / timed, thread.threadId(), thread.getName(),
+                pinnedCpu, numaNode);
     }
 
     @Override

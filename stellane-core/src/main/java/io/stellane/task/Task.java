@@ -460,11 +460,9 @@ public final class Task<T> {
         Worker worker = Worker.current();
         if (worker == null) {
             start();
-            return;
+        } else {
+            worker.run(this);
         }
-        long t0 = System.nanoTime();
-        start();
-        worker.taskRan(this, System.nanoTime() - t0);
     }
 
     /**

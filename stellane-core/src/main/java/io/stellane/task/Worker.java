@@ -28,8 +28,11 @@ public interface Worker extends Executor {
     /** Runs {@code command} on this worker's thread after {@code delay}, on the loop's timer (no thread blocks). */
     Future<?> schedule(Runnable command, long delay, TimeUnit unit);
 
-    /** Accounting hook: a scheduled task's body ran on this worker for {@code nanos}. */
-    void taskRan(Task<?> task, long nanos);
+    /**
+     * Runs a scheduled task on this worker's thread (called by {@link Task#run()}): starts it and
+     * keeps the worker's counts. Never throws.
+     */
+    void run(Task<?> task);
 
     /** Accounting hook: a scheduled task (started on this worker) completed with {@code error}. */
     void taskFailed(Task<?> task, Throwable error);

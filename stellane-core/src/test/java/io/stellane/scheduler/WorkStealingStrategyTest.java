@@ -9,6 +9,7 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.atomic.AtomicIntegerArray;
 
 import static io.stellane.testing.RuntimeFixture.await;
+import static io.stellane.testing.RuntimeFixture.eventually;
 import static io.stellane.testing.RuntimeFixture.spin;
 import static io.stellane.testing.RuntimeFixture.workerId;
 import static org.assertj.core.api.Assertions.assertThat;
@@ -38,6 +39,8 @@ class WorkStealingStrategyTest extends SchedulingStrategyConformanceTest {
         assertThat(perWorker.get(1)).as("worker 1 stole and ran some of worker 0's tasks").isPositive();
         WorkerStats thief = Runtime.getWorkerStats().get(1);
         assertThat(thief.tasksStolen()).isEqualTo(perWorker.get(1));
+        eventually("nothing is active once all ran (stolen tasks included)",
+                () -> Runtime.getStats().currentActiveTasks() == 0);
     }
 
     @Test
