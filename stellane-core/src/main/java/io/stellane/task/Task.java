@@ -636,7 +636,9 @@ public final class Task<T> {
             return false;
         }
         Listener stack = (Listener) LISTENERS.getAndSet(this, DONE);
-        if (stack != null) {
+        if (stack != null && stack.next == null) {
+            notify(stack.action, r);
+        } else if (stack != null) {
             Listener reversed = null;
             for (Listener l = stack; l != null; l = l.next) {
                 reversed = new Listener(l.action, reversed);
@@ -714,6 +716,7 @@ public final class Task<T> {
         next.start().whenDone((v, e) -> settle(v, e));
     }
 
+    /** Cancel actions must be idempotent: a race with {@link #cancel()} may run one twice. */
     private void addCancelAction(Runnable action) {
         Runnable previous = onCancel;
         onCancel = previous == null ? action : () -> {
