@@ -1,0 +1,169 @@
+package io.stellane.recovery;
+
+import io.stellane.config.RuntimeConfig;
+import io.stellane.task.Task;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.time.Clock;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.concurrent.atomic.LongAdder;
+
+/**
+ * Journals requests and replays the ones a crash left unanswered; the piece a server calls.
+ *
+ * <h2>How it works</h2>
+ * A server {@link #journal}s each request before its handler runs and {@link #complete}s it once
+ * the response is written. On start, {@link #recoverAll} walks the store's pending requests in
+ * arrival order. Before each replay it durably records an attempt (so a replay that kills the
+ * process still uses one up); past {@code maxAttempts} the store quarantines the request and it is
+ * never replayed automatically. A replay that fails is retried at once with the failure as its
+ * reason, until it succeeds or runs out of attempts. Replays are at-least-once; idempotency keys
+ * ({@link #idempotentResponse}) are how effects become exactly-once.
+ *
+ * <p>Threading: every method is thread-safe. {@link #journal} and {@link #complete} touch only
+ * memory under {@link SyncPolicy#NONE} and {@link SyncPolicy#INTERVAL}; under {@link SyncPolicy#ALWAYS}
+ * they wait for the disk, so call them off the workers then. {@link #recoverAll} blocks: call it at
+ * start-up from the main thread, not from a worker.
+ */
+public final class RecoveryManager implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(RecoveryManager.class);
+
+    /** Runs one replay of a journaled request; returns its response (kept for idempotency keys) or null. */
+    @FunctionalInterface
+    public interface Replayer {
+        Task<StoredResponse> replay(JournaledRequest request, RecoveryMetadata metadata);
+    }
+
+    /** What one recovery run did. */
+    public record RecoveryReport(int found, int recovered, int failedAttempts, int quarantined) {
+    }
+
+    /** Counts since this manager opened. */
+    public record Counters(long journaled, long completed, long recovered, long failedAttempts, long quarantined) {
+    }
+
+    private final RecoveryStore store;
+    private final Clock clock;
+    private final LongAdder journaled = new LongAdder();
+    private final LongAdder completed = new LongAdder();
+    private final LongAdder recovered = new LongAdder();
+    private final LongAdder failedAttempts = new LongAdder();
+    private final LongAdder quarantined = new LongAdder();
+
+    public RecoveryManager(RecoveryStore store) {
+        this.store = Objects.requireNonNull(store, "store");
+        this.clock = store.config().clock();
+    }
+
+    /** Opens the store the runtime config names ({@code runtime.recovery.backend}, {@code path}, {@code max_attempts}). */
+    public static RecoveryManager open(RuntimeConfig config) {
+        return open(config, RecoveryStoreConfig.DEFAULT_SYNC_POLICY);
+    }
+
+    public static RecoveryManager open(RuntimeConfig config, SyncPolicy sync) {
+        RecoveryStoreConfig storeConfig = RecoveryStoreConfig.defaults(config.recoveryPath())
+                .withMaxAttempts(config.maxRecoveryAttempts())
+                .withSyncPolicy(sync);
+        return new RecoveryManager(RecoveryStores.create(config.recoveryBackend(), storeConfig));
+    }
+
+    public RecoveryStore store() {
+        return store;
+    }
+
+    /** Journals a request before its handler runs. @throws JournalFullException when it cannot be kept */
+    public void journal(JournaledRequest request) {
+        store.append(request);
+        journaled.increment();
+    }
+
+    /** Marks a journaled request answered; its response is kept for its idempotency key, if any. */
+    public void complete(String requestId, StoredResponse responseOrNull) {
+        store.complete(requestId, responseOrNull);
+        completed.increment();
+    }
+
+    /** The stored answer to a completed request with this idempotency key, within the TTL. */
+    public Optional<StoredResponse> idempotentResponse(String idempotencyKey) {
+        return idempotencyKey == null ? Optional.empty() : store.findByIdempotencyKey(idempotencyKey);
+    }
+
+    /** Journals data a handler attaches to its request; a replay sees it in {@link RecoveryMetadata#customData()}. */
+    public void putCustomData(String requestId, Map<String, String> data) {
+        store.putCustomData(requestId, data);
+    }
+
+    /** Requests that used up their attempts: kept, listed here, never replayed automatically. */
+    public List<PendingRequest> quarantined() {
+        return store.quarantined();
+    }
+
+    public Counters counters() {
+        return new Counters(journaled.sum(), completed.sum(), recovered.sum(), failedAttempts.sum(), quarantined.sum());
+    }
+
+    /**
+     * Replays every pending request, one at a time in arrival order, and waits for them. Call before
+     * serving new traffic (the example app does), so a replay never races a client's retry.
+     */
+    public RecoveryReport recoverAll(Replayer replayer) {
+        Objects.requireNonNull(replayer, "replayer");
+        List<PendingRequest> pending = store.pending();
+        int ok = 0, failed = 0, dead = 0;
+        for (PendingRequest p : pending) {
+            String reason = p.lastFailureReason() != null && p.attempts() > 0 && p.previousShutdownClean()
+                    ? p.lastFailureReason() : p.failureReason();
+            Map<String, String> custom = p.customData();
+            while (true) {
+                int attempt = store.recordAttempt(p.requestId(), reason);
+                int max = store.config().maxAttempts();
+                if (attempt > max) {
+                    log.warn("request {} ({} {}) quarantined: {} attempts used, last failure: {}",
+                            p.requestId(), p.request().method(), p.request().target(), max, reason);
+                    quarantined.increment();
+                    dead++;
+                    break;
+                }
+                RecoveryMetadata meta = new RecoveryMetadata(p.requestId(), p.request().timestamp(), clock.instant(),
+                        attempt, max, reason, custom);
+                try {
+                    StoredResponse response = replayer.replay(p.request(), meta).await();
+                    store.complete(p.requestId(), response);
+                    recovered.increment();
+                    ok++;
+                    break;
+                } catch (RuntimeException e) {
+                    failedAttempts.increment();
+                    failed++;
+                    reason = String.valueOf(e);
+                    log.warn("replay of request {} failed on attempt {}/{}: {}", p.requestId(), attempt, max, reason);
+                    if (attempt == max) {
+                        store.quarantine(p.requestId(), "failed " + max + " attempts; last: " + reason);
+                        quarantined.increment();
+                        dead++;
+                        break;
+                    }
+                }
+            }
+        }
+        if (!pending.isEmpty()) {
+            log.info("recovery: {} pending requests, {} recovered, {} failed attempts, {} quarantined",
+                    pending.size(), ok, failed, dead);
+        }
+        return new RecoveryReport(pending.size(), ok, failed, dead);
+    }
+
+    /** Marks a clean shutdown and closes the store. */
+    @Override
+    public void close() {
+        try {
+            store.markCleanShutdown();
+        } finally {
+            store.close();
+        }
+    }
+}
