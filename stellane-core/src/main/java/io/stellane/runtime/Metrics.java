@@ -1,6 +1,9 @@
 package io.stellane.runtime;
 
+import java.util.List;
 import java.util.Map;
+import java.util.Objects;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.DoubleAdder;
@@ -22,13 +25,12 @@ public final class Metrics {
 
     private final Map<String, DoubleAdder> counters = new ConcurrentHashMap<>();
     private final Map<String, Double> gauges = new ConcurrentHashMap<>();
-    private volatile MetricsListener listener;
+    private final List<MetricsListener> listeners = new CopyOnWriteArrayList<>();
 
     void add(String name, double delta) {
         checkName(name);
         counters.computeIfAbsent(name, n -> new DoubleAdder()).add(delta);
-        MetricsListener l = listener;
-        if (l != null) {
+        for (MetricsListener l : listeners) {
             l.counterAdded(name, delta);
         }
     }
@@ -36,8 +38,7 @@ public final class Metrics {
     void gauge(String name, double value) {
         checkName(name);
         gauges.put(name, value);
-        MetricsListener l = listener;
-        if (l != null) {
+        for (MetricsListener l : listeners) {
             l.gaugeSet(name, value);
         }
     }
@@ -63,13 +64,15 @@ public final class Metrics {
         return new TreeMap<>(gauges);
     }
 
-    /** Installs the exporter, replaying what is there so far into it. */
-    public void listener(MetricsListener l) {
-        this.listener = l;
-        if (l != null) {
-            counters().forEach(l::counterAdded);
-            gauges().forEach((BiConsumer<String, Double>) l::gaugeSet);
-        }
+    /** Adds an exporter, replaying what is there so far into it. */
+    public void addListener(MetricsListener l) {
+        listeners.add(Objects.requireNonNull(l, "listener"));
+        counters().forEach(l::counterAdded);
+        gauges().forEach((BiConsumer<String, Double>) l::gaugeSet);
+    }
+
+    public void removeListener(MetricsListener l) {
+        listeners.remove(l);
     }
 
     private static void checkName(String name) {

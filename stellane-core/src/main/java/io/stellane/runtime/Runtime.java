@@ -16,6 +16,7 @@ import org.slf4j.LoggerFactory;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Objects;
+import java.util.Optional;
 import java.util.concurrent.CopyOnWriteArrayList;
 
 /**
@@ -43,6 +44,7 @@ public final class Runtime {
     private static final Object LOCK = new Object();
     private static final List<TaskErrorHandler> ERROR_HANDLERS = new CopyOnWriteArrayList<>();
     private static final Metrics METRICS = new Metrics();
+    private static final List<TaskObserver> OBSERVERS = new CopyOnWriteArrayList<>();
     private static volatile RuntimeEngine engine;
     private static volatile boolean profiling;
 
@@ -68,6 +70,7 @@ public final class Runtime {
             }
             RuntimeEngine created = new RuntimeEngine(config, ERROR_HANDLERS, METRICS);
             created.enableProfiling(profiling);
+            OBSERVERS.forEach(created::addObserver);
             engine = created;
         }
     }
@@ -181,6 +184,35 @@ public final class Runtime {
         if (e != null) {
             e.enableProfiling(on);
         }
+    }
+
+    /** Adds an observer of every scheduled task (applies to this and later inits). */
+    public static void addTaskObserver(TaskObserver observer) {
+        Objects.requireNonNull(observer, "observer");
+        OBSERVERS.add(observer);
+        RuntimeEngine e = engine;
+        if (e != null) {
+            e.addObserver(observer);
+        }
+    }
+
+    public static void removeTaskObserver(TaskObserver observer) {
+        OBSERVERS.remove(observer);
+        RuntimeEngine e = engine;
+        if (e != null) {
+            e.removeObserver(observer);
+        }
+    }
+
+    /** The name of the task worker {@code workerId} runs now, if any (a moment stale at worst). */
+    public static Optional<String> runningTaskName(int workerId) {
+        Task<?> t = current().worker(workerId).currentTask();
+        return t == null ? Optional.empty() : Optional.of(t.name());
+    }
+
+    /** The thread of worker {@code workerId}. */
+    public static Thread workerThread(int workerId) {
+        return current().worker(workerId).workerThread();
     }
 
     /** What profiling measured, the names that held workers longest first. */

@@ -70,6 +70,7 @@ final class RuntimeEngine {
     private volatile ScheduledExecutorService timer;
 
     private volatile boolean profiling;
+    private volatile TaskObserver[] observers = new TaskObserver[0];
     private final Map<String, ProfileCell> profiles = new ConcurrentHashMap<>();
     private final Metrics metrics;
 
@@ -161,7 +162,7 @@ final class RuntimeEngine {
         } else {
             target = place(task, ws);
         }
-        task.markScheduled(pinned, profiling ? System.nanoTime() : 0);
+        task.markScheduled(pinned, observed() ? System.nanoTime() : 0);
         scheduled.increment();
         target.enqueue(task);
         if (config.strategy() == TaskSchedulingStrategy.WORK_STEALING && pinned < 0 && target.backend().pendingTasks() > 1) {
@@ -219,18 +220,43 @@ final class RuntimeEngine {
         errorHandlers.add(handler);
     }
 
-    boolean profiling() {
-        return profiling;
+    /** Whether each task's run must be timed: profiling is on, or observers listen. */
+    boolean observed() {
+        return profiling || observers.length > 0;
     }
 
     void enableProfiling(boolean on) {
         profiling = on;
     }
 
-    void profile(Task<?> task, long runNanos) {
+    void addObserver(TaskObserver o) {
+        synchronized (this) {
+            TaskObserver[] next = Arrays.copyOf(observers, observers.length + 1);
+            next[observers.length] = o;
+            observers = next;
+        }
+    }
+
+    void removeObserver(TaskObserver o) {
+        synchronized (this) {
+            observers = Arrays.stream(observers).filter(x -> x != o).toArray(TaskObserver[]::new);
+        }
+    }
+
+    void observe(Task<?> task, int workerId, long runNanos) {
         long enqueued = task.enqueuedNanos();
         long wait = enqueued == 0 ? 0 : Math.max(0, System.nanoTime() - runNanos - enqueued);
-        profiles.computeIfAbsent(task.name(), ProfileCell::new).add(runNanos, wait);
+        if (profiling) {
+            profiles.computeIfAbsent(task.name(), ProfileCell::new).add(runNanos, wait);
+        }
+        boolean failed = task.isFailed();
+        for (TaskObserver o : observers) {
+            try {
+                o.taskRan(task.name(), workerId, runNanos, wait, failed);
+            } catch (Throwable t) {
+                log.error("task observer {} threw", o, t);
+            }
+        }
     }
 
     List<TaskProfile> profiles() {

@@ -29,7 +29,7 @@ final class RuntimeWorker implements Worker, WorkerContext {
     private static final Logger log = LoggerFactory.getLogger(RuntimeWorker.class);
     private static final ThreadMXBean THREADS = ManagementFactory.getThreadMXBean();
     private static final int TIMING_SAMPLE = 8;
-    private static final VarHandle EXECUTED, TIMED_TASKS, TIMED_NANOS, STOLEN, CURRENT, CURRENT_SINCE;
+    private static final VarHandle EXECUTED, TIMED_TASKS, TIMED_NANOS, STOLEN, CURRENT;
 
     static {
         try {
@@ -39,7 +39,6 @@ final class RuntimeWorker implements Worker, WorkerContext {
             TIMED_NANOS = l.findVarHandle(RuntimeWorker.class, "timedNanos", long.class);
             STOLEN = l.findVarHandle(RuntimeWorker.class, "stolen", long.class);
             CURRENT = l.findVarHandle(RuntimeWorker.class, "current", Task.class);
-            CURRENT_SINCE = l.findVarHandle(RuntimeWorker.class, "currentSince", long.class);
         } catch (ReflectiveOperationException e) {
             throw new ExceptionInInitializerError(e);
         }
@@ -62,7 +61,6 @@ final class RuntimeWorker implements Worker, WorkerContext {
     private long timedNanos;
     private long stolen;
     private Task<?> current;
-    private long currentSince;
     private volatile int peakQueue; // written by producers, a racy maximum
     private final LongAdder failed = new LongAdder();
 
@@ -158,17 +156,16 @@ final class RuntimeWorker implements Worker, WorkerContext {
     @Override
     public void run(Task<?> task) {
         long n = executed;
-        boolean profile = engine.profiling();
+        boolean observed = engine.observed();
         CURRENT.setOpaque(this, task);
-        if (profile || (n & (TIMING_SAMPLE - 1)) == 0) {
+        if (observed || (n & (TIMING_SAMPLE - 1)) == 0) {
             long t0 = System.nanoTime();
-            CURRENT_SINCE.setOpaque(this, t0);
             task.start();
             long took = System.nanoTime() - t0;
             TIMED_TASKS.setOpaque(this, timedTasks + 1);
             TIMED_NANOS.setOpaque(this, timedNanos + took);
-            if (profile) {
-                engine.profile(task, took);
+            if (observed) {
+                engine.observe(task, id, took);
             }
         } else {
             task.start();
@@ -297,7 +294,7 @@ final class RuntimeWorker implements Worker, WorkerContext {
         }
         long timed = timedTasks();
         return new WorkerStats(id, executed(), failed.sum(), (long) STOLEN.getOpaque(this), backend.pendingTasks(),
-                peakQueue, usage, timed == 0 ? 0 : timedNanos() / 1e6 / timed, thread.threadId(), thread.getName(),
+                peakQueue, usage, cpu, timed == 0 ? 0 : timedNanos() / 1e6 / timed, thread.threadId(), thread.getName(),
                 pinnedCpu, numaNode);
     }
 

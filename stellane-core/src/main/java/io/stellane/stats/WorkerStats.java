@@ -10,6 +10,7 @@ package io.stellane.stats;
  * @param currentQueueSize  tasks queued now
  * @param peakQueueSize     the longest queue seen at a loop turn
  * @param cpuUsagePercent   CPU time of the worker thread over wall time since the previous snapshot, 0..100
+ * @param cpuTimeNanos      CPU time the worker thread has used in all (-1 when the JVM cannot tell)
  * @param averageTaskDurationMs mean time a task's body ran
  * @param threadId          the worker thread's id
  * @param threadName        the worker thread's name
@@ -24,6 +25,7 @@ public record WorkerStats(
         int currentQueueSize,
         int peakQueueSize,
         double cpuUsagePercent,
+        long cpuTimeNanos,
         double averageTaskDurationMs,
         long threadId,
         String threadName,

@@ -285,6 +285,68 @@ class RuntimeTest {
     }
 
     @Test
+    void taskObserversSeeEveryScheduledTask() {
+        List<String> seen = new java.util.concurrent.CopyOnWriteArrayList<>();
+        TaskObserver observer = (name, worker, run, wait, failed) -> seen.add(name + "@" + worker + (failed ? ":failed" : ""));
+        Runtime.addTaskObserver(observer);
+        try {
+            Runtime.init(config("nio", 2).build());
+            CountDownLatch done = new CountDownLatch(2);
+            Runtime.scheduleOnWorker(Task.of(done::countDown).named("ok"), 1);
+            Runtime.scheduleOnWorker(Task.of(() -> {
+                done.countDown();
+                throw new IllegalStateException("x");
+            }).named("bad"), 0);
+            await(done);
+            eventually("both observed", () -> seen.size() == 2);
+            assertThat(seen).containsExactlyInAnyOrder("ok@1", "bad@0:failed");
+        } finally {
+            Runtime.removeTaskObserver(observer);
+        }
+    }
+
+    @Test
+    void theRunningTaskAndTheWorkerThreadAreVisible() {
+        Runtime.init(config("nio", 2).build());
+        CountDownLatch held = new CountDownLatch(1);
+        CountDownLatch release = new CountDownLatch(1);
+        Runtime.scheduleOnWorker(Task.of(() -> {
+            held.countDown();
+            release.await();
+        }).named("long-report"), 1);
+        await(held);
+        assertThat(Runtime.runningTaskName(1)).contains("long-report");
+        assertThat(Runtime.workerThread(1).getName()).isEqualTo("stellane-worker-1");
+        release.countDown();
+        eventually("idle again", () -> Runtime.runningTaskName(1).isEmpty());
+    }
+
+    @Test
+    void metricListenersAllSeeUpdates() {
+        List<String> a = new java.util.ArrayList<>(), b = new java.util.ArrayList<>();
+        Metrics.MetricsListener la = new Metrics.MetricsListener() {
+            public void counterAdded(String name, double delta) { if (name.equals("listen_test")) a.add("c" + delta); }
+            public void gaugeSet(String name, double value) { if (name.equals("listen_gauge")) a.add("g" + value); }
+        };
+        Metrics.MetricsListener lb = new Metrics.MetricsListener() {
+            public void counterAdded(String name, double delta) { if (name.equals("listen_test")) b.add("c" + delta); }
+            public void gaugeSet(String name, double value) { }
+        };
+        Runtime.metrics().addListener(la);
+        Runtime.metrics().addListener(lb);
+        try {
+            Runtime.addMetric("listen_test", 2);
+            Runtime.setGauge("listen_gauge", 3);
+        } finally {
+            Runtime.metrics().removeListener(la);
+            Runtime.metrics().removeListener(lb);
+        }
+        Runtime.addMetric("listen_test", 5);
+        assertThat(a).containsExactly("c2.0", "g3.0");
+        assertThat(b).containsExactly("c2.0");
+    }
+
+    @Test
     void customMetricsAddUpAndGaugesHoldTheirLastValue() {
         double base = Runtime.metrics().counter("cache_hits");
         Runtime.incrementMetric("cache_hits");

@@ -241,8 +241,14 @@ public final class BlockedWorkerDetector implements AutoCloseable {
         List<StackTraceElement> stack = t == null ? List.of() : Arrays.asList(t.getStackTrace());
         boolean inTask = stack.stream().anyMatch(f -> f.getClassName().equals(Task.class.getName())
                 && f.getMethodName().equals("run"));
+        Optional<String> taskName = Optional.empty();
+        try {
+            taskName = Runtime.runningTaskName(p.workerId);
+        } catch (RuntimeException stoppedMeanwhile) {
+            // the runtime stopped or shrank since the probe was posted: report without a name
+        }
         BlockedWorkerReport report = new BlockedWorkerReport(p.workerId, t == null ? "unknown" : t.getName(),
-                Duration.ofNanos(blockedNanos), inTask, Optional.empty(), List.copyOf(stack));
+                Duration.ofNanos(blockedNanos), inTask || taskName.isPresent(), taskName, List.copyOf(stack));
         log.warn("{}", report.describe());
         try {
             onBlocked.accept(report);

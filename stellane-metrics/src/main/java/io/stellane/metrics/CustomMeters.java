@@ -83,7 +83,7 @@ final class CustomMeters {
         static synchronized void attach(CustomMeters sink) {
             INSTANCE.sinks.add(sink);
             if (INSTANCE.sinks.size() == 1) {
-                Runtime.metrics().listener(INSTANCE); // replays what exists into every sink
+                Runtime.metrics().addListener(INSTANCE); // replays what exists into every sink
             } else {
                 Metrics m = Runtime.metrics();
                 m.counters().keySet().forEach(sink::counterSeen);
@@ -94,7 +94,7 @@ final class CustomMeters {
         static synchronized void detach(CustomMeters sink) {
             INSTANCE.sinks.remove(sink);
             if (INSTANCE.sinks.isEmpty()) {
-                Runtime.metrics().listener(null);
+                Runtime.metrics().removeListener(INSTANCE);
             }
         }
 

@@ -58,7 +58,7 @@ class BlockedWorkerDetectorTest {
             } finally {
                 done.countDown();
             }
-        }), worker);
+        }).named("blocking-test-task"), worker);
         return done;
     }
 
@@ -80,6 +80,7 @@ class BlockedWorkerDetectorTest {
         assertThat(r.threadName()).isEqualTo("stellane-worker-1");
         assertThat(r.blockedFor()).isGreaterThan(THRESHOLD);
         assertThat(r.inTask()).isTrue();
+        assertThat(r.taskName()).contains("blocking-test-task");
         assertThat(r.stack()).anyMatch(f -> f.getMethodName().contains("aBusySpinningTaskIsReportedWithItsWorkerAndStack"));
         assertThat(r.suspectFrame()).hasValueSatisfying(f -> assertThat(f.getClassName()).startsWith(getClass().getName()));
         assertThat(r.describe()).contains("worker 1").contains("aBusySpinningTaskIsReportedWithItsWorkerAndStack");
