@@ -1,0 +1,233 @@
+package io.stellane.examples.users;
+
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.OffsetDateTime;
+import java.time.ZoneOffset;
+import java.time.temporal.ChronoUnit;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Objects;
+import java.util.Optional;
+
+/**
+ * The users table over plain JDBC (H2 or PostgreSQL, see {@link Dialect}). Every method blocks: call it
+ * from a virtual thread, which is what {@link UserService} does. Creates the table on construction if it
+ * is missing.
+ *
+ * <p><b>Exactly-once create.</b> {@link #create} takes an idempotency key, stored in the unique
+ * {@code request_key} column. However many times and however concurrently a create is run with one key
+ * (a request replayed after a crash, a client retry), one row is inserted, and every call returns that
+ * row. Concurrent callers race on the unique constraint; the losers read the winner's row.
+ *
+ * <p>Thread-safe: each call borrows its own connection from a pool of {@link DatabaseConfig#poolSize()}.
+ * Failures are {@link DatabaseException}s; invalid arguments are {@link ValidationException}s (the body)
+ * or {@link IllegalArgumentException}s (key, limit, offset).
+ */
+public final class UserRepository implements AutoCloseable {
+    public static final int MAX_LIST_LIMIT = 1000;
+    public static final int MAX_KEY_LENGTH = 255;
+    /** How long a call waits for a free pooled connection before failing. */
+    public static final Duration ACQUIRE_TIMEOUT = Duration.ofSeconds(30);
+
+    private static final String UNIQUE_VIOLATION = "23505";
+    private static final String COLUMNS = "id, name, email, created_at";
+
+    private final Dialect dialect;
+    private final ConnectionPool pool;
+
+    /**
+     * Opens the pool and creates the schema if missing.
+     *
+     * @throws DatabaseException if the database cannot be reached or the schema cannot be created
+     */
+    public UserRepository(DatabaseConfig config) {
+        Objects.requireNonNull(config, "config");
+        this.dialect = config.dialect();
+        this.pool = new ConnectionPool(dialect.newDriver(), config.jdbcUrl(), config.user(), config.password(),
+                config.poolSize(), ACQUIRE_TIMEOUT);
+        try {
+            call("create schema", this::createSchema);
+        } catch (RuntimeException e) {
+            pool.close();
+            throw e;
+        }
+    }
+
+    public Dialect dialect() {
+        return dialect;
+    }
+
+    /**
+     * Creates a user once per {@code idempotencyKey}: if a user was already created with this key, returns
+     * that user unchanged (even if {@code user} differs), without inserting anything. A null key means no
+     * deduplication: every call inserts.
+     *
+     * @param idempotencyKey null, or 1 to {@value #MAX_KEY_LENGTH} printable ASCII characters
+     * @throws ValidationException      if {@code user} is invalid (nothing is written)
+     * @throws IllegalArgumentException if the key is empty, too long or not printable ASCII
+     */
+    public User create(NewUser user, String idempotencyKey) {
+        Objects.requireNonNull(user, "user").requireValid();
+        checkKey(idempotencyKey);
+        Instant createdAt = Instant.now().truncatedTo(ChronoUnit.MICROS);
+        return call("create user", c -> {
+            if (idempotencyKey != null) {
+                Optional<User> existing = findByKey(c, idempotencyKey);
+                if (existing.isPresent()) {
+                    return existing.get();
+                }
+            }
+            try {
+                return insert(c, user, idempotencyKey, createdAt);
+            } catch (SQLException e) {
+                if (idempotencyKey != null && UNIQUE_VIOLATION.equals(e.getSQLState())) {
+                    // another call with this key inserted first: its row is the result
+                    Optional<User> winner = findByKey(c, idempotencyKey);
+                    if (winner.isPresent()) {
+                        return winner.get();
+                    }
+                }
+                throw e;
+            }
+        });
+    }
+
+    /** The user with this id, if any. */
+    public Optional<User> find(long id) {
+        return call("find user", c -> {
+            try (PreparedStatement ps = c.prepareStatement("SELECT " + COLUMNS + " FROM users WHERE id = ?")) {
+                ps.setLong(1, id);
+                return one(ps);
+            }
+        });
+    }
+
+    /**
+     * Up to {@code limit} users ordered by id, skipping the first {@code offset}.
+     *
+     * @throws IllegalArgumentException if limit is not 1..{@value #MAX_LIST_LIMIT} or offset is negative
+     */
+    public List<User> list(int limit, int offset) {
+        checkPage(limit, offset);
+        return call("list users", c -> {
+            try (PreparedStatement ps = c.prepareStatement(
+                    "SELECT " + COLUMNS + " FROM users ORDER BY id LIMIT ? OFFSET ?")) {
+                ps.setInt(1, limit);
+                ps.setInt(2, offset);
+                List<User> users = new ArrayList<>(Math.min(limit, 64));
+                try (ResultSet rs = ps.executeQuery()) {
+                    while (rs.next()) {
+                        users.add(row(rs));
+                    }
+                }
+                return users;
+            }
+        });
+    }
+
+    /** How many users there are. */
+    public long count() {
+        return call("count users", c -> {
+            try (Statement s = c.createStatement(); ResultSet rs = s.executeQuery("SELECT COUNT(*) FROM users")) {
+                rs.next();
+                return rs.getLong(1);
+            }
+        });
+    }
+
+    /** Closes the pool (in-use connections close as their calls finish). Idempotent. */
+    @Override
+    public void close() {
+        pool.close();
+    }
+
+    static void checkPage(int limit, int offset) {
+        if (limit < 1 || limit > MAX_LIST_LIMIT) {
+            throw new IllegalArgumentException("limit must be 1.." + MAX_LIST_LIMIT + ", got " + limit);
+        }
+        if (offset < 0) {
+            throw new IllegalArgumentException("offset must be >= 0, got " + offset);
+        }
+    }
+
+    static void checkKey(String key) {
+        if (key == null) {
+            return;
+        }
+        if (key.isEmpty() || key.length() > MAX_KEY_LENGTH) {
+            throw new IllegalArgumentException("idempotency key must be 1.." + MAX_KEY_LENGTH
+                    + " characters, got " + key.length());
+        }
+        for (int i = 0; i < key.length(); i++) {
+            char ch = key.charAt(i);
+            if (ch < 0x21 || ch > 0x7e) {
+                throw new IllegalArgumentException("idempotency key must be printable ASCII without spaces;"
+                        + " character " + i + " is U+" + String.format("%04X", (int) ch));
+            }
+        }
+    }
+
+    private Void createSchema(Connection c) throws SQLException {
+        c.setAutoCommit(false);
+        try (Statement s = c.createStatement()) {
+            for (String sql : dialect.schemaStatements()) {
+                s.execute(sql);
+            }
+            c.commit();
+        } finally {
+            c.setAutoCommit(true); // commits nothing more: the transaction ended above, or rolls back in the pool
+        }
+        return null;
+    }
+
+    private static User insert(Connection c, NewUser user, String key, Instant createdAt) throws SQLException {
+        try (PreparedStatement ps = c.prepareStatement(
+                "INSERT INTO users (request_key, name, email, created_at) VALUES (?, ?, ?, ?)",
+                Statement.RETURN_GENERATED_KEYS)) {
+            ps.setString(1, key);
+            ps.setString(2, user.name());
+            ps.setString(3, user.email());
+            ps.setObject(4, OffsetDateTime.ofInstant(createdAt, ZoneOffset.UTC));
+            ps.executeUpdate();
+            try (ResultSet keys = ps.getGeneratedKeys()) {
+                if (!keys.next()) {
+                    throw new SQLException("the insert returned no generated id");
+                }
+                return new User(keys.getLong("id"), user.name(), user.email(), createdAt);
+            }
+        }
+    }
+
+    private static Optional<User> findByKey(Connection c, String key) throws SQLException {
+        try (PreparedStatement ps = c.prepareStatement("SELECT " + COLUMNS + " FROM users WHERE request_key = ?")) {
+            ps.setString(1, key);
+            return one(ps);
+        }
+    }
+
+    private static Optional<User> one(PreparedStatement ps) throws SQLException {
+        try (ResultSet rs = ps.executeQuery()) {
+            return rs.next() ? Optional.of(row(rs)) : Optional.empty();
+        }
+    }
+
+    private static User row(ResultSet rs) throws SQLException {
+        return new User(rs.getLong(1), rs.getString(2), rs.getString(3),
+                rs.getObject(4, OffsetDateTime.class).toInstant());
+    }
+
+    private <T> T call(String what, ConnectionPool.SqlWork<T> work) {
+        try {
+            return pool.withConnection(work);
+        } catch (SQLException e) {
+            throw new DatabaseException(what + " failed on " + dialect + " (SQLSTATE " + e.getSQLState() + "): "
+                    + e.getMessage(), e);
+        }
+    }
+}
