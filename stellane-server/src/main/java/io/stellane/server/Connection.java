@@ -422,7 +422,7 @@ final class Connection extends ChannelInboundHandlerAdapter implements Runnable 
             startStream(cx, r, s);
             return;
         }
-        boolean close = !keepAlive || draining;
+        boolean close = !keepAlive || draining || server.draining;
         ByteBuf content;
         CharSequence type = r.contentType;
         CharSequence length = null;
@@ -555,7 +555,7 @@ final class Connection extends ChannelInboundHandlerAdapter implements Runnable 
     // ---------------------------------------------------------------- streaming
 
     private void startStream(Context cx, Response r, Response.Streamer s) {
-        boolean close = !keepAlive || draining || http10;
+        boolean close = !keepAlive || draining || server.draining || http10;
         HttpHeaders h = HEADERS.newHeaders();
         h.add(HttpHeaderNames.CONTENT_TYPE, r.contentType);
         boolean chunked = !http10 && !headRequest;

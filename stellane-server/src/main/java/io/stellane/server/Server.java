@@ -208,14 +208,14 @@ public final class Server {
      * is left. Idempotent. On a worker thread it does not wait.
      */
     public void stop(Duration timeout) {
+        CompletableFuture<Void> done = new CompletableFuture<>();
+        drained = done;
+        draining = true; // from here every response closes its connection
         List<Listener> ls = new ArrayList<>(listeners);
         listeners.clear();
         for (Listener l : ls) {
             l.close();
         }
-        CompletableFuture<Void> done = new CompletableFuture<>();
-        drained = done;
-        draining = true;
         for (Connection c : connections) {
             c.drain();
         }
