@@ -101,6 +101,7 @@ final class Connection extends ChannelInboundHandlerAdapter implements Runnable 
     private Phase phase = Phase.WAIT;
     private long phaseSince = System.nanoTime();
     private Future<?> timer;
+    private long timerDeadline;
 
     Connection(Server server) {
         this.server = server;
@@ -663,15 +664,28 @@ final class Connection extends ChannelInboundHandlerAdapter implements Runnable 
     private void setPhase(Phase p) {
         phase = p;
         phaseSince = System.nanoTime();
-        if ((p == Phase.IDLE) && timer == null && !closing) {
+        if (p == Phase.IDLE && !closing) {
             arm(Math.min(idleTimeoutNanos, headerTimeoutNanos));
         }
     }
 
+    /**
+     * Makes sure the timer fires within {@code nanos}. A timer already due earlier is kept (it re-arms
+     * itself when it finds nothing expired), so steady keep-alive traffic schedules nothing per request.
+     */
     private void arm(long nanos) {
-        if (timer == null && ctx != null) {
-            timer = ctx.executor().schedule(this, Math.max(nanos, 1), TimeUnit.NANOSECONDS);
+        if (ctx == null) {
+            return;
         }
+        long deadline = System.nanoTime() + nanos;
+        if (timer != null) {
+            if (timerDeadline - deadline <= 0) {
+                return;
+            }
+            timer.cancel(false);
+        }
+        timerDeadline = deadline;
+        timer = ctx.executor().schedule(this, Math.max(nanos, 1), TimeUnit.NANOSECONDS);
     }
 
     /** The timer: checks the deadline of the current phase and re-arms itself for the next. */
