@@ -144,9 +144,17 @@ public final class Response {
         return this;
     }
 
-    /** Adds a header. Names must be tokens, values must not contain CR, LF or other control characters. */
+    /**
+     * Adds a header. Names must be tokens, values must not contain CR, LF or other control characters.
+     * The framing headers ({@code Content-Length}, {@code Transfer-Encoding}, {@code Connection}) are
+     * the server's and refused here.
+     */
     public Response header(String name, String value) {
         checkHeader(name, value);
+        if (name.equalsIgnoreCase("Content-Length") || name.equalsIgnoreCase("Transfer-Encoding")
+                || name.equalsIgnoreCase("Connection")) {
+            throw new IllegalArgumentException(name + " is set by the server");
+        }
         if (headers == null) {
             headers = new ArrayList<>(4);
         }
