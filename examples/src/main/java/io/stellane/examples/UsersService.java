@@ -1,5 +1,6 @@
 package io.stellane.examples;
 
+import io.netty.util.ResourceLeakDetector;
 import io.stellane.config.RuntimeConfig;
 import io.stellane.runtime.Runtime;
 import io.stellane.server.Body;
@@ -74,6 +75,10 @@ public final class UsersService {
                 }
                 default -> throw new IllegalArgumentException("unknown option " + a);
             }
+        }
+        if (System.getProperty("io.netty.leakDetection.level") == null) {
+            // sampling leak detection costs on every pooled allocation; opt back in with -Dio.netty.leakDetection.level
+            ResourceLeakDetector.setLevel(ResourceLeakDetector.Level.DISABLED);
         }
         RuntimeConfig config = RuntimeConfig.builder().backendType(backend).build();
         Runtime.init(config);
