@@ -1,0 +1,750 @@
+package io.stellane.server;
+
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.ByteBufOutputStream;
+import io.netty.buffer.ByteBufUtil;
+import io.netty.buffer.CompositeByteBuf;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.ChannelFutureListener;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.handler.codec.http.DefaultFullHttpResponse;
+import io.netty.handler.codec.http.DefaultHttpContent;
+import io.netty.handler.codec.http.DefaultHttpHeadersFactory;
+import io.netty.handler.codec.http.DefaultHttpResponse;
+import io.netty.handler.codec.http.EmptyHttpHeaders;
+import io.netty.handler.codec.http.FullHttpResponse;
+import io.netty.handler.codec.http.HttpContent;
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpHeaderValues;
+import io.netty.handler.codec.http.HttpHeaders;
+import io.netty.handler.codec.http.HttpHeadersFactory;
+import io.netty.handler.codec.http.HttpMethod;
+import io.netty.handler.codec.http.HttpRequest;
+import io.netty.handler.codec.http.HttpResponseStatus;
+import io.netty.handler.codec.http.HttpUtil;
+import io.netty.handler.codec.http.HttpVersion;
+import io.netty.handler.codec.http.LastHttpContent;
+import io.netty.util.AsciiString;
+import io.netty.util.ReferenceCountUtil;
+import io.stellane.server.routing.RouteTree;
+import io.stellane.task.Task;
+
+import java.io.OutputStream;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayDeque;
+import java.util.Arrays;
+import java.util.List;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.BiConsumer;
+
+/**
+ * One HTTP/1.1 connection: the last handler of its pipeline (after the request decoder and the
+ * response encoder), on its worker's thread for its whole life.
+ *
+ * <h2>How it works</h2>
+ * A request head is validated, its body (if any) is gathered up to the limit, then the request is
+ * routed and its handler called. A handler task that is already done is answered at once: the
+ * response is written (not flushed) and the next pipelined request is read; the read batch ends
+ * with one flush. A task that is not done makes the connection <em>busy</em>: decoded messages
+ * that arrive meanwhile wait in a backlog, so responses leave in request order; when the task
+ * completes (on this worker: tasks started here continue here) the response is written and
+ * flushed and the backlog resumes.
+ *
+ * <p>Protocol errors are answered with a 4xx and {@code Connection: close}, and the connection is
+ * closed; everything decoded after them is dropped. Timeouts use one timer per connection,
+ * re-armed from timestamps rather than per request: a head must be complete within
+ * {@code headerReadTimeout} of its first byte (else 408), an idle keep-alive connection is closed
+ * after {@code idleTimeout}.
+ */
+final class Connection extends ChannelInboundHandlerAdapter implements Runnable {
+    private static final AtomicLong IDS = new AtomicLong();
+    private static final AsciiString SERVER_NAME = AsciiString.cached("stellane");
+    private static final AsciiString ZERO = AsciiString.cached("0");
+    private static final HttpHeadersFactory HEADERS = DefaultHttpHeadersFactory.headersFactory()
+            .withNameValidation(false).withValueValidation(false);
+    private static final byte[] NO_BODY = new byte[0];
+    private static final int BACKLOG_PAUSE = 64;
+
+    private enum Phase { WAIT, HEAD, BODY, BUSY, IDLE }
+
+    final Server server;
+    final long id = IDS.incrementAndGet();
+    private final ServerConfig config;
+    private final long headerTimeoutNanos;
+    private final long idleTimeoutNanos;
+    private final RouteTree<Handler> routes;
+    private final String[] params;
+
+    private ChannelHandlerContext ctx;
+    private ArrayDeque<Object> backlog;
+    private boolean drainingBacklog;
+    private boolean inRead;
+    private boolean needsFlush;
+    private boolean closing;
+    private boolean busy;
+    private boolean draining;
+    private long seq;
+
+    // the request being read
+    private HttpRequest head;
+    private CompositeByteBuf body;
+    private long bodySize;
+
+    // the request being answered
+    private boolean keepAlive;
+    private boolean headRequest;
+    private boolean http10;
+
+    private Phase phase = Phase.WAIT;
+    private long phaseSince = System.nanoTime();
+    private Future<?> timer;
+    private long timerDeadline;
+
+    Connection(Server server) {
+        this.server = server;
+        this.config = server.config;
+        this.headerTimeoutNanos = config.headerReadTimeout().toNanos();
+        this.idleTimeoutNanos = config.idleTimeout().toNanos();
+        this.routes = server.routes;
+        this.params = new String[routes.maxParams()];
+    }
+
+    // ---------------------------------------------------------------- channel events
+
+    @Override
+    public void handlerAdded(ChannelHandlerContext ctx) {
+        this.ctx = ctx;
+    }
+
+    @Override
+    public void channelActive(ChannelHandlerContext ctx) {
+        server.connectionOpened(this);
+        if (server.draining) {
+            drain();
+        }
+        arm(headerTimeoutNanos);
+        ctx.fireChannelActive();
+    }
+
+    @Override
+    public void channelInactive(ChannelHandlerContext ctx) {
+        closing = true;
+        if (timer != null) {
+            timer.cancel(false);
+            timer = null;
+        }
+        releaseBody();
+        if (backlog != null) {
+            backlog.forEach(ReferenceCountUtil::release);
+            backlog.clear();
+        }
+        server.connectionClosed(this);
+    }
+
+    @Override
+    public void channelRead(ChannelHandlerContext ctx, Object msg) {
+        inRead = true;
+        if (closing) {
+            ReferenceCountUtil.release(msg);
+        } else if (busy || (backlog != null && !backlog.isEmpty())) {
+            enqueue(msg);
+        } else {
+            handle(msg);
+        }
+    }
+
+    @Override
+    public void channelReadComplete(ChannelHandlerContext ctx) {
+        inRead = false;
+        if (needsFlush) {
+            needsFlush = false;
+            ctx.flush();
+        }
+    }
+
+    @Override
+    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+        server.reportConnectionError(cause);
+        ctx.close();
+    }
+
+    // ---------------------------------------------------------------- reading requests
+
+    private void enqueue(Object msg) {
+        if (backlog == null) {
+            backlog = new ArrayDeque<>();
+        }
+        backlog.add(msg);
+        if (backlog.size() == BACKLOG_PAUSE) {
+            ctx.channel().config().setAutoRead(false); // a client far ahead of us: stop reading for now
+        }
+    }
+
+    private void handle(Object msg) {
+        if (msg instanceof HttpRequest req) {
+            try {
+                onHead(req);
+            } finally {
+                if (req instanceof HttpContent) { // Netty's stand-in for a head it could not decode
+                    ReferenceCountUtil.release(req);
+                }
+            }
+        } else if (msg instanceof HttpContent c) {
+            try {
+                onContent(c);
+            } finally {
+                c.release();
+            }
+        } else {
+            ReferenceCountUtil.release(msg);
+        }
+    }
+
+    private void onHead(HttpRequest req) {
+        setPhase(Phase.BODY);
+        if (req.decoderResult().isFailure()) {
+            refuse(HeadValidation.ofDecoderFailure(req.decoderResult().cause()), null);
+            return;
+        }
+        HeadValidation.Refusal refusal = HeadValidation.check(req, config.maxHeaderCount());
+        if (refusal != null) {
+            refuse(refusal, req.method() == HttpMethod.CONNECT ? server.allowAll : null);
+            return;
+        }
+        HttpHeaders h = req.headers();
+        long length = HttpUtil.getContentLength(req, -1L);
+        if (length > config.maxBodySize()) {
+            refuse(new HeadValidation.Refusal(413, "Content Too Large"), null);
+            return;
+        }
+        String expect = h.get(HttpHeaderNames.EXPECT);
+        if (expect != null) {
+            if (!HttpHeaderValues.CONTINUE.contentEqualsIgnoreCase(expect)) {
+                refuse(new HeadValidation.Refusal(417, "Expectation Failed"), null);
+                return;
+            }
+            if (req.protocolVersion() == HttpVersion.HTTP_1_1 && (length > 0 || HttpUtil.isTransferEncodingChunked(req))) {
+                ctx.writeAndFlush(new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.CONTINUE,
+                        Unpooled.EMPTY_BUFFER, HEADERS.newEmptyHeaders(), EmptyHttpHeaders.INSTANCE), ctx.voidPromise());
+            }
+        }
+        head = req;
+        bodySize = 0;
+    }
+
+    private void onContent(HttpContent c) {
+        if (head == null) {
+            return; // the rest of a refused request
+        }
+        if (c.decoderResult().isFailure()) {
+            refuse(HeadValidation.BAD_REQUEST, null);
+            return;
+        }
+        ByteBuf data = c.content();
+        int n = data.readableBytes();
+        if (n > 0) {
+            bodySize += n;
+            if (bodySize > config.maxBodySize()) {
+                refuse(new HeadValidation.Refusal(413, "Content Too Large"), null);
+                return;
+            }
+            if (body == null) {
+                body = ctx.alloc().compositeBuffer(64);
+            }
+            body.addComponent(true, data.retain());
+        }
+        if (c instanceof LastHttpContent) {
+            byte[] bytes = NO_BODY;
+            if (body != null) {
+                bytes = ByteBufUtil.getBytes(body);
+                releaseBody();
+            }
+            HttpRequest req = head;
+            head = null;
+            dispatch(req, bytes);
+        }
+    }
+
+    private void releaseBody() {
+        if (body != null) {
+            body.release();
+            body = null;
+        }
+    }
+
+    // ---------------------------------------------------------------- dispatching
+
+    private void dispatch(HttpRequest req, byte[] bytes) {
+        busy = true;
+        setPhase(Phase.BUSY);
+        server.requests.increment();
+        HttpMethod method = req.method();
+        http10 = req.protocolVersion() == HttpVersion.HTTP_1_0;
+        keepAlive = HttpUtil.isKeepAlive(req) && !draining;
+        headRequest = method == HttpMethod.HEAD;
+
+        String uri = req.uri();
+        String path;
+        String query = "";
+        int pathStart = 0;
+        if (uri.charAt(0) != '/') {
+            if (uri.charAt(0) == '*') { // OPTIONS * (validated)
+                Request r = new Request(req, method.name(), "*", "", bytes);
+                respond(new Context(this, r, ++seq), Response.ok().header("Allow", server.allowAll));
+                return;
+            }
+            int authority = uri.indexOf("://") + 3; // absolute-form (validated): route on its path
+            int slash = uri.indexOf('/', authority);
+            int q = uri.indexOf('?', authority);
+            if (slash < 0 || (q >= 0 && q < slash)) {
+                path = "/";
+                query = q < 0 ? "" : uri.substring(q + 1);
+                pathStart = -1;
+            } else {
+                pathStart = slash;
+            }
+        }
+        if (pathStart >= 0) {
+            int q = uri.indexOf('?', pathStart);
+            if (q < 0) {
+                path = pathStart == 0 ? uri : uri.substring(pathStart);
+            } else {
+                path = uri.substring(pathStart, q);
+                query = uri.substring(q + 1);
+            }
+        } else {
+            path = "/";
+        }
+        Context cx = new Context(this, new Request(req, method.name(), path, query, bytes), ++seq);
+        int m = methodIndex(method);
+        if (m < 0) {
+            respond(cx, Response.error(501, "Not Implemented"));
+            return;
+        }
+        RouteTree.Endpoint<Handler> ep = routes.find(path, params);
+        if (ep == null) {
+            respond(cx, Response.error(404, "Not Found"));
+            return;
+        }
+        Handler handler = ep.value(m);
+        if (handler == null && m == RouteTree.HEAD) {
+            handler = ep.value(RouteTree.GET);
+        }
+        if (handler == null) {
+            Response r = m == RouteTree.OPTIONS ? Response.noContent() : Response.error(405, "Method Not Allowed");
+            respond(cx, r.header("Allow", ep.allow()));
+            return;
+        }
+        int pc = ep.paramCount();
+        if (pc > 0) {
+            cx.params(ep.paramNames(), Arrays.copyOf(params, pc));
+        }
+        cx.routePattern = ep.pattern();
+        run(cx, handler);
+    }
+
+    private static int methodIndex(HttpMethod m) {
+        if (m == HttpMethod.GET) return RouteTree.GET;
+        if (m == HttpMethod.POST) return RouteTree.POST;
+        if (m == HttpMethod.HEAD) return RouteTree.HEAD;
+        if (m == HttpMethod.PUT) return RouteTree.PUT;
+        if (m == HttpMethod.DELETE) return RouteTree.DELETE;
+        if (m == HttpMethod.PATCH) return RouteTree.PATCH;
+        if (m == HttpMethod.OPTIONS) return RouteTree.OPTIONS;
+        return -1;
+    }
+
+    private void run(Context cx, Handler handler) {
+        Task<Response> task;
+        try {
+            task = handler.handle(cx);
+            if (task == null) {
+                throw new NullPointerException("handler for " + cx.route() + " returned null instead of a Task");
+            }
+            task.start();
+        } catch (Throwable t) {
+            respond(cx, server.mapError(t, cx));
+            return;
+        }
+        if (task.isDone()) {
+            complete(cx, task);
+        } else {
+            task.onComplete(new Completion(this, cx, task));
+        }
+    }
+
+    /** Called when an async handler task completes; hops to the loop if it completed elsewhere. */
+    private record Completion(Connection conn, Context cx, Task<Response> task) implements BiConsumer<Response, Throwable>, Runnable {
+        @Override
+        public void accept(Response response, Throwable error) {
+            if (conn.ctx.executor().inEventLoop()) {
+                run();
+            } else {
+                conn.ctx.executor().execute(this);
+            }
+        }
+
+        @Override
+        public void run() {
+            conn.complete(cx, task);
+            conn.flushOutsideRead();
+        }
+    }
+
+    private void complete(Context cx, Task<Response> task) {
+        if (task.isFailed()) {
+            respond(cx, server.mapError(task.exceptionNow(), cx));
+            return;
+        }
+        Response r = task.resultNow();
+        if (r == null) {
+            r = server.mapError(new NullPointerException("handler for " + cx.route() + " completed with a null Response"), cx);
+        }
+        respond(cx, r);
+    }
+
+    private void flushOutsideRead() {
+        if (!inRead && needsFlush) {
+            needsFlush = false;
+            ctx.flush();
+        }
+    }
+
+    // ---------------------------------------------------------------- writing responses
+
+    private void respond(Context cx, Response r) {
+        if (closing || !ctx.channel().isActive()) {
+            return;
+        }
+        if (r.body instanceof Response.Streamer s) {
+            startStream(cx, r, s);
+            return;
+        }
+        boolean close = !keepAlive || draining || server.draining;
+        ByteBuf content;
+        CharSequence type = r.contentType;
+        CharSequence length = null;
+        try {
+            Object b = r.body;
+            if (b == null) {
+                content = Unpooled.EMPTY_BUFFER;
+                length = ZERO;
+            } else if (b instanceof Body k) {
+                content = k.buffer.duplicate();
+                length = k.contentLength;
+                if (type == null) {
+                    type = k.contentType;
+                }
+            } else if (b instanceof byte[] bytes) {
+                content = Unpooled.wrappedBuffer(bytes);
+            } else if (b instanceof String s) {
+                content = ByteBufUtil.writeUtf8(ctx.alloc(), s);
+            } else {
+                content = encodeJson(((Response.Json) b).value());
+            }
+        } catch (Throwable t) {
+            server.handlerErrors.increment();
+            cx.logger().error("cannot encode the response body", t);
+            r = Response.ok(Response.errorJson("Internal Server Error", cx.requestId()), Response.APPLICATION_JSON).status(500);
+            content = Unpooled.wrappedBuffer((byte[]) r.body);
+            type = r.contentType;
+        }
+        if (length == null) {
+            length = AsciiString.of(Integer.toString(content.readableBytes()));
+        }
+        if (headRequest) {
+            content.release();
+            content = Unpooled.EMPTY_BUFFER;
+        }
+        HttpHeaders h = HEADERS.newHeaders();
+        if (type != null) {
+            h.add(HttpHeaderNames.CONTENT_TYPE, type);
+        }
+        if (r.status != 204) {
+            h.add(HttpHeaderNames.CONTENT_LENGTH, length);
+        }
+        addCommonHeaders(h, r, close);
+        FullHttpResponse res = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.valueOf(r.status),
+                content, h, EmptyHttpHeaders.INSTANCE);
+        if (close) {
+            closing = true;
+            ctx.writeAndFlush(res).addListener(ChannelFutureListener.CLOSE);
+            return;
+        }
+        ctx.write(res, ctx.voidPromise());
+        needsFlush = true;
+        finishRequest();
+    }
+
+    private ByteBuf encodeJson(Object value) throws Exception {
+        ByteBuf buf = ctx.alloc().buffer();
+        try {
+            Json.MAPPER.writeValue((OutputStream) new ByteBufOutputStream(buf), value);
+            return buf;
+        } catch (Throwable t) {
+            buf.release();
+            throw t;
+        }
+    }
+
+    private void addCommonHeaders(HttpHeaders h, Response r, boolean close) {
+        h.add(HttpHeaderNames.SERVER, SERVER_NAME);
+        h.add(HttpHeaderNames.DATE, HttpDate.now());
+        List<String> extra = r.headers;
+        if (extra != null) {
+            for (int i = 0; i < extra.size(); i += 2) {
+                h.add(extra.get(i), extra.get(i + 1));
+            }
+        }
+        if (close) {
+            h.set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
+        } else if (http10) {
+            h.set(HttpHeaderNames.CONNECTION, HttpHeaderValues.KEEP_ALIVE);
+        }
+    }
+
+    /** The response is written: serve what the client pipelined meanwhile. */
+    private void finishRequest() {
+        busy = false;
+        setPhase(Phase.IDLE);
+        if (draining) {
+            closing = true;
+            ctx.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(ChannelFutureListener.CLOSE);
+            return;
+        }
+        if (drainingBacklog || backlog == null) {
+            return;
+        }
+        drainingBacklog = true;
+        try {
+            Object msg;
+            while (!busy && !closing && (msg = backlog.poll()) != null) {
+                handle(msg);
+            }
+            if (backlog.isEmpty() && !ctx.channel().config().isAutoRead() && !closing) {
+                ctx.channel().config().setAutoRead(true);
+            }
+        } finally {
+            drainingBacklog = false;
+        }
+    }
+
+    /** Answers a protocol error: status, a fixed reason, {@code Connection: close}; then closes. */
+    private void refuse(HeadValidation.Refusal refusal, String allow) {
+        server.rejected.increment();
+        head = null;
+        releaseBody();
+        closing = true;
+        busy = true;
+        HttpHeaders h = HEADERS.newHeaders();
+        byte[] json = Response.errorJson(refusal.reason(), null);
+        h.add(HttpHeaderNames.CONTENT_TYPE, Response.APPLICATION_JSON);
+        h.add(HttpHeaderNames.CONTENT_LENGTH, json.length);
+        h.add(HttpHeaderNames.SERVER, SERVER_NAME);
+        h.add(HttpHeaderNames.DATE, HttpDate.now());
+        if (allow != null) {
+            h.add(HttpHeaderNames.ALLOW, allow);
+        }
+        h.add(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
+        ctx.writeAndFlush(new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.valueOf(refusal.status()),
+                Unpooled.wrappedBuffer(json), h, EmptyHttpHeaders.INSTANCE)).addListener(ChannelFutureListener.CLOSE);
+    }
+
+    // ---------------------------------------------------------------- streaming
+
+    private void startStream(Context cx, Response r, Response.Streamer s) {
+        boolean close = !keepAlive || draining || server.draining || http10;
+        HttpHeaders h = HEADERS.newHeaders();
+        h.add(HttpHeaderNames.CONTENT_TYPE, r.contentType);
+        boolean chunked = !http10 && !headRequest;
+        if (chunked) {
+            h.add(HttpHeaderNames.TRANSFER_ENCODING, HttpHeaderValues.CHUNKED);
+        }
+        addCommonHeaders(h, r, close);
+        ctx.writeAndFlush(new DefaultHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.valueOf(r.status), h), ctx.voidPromise());
+        Stream out = new Stream(this, close);
+        if (headRequest) {
+            out.close();
+            return;
+        }
+        try {
+            s.producer().produce(out);
+        } catch (Throwable t) {
+            cx.logger().error("stream producer failed", t);
+            out.abort();
+        }
+    }
+
+    /** The ResponseStream of one streaming response; every call lands on the connection's loop. */
+    private static final class Stream implements io.stellane.server.ResponseStream {
+        private final Connection conn;
+        private final boolean closeAfter;
+        private volatile boolean open = true;
+
+        Stream(Connection conn, boolean closeAfter) {
+            this.conn = conn;
+            this.closeAfter = closeAfter;
+        }
+
+        @Override
+        public io.stellane.server.ResponseStream write(byte[] chunk) {
+            if (chunk.length > 0 && open) {
+                onLoop(() -> {
+                    if (open && conn.ctx.channel().isActive()) {
+                        conn.ctx.writeAndFlush(new DefaultHttpContent(Unpooled.wrappedBuffer(chunk)), conn.ctx.voidPromise());
+                    }
+                });
+            }
+            return this;
+        }
+
+        @Override
+        public io.stellane.server.ResponseStream write(String chunk) {
+            return write(chunk.getBytes(StandardCharsets.UTF_8));
+        }
+
+        @Override
+        public void close() {
+            onLoop(() -> {
+                if (!open) {
+                    return;
+                }
+                open = false;
+                if (!conn.ctx.channel().isActive()) {
+                    return;
+                }
+                if (closeAfter) {
+                    conn.closing = true;
+                    conn.ctx.writeAndFlush(LastHttpContent.EMPTY_LAST_CONTENT).addListener(ChannelFutureListener.CLOSE);
+                } else {
+                    conn.ctx.write(LastHttpContent.EMPTY_LAST_CONTENT, conn.ctx.voidPromise());
+                    conn.needsFlush = true;
+                    conn.finishRequest();
+                    conn.flushOutsideRead();
+                }
+            });
+        }
+
+        @Override
+        public void abort() {
+            onLoop(() -> {
+                open = false;
+                conn.closing = true;
+                conn.ctx.close();
+            });
+        }
+
+        @Override
+        public boolean isOpen() {
+            return open && conn.ctx.channel().isActive();
+        }
+
+        private void onLoop(Runnable r) {
+            if (conn.ctx.executor().inEventLoop()) {
+                r.run();
+            } else {
+                conn.ctx.executor().execute(r);
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------- timeouts and shutdown
+
+    /** From the decoder: the first bytes of a request head are here. */
+    void headStarted() {
+        if (phase == Phase.IDLE || phase == Phase.WAIT) {
+            setPhase(Phase.HEAD);
+            arm(headerTimeoutNanos);
+        }
+    }
+
+    private void setPhase(Phase p) {
+        phase = p;
+        phaseSince = System.nanoTime();
+        if (p == Phase.IDLE && !closing) {
+            arm(Math.min(idleTimeoutNanos, headerTimeoutNanos));
+        }
+    }
+
+    /**
+     * Makes sure the timer fires within {@code nanos}. A timer already due earlier is kept (it re-arms
+     * itself when it finds nothing expired), so steady keep-alive traffic schedules nothing per request.
+     */
+    private void arm(long nanos) {
+        if (ctx == null) {
+            return;
+        }
+        long deadline = System.nanoTime() + nanos;
+        if (timer != null) {
+            if (timerDeadline - deadline <= 0) {
+                return;
+            }
+            timer.cancel(false);
+        }
+        timerDeadline = deadline;
+        timer = ctx.executor().schedule(this, Math.max(nanos, 1), TimeUnit.NANOSECONDS);
+    }
+
+    /** The timer: checks the deadline of the current phase and re-arms itself for the next. */
+    @Override
+    public void run() {
+        timer = null;
+        if (closing || !ctx.channel().isActive()) {
+            return;
+        }
+        long elapsed = System.nanoTime() - phaseSince;
+        switch (phase) {
+            case WAIT -> {
+                if (elapsed >= headerTimeoutNanos) {
+                    closing = true;
+                    ctx.close(); // nothing sent at all: nobody to answer
+                } else {
+                    arm(headerTimeoutNanos - elapsed);
+                }
+            }
+            case HEAD -> {
+                if (elapsed >= headerTimeoutNanos) {
+                    refuse(new HeadValidation.Refusal(408, "Request Timeout"), null);
+                } else {
+                    arm(headerTimeoutNanos - elapsed);
+                }
+            }
+            case IDLE -> {
+                if (elapsed >= idleTimeoutNanos) {
+                    closing = true;
+                    ctx.close();
+                } else {
+                    arm(Math.min(idleTimeoutNanos - elapsed, headerTimeoutNanos));
+                }
+            }
+            default -> {
+                // a request is being read or handled: re-armed when the connection is idle again
+            }
+        }
+    }
+
+    /** Server.stop(): close when idle, else after the in-flight response. Thread-safe. */
+    void drain() {
+        if (ctx == null) {
+            return;
+        }
+        ctx.executor().execute(() -> {
+            draining = true;
+            keepAlive = false;
+            if (!busy && head == null && !closing) {
+                closing = true;
+                ctx.close();
+            }
+        });
+    }
+
+    /** After the drain timeout. Thread-safe. */
+    void forceClose() {
+        if (ctx != null) {
+            ctx.channel().close();
+        }
+    }
+}

@@ -1,0 +1,171 @@
+package io.stellane.server;
+
+import io.netty.handler.codec.http.QueryStringDecoder;
+import org.slf4j.Logger;
+
+import java.nio.charset.StandardCharsets;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+
+/**
+ * One request being handled: the {@link Request}, its path and query parameters, attributes shared
+ * between filters and the handler, a per-request id and a logger that tags each line with it.
+ *
+ * <p>Threading: not thread-safe. Use it from the handler's thread: the worker for async handlers,
+ * the virtual thread for blocking ones (attributes set by filters before are visible there).
+ */
+public final class Context {
+    private static final String[] NO_PARAMS = new String[0];
+
+    private final Connection connection;
+    private final Request request;
+    private final long requestSeq;
+    private String[] paramNames = NO_PARAMS;
+    private String[] paramValues = NO_PARAMS;
+    private Map<String, List<String>> queryParams;
+    private Map<String, Object> attributes;
+    private String requestId;
+    private Logger logger;
+    String routePattern;
+
+    Context(Connection connection, Request request, long requestSeq) {
+        this.connection = connection;
+        this.request = request;
+        this.requestSeq = requestSeq;
+    }
+
+    void params(String[] names, String[] values) {
+        this.paramNames = names;
+        this.paramValues = values;
+    }
+
+    public Request request() {
+        return request;
+    }
+
+    /** The route pattern that matched, e.g. {@code /users/{id}}, or {@code null} when none did. */
+    public String route() {
+        return routePattern;
+    }
+
+    // ---------------------------------------------------------------- path parameters
+
+    /** The path parameter {@code name}, percent-decoded. */
+    public String param(String name) {
+        for (int i = 0; i < paramNames.length; i++) {
+            if (paramNames[i].equals(name)) {
+                String raw = paramValues[i];
+                return raw.indexOf('%') < 0 && raw.indexOf('+') < 0 ? raw : decode(raw);
+            }
+        }
+        throw new IllegalArgumentException("route " + routePattern + " has no parameter '" + name + "'");
+    }
+
+    /**
+     * The path parameter {@code name} converted to {@code type} ({@code int}, {@code long}, {@code double},
+     * {@code boolean}, {@code UUID}, {@code String} or their boxes).
+     *
+     * @throws HttpException 400 when the value does not convert
+     */
+    public <T> T param(String name, Class<T> type) {
+        return Conversions.convert(param(name), type, "path parameter '" + name + "'");
+    }
+
+    /** The path parameter {@code name} as an {@code int}; a 400 when it is not one. */
+    public int paramInt(String name) {
+        return Conversions.toInt(param(name), "path parameter '" + name + "'");
+    }
+
+    /** The path parameter {@code name} as a {@code long}; a 400 when it is not one. */
+    public long paramLong(String name) {
+        return Conversions.toLong(param(name), "path parameter '" + name + "'");
+    }
+
+    /** Path parameter names and decoded values, in path order. */
+    public Map<String, String> params() {
+        Map<String, String> m = new java.util.LinkedHashMap<>();
+        for (String n : paramNames) {
+            m.put(n, param(n));
+        }
+        return m;
+    }
+
+    // ---------------------------------------------------------------- query parameters
+
+    /** The first value of query parameter {@code name}, decoded, if present. */
+    public Optional<String> query(String name) {
+        List<String> values = queryParams().get(name);
+        return values == null || values.isEmpty() ? Optional.empty() : Optional.of(values.getFirst());
+    }
+
+    /** The first value of query parameter {@code name} converted to {@code type}, or {@code fallback} when absent; a 400 when it does not convert. */
+    public <T> T query(String name, Class<T> type, T fallback) {
+        Optional<String> v = query(name);
+        return v.isEmpty() ? fallback : Conversions.convert(v.get(), type, "query parameter '" + name + "'");
+    }
+
+    /** Every value of query parameter {@code name}. */
+    public List<String> queryAll(String name) {
+        return queryParams().getOrDefault(name, List.of());
+    }
+
+    /** All query parameters, decoded (parsed on first use). */
+    public Map<String, List<String>> queryParams() {
+        if (queryParams == null) {
+            String q = request.query();
+            queryParams = q.isEmpty() ? Map.of()
+                    : new QueryStringDecoder(q, StandardCharsets.UTF_8, false, 1024).parameters();
+        }
+        return queryParams;
+    }
+
+    // ---------------------------------------------------------------- attributes
+
+    public Context attribute(String name, Object value) {
+        if (attributes == null) {
+            attributes = new HashMap<>();
+        }
+        attributes.put(name, value);
+        return this;
+    }
+
+    @SuppressWarnings("unchecked")
+    public <T> T attribute(String name) {
+        return attributes == null ? null : (T) attributes.get(name);
+    }
+
+    // ---------------------------------------------------------------- identity and logging
+
+    /** This request's id, unique in the process: {@code <connection>-<request on it>} in hex. */
+    public String requestId() {
+        String id = requestId;
+        if (id == null) {
+            id = requestId = Long.toHexString(connection.id) + "-" + Long.toHexString(requestSeq);
+        }
+        return id;
+    }
+
+    /** A logger (SLF4J) whose lines start with {@code [req <id>]}. Created on first use. */
+    public Logger logger() {
+        Logger l = logger;
+        if (l == null) {
+            l = logger = new RequestLogger(connection.server.log, requestId());
+        }
+        return l;
+    }
+
+    @Override
+    public String toString() {
+        return "Context[" + request + ", " + requestId() + "]";
+    }
+
+    private static String decode(String raw) {
+        try {
+            return QueryStringDecoder.decodeComponent(raw.replace("+", "%2B"), StandardCharsets.UTF_8);
+        } catch (IllegalArgumentException e) {
+            throw new HttpException(400, "malformed percent-encoding in the path");
+        }
+    }
+}

@@ -1,0 +1,177 @@
+package io.stellane.server;
+
+import io.netty.buffer.ByteBufAllocator;
+import io.netty.buffer.PooledByteBufAllocator;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.EventLoop;
+import io.netty.channel.IoEventLoop;
+import io.netty.channel.MaxMessagesRecvByteBufAllocator;
+import io.netty.channel.ServerChannel;
+import io.netty.channel.epoll.EpollChannelOption;
+import io.netty.channel.uring.IoUringChannelOption;
+import io.netty.handler.codec.http.HttpDecoderConfig;
+import io.netty.handler.codec.http.HttpResponseEncoder;
+import io.stellane.StellaneException;
+import io.stellane.backend.IoBackend;
+import io.stellane.config.RuntimeConfig;
+
+import java.net.InetSocketAddress;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * The listening side of one {@code listen()} call.
+ *
+ * <p>With {@code SO_REUSEPORT} (epoll, io_uring; more than one worker) every worker binds its own
+ * server channel to the port and keeps the connections it accepts: the kernel spreads them. Without
+ * it, worker 0's loop accepts and registers each connection on the next worker's loop, round-robin.
+ * Accepted channels are configured here (options, allocator, pipeline) and registered on their
+ * loop directly, so no Netty {@code EventLoopGroup} over the workers is needed.
+ */
+final class Listener {
+    private static final ByteBufAllocator HEAP = new PooledByteBufAllocator(false);
+
+    private final Server server;
+    private final List<IoBackend> backends;
+    private final RuntimeConfig runtime;
+    private final List<Channel> channels = new ArrayList<>();
+    private int port;
+
+    Listener(Server server, List<IoBackend> backends, RuntimeConfig runtime) {
+        this.server = server;
+        this.backends = backends;
+        this.runtime = runtime;
+    }
+
+    int bind(InetSocketAddress address) {
+        IoEventLoop[] loops = backends.stream().map(IoBackend::ioEventLoop).toArray(IoEventLoop[]::new);
+        boolean reusePort = loops.length > 1 && backends.stream().allMatch(IoBackend::supportsReusePort);
+        try {
+            if (reusePort) {
+                InetSocketAddress at = address;
+                for (int i = 0; i < loops.length; i++) {
+                    Channel ch = open(backends.get(i), loops[i], new IoEventLoop[]{loops[i]}, true, at);
+                    if (i == 0) {
+                        port = ((InetSocketAddress) ch.localAddress()).getPort();
+                        at = new InetSocketAddress(address.getAddress(), port);
+                    }
+                }
+            } else {
+                Channel ch = open(backends.getFirst(), loops[0], loops, false, address);
+                port = ((InetSocketAddress) ch.localAddress()).getPort();
+            }
+        } catch (RuntimeException e) {
+            close();
+            throw new StellaneException("cannot listen on " + address + ": " + e.getMessage(), e);
+        }
+        return port;
+    }
+
+    private Channel open(IoBackend backend, IoEventLoop loop, IoEventLoop[] childLoops, boolean reusePort,
+                         InetSocketAddress address) {
+        ServerChannel ch;
+        try {
+            ch = backend.serverChannelType().getConstructor().newInstance();
+        } catch (ReflectiveOperationException e) {
+            throw new StellaneException("cannot create a " + backend.serverChannelType().getSimpleName(), e);
+        }
+        ch.config().setOption(ChannelOption.SO_REUSEADDR, true);
+        ch.config().setOption(ChannelOption.SO_BACKLOG, server.config.backlog());
+        if (reusePort) {
+            String type = ch.getClass().getSimpleName();
+            if (type.startsWith("Epoll")) {
+                ch.config().setOption(EpollChannelOption.SO_REUSEPORT, true);
+            } else if (type.startsWith("IoUring")) {
+                ch.config().setOption(IoUringChannelOption.SO_REUSEPORT, true);
+            }
+        }
+        ch.pipeline().addLast(new Acceptor(server, childLoops, runtime));
+        loop.register(ch).syncUninterruptibly();
+        channels.add(ch);
+        ch.bind(address).syncUninterruptibly();
+        return ch;
+    }
+
+    int port() {
+        return port;
+    }
+
+    int acceptors() {
+        return channels.size();
+    }
+
+    void close() {
+        for (Channel ch : channels) {
+            ch.close().syncUninterruptibly();
+        }
+        channels.clear();
+    }
+
+    /** On a server channel: configures each accepted connection and hands it to a worker's loop. */
+    private static final class Acceptor extends ChannelInboundHandlerAdapter {
+        private final Server server;
+        private final IoEventLoop[] loops;
+        private final ByteBufAllocator allocator;
+        private final int batch;
+        private final HttpDecoderConfig decoderConfig;
+        private int next;
+
+        Acceptor(Server server, IoEventLoop[] loops, RuntimeConfig runtime) {
+            this.server = server;
+            this.loops = loops;
+            this.allocator = runtime.zeroCopyIo() ? PooledByteBufAllocator.DEFAULT : HEAP;
+            this.batch = runtime.ioBatchSize();
+            ServerConfig c = server.config;
+            this.decoderConfig = new HttpDecoderConfig()
+                    .setMaxInitialLineLength(c.maxRequestLineLength())
+                    .setMaxHeaderSize(c.maxHeaderSize())
+                    .setMaxChunkSize(64 * 1024);
+        }
+
+        @Override
+        public void channelRead(ChannelHandlerContext ctx, Object msg) {
+            Channel child = (Channel) msg;
+            if (server.draining || server.openConnections.incrementAndGet() > server.config.maxConnections()) {
+                if (!server.draining) {
+                    server.openConnections.decrementAndGet();
+                }
+                child.unsafe().closeForcibly();
+                return;
+            }
+            try {
+                child.config().setOption(ChannelOption.TCP_NODELAY, true);
+                child.config().setAllocator(allocator);
+                if (child.config().getRecvByteBufAllocator() instanceof MaxMessagesRecvByteBufAllocator r) {
+                    r.maxMessagesPerRead(batch);
+                }
+                Connection conn = new Connection(server);
+                child.pipeline().addLast(new RequestDecoder(decoderConfig, conn), new HttpResponseEncoder(), conn);
+                EventLoop loop = loops[next];
+                next = next + 1 == loops.length ? 0 : next + 1;
+                boolean[] counted = {true};
+                loop.register(child).addListener(f -> {
+                    if (!f.isSuccess()) {
+                        child.unsafe().closeForcibly();
+                        if (counted[0]) {
+                            counted[0] = false;
+                            server.openConnections.decrementAndGet();
+                        }
+                    }
+                });
+            } catch (Throwable t) {
+                server.openConnections.decrementAndGet();
+                child.unsafe().closeForcibly();
+                server.reportConnectionError(t);
+            }
+        }
+
+        @Override
+        public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+            // accept errors (e.g. too many open files) must not close the listening socket
+            server.reportConnectionError(cause);
+        }
+    }
+}

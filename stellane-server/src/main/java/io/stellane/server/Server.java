@@ -1,0 +1,339 @@
+package io.stellane.server;
+
+import io.stellane.StellaneException;
+import io.stellane.backend.EventLoopBackend;
+import io.stellane.backend.IoBackend;
+import io.stellane.runtime.Runtime;
+import io.stellane.server.routing.RouteTree;
+import io.stellane.task.TaskErrorHandler;
+import io.stellane.task.Worker;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.net.InetSocketAddress;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.LongAdder;
+
+/**
+ * An HTTP/1.1 server on the runtime's workers: routes, filters, error mapping, and the listening
+ * sockets.
+ *
+ * <pre>{@code
+ * Runtime.init(RuntimeConfig.defaults());
+ * Server server = new Server();
+ * server.get("/users/{id}", ctx -> users.fetch(ctx.paramInt("id")).map(Response::json));
+ * server.postBlocking("/users", ctx -> Response.created(dao.insert(ctx.request().json(User.class))));
+ * int port = server.listen(8080);
+ * Runtime.start();
+ * }</pre>
+ *
+ * <h2>Where code runs</h2>
+ * Each connection lives on one worker: its reads, its filters and async handlers, and its writes
+ * run on that worker's thread. Blocking handlers run on virtual threads and their responses hop
+ * back. With a backend that supports {@code SO_REUSEPORT} (epoll, io_uring) each worker accepts its
+ * own connections on the shared port; otherwise one acceptor spreads them round-robin.
+ *
+ * <h2>Threading</h2>
+ * Routes, filters and error mappers are registered before the first {@link #listen}; registering
+ * afterwards throws. {@link #listen}, {@link #stop} and the accessors are thread-safe; {@code listen}
+ * and {@code stop} block briefly and must not be called on a worker.
+ */
+public final class Server {
+    private static final AtomicInteger SERVER_IDS = new AtomicInteger();
+
+    final Logger log;
+    final ServerConfig config;
+    private final List<Route> routeList = new ArrayList<>();
+    private final RouteTree<Handler> declared = new RouteTree<>();
+    private final List<Filter> filters = new ArrayList<>();
+    private final Map<Class<? extends Throwable>, ErrorMapper<? extends Throwable>> errorMappers = new LinkedHashMap<>();
+    private final List<Listener> listeners = new CopyOnWriteArrayList<>();
+    private final List<TaskErrorHandler> taskErrorHandlers = new CopyOnWriteArrayList<>();
+
+    /** The frozen route tree with filters applied, built by the first listen(). */
+    volatile RouteTree<Handler> routes;
+    volatile String allowAll;
+    final Set<Connection> connections = ConcurrentHashMap.newKeySet();
+    final AtomicInteger openConnections = new AtomicInteger();
+    final LongAdder requests = new LongAdder();
+    final LongAdder handlerErrors = new LongAdder();
+    final LongAdder rejected = new LongAdder();
+    volatile boolean draining;
+    private volatile CompletableFuture<Void> drained;
+
+    private record Route(String method, String pattern, Handler handler) {
+    }
+
+    public Server() {
+        this(ServerConfig.defaults());
+    }
+
+    public Server(ServerConfig config) {
+        this.config = Objects.requireNonNull(config, "config");
+        this.log = LoggerFactory.getLogger(Server.class.getName() + (SERVER_IDS.getAndIncrement() == 0 ? "" : "." + SERVER_IDS.get()));
+    }
+
+    public ServerConfig config() {
+        return config;
+    }
+
+    // ---------------------------------------------------------------- routes
+
+    public Server get(String path, Handler handler) { return route("GET", path, handler); }
+    public Server post(String path, Handler handler) { return route("POST", path, handler); }
+    public Server put(String path, Handler handler) { return route("PUT", path, handler); }
+    public Server delete(String path, Handler handler) { return route("DELETE", path, handler); }
+    public Server patch(String path, Handler handler) { return route("PATCH", path, handler); }
+    /** An explicit HEAD route; without one, HEAD is answered by the GET route with the body left out. */
+    public Server head(String path, Handler handler) { return route("HEAD", path, handler); }
+    /** An explicit OPTIONS route; without one, OPTIONS answers 204 with {@code Allow}. */
+    public Server options(String path, Handler handler) { return route("OPTIONS", path, handler); }
+
+    public Server getBlocking(String path, BlockingHandler handler) { return route("GET", path, Handler.blocking(handler)); }
+    public Server postBlocking(String path, BlockingHandler handler) { return route("POST", path, Handler.blocking(handler)); }
+    public Server putBlocking(String path, BlockingHandler handler) { return route("PUT", path, Handler.blocking(handler)); }
+    public Server deleteBlocking(String path, BlockingHandler handler) { return route("DELETE", path, Handler.blocking(handler)); }
+    public Server patchBlocking(String path, BlockingHandler handler) { return route("PATCH", path, Handler.blocking(handler)); }
+
+    /** Registers {@code handler} for {@code method} (GET, HEAD, POST, PUT, DELETE, PATCH, OPTIONS) and a path pattern. */
+    public synchronized Server route(String method, String path, Handler handler) {
+        checkNotListening("route");
+        Objects.requireNonNull(handler, "handler");
+        declared.add(method, path, handler); // validates and detects duplicates now
+        routeList.add(new Route(method, path, handler));
+        return this;
+    }
+
+    // ---------------------------------------------------------------- filters and errors
+
+    /** Adds a filter around every route's handler; the first added runs outermost. */
+    public synchronized Server filter(Filter filter) {
+        checkNotListening("filter");
+        filters.add(Objects.requireNonNull(filter, "filter"));
+        return this;
+    }
+
+    /** Maps handler failures of {@code type} (and subtypes, unless a more specific mapper exists) to a response. */
+    public synchronized <E extends Throwable> Server onError(Class<E> type, ErrorMapper<? super E> mapper) {
+        checkNotListening("onError");
+        errorMappers.put(Objects.requireNonNull(type, "type"), Objects.requireNonNull(mapper, "mapper"));
+        return this;
+    }
+
+    /**
+     * Called for failures outside a request: tasks scheduled on the runtime that fail (delegates to
+     * {@link Runtime#onTaskError}) and errors of this server's connections that are not a request's.
+     */
+    public Server onTaskError(TaskErrorHandler handler) {
+        Objects.requireNonNull(handler, "handler");
+        taskErrorHandlers.add(handler);
+        Runtime.onTaskError(handler);
+        return this;
+    }
+
+    // ---------------------------------------------------------------- listening
+
+    /** Listens on all interfaces; returns the bound port (useful with port 0). */
+    public int listen(int port) {
+        return listen("0.0.0.0", port);
+    }
+
+    /**
+     * Binds {@code host:port} on the runtime's workers and starts accepting; returns the bound port.
+     * May be called several times (several addresses); several servers may share a runtime.
+     *
+     * @throws StellaneException when the runtime is not initialized, its backend has no network I/O,
+     *                           this is called on a worker, or the bind fails
+     */
+    public int listen(String host, int port) {
+        if (Worker.current() != null) {
+            throw new StellaneException("Server.listen() called on a worker thread; call it from main or a virtual thread");
+        }
+        List<EventLoopBackend> backends;
+        try {
+            backends = Runtime.backends();
+        } catch (StellaneException e) {
+            throw new StellaneException("Server.listen(): the runtime is not initialized; call Runtime.init(config) first", e);
+        }
+        List<IoBackend> io = new ArrayList<>(backends.size());
+        for (EventLoopBackend b : backends) {
+            if (!(b instanceof IoBackend iob) || iob.ioEventLoop() == null) {
+                throw new StellaneException("Server.listen(): backend " + b + " does no network I/O; "
+                        + "use nio, epoll or io_uring (RuntimeConfig.backendType)");
+            }
+            io.add(iob);
+        }
+        freeze();
+        draining = false;
+        drained = null;
+        Listener l = new Listener(this, io, Runtime.getConfig());
+        int bound = l.bind(new InetSocketAddress(host, port));
+        listeners.add(l);
+        log.debug("listening on {}:{} ({} acceptor(s), {} worker(s))", host, bound, l.acceptors(), io.size());
+        return bound;
+    }
+
+    /** The port of the first listen() still open; throws when not listening. */
+    public int port() {
+        for (Listener l : listeners) {
+            return l.port();
+        }
+        throw new IllegalStateException("the server is not listening");
+    }
+
+    public boolean isListening() {
+        return !listeners.isEmpty();
+    }
+
+    /** Graceful stop bounded by {@link ServerConfig#drainTimeout()}; see {@link #stop(Duration)}. */
+    public void stop() {
+        stop(config.drainTimeout());
+    }
+
+    /**
+     * Stops accepting, lets in-flight requests finish (their responses carry {@code Connection: close};
+     * idle connections are closed at once), waits up to {@code timeout} for them, then closes what
+     * is left. Idempotent. On a worker thread it does not wait.
+     */
+    public void stop(Duration timeout) {
+        CompletableFuture<Void> done = new CompletableFuture<>();
+        drained = done;
+        draining = true; // from here every response closes its connection
+        List<Listener> ls = new ArrayList<>(listeners);
+        listeners.clear();
+        for (Listener l : ls) {
+            l.close();
+        }
+        for (Connection c : connections) {
+            c.drain();
+        }
+        if (connections.isEmpty()) {
+            done.complete(null);
+        }
+        if (Worker.current() == null) {
+            try {
+                done.get(timeout.toNanos(), TimeUnit.NANOSECONDS);
+            } catch (TimeoutException e) {
+                log.warn("stop: {} connection(s) still busy after {}; closing them", connections.size(), timeout);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            } catch (Exception e) {
+                log.warn("stop: {}", e.toString());
+            }
+        }
+        for (Connection c : connections) {
+            c.forceClose();
+        }
+        for (TaskErrorHandler h : taskErrorHandlers) {
+            Runtime.removeTaskErrorHandler(h);
+        }
+    }
+
+    // ---------------------------------------------------------------- stats
+
+    /** Requests dispatched to routing so far. */
+    public long requestCount() {
+        return requests.sum();
+    }
+
+    /** Handler failures answered with the default 500 (not mapped by an error mapper). */
+    public long errorCount() {
+        return handlerErrors.sum();
+    }
+
+    /** Requests refused for protocol errors or limits (4xx and close). */
+    public long rejectedCount() {
+        return rejected.sum();
+    }
+
+    public int openConnections() {
+        return openConnections.get();
+    }
+
+    // ---------------------------------------------------------------- internals
+
+    void connectionOpened(Connection c) {
+        connections.add(c);
+    }
+
+    void connectionClosed(Connection c) {
+        connections.remove(c);
+        openConnections.decrementAndGet();
+        CompletableFuture<Void> d = drained;
+        if (d != null && connections.isEmpty()) {
+            d.complete(null);
+        }
+    }
+
+    void reportConnectionError(Throwable error) {
+        log.debug("connection error: {}", error.toString());
+    }
+
+    /** The response for a handler failure: a mapper's, an HttpException's status, or the generic 500. */
+    Response mapError(Throwable error, Context ctx) {
+        if (error instanceof java.util.concurrent.CompletionException && error.getCause() != null) {
+            error = error.getCause();
+        }
+        for (Class<?> c = error.getClass(); c != null && c != Object.class; c = c.getSuperclass()) {
+            @SuppressWarnings("unchecked")
+            ErrorMapper<Throwable> m = (ErrorMapper<Throwable>) errorMappers.get(c);
+            if (m != null) {
+                try {
+                    Response r = m.toResponse(error, ctx);
+                    if (r != null) {
+                        return r;
+                    }
+                } catch (Throwable t) {
+                    error.addSuppressed(t);
+                }
+                break;
+            }
+        }
+        if (error instanceof HttpException he) {
+            return Response.ok(Response.errorJson(he.getMessage(), ctx.requestId()), Response.APPLICATION_JSON).status(he.status());
+        }
+        handlerErrors.increment();
+        ctx.logger().error("handler failed: {} {}", ctx.request().method(), ctx.route() == null ? "?" : ctx.route(), error);
+        return Response.ok(Response.errorJson("Internal Server Error", ctx.requestId()), Response.APPLICATION_JSON).status(500);
+    }
+
+    private synchronized void freeze() {
+        if (routes != null) {
+            return;
+        }
+        RouteTree<Handler> tree = new RouteTree<>();
+        for (Route r : routeList) {
+            tree.add(r.method, r.pattern, wrap(r.handler));
+        }
+        allowAll = tree.allowAll();
+        routes = tree;
+    }
+
+    private Handler wrap(Handler handler) {
+        Handler h = handler;
+        for (int i = filters.size() - 1; i >= 0; i--) {
+            Filter f = filters.get(i);
+            Handler next = h;
+            h = ctx -> f.filter(ctx, next);
+        }
+        return h;
+    }
+
+    private void checkNotListening(String what) {
+        if (routes != null) {
+            throw new IllegalStateException(what + "() after listen(): register routes, filters and error mappers first");
+        }
+    }
+}

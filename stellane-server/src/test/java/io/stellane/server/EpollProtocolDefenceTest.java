@@ -1,0 +1,8 @@
+package io.stellane.server;
+
+class EpollProtocolDefenceTest extends ProtocolDefenceSuite {
+    @Override
+    String backend() {
+        return "epoll";
+    }
+}

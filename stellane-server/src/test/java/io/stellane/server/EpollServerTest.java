@@ -1,0 +1,8 @@
+package io.stellane.server;
+
+class EpollServerTest extends ServerSuite {
+    @Override
+    String backend() {
+        return "epoll";
+    }
+}

@@ -1,0 +1,8 @@
+package io.stellane.server;
+
+class IoUringProtocolDefenceTest extends ProtocolDefenceSuite {
+    @Override
+    String backend() {
+        return "io_uring";
+    }
+}

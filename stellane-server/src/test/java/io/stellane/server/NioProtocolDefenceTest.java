@@ -1,0 +1,8 @@
+package io.stellane.server;
+
+class NioProtocolDefenceTest extends ProtocolDefenceSuite {
+    @Override
+    String backend() {
+        return "nio";
+    }
+}

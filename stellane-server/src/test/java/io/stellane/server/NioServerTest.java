@@ -1,0 +1,8 @@
+package io.stellane.server;
+
+class NioServerTest extends ServerSuite {
+    @Override
+    String backend() {
+        return "nio";
+    }
+}

@@ -1,0 +1,134 @@
+package io.stellane.server;
+
+import io.stellane.StellaneException;
+import io.stellane.backend.EventLoopBackend;
+import io.stellane.backend.RuntimeFactory;
+import io.stellane.config.RuntimeConfig;
+import io.stellane.runtime.Runtime;
+import io.stellane.task.Task;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+import java.io.IOException;
+import java.time.Duration;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+class ServerLifecycleTest {
+    private Server server;
+
+    @AfterEach
+    void tearDown() {
+        try {
+            if (server != null) {
+                server.stop(Duration.ofSeconds(1));
+            }
+        } finally {
+            Runtime.stop();
+            RuntimeFactory.unregisterBackend("tasks-only");
+        }
+    }
+
+    @Test
+    void listenFailsClearlyWithoutARuntime() {
+        Runtime.stop();
+        server = new Server();
+        assertThatThrownBy(() -> server.listen("127.0.0.1", 0))
+                .isInstanceOf(StellaneException.class)
+                .hasMessageContaining("Runtime.init");
+    }
+
+    @Test
+    void listenFailsClearlyOnABackendWithoutNetworkIo() {
+        RuntimeFactory.registerBackend("tasks-only", QueueOnlyBackend::new);
+        Runtime.init(RuntimeConfig.builder().backendType("tasks-only").workerThreads(1).build());
+        server = new Server();
+        assertThatThrownBy(() -> server.listen("127.0.0.1", 0))
+                .isInstanceOf(StellaneException.class)
+                .hasMessageContaining("does no network I/O");
+    }
+
+    @Test
+    void routesCannotBeAddedAfterListen() {
+        Runtime.init(RuntimeConfig.builder().backendType("nio").workerThreads(1).build());
+        server = new Server();
+        server.get("/a", ctx -> Task.completed(Response.ok()));
+        server.listen("127.0.0.1", 0);
+        assertThatThrownBy(() -> server.get("/b", ctx -> Task.completed(Response.ok())))
+                .isInstanceOf(IllegalStateException.class);
+    }
+
+    @Test
+    void connectionsOverTheLimitAreClosedAtOnce() throws IOException {
+        Runtime.init(RuntimeConfig.builder().backendType("nio").workerThreads(1).build());
+        server = new Server(ServerConfig.builder().maxConnections(1).build());
+        server.get("/ok", ctx -> Task.completed(Response.text("ok")));
+        int port = server.listen("127.0.0.1", 0);
+        try (RawClient first = new RawClient(port)) {
+            assertThat(first.send("GET /ok HTTP/1.1\r\nHost: x\r\n\r\n").read().status()).isEqualTo(200);
+            try (RawClient second = new RawClient(port)) {
+                assertThat(second.closedByServer()).isTrue();
+            }
+            assertThat(first.send("GET /ok HTTP/1.1\r\nHost: x\r\n\r\n").read().status()).isEqualTo(200);
+        }
+    }
+
+    @Test
+    void onTaskErrorHearsOfFailuresOutsideRequests() throws Exception {
+        Runtime.init(RuntimeConfig.builder().backendType("nio").workerThreads(1).build());
+        server = new Server();
+        CompletableFuture<Throwable> seen = new CompletableFuture<>();
+        server.onTaskError((error, task) -> seen.complete(error));
+        Runtime.schedule(Task.of(() -> {
+            throw new IllegalStateException("background job failed");
+        }));
+        assertThat(seen.get(5, TimeUnit.SECONDS)).hasMessage("background job failed");
+    }
+
+    /** A backend that runs tasks but has no Netty loop. */
+    static final class QueueOnlyBackend implements EventLoopBackend {
+        private final java.util.concurrent.LinkedBlockingQueue<Task<?>> queue = new java.util.concurrent.LinkedBlockingQueue<>();
+        private volatile boolean running;
+        private volatile boolean stopping;
+
+        @Override
+        public void run() {
+            running = true;
+            try {
+                while (!stopping || !queue.isEmpty()) {
+                    Task<?> t = queue.poll(10, TimeUnit.MILLISECONDS);
+                    if (t != null) {
+                        t.run();
+                    }
+                }
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            } finally {
+                running = false;
+            }
+        }
+
+        @Override
+        public void stop() {
+            stopping = true;
+        }
+
+        @Override
+        public void schedule(Task<?> task) {
+            queue.add(task);
+        }
+
+        @Override
+        public boolean isRunning() {
+            return running;
+        }
+
+        @Override
+        public int pendingTasks() {
+            return queue.size();
+        }
+    }
+}
