@@ -658,6 +658,7 @@ public final class RocksDbRecoveryStore implements RecoveryStore {
                         db.compactRange(cf, null, null, compactOptions);
                     }
                     deletesAtLastCompaction = deleted;
+                    tightenPermissions(dir); // the listener does too, but on RocksDB's thread
                     now = measure();
                     if (now[0] + now[1] + bytes <= cap) {
                         return;
@@ -799,6 +800,9 @@ public final class RocksDbRecoveryStore implements RecoveryStore {
             throw new RecoveryException("garbage collection of recovery store " + dir + " failed: " + e.getMessage(), e);
         }
         deletes.addAndGet(dropped);
+        if (dropped > 0) {
+            tightenPermissions(dir);
+        }
         return dropped;
     }
 
