@@ -82,7 +82,7 @@ import org.slf4j.LoggerFactory;
  * pending + put state + put next_seq; complete = delete pending (or quarantined) + delete state
  * [+ put idempotency + put idempotency_expiry]; an attempt, custom data = put state; quarantine =
  * delete pending + put quarantined + put state. The first write after {@link #markCleanShutdown()}
- * deletes the clean-shutdown flag in its own batch. The WAL is never disabled and is replayed with
+ * also deletes the clean-shutdown flag, in the same batch. The WAL is never disabled and is replayed with
  * {@link WALRecoveryMode#PointInTimeRecovery}: after a crash the database is a consistent prefix of
  * the acknowledged batches. Every write reaches the kernel before it returns (RocksDB writes the
  * WAL record with {@code write(2)} unless {@code manual_wal_flush}, which is off), so every policy
@@ -97,11 +97,12 @@ import org.slf4j.LoggerFactory;
  * rebuilt from {@code state} on open; request bodies and stored responses stay in RocksDB.
  *
  * <p><b>Bounded disk:</b> {@code maxJournalBytes} caps the SST files
- * ({@code rocksdb.total-sst-files-size}) plus the WAL files on disk, approximately: the size is
+ * ({@code rocksdb.total-sst-files-size}) plus the alive WAL files, approximately: the size is
  * measured, then bytes written since are added, and it is measured again when that estimate
- * reaches the cap. When it is over, deleted data is reclaimed first (memtable flush, then a forced
- * {@code compactRange} that drops the tombstones; both synchronous, and done again only after
- * something was deleted or an eighth of the cap was written to the WAL); if it is still over, {@link #append} throws
+ * reaches the cap. When it is over, space is reclaimed first (memtable flush, then a forced
+ * {@code compactRange} of every column family that drops tombstones and overwritten values; both
+ * synchronous, and repeated only after something was deleted or an eighth of the cap went to the
+ * WAL); if it is still over, {@link #append} throws
  * {@link JournalFullException}. Completions, attempts, quarantines and custom data are never
  * refused, so a full journal drains. {@code segmentSize} has no meaning here.
  *
