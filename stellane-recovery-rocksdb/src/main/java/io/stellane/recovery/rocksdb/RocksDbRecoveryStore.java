@@ -1,0 +1,1113 @@
+package io.stellane.recovery.rocksdb;
+
+import io.stellane.recovery.JournalFullException;
+import io.stellane.recovery.JournaledRequest;
+import io.stellane.recovery.PendingRequest;
+import io.stellane.recovery.RecoveryException;
+import io.stellane.recovery.RecoveryStore;
+import io.stellane.recovery.RecoveryStoreConfig;
+import io.stellane.recovery.RecoveryStoreStats;
+import io.stellane.recovery.StoredResponse;
+import io.stellane.recovery.SyncPolicy;
+import io.stellane.recovery.spi.RecordCodec;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermission;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Clock;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.ReentrantReadWriteLock;
+import java.util.stream.Stream;
+import org.rocksdb.AbstractEventListener;
+import org.rocksdb.BlockBasedTableConfig;
+import org.rocksdb.ColumnFamilyDescriptor;
+import org.rocksdb.ColumnFamilyHandle;
+import org.rocksdb.ColumnFamilyOptions;
+import org.rocksdb.CompactRangeOptions;
+import org.rocksdb.CompactionJobInfo;
+import org.rocksdb.DBOptions;
+import org.rocksdb.FlushJobInfo;
+import org.rocksdb.FlushOptions;
+import org.rocksdb.InfoLogLevel;
+import org.rocksdb.LRUCache;
+import org.rocksdb.LogFile;
+import org.rocksdb.ReadOptions;
+import org.rocksdb.RocksDB;
+import org.rocksdb.RocksDBException;
+import org.rocksdb.RocksIterator;
+import org.rocksdb.Slice;
+import org.rocksdb.WALRecoveryMode;
+import org.rocksdb.WalFileType;
+import org.rocksdb.WriteBatch;
+import org.rocksdb.WriteOptions;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The {@code "rocksdb"} recovery store: the journal is an embedded RocksDB database.
+ *
+ * <h2>How it works</h2>
+ * <pre>
+ * dir/ (0700; every file in it narrowed to 0600 at open, after each flush/compaction and at close)
+ *   RocksDB files: *.log (WAL), *.sst, MANIFEST-*, CURRENT, OPTIONS-*, LOCK, LOG (info log, bounded)
+ *
+ * column family        key                                  value (spi.RecordCodec, big-endian)
+ *   pending            u64 seq | requestId (UTF-8)          the JournaledRequest
+ *   quarantined        u64 seq | requestId                  the JournaledRequest (moved here from pending)
+ *   state              requestId                            u8 1 | i64 seq | str idempotencyKey | i32 attempts
+ *                                                           | str lastFailure | map customData
+ *                                                           | str quarantineReason | i64 quarantinedAt (ms)
+ *   idempotency        idempotencyKey                       i64 expiresAt (ms) | response
+ *   idempotency_expiry u64 expiresAt | idempotencyKey       empty: an index for the GC pass
+ *   meta               "format" / "next_seq" / "clean_shutdown"
+ * </pre>
+ * The big-endian sequence number in front of the id makes RocksDB's key order the append order.
+ * Every change is one {@link WriteBatch}, so it is applied whole or not at all: append = put
+ * pending + put state + put next_seq; complete = delete pending (or quarantined) + delete state
+ * [+ put idempotency + put idempotency_expiry]; an attempt, custom data = put state; quarantine =
+ * delete pending + put quarantined + put state. The first write after {@link #markCleanShutdown()}
+ * also deletes the clean-shutdown flag, in the same batch. The WAL is never disabled and is replayed with
+ * {@link WALRecoveryMode#PointInTimeRecovery}: after a crash the database is a consistent prefix of
+ * the acknowledged batches. Every write reaches the kernel before it returns (RocksDB writes the
+ * WAL record with {@code write(2)} unless {@code manual_wal_flush}, which is off), so every policy
+ * survives the death of the process; {@link SyncPolicy#ALWAYS} writes with {@code sync=true}
+ * (RocksDB group-commits concurrent synced writers), {@link SyncPolicy#INTERVAL} writes with
+ * {@code sync=false} and one daemon thread calls {@code flushWal(true)} every interval,
+ * {@link SyncPolicy#NONE} never syncs. Attempts, quarantines and the clean-shutdown flag are
+ * written with {@code sync=true} under every policy; close syncs the WAL. A failed sync makes the
+ * store fail closed: every later write throws.
+ *
+ * <p><b>Memory:</b> an index of request metadata (id, seq, attempts, custom data, quarantine) is
+ * rebuilt from {@code state} on open; request bodies and stored responses stay in RocksDB.
+ *
+ * <p><b>Bounded disk:</b> {@code maxJournalBytes} caps the SST files
+ * ({@code rocksdb.total-sst-files-size}) plus the alive WAL files, approximately: the size is
+ * measured, then bytes written since are added, and it is measured again when that estimate
+ * reaches the cap. When it is over, space is reclaimed first (memtable flush, then a forced
+ * {@code compactRange} of every column family that drops tombstones and overwritten values; both
+ * synchronous, and repeated only after something was deleted or an eighth of the cap went to the
+ * WAL); if it is still over, {@link #append} throws
+ * {@link JournalFullException}. Completions, attempts, quarantines and custom data are never
+ * refused, so a full journal drains. {@code segmentSize} has no meaning here.
+ *
+ * <p><b>Garbage collection</b> (at open and every minute on the same daemon thread): expired
+ * idempotency responses are found through {@code idempotency_expiry}, deleted, and the expired
+ * index range goes with one {@code deleteRange}; quarantined requests older than the TTL are
+ * dropped; the ranges are then compacted.
+ *
+ * <p><b>Threading:</b> RocksDB is thread-safe; operations on different requests run concurrently
+ * (so concurrent synced writes share an fsync), operations on one request are serialized on its
+ * index entry, and a read-write lock keeps {@link #close()} out while any call runs.
+ */
+public final class RocksDbRecoveryStore implements RecoveryStore {
+    private static final Logger LOG = LoggerFactory.getLogger(RocksDbRecoveryStore.class);
+
+    static final Set<PosixFilePermission> FILE_PERMS = PosixFilePermissions.fromString("rw-------");
+    static final Set<PosixFilePermission> DIR_PERMS = PosixFilePermissions.fromString("rwx------");
+
+    static final String CF_PENDING = "pending";
+    static final String CF_QUARANTINED = "quarantined";
+    static final String CF_STATE = "state";
+    static final String CF_IDEMPOTENCY = "idempotency";
+    static final String CF_IDEMPOTENCY_EXPIRY = "idempotency_expiry";
+    static final String CF_META = "meta";
+    static final List<String> COLUMN_FAMILIES =
+            List.of(CF_PENDING, CF_QUARANTINED, CF_STATE, CF_IDEMPOTENCY, CF_IDEMPOTENCY_EXPIRY, CF_META);
+
+    private static final byte[] META_FORMAT = utf8("format");
+    private static final byte[] META_NEXT_SEQ = utf8("next_seq");
+    private static final byte[] META_CLEAN = utf8("clean_shutdown");
+    private static final int FORMAT = 1;
+    private static final int STATE_VERSION = 1;
+    /** Rough per-entry cost in the WAL beyond key and value bytes. */
+    private static final int ENTRY_OVERHEAD = 32;
+    private static final long GC_PERIOD_MILLIS = 60_000;
+
+    static {
+        RocksDB.loadLibrary();
+    }
+
+    private final RecoveryStoreConfig config;
+    private final Path dir;
+    private final Clock clock;
+    private final long cap;
+
+    // native handles, closed in reverse order of creation
+    private final List<AutoCloseable> natives = new ArrayList<>();
+    private final List<ColumnFamilyHandle> handles = new ArrayList<>();
+    private final RocksDB db;
+    private final ColumnFamilyHandle pendingCf;
+    private final ColumnFamilyHandle quarantinedCf;
+    private final ColumnFamilyHandle stateCf;
+    private final ColumnFamilyHandle idemCf;
+    private final ColumnFamilyHandle idemExpiryCf;
+    private final ColumnFamilyHandle metaCf;
+    private final WriteOptions syncWrite;
+    private final WriteOptions plainWrite;
+    private final FlushOptions flushOptions;
+    private final CompactRangeOptions compactOptions;
+
+    private final ReentrantReadWriteLock gate = new ReentrantReadWriteLock();
+    private boolean closed; // written under the write lock, read under either
+    private final ConcurrentHashMap<String, Entry> index = new ConcurrentHashMap<>();
+    private final AtomicLong nextSeq;
+    private final boolean previousShutdownClean;
+    /** Whether the clean-shutdown flag is on disk; set only under the write lock. */
+    private volatile boolean cleanFlagOnDisk;
+    private volatile RecoveryException syncFailure;
+
+    private final AtomicLong journaled = new AtomicLong();
+    private final AtomicLong completed = new AtomicLong();
+    private final AtomicLong attempts = new AtomicLong();
+    private final AtomicLong quarantinedTotal = new AtomicLong();
+    private final AtomicLong pendingNow = new AtomicLong();
+    private final AtomicLong quarantinedNow = new AtomicLong();
+    /** Writes not yet covered by a sync (INTERVAL skips its sync when this is 0). */
+    private final AtomicLong unsynced = new AtomicLong();
+    /** Completions, quarantines and GC deletes: reclaiming space is worth a compaction after some. */
+    private final AtomicLong deletes = new AtomicLong();
+
+    // size accounting for maxJournalBytes
+    private final Object roomLock = new Object();
+    private volatile long measuredBytes;
+    private final AtomicLong writtenSinceMeasure = new AtomicLong();
+    private long deletesAtLastCompaction = -1; // guarded by roomLock
+
+    private final ScheduledExecutorService maintenance;
+
+    /** Opens (creating if needed) the store at {@code config.path()}. */
+    public RocksDbRecoveryStore(RecoveryStoreConfig config) {
+        this.config = Objects.requireNonNull(config, "config");
+        this.dir = config.path().toAbsolutePath();
+        this.clock = config.clock();
+        this.cap = config.maxJournalBytes();
+        RocksDB opened = null;
+        try {
+            prepareDirectory(dir);
+            DBOptions dbOptions = track(new DBOptions()
+                    .setCreateIfMissing(true)
+                    .setCreateMissingColumnFamilies(true)
+                    .setWalRecoveryMode(WALRecoveryMode.PointInTimeRecovery)
+                    .setManualWalFlush(false)
+                    .setParanoidChecks(true)
+                    .setMaxTotalWalSize(Math.max(cap / 4, 64 << 10))
+                    .setDbWriteBufferSize(Math.clamp(cap / 4, 256 << 10, 64 << 20))
+                    .setMaxBackgroundJobs(2)
+                    .setInfoLogLevel(InfoLogLevel.INFO_LEVEL)
+                    .setMaxLogFileSize(1 << 20)
+                    .setKeepLogFileNum(3)
+                    .setStatsDumpPeriodSec(0));
+            PermissionListener listener = track(new PermissionListener(dir));
+            dbOptions.setListeners(List.of(listener));
+            LRUCache cache = track(new LRUCache(8L << 20));
+            ColumnFamilyOptions cfOptions = track(new ColumnFamilyOptions()
+                    .setWriteBufferSize(Math.clamp(cap / 8, 64 << 10, 16 << 20))
+                    .setTableFormatConfig(new BlockBasedTableConfig().setBlockCache(cache)));
+            List<ColumnFamilyDescriptor> descriptors = new ArrayList<>();
+            descriptors.add(new ColumnFamilyDescriptor(RocksDB.DEFAULT_COLUMN_FAMILY, cfOptions));
+            for (String name : COLUMN_FAMILIES) {
+                descriptors.add(new ColumnFamilyDescriptor(utf8(name), cfOptions));
+            }
+            syncWrite = track(new WriteOptions().setSync(true).setDisableWAL(false));
+            plainWrite = track(new WriteOptions().setSync(false).setDisableWAL(false));
+            flushOptions = track(new FlushOptions().setWaitForFlush(true));
+            compactOptions = track(new CompactRangeOptions()
+                    .setBottommostLevelCompaction(CompactRangeOptions.BottommostLevelCompaction.kForce));
+            try {
+                opened = RocksDB.open(dbOptions, dir.toString(), descriptors, handles);
+            } catch (RocksDBException e) {
+                String msg = String.valueOf(e.getMessage());
+                if (msg.contains("lock")) {
+                    throw new RecoveryException("recovery store " + dir + " is in use (by this or another process): "
+                            + msg, e);
+                }
+                throw new RecoveryException("cannot open recovery store " + dir + ": " + msg, e);
+            }
+            db = opened;
+            pendingCf = handles.get(1);
+            quarantinedCf = handles.get(2);
+            stateCf = handles.get(3);
+            idemCf = handles.get(4);
+            idemExpiryCf = handles.get(5);
+            metaCf = handles.get(6);
+            tightenPermissions(dir);
+
+            checkFormat();
+            byte[] clean = db.get(metaCf, META_CLEAN);
+            previousShutdownClean = clean != null;
+            cleanFlagOnDisk = previousShutdownClean;
+            nextSeq = new AtomicLong(rebuildIndex());
+            collectGarbage();
+            measure();
+        } catch (RocksDBException e) {
+            releaseNatives(opened);
+            throw new RecoveryException("cannot open recovery store " + dir + ": " + e.getMessage(), e);
+        } catch (RuntimeException | Error e) {
+            releaseNatives(opened);
+            throw e;
+        }
+        maintenance = Executors.newSingleThreadScheduledExecutor(r -> {
+            Thread t = new Thread(r, "stellane-rocksdb-" + dir.getFileName());
+            t.setDaemon(true);
+            return t;
+        });
+        if (config.syncPolicy() == SyncPolicy.INTERVAL) {
+            long nanos = config.syncInterval().toNanos();
+            maintenance.scheduleWithFixedDelay(this::syncQuietly, nanos, nanos, TimeUnit.NANOSECONDS);
+        }
+        maintenance.scheduleWithFixedDelay(this::collectGarbageQuietly, GC_PERIOD_MILLIS, GC_PERIOD_MILLIS,
+                TimeUnit.MILLISECONDS);
+    }
+
+    // ------------------------------------------------------------------ API
+
+    @Override
+    public void append(JournaledRequest request) {
+        String id = request.requestId();
+        byte[] value = new RecordCodec.Writer(128 + request.bodyLength()).request(request).toByteArray();
+        byte[] idBytes = utf8(id);
+        gate.readLock().lock();
+        try {
+            checkWritable();
+            Entry e = new Entry(id, nextSeq.getAndIncrement(), request.idempotencyKey());
+            byte[] state = e.encode();
+            long bytes = 8L + idBytes.length + value.length + idBytes.length + state.length + 24 + 3L * ENTRY_OVERHEAD;
+            ensureRoom(bytes, id);
+            synchronized (e) {
+                if (index.putIfAbsent(id, e) != null) {
+                    throw new RecoveryException("request " + id + " is already journaled");
+                }
+                try (WriteBatch b = new WriteBatch()) {
+                    b.put(pendingCf, seqKey(e.seq, idBytes), value);
+                    b.put(stateCf, idBytes, state);
+                    b.put(metaCf, META_NEXT_SEQ, be64(e.seq + 1));
+                    write(b, false, bytes);
+                } catch (RocksDBException | RuntimeException ex) {
+                    index.remove(id, e);
+                    throw failure("cannot journal request " + id, ex);
+                }
+                e.live = true;
+            }
+            journaled.incrementAndGet();
+            pendingNow.incrementAndGet();
+        } finally {
+            gate.readLock().unlock();
+        }
+    }
+
+    @Override
+    public void complete(String requestId, StoredResponse responseOrNull) {
+        gate.readLock().lock();
+        try {
+            checkWritable();
+            Entry e = entry(requestId);
+            synchronized (e) {
+                checkLive(e);
+                String key = e.idempotencyKey;
+                boolean keep = key != null && responseOrNull != null;
+                long expires = keep ? expiry() : 0;
+                byte[] idBytes = utf8(requestId);
+                long bytes = 8L + 3L * idBytes.length + 2 * ENTRY_OVERHEAD;
+                try (WriteBatch b = new WriteBatch()) {
+                    b.delete(e.quarantineReason == null ? pendingCf : quarantinedCf, seqKey(e.seq, idBytes));
+                    b.delete(stateCf, idBytes);
+                    if (keep) {
+                        byte[] keyBytes = utf8(key);
+                        byte[] stored = new RecordCodec.Writer(64 + responseOrNull.body().length)
+                                .i64(expires).response(responseOrNull).toByteArray();
+                        b.put(idemCf, keyBytes, stored);
+                        b.put(idemExpiryCf, seqKey(expires, keyBytes), new byte[0]);
+                        bytes += 2L * keyBytes.length + stored.length + 8 + 2 * ENTRY_OVERHEAD;
+                    }
+                    write(b, false, bytes);
+                } catch (RocksDBException | RuntimeException ex) {
+                    throw failure("cannot complete request " + requestId, ex);
+                }
+                e.live = false;
+                index.remove(requestId, e);
+                (e.quarantineReason == null ? pendingNow : quarantinedNow).decrementAndGet();
+            }
+            completed.incrementAndGet();
+            deletes.incrementAndGet();
+        } finally {
+            gate.readLock().unlock();
+        }
+    }
+
+    @Override
+    public int recordAttempt(String requestId, String failureReason) {
+        gate.readLock().lock();
+        try {
+            checkWritable();
+            Entry e = entry(requestId);
+            synchronized (e) {
+                checkLive(e);
+                if (e.quarantineReason != null) {
+                    throw new RecoveryException("request " + requestId + " is quarantined: " + e.quarantineReason);
+                }
+                int attempt = e.attempts + 1;
+                if (attempt > config.maxAttempts()) {
+                    quarantineLocked(e, "gave up after " + config.maxAttempts() + " attempts; last failure: "
+                            + failureReason);
+                    return attempt;
+                }
+                Entry next = e.copy();
+                next.attempts = attempt;
+                next.lastFailure = failureReason;
+                putState(next, true, "cannot record an attempt of request " + requestId);
+                e.attempts = attempt;
+                e.lastFailure = failureReason;
+                attempts.incrementAndGet();
+                return attempt;
+            }
+        } finally {
+            gate.readLock().unlock();
+        }
+    }
+
+    @Override
+    public void quarantine(String requestId, String reason) {
+        Objects.requireNonNull(reason, "reason");
+        gate.readLock().lock();
+        try {
+            checkWritable();
+            Entry e = entry(requestId);
+            synchronized (e) {
+                checkLive(e);
+                quarantineLocked(e, reason);
+            }
+        } finally {
+            gate.readLock().unlock();
+        }
+    }
+
+    @Override
+    public void putCustomData(String requestId, Map<String, String> data) {
+        Map<String, String> copy = new LinkedHashMap<>(data);
+        gate.readLock().lock();
+        try {
+            checkWritable();
+            Entry e = entry(requestId);
+            synchronized (e) {
+                checkLive(e);
+                Entry next = e.copy();
+                next.custom.putAll(copy);
+                putState(next, false, "cannot store custom data of request " + requestId);
+                e.custom.putAll(copy);
+            }
+        } finally {
+            gate.readLock().unlock();
+        }
+    }
+
+    @Override
+    public List<PendingRequest> pending() {
+        gate.readLock().lock();
+        try {
+            checkOpen();
+            return list(pendingCf, false);
+        } finally {
+            gate.readLock().unlock();
+        }
+    }
+
+    @Override
+    public List<PendingRequest> quarantined() {
+        gate.readLock().lock();
+        try {
+            checkOpen();
+            return list(quarantinedCf, true);
+        } finally {
+            gate.readLock().unlock();
+        }
+    }
+
+    @Override
+    public Optional<StoredResponse> findByIdempotencyKey(String idempotencyKey) {
+        Objects.requireNonNull(idempotencyKey, "idempotencyKey");
+        gate.readLock().lock();
+        try {
+            checkOpen();
+            byte[] stored = db.get(idemCf, utf8(idempotencyKey));
+            if (stored == null) {
+                return Optional.empty();
+            }
+            RecordCodec.Reader in = new RecordCodec.Reader(stored);
+            if (in.i64() <= clock.millis()) {
+                return Optional.empty(); // expired; the next GC pass deletes it
+            }
+            return Optional.ofNullable(in.response());
+        } catch (RocksDBException e) {
+            throw new RecoveryException("cannot read recovery store " + dir + ": " + e.getMessage(), e);
+        } catch (IllegalArgumentException e) {
+            throw new RecoveryException("corrupt stored response for idempotency key " + idempotencyKey
+                    + " in " + dir, e);
+        } finally {
+            gate.readLock().unlock();
+        }
+    }
+
+    @Override
+    public void markCleanShutdown() {
+        gate.writeLock().lock(); // no other write may interleave with setting the flag
+        try {
+            checkWritable();
+            try (WriteBatch b = new WriteBatch()) {
+                b.put(metaCf, META_CLEAN, new byte[] {1});
+                db.write(syncWrite, b);
+            } catch (RocksDBException e) {
+                throw syncFailed("cannot mark a clean shutdown of " + dir, e);
+            }
+            cleanFlagOnDisk = true;
+        } finally {
+            gate.writeLock().unlock();
+        }
+    }
+
+    @Override
+    public RecoveryStoreStats stats() {
+        long bytes = 0;
+        int files = 0;
+        try (Stream<Path> list = Files.list(dir)) {
+            for (Path f : list.toList()) {
+                String name = f.getFileName().toString();
+                try {
+                    bytes += Files.size(f);
+                } catch (IOException ignored) {
+                    continue; // deleted by a compaction meanwhile
+                }
+                if (name.endsWith(".sst") || name.endsWith(".log")) {
+                    files++;
+                }
+            }
+        } catch (IOException e) {
+            bytes = measuredBytes;
+        }
+        return new RecoveryStoreStats(journaled.get(), completed.get(), attempts.get(), quarantinedTotal.get(),
+                pendingNow.get(), quarantinedNow.get(), bytes, Math.max(1, files));
+    }
+
+    @Override
+    public RecoveryStoreConfig config() {
+        return config;
+    }
+
+    @Override
+    public void close() {
+        gate.writeLock().lock();
+        try {
+            if (closed) {
+                return;
+            }
+            closed = true; // from here on every call throws; calls in flight have finished
+        } finally {
+            gate.writeLock().unlock();
+        }
+        maintenance.shutdownNow();
+        try {
+            if (!maintenance.awaitTermination(30, TimeUnit.SECONDS)) {
+                LOG.warn("maintenance thread of recovery store {} did not stop within 30 s", dir);
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        gate.writeLock().lock();
+        try {
+            if (syncFailure == null) {
+                try {
+                    db.flushWal(true);
+                } catch (RocksDBException e) {
+                    LOG.error("final sync of recovery store {} failed", dir, e);
+                }
+            }
+            releaseNatives(db);
+            tightenPermissions(dir);
+        } finally {
+            gate.writeLock().unlock();
+        }
+    }
+
+    @Override
+    public String toString() {
+        return "RocksDbRecoveryStore[" + dir + "]";
+    }
+
+    // ------------------------------------------------------------------ writes
+
+    private void quarantineLocked(Entry e, String reason) {
+        long at = clock.millis();
+        byte[] idBytes = utf8(e.id);
+        Entry next = e.copy();
+        next.quarantineReason = reason;
+        next.quarantinedAt = at;
+        byte[] state = next.encode();
+        try (WriteBatch b = new WriteBatch()) {
+            long bytes = idBytes.length + state.length + ENTRY_OVERHEAD;
+            if (e.quarantineReason == null) {
+                byte[] key = seqKey(e.seq, idBytes);
+                byte[] request = db.get(pendingCf, key);
+                if (request == null) {
+                    throw new RecoveryException("request " + e.id + " is missing from " + CF_PENDING + " in " + dir);
+                }
+                b.delete(pendingCf, key);
+                b.put(quarantinedCf, key, request);
+                bytes += 2L * key.length + request.length + 2 * ENTRY_OVERHEAD;
+            }
+            b.put(stateCf, idBytes, state);
+            write(b, true, bytes);
+        } catch (RocksDBException ex) {
+            throw failure("cannot quarantine request " + e.id, ex);
+        }
+        if (e.quarantineReason == null) {
+            pendingNow.decrementAndGet();
+            quarantinedNow.incrementAndGet();
+            deletes.incrementAndGet();
+        }
+        e.quarantineReason = reason;
+        e.quarantinedAt = at;
+        quarantinedTotal.incrementAndGet();
+    }
+
+    private void putState(Entry next, boolean forced, String what) {
+        byte[] idBytes = utf8(next.id);
+        byte[] state = next.encode();
+        try (WriteBatch b = new WriteBatch()) {
+            b.put(stateCf, idBytes, state);
+            write(b, forced, idBytes.length + state.length + ENTRY_OVERHEAD);
+        } catch (RocksDBException | RuntimeException ex) {
+            throw failure(what, ex);
+        }
+    }
+
+    /**
+     * Writes a batch, synced if {@code forced} or under {@link SyncPolicy#ALWAYS}. The first write
+     * after a clean-shutdown mark also deletes the mark.
+     */
+    private void write(WriteBatch b, boolean forced, long bytes) throws RocksDBException {
+        boolean clearFlag = cleanFlagOnDisk;
+        if (clearFlag) {
+            b.delete(metaCf, META_CLEAN);
+        }
+        boolean sync = forced || config.syncPolicy() == SyncPolicy.ALWAYS;
+        try {
+            db.write(sync ? syncWrite : plainWrite, b);
+        } catch (RocksDBException e) {
+            if (sync) {
+                throw syncFailed("synced write to recovery store " + dir + " failed", e);
+            }
+            throw e;
+        }
+        if (clearFlag) {
+            cleanFlagOnDisk = false;
+        }
+        if (!sync) {
+            unsynced.incrementAndGet();
+        }
+        writtenSinceMeasure.addAndGet(bytes);
+    }
+
+    private RecoveryException syncFailed(String message, RocksDBException e) {
+        RecoveryException failure = new RecoveryException(message + ": " + e.getMessage()
+                + "; the store now refuses writes", e);
+        syncFailure = failure;
+        return failure;
+    }
+
+    private RecoveryException failure(String message, Exception e) {
+        if (e instanceof RecoveryException re) {
+            return re;
+        }
+        return new RecoveryException(message + " in " + dir + ": " + e.getMessage(), e);
+    }
+
+    // ------------------------------------------------------------------ size cap
+
+    /** Throws {@link JournalFullException} unless {@code bytes} more fit under maxJournalBytes. */
+    private void ensureRoom(long bytes, String requestId) {
+        if (measuredBytes + writtenSinceMeasure.get() + bytes <= cap) {
+            return;
+        }
+        synchronized (roomLock) {
+            try {
+                long[] now = measure();
+                if (now[0] + now[1] + bytes <= cap) {
+                    return;
+                }
+                long deleted = deletes.get();
+                if (deleted != deletesAtLastCompaction || now[1] >= cap / 8) {
+                    // reclaim: memtables to SST (the WAL goes), then a full compaction drops deleted
+                    // and overwritten entries; synchronous, so a refusal below does not depend on
+                    // background timing, and skipped while nothing changed
+                    db.flush(flushOptions, handles);
+                    for (ColumnFamilyHandle cf : handles) {
+                        db.compactRange(cf, null, null, compactOptions);
+                    }
+                    deletesAtLastCompaction = deleted;
+                    tightenPermissions(dir); // the listener does too, but on RocksDB's thread
+                    now = measure();
+                    if (now[0] + now[1] + bytes <= cap) {
+                        return;
+                    }
+                }
+                throw new JournalFullException("recovery store " + dir + " is full: " + now[0] + " bytes of SST files"
+                        + " and " + now[1] + " bytes of WAL on disk (maxJournalBytes " + cap + ") hold "
+                        + pendingNow.get() + " pending and " + quarantinedNow.get() + " quarantined requests;"
+                        + " request " + requestId + " (about " + bytes + " bytes) was not journaled. Complete or"
+                        + " quarantine requests, or raise maxJournalBytes");
+            } catch (RocksDBException e) {
+                throw new RecoveryException("cannot reclaim space in recovery store " + dir + ": " + e.getMessage(), e);
+            }
+        }
+    }
+
+    /** Measures {SST bytes, WAL bytes} and restarts the written-since estimate. */
+    private long[] measure() throws RocksDBException {
+        long written = writtenSinceMeasure.get();
+        long sst = db.getAggregatedLongProperty("rocksdb.total-sst-files-size");
+        long wal = walBytes();
+        measuredBytes = sst + wal;
+        writtenSinceMeasure.addAndGet(-written);
+        return new long[] {sst, wal};
+    }
+
+    /**
+     * Bytes of the WAL files RocksDB still needs (alive), read from RocksDB rather than from a
+     * directory listing, so a WAL made obsolete by a flush but not yet deleted by a background
+     * thread does not make the measurement depend on timing.
+     */
+    private long walBytes() throws RocksDBException {
+        long total = 0;
+        for (LogFile f : db.getSortedWalFiles()) {
+            if (f.type() == WalFileType.kAliveLogFile) {
+                total += f.sizeFileBytes();
+            }
+        }
+        return total;
+    }
+
+    // ------------------------------------------------------------------ background work
+
+    private void syncQuietly() {
+        gate.readLock().lock();
+        try {
+            if (closed || syncFailure != null) {
+                return;
+            }
+            long seen = unsynced.get();
+            if (seen == 0) {
+                return;
+            }
+            db.flushWal(true);
+            unsynced.addAndGet(-seen);
+        } catch (RocksDBException e) {
+            LOG.error("recovery store {}: background WAL sync failed; the store now refuses writes", dir,
+                    syncFailed("background WAL sync of " + dir + " failed", e));
+        } finally {
+            gate.readLock().unlock();
+        }
+    }
+
+    private void collectGarbageQuietly() {
+        gate.readLock().lock();
+        try {
+            if (!closed && syncFailure == null) {
+                collectGarbage();
+            }
+        } catch (RuntimeException e) {
+            LOG.warn("recovery store {}: garbage collection failed; retrying in a minute", dir, e);
+        } finally {
+            gate.readLock().unlock();
+        }
+    }
+
+    /**
+     * Deletes expired idempotency responses and quarantined requests older than the TTL, then
+     * compacts what it deleted. Returns how many records it dropped. Package-private for tests.
+     */
+    int collectGarbage() {
+        long now = clock.millis();
+        int dropped = 0;
+        try {
+            // idempotency responses, through the expiry index
+            byte[] upper = be64(now + 1 < now ? Long.MAX_VALUE : now + 1);
+            boolean any = false;
+            try (WriteBatch b = new WriteBatch();
+                    Slice bound = new Slice(upper);
+                    ReadOptions ro = new ReadOptions().setIterateUpperBound(bound);
+                    RocksIterator it = db.newIterator(idemExpiryCf, ro)) {
+                for (it.seekToFirst(); it.isValid(); it.next()) {
+                    any = true;
+                    byte[] k = it.key();
+                    byte[] key = Arrays.copyOfRange(k, 8, k.length);
+                    byte[] stored = db.get(idemCf, key);
+                    // the key may have been stored again later, with a later expiry
+                    if (stored != null && new RecordCodec.Reader(stored).i64() <= now) {
+                        b.delete(idemCf, key);
+                        dropped++;
+                    }
+                }
+                it.status();
+                if (any) {
+                    b.deleteRange(idemExpiryCf, new byte[0], upper);
+                    write(b, false, b.getDataSize());
+                }
+            }
+            if (any) {
+                db.compactRange(idemCf, null, null, compactOptions);
+                db.compactRange(idemExpiryCf, null, upper, compactOptions);
+            }
+            // dead letters past the TTL
+            long ttl = config.idempotencyTtl().toMillis();
+            boolean droppedQuarantined = false;
+            for (Entry e : index.values()) {
+                synchronized (e) {
+                    if (!e.live || e.quarantineReason == null || e.quarantinedAt + ttl > now) {
+                        continue;
+                    }
+                    byte[] idBytes = utf8(e.id);
+                    try (WriteBatch b = new WriteBatch()) {
+                        b.delete(quarantinedCf, seqKey(e.seq, idBytes));
+                        b.delete(stateCf, idBytes);
+                        write(b, false, b.getDataSize());
+                    }
+                    e.live = false;
+                    index.remove(e.id, e);
+                    quarantinedNow.decrementAndGet();
+                    dropped++;
+                    droppedQuarantined = true;
+                }
+            }
+            if (droppedQuarantined) {
+                db.compactRange(quarantinedCf, null, null, compactOptions);
+                db.compactRange(stateCf, null, null, compactOptions);
+            }
+        } catch (RocksDBException e) {
+            throw new RecoveryException("garbage collection of recovery store " + dir + " failed: " + e.getMessage(), e);
+        }
+        deletes.addAndGet(dropped);
+        if (dropped > 0) {
+            tightenPermissions(dir);
+        }
+        return dropped;
+    }
+
+    // ------------------------------------------------------------------ open
+
+    private static void prepareDirectory(Path dir) {
+        try {
+            if (!Files.isDirectory(dir)) {
+                Files.createDirectories(dir, PosixFilePermissions.asFileAttribute(DIR_PERMS));
+            }
+            Files.setPosixFilePermissions(dir, DIR_PERMS); // the store owns its directory
+        } catch (IOException e) {
+            throw new RecoveryException("cannot create recovery store directory " + dir + ": " + e.getMessage(), e);
+        }
+    }
+
+    private void checkFormat() throws RocksDBException {
+        byte[] format = db.get(metaCf, META_FORMAT);
+        if (format == null) {
+            db.put(metaCf, syncWrite, META_FORMAT, be32(FORMAT));
+        } else if (format.length != 4 || new RecordCodec.Reader(format).i32() != FORMAT) {
+            throw new RecoveryException("recovery store " + dir + " has an unknown format " + Arrays.toString(format)
+                    + "; this version reads format " + FORMAT);
+        }
+    }
+
+    /** Loads the index from {@code state} and checks it against the request column families; returns the next seq. */
+    private long rebuildIndex() throws RocksDBException {
+        long maxSeq = 0;
+        try (RocksIterator it = db.newIterator(stateCf)) {
+            for (it.seekToFirst(); it.isValid(); it.next()) {
+                String id = new String(it.key(), StandardCharsets.UTF_8);
+                Entry e;
+                try {
+                    e = Entry.decode(id, it.value());
+                } catch (IllegalArgumentException ex) {
+                    throw new RecoveryException("corrupt state of request " + id + " in recovery store " + dir, ex);
+                }
+                e.live = true;
+                index.put(id, e);
+                maxSeq = Math.max(maxSeq, e.seq);
+            }
+            it.status();
+        }
+        for (boolean quarantinedSide : new boolean[] {false, true}) {
+            try (RocksIterator it = db.newIterator(quarantinedSide ? quarantinedCf : pendingCf)) {
+                for (it.seekToFirst(); it.isValid(); it.next()) {
+                    byte[] k = it.key();
+                    long seq = seqOf(k);
+                    String id = idOf(k);
+                    Entry e = index.get(id);
+                    if (e == null || e.seq != seq || (e.quarantineReason != null) != quarantinedSide) {
+                        // cannot happen with atomic batches; never drop a request silently
+                        LOG.warn("recovery store {}: request {} (seq {}) in {} has no matching state; kept as pending",
+                                dir, id, seq, quarantinedSide ? CF_QUARANTINED : CF_PENDING);
+                        if (e == null) {
+                            e = new Entry(id, seq, new RecordCodec.Reader(it.value()).request().idempotencyKey());
+                            e.live = true;
+                            index.put(id, e);
+                            maxSeq = Math.max(maxSeq, seq);
+                        }
+                    }
+                    if (quarantinedSide) {
+                        quarantinedNow.incrementAndGet();
+                    } else {
+                        pendingNow.incrementAndGet();
+                    }
+                }
+                it.status();
+            }
+        }
+        byte[] stored = db.get(metaCf, META_NEXT_SEQ);
+        long fromMeta = stored == null ? 1 : new RecordCodec.Reader(stored).i64();
+        return Math.max(Math.max(fromMeta, maxSeq + 1), 1);
+    }
+
+    // ------------------------------------------------------------------ reads
+
+    private List<PendingRequest> list(ColumnFamilyHandle cf, boolean quarantinedSide) {
+        List<PendingRequest> out = new ArrayList<>();
+        long now = clock.millis();
+        long ttl = config.idempotencyTtl().toMillis();
+        try (RocksIterator it = db.newIterator(cf)) {
+            for (it.seekToFirst(); it.isValid(); it.next()) {
+                byte[] k = it.key();
+                String id = idOf(k);
+                Entry e = index.get(id);
+                if (e == null) {
+                    continue; // completed since the iterator was created
+                }
+                PendingRequest view;
+                synchronized (e) {
+                    if (!e.live || e.seq != seqOf(k) || (e.quarantineReason != null) != quarantinedSide) {
+                        continue;
+                    }
+                    if (quarantinedSide && e.quarantinedAt + ttl <= now) {
+                        continue; // expired dead letter; the next GC pass drops it
+                    }
+                    JournaledRequest request;
+                    try {
+                        request = new RecordCodec.Reader(it.value()).request();
+                    } catch (IllegalArgumentException ex) {
+                        throw new RecoveryException("corrupt journaled request " + id + " in " + dir, ex);
+                    }
+                    view = new PendingRequest(request, e.attempts, e.lastFailure, e.custom, previousShutdownClean,
+                            e.quarantineReason,
+                            e.quarantineReason == null ? null : Instant.ofEpochMilli(e.quarantinedAt));
+                }
+                out.add(view);
+            }
+            it.status();
+        } catch (RocksDBException ex) {
+            throw new RecoveryException("cannot read recovery store " + dir + ": " + ex.getMessage(), ex);
+        }
+        return out;
+    }
+
+    // ------------------------------------------------------------------ helpers
+
+    private Entry entry(String requestId) {
+        Entry e = index.get(Objects.requireNonNull(requestId, "requestId"));
+        if (e == null) {
+            throw unknown(requestId);
+        }
+        return e;
+    }
+
+    private static void checkLive(Entry e) {
+        if (!e.live) {
+            throw unknown(e.id);
+        }
+    }
+
+    private static RecoveryException unknown(String requestId) {
+        return new RecoveryException("unknown request " + requestId + " (never journaled, or already completed)");
+    }
+
+    private void checkOpen() {
+        if (closed) {
+            throw new RecoveryException("recovery store " + dir + " is closed");
+        }
+    }
+
+    private void checkWritable() {
+        checkOpen();
+        RecoveryException failure = syncFailure;
+        if (failure != null) {
+            throw new RecoveryException("recovery store " + dir + " refuses writes after a failed sync", failure);
+        }
+    }
+
+    private long expiry() {
+        long ttl = config.idempotencyTtl().toMillis();
+        long now = clock.millis();
+        return now + ttl < now ? Long.MAX_VALUE : now + ttl;
+    }
+
+    private <T extends AutoCloseable> T track(T nativeObject) {
+        natives.add(nativeObject);
+        return nativeObject;
+    }
+
+    /** Closes column family handles, then the database, then every option object. */
+    private void releaseNatives(RocksDB database) {
+        handles.forEach(ColumnFamilyHandle::close);
+        handles.clear();
+        if (database != null) {
+            try {
+                database.closeE();
+            } catch (RocksDBException e) {
+                LOG.warn("closing recovery store {} reported: {}", dir, e.getMessage());
+            }
+        }
+        for (int i = natives.size() - 1; i >= 0; i--) {
+            try {
+                natives.get(i).close();
+            } catch (Exception e) {
+                LOG.warn("cannot release a native handle of recovery store {}", dir, e);
+            }
+        }
+        natives.clear();
+    }
+
+    /** Narrows every regular file in {@code dir} to 0600 (RocksDB creates files 0644 less the umask). */
+    static void tightenPermissions(Path dir) {
+        try (Stream<Path> list = Files.list(dir)) {
+            for (Path f : list.toList()) {
+                try {
+                    if (Files.isRegularFile(f) && !Files.getPosixFilePermissions(f).equals(FILE_PERMS)) {
+                        Files.setPosixFilePermissions(f, FILE_PERMS);
+                    }
+                } catch (NoSuchFileException ignored) {
+                    // deleted by RocksDB meanwhile
+                }
+            }
+        } catch (IOException e) {
+            LOG.warn("cannot narrow file permissions in recovery store {}: {}", dir, e.getMessage());
+        }
+    }
+
+    static byte[] utf8(String s) {
+        return s.getBytes(StandardCharsets.UTF_8);
+    }
+
+    static byte[] be64(long v) {
+        return new RecordCodec.Writer(8).i64(v).toByteArray();
+    }
+
+    private static byte[] be32(int v) {
+        return new RecordCodec.Writer(4).i32(v).toByteArray();
+    }
+
+    /** u64 big-endian {@code seq} followed by {@code tail}: sorts by seq, then tail. */
+    static byte[] seqKey(long seq, byte[] tail) {
+        byte[] k = new byte[8 + tail.length];
+        for (int i = 0; i < 8; i++) {
+            k[i] = (byte) (seq >>> (56 - 8 * i));
+        }
+        System.arraycopy(tail, 0, k, 8, tail.length);
+        return k;
+    }
+
+    static long seqOf(byte[] key) {
+        long v = 0;
+        for (int i = 0; i < 8; i++) {
+            v = (v << 8) | (key[i] & 0xff);
+        }
+        return v;
+    }
+
+    static String idOf(byte[] key) {
+        return new String(key, 8, key.length - 8, StandardCharsets.UTF_8);
+    }
+
+    /** Metadata of one pending or quarantined request; mutated only while synchronized on it. */
+    private static final class Entry {
+        final String id;
+        final long seq;
+        final String idempotencyKey;
+        final LinkedHashMap<String, String> custom = new LinkedHashMap<>();
+        int attempts;
+        String lastFailure;
+        String quarantineReason;
+        long quarantinedAt;
+        /** Its append is committed and it is not completed or dropped. */
+        boolean live;
+
+        Entry(String id, long seq, String idempotencyKey) {
+            this.id = id;
+            this.seq = seq;
+            this.idempotencyKey = idempotencyKey;
+        }
+
+        Entry copy() {
+            Entry c = new Entry(id, seq, idempotencyKey);
+            c.custom.putAll(custom);
+            c.attempts = attempts;
+            c.lastFailure = lastFailure;
+            c.quarantineReason = quarantineReason;
+            c.quarantinedAt = quarantinedAt;
+            return c;
+        }
+
+        byte[] encode() {
+            return new RecordCodec.Writer(64).u8(STATE_VERSION).i64(seq).str(idempotencyKey).i32(attempts)
+                    .str(lastFailure).map(custom).str(quarantineReason).i64(quarantinedAt).toByteArray();
+        }
+
+        static Entry decode(String id, byte[] value) {
+            RecordCodec.Reader in = new RecordCodec.Reader(value);
+            int version = in.u8();
+            if (version != STATE_VERSION) {
+                throw new IllegalArgumentException("unknown state version " + version);
+            }
+            Entry e = new Entry(id, in.i64(), in.str());
+            e.attempts = in.i32();
+            e.lastFailure = in.str();
+            e.custom.putAll(in.map());
+            e.quarantineReason = in.str();
+            e.quarantinedAt = in.i64();
+            if (in.hasRemaining()) {
+                throw new IllegalArgumentException("trailing bytes in state");
+            }
+            return e;
+        }
+    }
+
+    /** Narrows the permissions of files RocksDB created in the background (new WAL, SST, MANIFEST). */
+    private static final class PermissionListener extends AbstractEventListener {
+        private final Path dir;
+
+        PermissionListener(Path dir) {
+            super(EnabledEventCallback.ON_FLUSH_COMPLETED, EnabledEventCallback.ON_COMPACTION_COMPLETED);
+            this.dir = dir;
+        }
+
+        @Override
+        public void onFlushCompleted(RocksDB db, FlushJobInfo info) {
+            tightenPermissions(dir);
+        }
+
+        @Override
+        public void onCompactionCompleted(RocksDB db, CompactionJobInfo info) {
+            tightenPermissions(dir);
+        }
+    }
+}
