@@ -153,6 +153,7 @@ class MmapModelTest {
     void recoveredStateMatchesTheModel(String mode, long seed) throws Exception {
         boolean tornTails = mode.equals("torn-tails");
         Random random = new Random(seed);
+        int maxSegments = 0;
         int generation = 0;
         Path dir = tmp.resolve("g0");
         RecoveryStoreConfig config = RecoveryStoreConfig.defaults(dir)
@@ -235,13 +236,15 @@ class MmapModelTest {
                 }
                 model.apply(op);
                 history.add(op);
+                maxSegments = Math.max(maxSegments, store.stats().segments());
             }
         }
         store.close();
         store = new MmapRecoveryStore(config);
         assertThat(render(store, keys)).as("seed " + seed + " (" + mode + ") at the end").isEqualTo(model.render(keys));
         if (!tornTails) {
-            assertThat(store.stats().segments()).as("seed %d: the journal rolled", seed).isGreaterThan(1);
+            // compaction may leave one segment at the end; what matters is that rolls happened on the way
+            assertThat(maxSegments).as("seed %d: the journal rolled", seed).isGreaterThan(1);
         }
     }
 }
