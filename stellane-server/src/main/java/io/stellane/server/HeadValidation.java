@@ -9,6 +9,7 @@ import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http.TooLongHttpHeaderException;
 import io.netty.handler.codec.http.TooLongHttpLineException;
 
+import java.util.Iterator;
 import java.util.List;
 
 /**
@@ -69,12 +70,17 @@ final class HeadValidation {
         if (target != null) {
             return target;
         }
-        List<String> hosts = h.getAll(HttpHeaderNames.HOST);
-        if (hosts.size() > 1) {
-            return TWO_HOSTS;
-        }
-        if (hosts.isEmpty() && v.minorVersion() == 1) {
-            return NO_HOST;
+        // an iterator, not getAll: no list and no String conversion per request
+        Iterator<? extends CharSequence> hosts = h.valueCharSequenceIterator(HttpHeaderNames.HOST);
+        if (!hosts.hasNext()) {
+            if (v.minorVersion() == 1) {
+                return NO_HOST;
+            }
+        } else {
+            hosts.next();
+            if (hosts.hasNext()) {
+                return TWO_HOSTS;
+            }
         }
         if (h.contains(HttpHeaderNames.TRANSFER_ENCODING)) {
             List<String> te = h.getAll(HttpHeaderNames.TRANSFER_ENCODING);

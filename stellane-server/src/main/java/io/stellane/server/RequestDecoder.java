@@ -7,6 +7,7 @@ import io.netty.handler.codec.http.HttpDecoderConfig;
 import io.netty.handler.codec.http.HttpRequest;
 import io.netty.handler.codec.http.HttpRequestDecoder;
 import io.netty.handler.codec.http.LastHttpContent;
+import io.netty.util.ByteProcessor;
 
 import java.util.List;
 
@@ -70,27 +71,46 @@ final class RequestDecoder extends HttpRequestDecoder {
         }
     }
 
-    private static boolean hasObsFold(ByteBuf in, boolean midHead) {
-        int i = in.readerIndex();
+    /**
+     * One pass over the bytes at hand, up to the end of the head: stops at a line feed followed by
+     * SP/HT (a fold) or by CR/LF (the blank line). {@code forEachByte} walks direct buffers without a
+     * call per line, which matters: this runs once per request on the hot path.
+     */
+    private boolean hasObsFold(ByteBuf in, boolean midHead) {
+        int from = in.readerIndex();
         int to = in.writerIndex();
-        if (midHead && isWs(in.getByte(i))) {
+        if (midHead && isWs(in.getByte(from))) {
             return true;
         }
-        while (i < to) {
-            int lf = in.indexOf(i, to, (byte) '\n');
-            if (lf < 0 || lf + 1 >= to) {
-                return false;
+        scanner.fold = false;
+        scanner.afterLf = false;
+        in.forEachByte(from, to - from, scanner);
+        return scanner.fold;
+    }
+
+    private final FoldScanner scanner = new FoldScanner();
+
+    private static final class FoldScanner implements ByteProcessor {
+        boolean afterLf;
+        boolean fold;
+
+        @Override
+        public boolean process(byte b) {
+            if (afterLf) {
+                if (b == ' ' || b == '\t') {
+                    fold = true;
+                    return false;
+                }
+                if (b == '\r' || b == '\n') {
+                    return false; // the blank line: the head ends here
+                }
+                afterLf = false;
             }
-            byte next = in.getByte(lf + 1);
-            if (isWs(next)) {
-                return true;
+            if (b == '\n') {
+                afterLf = true;
             }
-            if (next == '\r' || next == '\n') {
-                return false; // the blank line: the head ends here
-            }
-            i = lf + 1;
+            return true;
         }
-        return false;
     }
 
     private static boolean isWs(byte b) {
