@@ -39,6 +39,7 @@ public final class NettyBackend implements IoBackend {
     private volatile boolean running;
     private volatile boolean stopping;
     private volatile boolean sleeping;
+    private long turnNanos; // the loop clock; 0 = not read yet this turn (loop thread only)
     private final CountDownLatch terminated = new CountDownLatch(1);
 
     public NettyBackend(String name, IoHandlerFactory ioFactory, Class<? extends ServerChannel> serverChannelType,
@@ -78,6 +79,7 @@ public final class NettyBackend implements IoBackend {
                 if (stopping && !queue.hasTasks()) {
                     break;
                 }
+                turnNanos = 0;
                 if (ran > 0 || queue.hasTasks()) {
                     loop.runNow();
                 } else {
@@ -88,6 +90,7 @@ public final class NettyBackend implements IoBackend {
                         sleeping = false;
                     }
                 }
+                turnNanos = 0;
             }
             // Graceful: let channels close and Netty's queued work finish, then release the handler.
             loop.shutdownGracefully(0, 0, TimeUnit.NANOSECONDS);
@@ -135,6 +138,18 @@ public final class NettyBackend implements IoBackend {
         if (sleeping) {
             loop.wakeup();
         }
+    }
+
+    /**
+     * {@link System#nanoTime()} read once per loop turn; call on the loop thread. The turn's first
+     * reader after the I/O wait pays for the clock, the others share it.
+     */
+    public long loopNanos() {
+        long t = turnNanos;
+        if (t == 0) {
+            turnNanos = t = System.nanoTime();
+        }
+        return t;
     }
 
     /** Wakes this loop if it sleeps, e.g. so that it steals work queued elsewhere. */

@@ -142,6 +142,11 @@ final class RuntimeWorker implements Worker, WorkerContext {
     }
 
     @Override
+    public long loopNanos() {
+        return backend instanceof NettyBackend nb ? nb.loopNanos() : System.nanoTime();
+    }
+
+    @Override
     public Future<?> schedule(Runnable command, long delay, TimeUnit unit) {
         if (backend instanceof IoBackend io) {
             return io.ioEventLoop().schedule(command, delay, unit);

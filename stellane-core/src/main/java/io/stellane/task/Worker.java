@@ -25,6 +25,15 @@ public interface Worker extends Executor {
     @Override
     void execute(Runnable command);
 
+    /**
+     * A cheap clock for code on this worker's thread: {@link System#nanoTime()} read at most once per
+     * loop turn (after the I/O wait), so it lags by at most the work of one turn. For timeouts and
+     * phase timestamps on hot paths, not for measuring.
+     */
+    default long loopNanos() {
+        return System.nanoTime();
+    }
+
     /** Runs {@code command} on this worker's thread after {@code delay}, on the loop's timer (no thread blocks). */
     Future<?> schedule(Runnable command, long delay, TimeUnit unit);
 

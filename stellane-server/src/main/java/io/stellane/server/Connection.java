@@ -29,6 +29,7 @@ import io.netty.util.AsciiString;
 import io.netty.util.ReferenceCountUtil;
 import io.stellane.server.routing.RouteTree;
 import io.stellane.task.Task;
+import io.stellane.task.Worker;
 
 import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
@@ -100,6 +101,7 @@ final class Connection extends ChannelInboundHandlerAdapter implements Runnable 
 
     private Phase phase = Phase.WAIT;
     private long phaseSince = System.nanoTime();
+    private Worker worker; // this connection's worker, for its cheap loop clock
     private Future<?> timer;
     private long timerDeadline;
 
@@ -661,9 +663,21 @@ final class Connection extends ChannelInboundHandlerAdapter implements Runnable 
         }
     }
 
+    /** Phase times come from the worker's loop clock: a clock read per loop turn, not per request. */
+    private long now() {
+        Worker w = worker;
+        if (w == null) {
+            if (ctx == null || !ctx.executor().inEventLoop() || (w = Worker.current()) == null) {
+                return System.nanoTime();
+            }
+            worker = w;
+        }
+        return w.loopNanos();
+    }
+
     private void setPhase(Phase p) {
         phase = p;
-        phaseSince = System.nanoTime();
+        phaseSince = now();
         if (p == Phase.IDLE && !closing) {
             arm(Math.min(idleTimeoutNanos, headerTimeoutNanos));
         }
@@ -677,7 +691,7 @@ final class Connection extends ChannelInboundHandlerAdapter implements Runnable 
         if (ctx == null) {
             return;
         }
-        long deadline = System.nanoTime() + nanos;
+        long deadline = now() + nanos;
         if (timer != null) {
             if (timerDeadline - deadline <= 0) {
                 return;
@@ -695,7 +709,7 @@ final class Connection extends ChannelInboundHandlerAdapter implements Runnable 
         if (closing || !ctx.channel().isActive()) {
             return;
         }
-        long elapsed = System.nanoTime() - phaseSince;
+        long elapsed = System.nanoTime() - phaseSince; // the timer is rare: the exact clock
         switch (phase) {
             case WAIT -> {
                 if (elapsed >= headerTimeoutNanos) {

@@ -1,7 +1,7 @@
 package io.stellane.server;
 
 import io.netty.buffer.ByteBufAllocator;
-import io.netty.buffer.PooledByteBufAllocator;
+import io.netty.buffer.AdaptiveByteBufAllocator;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
@@ -32,7 +32,11 @@ import java.util.List;
  * loop directly, so no Netty {@code EventLoopGroup} over the workers is needed.
  */
 final class Listener {
-    private static final ByteBufAllocator HEAP = new PooledByteBufAllocator(false);
+    // Netty 4.2's adaptive allocator (what the raw Netty peer uses), with thread-local magazines on
+    // every worker: Netty only grants them to threads it sees inside one of its own loops at their
+    // first allocation, and our workers also allocate outside Netty's turn (in tasks).
+    private static final ByteBufAllocator DIRECT = new AdaptiveByteBufAllocator(true, true);
+    private static final ByteBufAllocator HEAP = new AdaptiveByteBufAllocator(false, true);
 
     private final Server server;
     private final List<IoBackend> backends;
@@ -122,7 +126,7 @@ final class Listener {
         Acceptor(Server server, IoEventLoop[] loops, RuntimeConfig runtime) {
             this.server = server;
             this.loops = loops;
-            this.allocator = runtime.zeroCopyIo() ? PooledByteBufAllocator.DEFAULT : HEAP;
+            this.allocator = runtime.zeroCopyIo() ? DIRECT : HEAP;
             this.batch = runtime.ioBatchSize();
             ServerConfig c = server.config;
             this.decoderConfig = new HttpDecoderConfig()

@@ -90,6 +90,24 @@ abstract class ProtocolDefenceSuite extends ServerTestBase {
     }
 
     @Test
+    void obsFoldIsFoundAtEveryOffsetAndAFoldFreeHeadIsNot() throws IOException {
+        // the scan reads eight bytes at a time: put the fold at every position within a word
+        for (int pad = 0; pad < 9; pad++) {
+            String name = "X-" + "p".repeat(pad);
+            refused("GET /ok HTTP/1.1\r\nHost: x\r\n" + name + ": a\r\n continued\r\n\r\n", 400);
+            refused("GET /ok HTTP/1.1\r\nHost: x\r\n" + name + ": a\n\tcontinued\n\n", 400);
+        }
+        try (RawClient c = new RawClient(port)) {
+            // spaces and tabs inside values, and a body with a line feed and a space: none is a fold
+            String body = "a\n b";
+            RawClient.Resp r = c.send("POST /echo HTTP/1.1\r\nHost: x\r\nX-A: one two\tthree\r\n"
+                    + "Content-Type: text/plain\r\nContent-Length: " + body.length() + "\r\n\r\n" + body).read();
+            assertThat(r.status()).isEqualTo(200);
+            assertThat(r.body()).isEqualTo(body);
+        }
+    }
+
+    @Test
     void obsFoldArrivingInALaterPacketIsRefused() throws IOException, InterruptedException {
         try (RawClient c = new RawClient(port)) {
             c.send("GET /ok HTTP/1.1\r\nHost: x\r\nX-Long: a\r\n");
