@@ -102,6 +102,7 @@ final class Connection extends ChannelInboundHandlerAdapter implements Runnable 
     private Phase phase = Phase.WAIT;
     private long phaseSince = System.nanoTime();
     private Worker worker; // this connection's worker, for its cheap loop clock
+    private long requestStart; // System.nanoTime() at dispatch, only while observers listen
     private Future<?> timer;
     private long timerDeadline;
 
@@ -282,6 +283,7 @@ final class Connection extends ChannelInboundHandlerAdapter implements Runnable 
     private void dispatch(HttpRequest req, byte[] bytes) {
         busy = true;
         setPhase(Phase.BUSY);
+        requestStart = server.observers.length == 0 ? 0 : System.nanoTime();
         server.requests.increment();
         HttpMethod method = req.method();
         http10 = req.protocolVersion() == HttpVersion.HTTP_1_0;
@@ -474,10 +476,16 @@ final class Connection extends ChannelInboundHandlerAdapter implements Runnable 
         if (close) {
             closing = true;
             ctx.writeAndFlush(res).addListener(ChannelFutureListener.CLOSE);
+            if (requestStart != 0) {
+                server.requestCompleted(cx, r.status, requestStart);
+            }
             return;
         }
         ctx.write(res, ctx.voidPromise());
         needsFlush = true;
+        if (requestStart != 0) {
+            server.requestCompleted(cx, r.status, requestStart);
+        }
         finishRequest();
     }
 

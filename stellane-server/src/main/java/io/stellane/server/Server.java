@@ -67,6 +67,7 @@ public final class Server {
     volatile String allowAll;
     final Set<Connection> connections = ConcurrentHashMap.newKeySet();
     final AtomicInteger openConnections = new AtomicInteger();
+    volatile ServerObserver[] observers = new ServerObserver[0];
     final LongAdder requests = new LongAdder();
     final LongAdder handlerErrors = new LongAdder();
     final LongAdder rejected = new LongAdder();
@@ -136,6 +137,32 @@ public final class Server {
      * Called for failures outside a request: tasks scheduled on the runtime that fail (delegates to
      * {@link Runtime#onTaskError}) and errors of this server's connections that are not a request's.
      */
+    /** Adds an observer of connections and requests (e.g. the Micrometer binding). */
+    public synchronized Server observe(ServerObserver observer) {
+        java.util.Objects.requireNonNull(observer, "observer");
+        ServerObserver[] next = java.util.Arrays.copyOf(observers, observers.length + 1);
+        next[observers.length] = observer;
+        observers = next;
+        return this;
+    }
+
+    void requestCompleted(Context cx, int status, long startNanos) {
+        ServerObserver[] os = observers;
+        if (os.length == 0) {
+            return;
+        }
+        long took = System.nanoTime() - startNanos;
+        String route = cx.route() == null ? "unmatched" : cx.route();
+        String method = cx.request().method();
+        for (ServerObserver o : os) {
+            try {
+                o.requestCompleted(route, method, status, took);
+            } catch (RuntimeException e) {
+                log.warn("server observer {} threw", o, e);
+            }
+        }
+    }
+
     public Server onTaskError(TaskErrorHandler handler) {
         Objects.requireNonNull(handler, "handler");
         taskErrorHandlers.add(handler);
@@ -266,9 +293,15 @@ public final class Server {
 
     void connectionOpened(Connection c) {
         connections.add(c);
+        for (ServerObserver o : observers) {
+            o.connectionOpened();
+        }
     }
 
     void connectionClosed(Connection c) {
+        for (ServerObserver o : observers) {
+            o.connectionClosed();
+        }
         connections.remove(c);
         openConnections.decrementAndGet();
         CompletableFuture<Void> d = drained;

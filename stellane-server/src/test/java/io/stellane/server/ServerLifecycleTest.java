@@ -52,6 +52,37 @@ class ServerLifecycleTest {
     }
 
     @Test
+    void observersSeeConnectionsAndCompletedRequestsWithTheirRouteTemplate() throws Exception {
+        Runtime.init(RuntimeConfig.builder().backendType("nio").workerThreads(1).build());
+        java.util.List<String> seen = new java.util.concurrent.CopyOnWriteArrayList<>();
+        java.util.concurrent.atomic.AtomicInteger opened = new java.util.concurrent.atomic.AtomicInteger();
+        java.util.concurrent.atomic.AtomicInteger closed = new java.util.concurrent.atomic.AtomicInteger();
+        server = new Server()
+                .get("/users/{id}", ctx -> Task.completed(Response.ok("u" + ctx.param("id"))))
+                .post("/boom", ctx -> { throw new IllegalStateException("x"); })
+                .observe(new ServerObserver() {
+                    @Override public void connectionOpened() { opened.incrementAndGet(); }
+                    @Override public void connectionClosed() { closed.incrementAndGet(); }
+                    @Override public void requestCompleted(String route, String method, int status, long nanos) {
+                        assertThat(nanos).isNotNegative();
+                        seen.add(method + " " + route + " " + status);
+                    }
+                });
+        int port = server.listen("127.0.0.1", 0);
+        var client = java.net.http.HttpClient.newHttpClient();
+        var base = java.net.URI.create("http://127.0.0.1:" + port);
+        client.send(java.net.http.HttpRequest.newBuilder(base.resolve("/users/7")).build(), java.net.http.HttpResponse.BodyHandlers.ofString());
+        client.send(java.net.http.HttpRequest.newBuilder(base.resolve("/nowhere")).build(), java.net.http.HttpResponse.BodyHandlers.ofString());
+        client.send(java.net.http.HttpRequest.newBuilder(base.resolve("/boom")).POST(java.net.http.HttpRequest.BodyPublishers.noBody()).build(),
+                java.net.http.HttpResponse.BodyHandlers.ofString());
+        client.close();
+        assertThat(seen).containsExactly("GET /users/{id} 200", "GET unmatched 404", "POST /boom 500");
+        assertThat(opened.get()).isPositive();
+        server.stop(Duration.ofSeconds(5));
+        io.stellane.testing.RuntimeFixture.eventually("connections closed", () -> closed.get() == opened.get());
+    }
+
+    @Test
     void routesCannotBeAddedAfterListen() {
         Runtime.init(RuntimeConfig.builder().backendType("nio").workerThreads(1).build());
         server = new Server();

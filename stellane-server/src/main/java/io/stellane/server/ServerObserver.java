@@ -1,0 +1,26 @@
+package io.stellane.server;
+
+/**
+ * Told about connections and finished requests (metrics, access logs, tracing). Called on the
+ * connection's worker: must be quick and must not block. With no observer registered the server
+ * reads no clock per request.
+ */
+public interface ServerObserver {
+
+    default void connectionOpened() {
+    }
+
+    default void connectionClosed() {
+    }
+
+    /**
+     * A response was written.
+     *
+     * @param route  the matched route template (e.g. {@code /users/{id}}), or {@code "unmatched"}
+     * @param method the request method
+     * @param status the response status
+     * @param nanos  from the complete request (head and body read) to the response written
+     */
+    default void requestCompleted(String route, String method, int status, long nanos) {
+    }
+}
