@@ -152,6 +152,10 @@ public final class NettyBackend implements IoBackend {
         return t;
     }
 
+    public boolean isSleeping() {
+        return sleeping;
+    }
+
     /** Wakes this loop if it sleeps, e.g. so that it steals work queued elsewhere. */
     public boolean wakeIfSleeping() {
         if (sleeping) {

@@ -165,8 +165,8 @@ final class RuntimeEngine {
         task.markScheduled(pinned, observed() ? System.nanoTime() : 0);
         scheduled.increment();
         target.enqueue(task);
-        if (config.strategy() == TaskSchedulingStrategy.WORK_STEALING && pinned < 0 && target.backend().pendingTasks() > 1) {
-            wakeIdleSibling(ws, target);
+        if (pinned < 0 && config.strategy() == TaskSchedulingStrategy.WORK_STEALING && !target.sleeping()) {
+            wakeIdleSibling(ws, target); // the target is busy: an idle worker can steal this
         }
     }
 

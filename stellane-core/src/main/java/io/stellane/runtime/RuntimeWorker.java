@@ -61,7 +61,8 @@ final class RuntimeWorker implements Worker, WorkerContext {
     private long timedNanos;
     private long stolen;
     private Task<?> current;
-    private volatile int peakQueue; // written by producers, a racy maximum
+    private volatile int peakQueue; // written by producers, a racy maximum sampled at enqueue
+    private int enqueues; // racy on purpose: only picks which enqueues sample the queue length
     private final LongAdder failed = new LongAdder();
 
     private long cpuSampleNanos;
@@ -107,11 +108,20 @@ final class RuntimeWorker implements Worker, WorkerContext {
 
     void enqueue(Task<?> task) {
         backend.schedule(task);
-        int queued = backend.pendingTasks();
-        if (queued > peakQueue) { // benign race: a peak, not an exact count
-            peakQueue = queued;
-            engine.observeActive();
+        // Reading the queue's length touches the consumer's cache line: sample it, one enqueue in
+        // eight (a racy counter is fine for a sample), rather than pay for it on every task.
+        if ((++enqueues & 7) == 0) {
+            int queued = backend.pendingTasks();
+            if (queued > peakQueue) {
+                peakQueue = queued;
+                engine.observeActive();
+            }
         }
+    }
+
+    /** Whether the worker sleeps in its I/O wait (false when unknown). */
+    boolean sleeping() {
+        return backend instanceof NettyBackend nb && nb.isSleeping();
     }
 
     void victims(RuntimeWorker[] victims) {

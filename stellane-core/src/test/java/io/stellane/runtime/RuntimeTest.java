@@ -236,8 +236,9 @@ class RuntimeTest {
         assertThat(Runtime.getWorkerStats().getFirst().currentQueueSize()).isEqualTo(50);
         release.countDown();
         eventually("drained", () -> Runtime.getStats().currentActiveTasks() == 0);
-        assertThat(Runtime.getStats().peakActiveTasks()).isGreaterThanOrEqualTo(50);
-        assertThat(Runtime.getWorkerStats().getFirst().peakQueueSize()).isGreaterThanOrEqualTo(50);
+        // the peak is sampled every eighth enqueue: within 7 of the true 50
+        assertThat(Runtime.getStats().peakActiveTasks()).isGreaterThanOrEqualTo(43);
+        assertThat(Runtime.getWorkerStats().getFirst().peakQueueSize()).isBetween(43, 50);
     }
 
     @Test
