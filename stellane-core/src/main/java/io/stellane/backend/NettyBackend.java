@@ -8,6 +8,8 @@ import io.netty.channel.socket.SocketChannel;
 import io.stellane.scheduler.TaskScheduler;
 import io.stellane.task.Task;
 
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 
@@ -20,7 +22,8 @@ import java.util.concurrent.TimeUnit;
  * the strategy steals), then poll I/O once. The poll does not block while tasks are queued; when
  * there is nothing to do the thread sleeps in the I/O wait ({@code epoll_wait}, {@code select},
  * {@code io_uring_enter}) for at most {@code idleTimeout}. A producer on another thread wakes a
- * sleeping loop through the I/O handler; the {@code sleeping} flag (written before the loop checks
+ * sleeping loop through the I/O handler, once: the first producer to clear the {@code sleeping}
+ * flag makes the system call, the others see it cleared. The flag (written before the loop checks
  * the queue, read after the producer enqueues) makes a lost wake-up impossible and spares the
  * system call while the loop is busy. Netty's own work (channel events, {@code execute} and timers
  * on the loop) runs inside the poll.
@@ -41,6 +44,15 @@ public final class NettyBackend implements IoBackend {
     private volatile boolean sleeping;
     private long turnNanos; // the loop clock; 0 = not read yet this turn (loop thread only)
     private final CountDownLatch terminated = new CountDownLatch(1);
+    private static final VarHandle SLEEPING;
+
+    static {
+        try {
+            SLEEPING = MethodHandles.lookup().findVarHandle(NettyBackend.class, "sleeping", boolean.class);
+        } catch (ReflectiveOperationException e) {
+            throw new ExceptionInInitializerError(e);
+        }
+    }
 
     public NettyBackend(String name, IoHandlerFactory ioFactory, Class<? extends ServerChannel> serverChannelType,
                         Class<? extends SocketChannel> socketChannelType, boolean reusePort) {
@@ -135,9 +147,7 @@ public final class NettyBackend implements IoBackend {
             throw new BackendException(name, "worker " + worker.workerId() + " is stopping; it takes no new tasks");
         }
         queue.enqueue(task);
-        if (sleeping) {
-            loop.wakeup();
-        }
+        wakeIfSleeping();
     }
 
     /**
@@ -158,7 +168,8 @@ public final class NettyBackend implements IoBackend {
 
     /** Wakes this loop if it sleeps, e.g. so that it steals work queued elsewhere. */
     public boolean wakeIfSleeping() {
-        if (sleeping) {
+        // one wake-up per sleep: a burst of producers must not each pay for the system call
+        if (sleeping && SLEEPING.compareAndSet(this, true, false)) {
             loop.wakeup();
             return true;
         }
