@@ -31,7 +31,6 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.LongAccumulator;
-import java.util.concurrent.atomic.LongAdder;
 
 /**
  * One life of the runtime, from {@code init} to {@code stop}: its workers, where tasks go, and
@@ -64,7 +63,6 @@ final class RuntimeEngine {
     private final CountDownLatch stopped = new CountDownLatch(1);
     private final AtomicInteger roundRobin = new AtomicInteger();
     private final LongAccumulator peakActive = new LongAccumulator(Math::max, 0);
-    private final LongAdder scheduled = new LongAdder();
     private final CopyOnWriteArrayList<TaskErrorHandler> errorHandlers;
     private final AtomicLong unreportedFailures = new AtomicLong();
     private volatile ScheduledExecutorService timer;
@@ -163,7 +161,6 @@ final class RuntimeEngine {
             target = place(task, ws);
         }
         task.markScheduled(pinned, observed() ? System.nanoTime() : 0);
-        scheduled.increment();
         target.enqueue(task);
         if (pinned < 0 && config.strategy() == TaskSchedulingStrategy.WORK_STEALING && !target.sleeping()) {
             wakeIdleSibling(ws, target); // the target is busy: an idle worker can steal this
@@ -288,18 +285,16 @@ final class RuntimeEngine {
         return metrics;
     }
 
-    void countScheduled() {
-        scheduled.increment();
-    }
-
-    /** Tasks scheduled and not yet run: queued, or running now. */
+    /**
+     * Tasks queued or running now, counted when asked (O(workers)) rather than on every schedule:
+     * a shared counter per task would cost more than the task.
+     */
     private long active() {
-        long executed = 0;
+        long active = 0;
         for (RuntimeWorker w : allWorkers) {
-            executed += w.executed();
+            active += w.backend().pendingTasks() + (w.currentTask() != null ? 1 : 0);
         }
-        // a stolen task is scheduled on one worker and run on another: only the totals agree
-        return Math.max(0, scheduled.sum() - executed);
+        return active;
     }
 
     void observeActive() {

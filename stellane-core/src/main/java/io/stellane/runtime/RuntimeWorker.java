@@ -146,7 +146,6 @@ final class RuntimeWorker implements Worker, WorkerContext {
         } else {
             Task<Void> t = Task.of(command::run).named("worker-" + id + "-execute");
             t.markScheduled(id, 0);
-            engine.countScheduled();
             backend.schedule(t);
         }
     }
