@@ -9,6 +9,7 @@
 # other's server. If STELLANE_TEST_PG_URL is already set, that database is used and nothing is started.
 # Replaces the caller's EXIT, INT, TERM and HUP traps.
 
+"$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/chromium.sh" && export STELLANE_CHROMIUM=/usr/bin/chromium # dashboard e2e test
 if [[ -n ${STELLANE_TEST_PG_URL:-} ]]; then
     echo "test-env: using the PostgreSQL at $STELLANE_TEST_PG_URL (STELLANE_TEST_PG_URL was set)" >&2
 else

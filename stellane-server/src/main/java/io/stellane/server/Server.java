@@ -146,6 +146,11 @@ public final class Server {
         return this;
     }
 
+    /** The observers added so far, in order (a snapshot). */
+    public List<ServerObserver> observers() {
+        return List.of(observers);
+    }
+
     void requestCompleted(Context cx, int status, long startNanos) {
         ServerObserver[] os = observers;
         if (os.length == 0) {

@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# What a dashboard left open costs the service: wrk on /json of the example app, once alone and once
+# while a client polls /stellane/dashboard/data twice a second (what an open dashboard page does).
+# Prints requests/s of both and their ratio (with / without; 1.00 = free).
+#
+#   bench/dashboard-overhead.sh                    # defaults below
+#   PORT=9090 DURATION=30 CONNECTIONS=64 ROUNDS=3 bench/dashboard-overhead.sh
+#
+# The app must mount the dashboard (Dashboard.install(server, metrics), see docs/OPERATIONS.md); the
+# script checks that first. Each round runs baseline, then with the poller, then baseline again, and
+# compares the polled run with the mean of the two baselines around it (less drift on a shared box).
+# Needs wrk and curl. Stops the app and the poller on any exit.
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+
+PORT=${PORT:-18089}
+DURATION=${DURATION:-10}        # seconds per wrk run
+WARMUP=${WARMUP:-5}             # seconds of wrk before the first measured run
+THREADS=${THREADS:-2}
+CONNECTIONS=${CONNECTIONS:-32}
+ROUNDS=${ROUNDS:-1}
+POLL_INTERVAL=${POLL_INTERVAL:-0.5}
+BACKEND=${BACKEND:-auto}
+
+for tool in wrk curl; do
+    command -v "$tool" >/dev/null || { echo "dashboard-overhead: $tool is not installed" >&2; exit 1; }
+done
+
+base=http://127.0.0.1:$PORT
+app_pid="" poller_pid=""
+log=$(mktemp "${TMPDIR:-/tmp}/dashboard-overhead-XXXXXX.log")
+cleanup() {
+    [[ -n $poller_pid ]] && kill "$poller_pid" 2>/dev/null && wait "$poller_pid" 2>/dev/null || true
+    if [[ -n $app_pid ]] && kill -0 "$app_pid" 2>/dev/null; then
+        kill "$app_pid" 2>/dev/null || true
+        # graceful stop first; then force, so the port is free for the next run
+        for _ in $(seq 50); do kill -0 "$app_pid" 2>/dev/null || break; sleep 0.1; done
+        kill -9 "$app_pid" 2>/dev/null || true
+        wait "$app_pid" 2>/dev/null || true
+    fi
+    rm -f "$log"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+if curl -s -o /dev/null --max-time 1 "$base/"; then
+    echo "dashboard-overhead: something already listens on port $PORT; pick another with PORT=" >&2
+    exit 1
+fi
+
+echo "dashboard-overhead: starting the example app on port $PORT (builds first if stale)" >&2
+"$root/stellane" serve --port "$PORT" --backend "$BACKEND" >"$log" 2>&1 &
+app_pid=$!
+for i in $(seq 600); do   # up to 5 min: the first build is slow
+    curl -s -o /dev/null --max-time 1 "$base/health" && break
+    if ! kill -0 "$app_pid" 2>/dev/null; then
+        echo "dashboard-overhead: the app exited; its output:" >&2; cat "$log" >&2; exit 1
+    fi
+    ((i == 600)) && { echo "dashboard-overhead: the app did not answer /health" >&2; cat "$log" >&2; exit 1; }
+    sleep 0.5
+done
+status=$(curl -s -o /dev/null -w '%{http_code}' "$base/stellane/dashboard/data")
+if [[ $status != 200 ]]; then
+    echo "dashboard-overhead: GET /stellane/dashboard/data answered $status: the app does not mount the dashboard" >&2
+    echo "  (add Dashboard.install(server, metrics) before listen; see docs/OPERATIONS.md, \"Dashboard\")" >&2
+    exit 1
+fi
+
+rps() { # wrk on /json for $1 seconds -> requests/s
+    local out
+    out=$(wrk -t"$THREADS" -c"$CONNECTIONS" -d"${1}s" --latency "$base/json")
+    awk '/^Requests\/sec:/ { print $2 }' <<<"$out"
+}
+
+# polls /data at POLL_INTERVAL for about $1 seconds (bounded: it stops by itself); counts failures
+poll() {
+    local n=$(awk -v d="$1" -v p="$POLL_INTERVAL" 'BEGIN { printf "%d", d / p + 2 }') fails=0
+    for ((k = 0; k < n; k++)); do
+        curl -s -o /dev/null --max-time 2 -f "$base/stellane/dashboard/data" || fails=$((fails + 1))
+        sleep "$POLL_INTERVAL"
+    done
+    echo "dashboard-overhead: poller made $n requests, $fails failed" >&2
+}
+
+echo "dashboard-overhead: warming up for ${WARMUP}s" >&2
+rps "$WARMUP" >/dev/null
+
+printf '%-6s %14s %14s %14s %8s\n' round "before rps" "polled rps" "after rps" ratio
+ratios=()
+for ((r = 1; r <= ROUNDS; r++)); do
+    before=$(rps "$DURATION")
+    poll "$DURATION" &
+    poller_pid=$!
+    polled=$(rps "$DURATION")
+    wait "$poller_pid" || true
+    poller_pid=""
+    after=$(rps "$DURATION")
+    ratio=$(awk -v p="$polled" -v b="$before" -v a="$after" 'BEGIN { printf "%.3f", p / ((b + a) / 2) }')
+    ratios+=("$ratio")
+    printf '%-6s %14s %14s %14s %8s\n' "$r" "$before" "$polled" "$after" "$ratio"
+done
+printf '%s\n' "${ratios[@]}" | awk '{ s += $1; n++ } END { printf "mean ratio (polled / baseline): %.3f over %d round(s)\n", s / n, n }'

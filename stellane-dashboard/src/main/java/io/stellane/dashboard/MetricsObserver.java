@@ -1,0 +1,82 @@
+package io.stellane.dashboard;
+
+import io.stellane.metrics.HttpMetrics;
+import io.stellane.metrics.StellaneMetrics;
+import io.stellane.server.ServerObserver;
+
+import java.util.Objects;
+import java.util.concurrent.atomic.LongAdder;
+
+/**
+ * Reports a server's connections and requests to {@link StellaneMetrics#http()} (the
+ * {@code stellane_http_server_*} meters), and keeps three plain totals the dashboard shows.
+ *
+ * <pre>{@code
+ * server.observe(new MetricsObserver(metrics));
+ * }</pre>
+ *
+ * <p>Threading: the server calls it on its workers, concurrently; every method is thread-safe and
+ * lock-free (the totals are {@link LongAdder}s; the Micrometer side allocates nothing after a route's
+ * first request). The accessors may be read from any thread.
+ */
+public final class MetricsObserver implements ServerObserver {
+    /** What the server passes as the route when no route matched; {@link HttpMetrics} wants null. */
+    private static final String UNMATCHED = "unmatched";
+
+    private final StellaneMetrics metrics;
+    private final HttpMetrics http;
+    private final LongAdder requests = new LongAdder();
+    private final LongAdder serverErrors = new LongAdder();
+    private final LongAdder openConnections = new LongAdder();
+
+    public MetricsObserver(StellaneMetrics metrics) {
+        this.metrics = Objects.requireNonNull(metrics, "metrics");
+        this.http = metrics.http();
+    }
+
+    /** The binding this observer reports to. */
+    public StellaneMetrics metrics() {
+        return metrics;
+    }
+
+    @Override
+    public void connectionOpened() {
+        openConnections.increment();
+        http.connectionOpened();
+    }
+
+    @Override
+    public void connectionClosed() {
+        openConnections.decrement();
+        http.connectionClosed();
+    }
+
+    @Override
+    public void requestCompleted(String route, String method, int status, long nanos) {
+        requests.increment();
+        if (status >= 500) {
+            serverErrors.increment();
+        }
+        http.requestCompleted(UNMATCHED.equals(route) ? null : route, method, status, nanos);
+    }
+
+    /** Requests answered since this observer was added. */
+    public long requests() {
+        return requests.sum();
+    }
+
+    /** Of those, how many were answered with a 5xx status. */
+    public long serverErrors() {
+        return serverErrors.sum();
+    }
+
+    /** Connections open now (opened minus closed since this observer was added). */
+    public long openConnections() {
+        return openConnections.sum();
+    }
+
+    @Override
+    public String toString() {
+        return "MetricsObserver[requests=" + requests() + ", open=" + openConnections() + "]";
+    }
+}

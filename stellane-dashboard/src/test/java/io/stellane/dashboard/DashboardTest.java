@@ -1,0 +1,273 @@
+package io.stellane.dashboard;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.stellane.config.RuntimeConfig;
+import io.stellane.metrics.StellaneMetrics;
+import io.stellane.runtime.Runtime;
+import io.stellane.server.Response;
+import io.stellane.server.Server;
+import io.stellane.task.Task;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+import java.lang.management.ManagementFactory;
+import java.lang.management.ThreadMXBean;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.time.Duration;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Predicate;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/** The page and its JSON on a real server (nio, two workers), against counts the test keeps itself. */
+class DashboardTest {
+    private static final ObjectMapper JSON = new ObjectMapper();
+    private static volatile long sink;
+    private final HttpClient client = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
+            .connectTimeout(Duration.ofSeconds(5)).build();
+    private StellaneMetrics metrics;
+    private Server server;
+    private Dashboard dashboard;
+    private int port;
+
+    @BeforeEach
+    void start() {
+        Runtime.init(RuntimeConfig.builder().backendType("nio").workerThreads(2)
+                .shutdownTimeout(Duration.ofSeconds(5)).build());
+        metrics = StellaneMetrics.prometheus();
+    }
+
+    @AfterEach
+    void stop() {
+        try {
+            if (server != null) {
+                server.stop(Duration.ofSeconds(2));
+            }
+        } finally {
+            Runtime.stop();
+            metrics.close();
+            client.close();
+        }
+    }
+
+    private void listen(Server s) {
+        s.get("/ok", ctx -> Task.completed(Response.ok("ok")));
+        s.get("/boom", ctx -> {
+            throw new IllegalStateException("boom (expected by the test)");
+        });
+        s.get("/unavailable", ctx -> Task.completed(Response.unavailable()));
+        server = s;
+        if (dashboard == null) {
+            dashboard = Dashboard.install(s, metrics);
+        }
+        port = s.listen("127.0.0.1", 0);
+    }
+
+    private HttpResponse<String> get(String path) throws Exception {
+        return client.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + path)).build(),
+                HttpResponse.BodyHandlers.ofString());
+    }
+
+    private JsonNode data() throws Exception {
+        HttpResponse<String> r = get(Dashboard.PATH + "/data");
+        assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
+        assertThat(r.headers().firstValue("content-type")).hasValue("application/json");
+        return JSON.readTree(r.body());
+    }
+
+    /** Reads /data until {@code done} holds (returns that snapshot) or 10 s pass (returns the last one). */
+    private JsonNode dataUntil(Predicate<JsonNode> done) throws Exception {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        JsonNode d = data();
+        while (!done.test(d) && System.nanoTime() < deadline) {
+            d = data();
+        }
+        return d;
+    }
+
+    /** The value of {@code stellane_http_server_requests_seconds_count} for a route and status; NaN when absent. */
+    private static double requestCount(String scrape, String route, int status) {
+        Matcher m = Pattern.compile("^stellane_http_server_requests_seconds_count\\{[^}]*route=\"" + Pattern.quote(route)
+                + "\",status=\"" + status + "\"} (\\S+)$", Pattern.MULTILINE).matcher(scrape);
+        return m.find() ? Double.parseDouble(m.group(1)) : Double.NaN;
+    }
+
+    @Test
+    void thePageIsServedAsUtf8HtmlWithTheElementsTheBrowserTestReads() throws Exception {
+        listen(new Server());
+        HttpResponse<String> r = get(Dashboard.PATH);
+        assertThat(r.statusCode()).isEqualTo(200);
+        assertThat(r.headers().firstValue("content-type")).hasValue("text/html; charset=utf-8");
+        assertThat(r.body()).startsWith("<!doctype html>")
+                .contains("id=\"workers\"", "id=\"updates\"", "id=\"executed\"", "id=\"status\"", "id=\"chart\"",
+                        "class=\"card worker\"", "\"/data\"")
+                .doesNotContain("http://", "https://"); // no external resources
+    }
+
+    @Test
+    void requestCountsMoveByExactlyWhatWasSentAndFeedTheHttpMeters() throws Exception {
+        listen(new Server());
+        JsonNode before = data();
+        int ok = 25, boom = 4, unavailable = 3, notFound = 2;
+        for (int i = 0; i < ok; i++) {
+            assertThat(get("/ok").statusCode()).isEqualTo(200);
+        }
+        for (int i = 0; i < boom; i++) {
+            assertThat(get("/boom").statusCode()).isEqualTo(500);
+        }
+        for (int i = 0; i < unavailable; i++) {
+            assertThat(get("/unavailable").statusCode()).isEqualTo(503);
+        }
+        for (int i = 0; i < notFound; i++) {
+            assertThat(get("/nowhere").statusCode()).isEqualTo(404);
+        }
+        // the first /data request completes after its snapshot, so it shows in the next one
+        JsonNode after = data();
+        long sent = ok + boom + unavailable + notFound + 1;
+        assertThat(after.at("/http/requests").asLong() - before.at("/http/requests").asLong()).isEqualTo(sent);
+        assertThat(after.at("/http/serverErrors").asLong() - before.at("/http/serverErrors").asLong())
+                .isEqualTo(boom + unavailable);
+        assertThat(after.at("/http/openConnections").asLong()).isEqualTo(server.openConnections()).isPositive();
+
+        // the same requests reached the Micrometer meters, once each (no second observer)
+        String scrape = metrics.scrape();
+        assertThat(requestCount(scrape, "/ok", 200)).isEqualTo(ok);
+        assertThat(requestCount(scrape, "/boom", 500)).isEqualTo(boom);
+        assertThat(requestCount(scrape, "/unavailable", 503)).isEqualTo(unavailable);
+        assertThat(requestCount(scrape, "NOT_FOUND", 404)).isEqualTo(notFound);
+        assertThat(server.observers()).containsExactly(dashboard.observer());
+    }
+
+    @Test
+    void aServerAlreadyObservedForTheSameMetricsKeepsItsOneObserver() throws Exception {
+        Server s = new Server();
+        MetricsObserver mine = new MetricsObserver(metrics);
+        s.observe(mine);
+        listen(s);
+        assertThat(dashboard.observer()).isSameAs(mine);
+        assertThat(s.observers()).containsExactly(mine);
+        for (int i = 0; i < 7; i++) {
+            get("/ok");
+        }
+        assertThat(requestCount(metrics.scrape(), "/ok", 200)).isEqualTo(7);
+        assertThat(mine.requests()).isEqualTo(7);
+    }
+
+    @Test
+    void tasksExecutedAndFailedMoveByWhatTheTestScheduled() throws Exception {
+        listen(new Server());
+        JsonNode before = data();
+        int tasks = 60, failing = 9;
+        AtomicInteger ran = new AtomicInteger();
+        CountDownLatch done = new CountDownLatch(tasks);
+        for (int i = 0; i < tasks; i++) {
+            boolean fail = i % (tasks / failing) == 0 && i / (tasks / failing) < failing;
+            Runtime.schedule(Task.of(() -> {
+                ran.incrementAndGet();
+                done.countDown();
+                if (fail) {
+                    throw new IllegalStateException("failing on purpose");
+                }
+            }));
+        }
+        assertThat(done.await(10, TimeUnit.SECONDS)).isTrue();
+        long executedBefore = before.at("/runtime/executed").asLong(), failedBefore = before.at("/runtime/failed").asLong();
+        // a task's counters move just after its body, so poll for them
+        JsonNode after = dataUntil(d -> d.at("/runtime/executed").asLong() - executedBefore >= tasks
+                && d.at("/runtime/failed").asLong() - failedBefore >= failing);
+        assertThat(ran.get()).isEqualTo(tasks);
+        assertThat(after.at("/runtime/executed").asLong() - executedBefore).isEqualTo(tasks);
+        assertThat(after.at("/runtime/failed").asLong() - failedBefore).isEqualTo(failing);
+        long workerExecuted = 0, workerFailed = 0;
+        for (JsonNode w : after.get("workers")) {
+            workerExecuted += w.get("executed").asLong();
+            workerFailed += w.get("failed").asLong();
+        }
+        assertThat(workerExecuted).isEqualTo(after.at("/runtime/executed").asLong());
+        assertThat(workerFailed).isEqualTo(after.at("/runtime/failed").asLong());
+        assertThat(after.at("/runtime/avgTaskMs").asDouble()).isPositive();
+    }
+
+    @Test
+    void describesTheRuntimeAndEachWorker() throws Exception {
+        listen(new Server());
+        JsonNode d = data();
+        assertThat(d.get("time").asLong()).isCloseTo(System.currentTimeMillis(), org.assertj.core.data.Offset.offset(10_000L));
+        assertThat(d.at("/runtime/backend").asText()).isEqualTo("nio");
+        assertThat(d.at("/runtime/strategy").asText()).isEqualTo(Runtime.getStats().strategy());
+        assertThat(d.at("/runtime/workers").asInt()).isEqualTo(2);
+        assertThat(d.at("/runtime/uptimeMs").asLong()).isNotNegative();
+        assertThat(d.get("workers")).hasSize(2);
+        assertThat(d.at("/workers/0/id").asInt()).isZero();
+        assertThat(d.at("/workers/1/id").asInt()).isEqualTo(1);
+        for (String field : new String[]{"queue", "peakQueue", "executed", "failed", "stolen", "cpuPercent", "avgTaskMs", "pinnedCpu"}) {
+            assertThat(d.at("/workers/0").has(field)).as(field).isTrue();
+        }
+        assertThat(d.get("recovery").toString()).isEqualTo("{\"enabled\":false}");
+    }
+
+    @Test
+    void cpuPercentComesFromCpuTimeBetweenReads() throws Exception {
+        listen(new Server());
+        long windowStart = System.nanoTime();
+        data(); // opens the window
+        AtomicLong spinCpu = new AtomicLong(-1);
+        CountDownLatch spun = new CountDownLatch(1);
+        // keep worker 1 busy for 600 ms of wall time, measuring the CPU time it really got (the machine may be shared)
+        Runtime.scheduleOnWorker(Task.of(() -> {
+            ThreadMXBean threads = ManagementFactory.getThreadMXBean();
+            long cpu0 = threads.getCurrentThreadCpuTime();
+            long end = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(600);
+            long x = 0;
+            while (System.nanoTime() < end) {
+                x += System.nanoTime() & 1;
+            }
+            spinCpu.set(threads.getCurrentThreadCpuTime() - cpu0);
+            sink = x; // keeps the loop from being optimized away
+            spun.countDown();
+        }), 1);
+        assertThat(spun.await(10, TimeUnit.SECONDS)).isTrue();
+        // more than MIN_WINDOW after the first read: this read closes the window, which holds the whole spin
+        JsonNode d = data();
+        long windowLongest = System.nanoTime() - windowStart;
+        assertThat(spinCpu.get()).as("CPU time the spin got").isGreaterThan(TimeUnit.MILLISECONDS.toNanos(20));
+        double atLeast = 100.0 * spinCpu.get() / windowLongest;
+        assertThat(d.at("/workers/1/cpuPercent").isNumber()).as(d.toString()).isTrue();
+        assertThat(d.at("/workers/1/cpuPercent").asDouble()).as("worker 1: %s", d.get("workers"))
+                .isBetween(atLeast * 0.95, 100.0);
+        // an immediate second read does not shorten the window: it gets the same figures
+        assertThat(data().at("/workers/1/cpuPercent").asDouble()).isEqualTo(d.at("/workers/1/cpuPercent").asDouble());
+    }
+
+    @Test
+    void recoveryTotalsShowOnceASourceIsAttached() throws Exception {
+        listen(new Server());
+        assertThat(data().at("/recovery/enabled").asBoolean()).isFalse();
+        dashboard.recovery(RecoverySource.of(metrics));
+        for (int i = 0; i < 3; i++) {
+            metrics.recovery().journaled();
+        }
+        metrics.recovery().completed();
+        metrics.recovery().quarantined();
+        metrics.recovery().journalBytes(() -> 4096);
+        JsonNode r = data().get("recovery");
+        assertThat(r.get("enabled").asBoolean()).isTrue();
+        assertThat(r.get("journaled").asLong()).isEqualTo(3);
+        assertThat(r.get("completed").asLong()).isEqualTo(1);
+        assertThat(r.get("recovered").asLong()).isZero();
+        assertThat(r.get("quarantined").asLong()).isEqualTo(1);
+        assertThat(r.get("journalBytes").asLong()).isEqualTo(4096);
+        dashboard.recovery(null);
+        assertThat(data().at("/recovery/enabled").asBoolean()).isFalse();
+    }
+}
