@@ -1,6 +1,7 @@
 package io.stellane.examples;
 
 import io.netty.util.ResourceLeakDetector;
+import io.stellane.StellaneException;
 import io.stellane.examples.users.UserRepository;
 import io.stellane.examples.users.UserService;
 import io.stellane.metrics.StellaneMetrics;
@@ -71,9 +72,9 @@ public final class UsersApp implements AutoCloseable {
             server.observe(new HttpMetricsObserver(metrics.http()));
             UsersService.routes(server, new UserService(repository), metrics);
             Recovery.Status recovery = Recovery.enable(server, config.runtime());
-            int port = server.listen(config.host(), config.port());
+            int port = listen(server, config);
             return new UsersApp(config, repository, metrics, server, recovery, port);
-        } catch (RuntimeException e) {
+        } catch (Throwable e) {
             if (runtimeUp) {
                 Runtime.stop();
             }
@@ -82,6 +83,14 @@ public final class UsersApp implements AutoCloseable {
             }
             repository.close();
             throw e;
+        }
+    }
+
+    private static int listen(Server server, AppConfig config) {
+        try {
+            return server.listen(config.host(), config.port());
+        } catch (Exception e) { // the bind failure may arrive as a checked BindException
+            throw new StellaneException("cannot listen on " + config.host() + ":" + config.port() + ": " + e.getMessage(), e);
         }
     }
 

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.core.JacksonException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.stellane.StellaneException;
+import io.stellane.backend.BackendException;
 import io.stellane.config.ConfigException;
 import io.stellane.examples.users.DatabaseException;
 import io.stellane.examples.users.NewUser;
@@ -267,10 +268,13 @@ public final class UsersService {
         UsersApp app;
         try {
             app = UsersApp.start(config);
-        } catch (ConfigException e) {
-            err.println("stellane: " + oneLine(e.getMessage()));
-            return 2;
-        } catch (RuntimeException e) {
+        } catch (Exception e) {
+            for (Throwable t = e; t != null; t = t.getCause()) {
+                if (t instanceof ConfigException || t instanceof BackendException) {
+                    err.println("stellane: " + oneLine(t.getMessage())); // a bad setting, e.g. --backend
+                    return 2;
+                }
+            }
             err.println("stellane: cannot start: " + oneLine(String.valueOf(e.getMessage())));
             return 1;
         }
