@@ -179,21 +179,21 @@ public record AppConfig(RuntimeConfig runtime, String host, int port, DatabaseCo
             for (Iterator<Map.Entry<String, JsonNode>> it = server.fields(); it.hasNext(); ) {
                 Map.Entry<String, JsonNode> e = it.next();
                 if (!SERVER_KEYS.contains(e.getKey())) {
-                    throw new ConfigException("server." + e.getKey(), e.getValue().toString(),
+                    throw new ConfigException("server." + e.getKey(), shown(e.getValue()),
                             "unknown key; allowed keys are host, port");
                 }
             }
             JsonNode h = server.get("host");
             if (h != null) {
                 if (!h.isTextual() || h.textValue().isBlank()) {
-                    throw new ConfigException("server.host", h.isTextual() ? h.textValue() : h.toString(), HOST_ALLOWED);
+                    throw new ConfigException("server.host", shown(h), HOST_ALLOWED);
                 }
                 host = h.textValue();
             }
             JsonNode p = server.get("port");
             if (p != null) {
                 if (!p.isIntegralNumber() || !p.canConvertToInt() || p.intValue() < 0 || p.intValue() > 65535) {
-                    throw new ConfigException("server.port", p.isTextual() ? p.textValue() : p.toString(), PORT_ALLOWED);
+                    throw new ConfigException("server.port", shown(p), PORT_ALLOWED);
                 }
                 port = p.intValue();
             }
@@ -208,11 +208,16 @@ public record AppConfig(RuntimeConfig runtime, String host, int port, DatabaseCo
         return new AppConfig(runtime, host, port, database, dataDir, file);
     }
 
+    /** A TOML value as the user wrote it: strings quoted (by ConfigException), numbers and tables not. */
+    private static Object shown(JsonNode v) {
+        return v.isTextual() ? v.textValue() : v;
+    }
+
     private static void checkTables(JsonNode tree) {
         for (Iterator<Map.Entry<String, JsonNode>> it = tree.fields(); it.hasNext(); ) {
             Map.Entry<String, JsonNode> e = it.next();
             if (!TABLES.contains(e.getKey())) {
-                throw new ConfigException(e.getKey(), e.getValue().toString(),
+                throw new ConfigException(e.getKey(), shown(e.getValue()),
                         "unknown key; allowed tables are [runtime], [server], [database]");
             }
         }

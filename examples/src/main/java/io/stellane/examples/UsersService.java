@@ -113,10 +113,10 @@ public final class UsersService {
         });
 
         server.get("/health", ctx -> users.ping().timeout(HEALTH_TIMEOUT)
-                .map(v -> Response.json(Map.of("status", "UP", "database", "UP")))
+                .map(v -> Response.json(health("UP")))
                 .recover(e -> {
                     ctx.logger().warn("health: the database does not answer: {}", e.toString());
-                    return Response.json(Map.of("status", "DOWN", "database", "DOWN")).status(503);
+                    return Response.json(health("DOWN")).status(503);
                 }));
         // scraping walks the whole registry: keep it off the worker
         server.get("/metrics", ctx -> Task.blocking(() ->
@@ -208,6 +208,13 @@ public final class UsersService {
         m.put("error", message);
         m.put("field", field);
         return Response.json(m).status(status);
+    }
+
+    private static Map<String, String> health(String state) {
+        Map<String, String> m = new LinkedHashMap<>();
+        m.put("status", state);
+        m.put("database", state);
+        return m;
     }
 
     static Map<String, Object> userJson(User u) {

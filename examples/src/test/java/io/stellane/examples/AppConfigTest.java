@@ -154,6 +154,14 @@ class AppConfigTest {
         assertThat(tmp.resolve("d")).as("nothing is created for a bad config").doesNotExist();
     }
 
+    @Test
+    void numbersAreShownAsNumbersAndStringsQuoted() throws Exception {
+        assertThat(run("--config", write("[server]\nport = 99999\n").toString()).err())
+                .isEqualTo("stellane: invalid config server.port = 99999: an integer from 0 to 65535\n");
+        assertThat(run("--config", write("[server]\nport = \"80\"\n").toString()).err())
+                .isEqualTo("stellane: invalid config server.port = \"80\": an integer from 0 to 65535\n");
+    }
+
     @ParameterizedTest(name = "{0}")
     @CsvSource(delimiter = '|', textBlock = """
             --bogus        |          | --bogus
