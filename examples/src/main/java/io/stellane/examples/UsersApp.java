@@ -56,6 +56,11 @@ public final class UsersApp implements AutoCloseable {
      * recovery, and listens. On failure everything opened so far is closed again.
      */
     public static UsersApp start(AppConfig config) {
+        return start(config, server -> { });
+    }
+
+    /** {@link #start(AppConfig)} with more routes (tests use it for a handler they control). */
+    static UsersApp start(AppConfig config, java.util.function.Consumer<Server> moreRoutes) {
         if (System.getProperty("io.netty.leakDetection.level") == null) {
             // sampling leak detection costs on every pooled allocation; opt back in with -Dio.netty.leakDetection.level
             ResourceLeakDetector.setLevel(ResourceLeakDetector.Level.DISABLED);
@@ -71,6 +76,7 @@ public final class UsersApp implements AutoCloseable {
             Server server = new Server();
             server.observe(new HttpMetricsObserver(metrics.http()));
             UsersService.routes(server, new UserService(repository), metrics);
+            moreRoutes.accept(server);
             Recovery.Status recovery = Recovery.enable(server, config.runtime());
             int port = listen(server, config);
             return new UsersApp(config, repository, metrics, server, recovery, port);
