@@ -213,6 +213,19 @@ class UsersServiceTest {
     }
 
     @Test
+    void aFailingDatabaseCallIs503Json() throws Exception {
+        DatabaseConfig db = DatabaseConfig.defaults(tmp);
+        try (java.sql.Connection c = java.sql.DriverManager.getConnection(db.jdbcUrl(), db.user(), db.password());
+             java.sql.Statement s = c.createStatement()) {
+            s.execute("DROP TABLE users");
+        }
+        HttpResponse<String> r = call("GET", "/users/1", null);
+        assertThat(r.statusCode()).isEqualTo(503);
+        assertThat(json(r).path("error").asText()).isEqualTo("database unavailable");
+        assertThat(call("POST", "/users", "{\"name\":\"A\",\"email\":\"a@example.com\"}").statusCode()).isEqualTo(503);
+    }
+
+    @Test
     void metricsExportTheHttpMetersInPrometheusText() throws Exception {
         assertThat(call("GET", "/users/777", null).statusCode()).isEqualTo(404);
         assertThat(call("GET", "/nope", null).statusCode()).isEqualTo(404);
