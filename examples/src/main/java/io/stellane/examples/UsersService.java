@@ -1,108 +1,301 @@
 package io.stellane.examples;
 
-import io.netty.util.ResourceLeakDetector;
-import io.stellane.config.RuntimeConfig;
+import com.fasterxml.jackson.core.JacksonException;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.stellane.StellaneException;
+import io.stellane.backend.BackendException;
+import io.stellane.config.ConfigException;
+import io.stellane.examples.users.DatabaseException;
+import io.stellane.examples.users.NewUser;
+import io.stellane.examples.users.User;
+import io.stellane.examples.users.UserRepository;
+import io.stellane.examples.users.UserService;
+import io.stellane.examples.users.ValidationException;
+import io.stellane.metrics.StellaneMetrics;
 import io.stellane.runtime.Runtime;
 import io.stellane.server.Body;
+import io.stellane.server.Context;
 import io.stellane.server.Response;
 import io.stellane.server.Server;
+import io.stellane.stats.RuntimeStats;
+import io.stellane.stats.WorkerStats;
 import io.stellane.task.Task;
 
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
+import java.util.Objects;
+import java.util.Optional;
 
 /**
- * The service {@code ./stellane serve} runs: the TechEmpower endpoints, an echo and a health check.
- * Grows into the users service; add routes in {@link #routes(Server)}.
+ * The service {@code ./stellane serve} runs: the spec's Complete Example (users on a database, behind
+ * request recovery) plus the TechEmpower endpoints, an echo, health, metrics and stats.
  *
  * <pre>
- * ./stellane serve --port 8080 --backend epoll --host 0.0.0.0
+ * POST /users            {"name": "...", "email": "..."} -> 201 + Location: /users/{id}; 400 {"error", "field"}
+ * GET  /users/{id}       200 user JSON, 404 JSON
+ * GET  /users?limit=&amp;offset=   {"users": [...], "limit", "offset", "total"}
+ * GET  /plaintext, /json TechEmpower
+ * POST /echo             the body back, with its content type
+ * GET  /health           200 {"status":"UP","database":"UP"} or 503
+ * GET  /metrics          Prometheus text 0.0.4
+ * GET  /stats            RuntimeStats and WorkerStats as JSON
  * </pre>
+ *
+ * Every database call goes through {@link UserService} ({@code Task.blocking}): no worker blocks.
+ * {@link #main} is the entry point of {@code ./stellane serve}; {@link UsersApp} owns the lifecycle.
  */
 public final class UsersService {
     static final Body HELLO = Body.of("Hello, World!", "text/plain");
+    static final String PROMETHEUS_TYPE = "text/plain; version=0.0.4; charset=utf-8";
+    static final int DEFAULT_LIMIT = 20;
+    static final int MAX_IDEMPOTENCY_KEY = 200;
+    static final Duration HEALTH_TIMEOUT = Duration.ofSeconds(2);
+
+    private static final ObjectMapper JSON = new ObjectMapper();
 
     /** The JSON body of {@code /json}, serialized anew for every request. */
     public record Message(String message) {
     }
 
-    private final Server server;
-    private int port = -1;
+    /** A request problem answered with {@code status} and {@code {"error": message, "field": field}}. */
+    static final class FieldProblem extends StellaneException {
+        final int status;
+        final String field;
 
-    public UsersService(Server server) {
-        this.server = server;
-        routes(server);
+        FieldProblem(int status, String field, String message) {
+            super(message);
+            this.status = status;
+            this.field = field;
+        }
     }
 
-    /** Every route of the service. */
-    static void routes(Server server) {
+    private UsersService() {
+    }
+
+    /** Every route of the service, and the mapping of its failures to JSON errors. */
+    static void routes(Server server, UserService users, StellaneMetrics metrics) {
+        Objects.requireNonNull(users, "users");
+        Objects.requireNonNull(metrics, "metrics");
         server.get("/plaintext", ctx -> Task.completed(Response.ok(HELLO)));
         server.get("/json", ctx -> Task.completed(Response.json(new Message("Hello, World!"))));
         server.post("/echo", ctx -> {
             String type = ctx.request().contentType();
             return Task.completed(Response.ok(ctx.request().body(), type == null ? "application/octet-stream" : type));
         });
-        server.get("/health", ctx -> Task.completed(Response.json(Map.of("status", "UP"))));
+
+        server.post("/users", ctx -> {
+            NewUser body = parseNewUser(ctx.request().body());
+            return users.create(body, idempotencyKey(ctx)).map(u -> Response.json(userJson(u)).status(201)
+                    .header("Location", "/users/" + u.id()));
+        });
+        server.get("/users/{id}", ctx -> {
+            long id = parseLong(ctx.param("id"), "id", "must be an integer user id");
+            return users.find(id).map(u -> u.isPresent() ? Response.json(userJson(u.get()))
+                    : Response.error(404, "user " + id + " not found"));
+        });
+        server.get("/users", ctx -> {
+            int limit = queryInt(ctx, "limit", DEFAULT_LIMIT, 1, UserRepository.MAX_LIST_LIMIT);
+            int offset = queryInt(ctx, "offset", 0, 0, Integer.MAX_VALUE);
+            return users.list(limit, offset).flatMap(page -> users.count().map(total -> {
+                Map<String, Object> m = new LinkedHashMap<>();
+                m.put("users", page.stream().map(UsersService::userJson).toList());
+                m.put("limit", limit);
+                m.put("offset", offset);
+                m.put("total", total);
+                return Response.json(m);
+            }));
+        });
+
+        server.get("/health", ctx -> users.ping().timeout(HEALTH_TIMEOUT)
+                .map(v -> Response.json(health("UP")))
+                .recover(e -> {
+                    ctx.logger().warn("health: the database does not answer: {}", e.toString());
+                    return Response.json(health("DOWN")).status(503);
+                }));
+        // scraping walks the whole registry: keep it off the worker
+        server.get("/metrics", ctx -> Task.blocking(() ->
+                Response.ok(metrics.scrape().getBytes(StandardCharsets.UTF_8), PROMETHEUS_TYPE)));
+        server.get("/stats", ctx -> Task.completed(Response.json(stats(Runtime.getStats(), Runtime.getWorkerStats()))));
+
+        server.onError(FieldProblem.class, (e, ctx) -> fieldError(e.status, e.field, e.getMessage()));
+        server.onError(ValidationException.class, (e, ctx) ->
+                fieldError(400, e.error().field(), e.error().field() + " " + e.error().reason()));
+        server.onError(DatabaseException.class, (e, ctx) -> {
+            ctx.logger().error("database call failed", e);
+            return Response.error(503, "database unavailable");
+        });
     }
 
-    public int start(String host, int port) {
-        this.port = server.listen(host, port);
-        return this.port;
+    // ---------------------------------------------------------------- request parsing
+
+    static NewUser parseNewUser(byte[] body) {
+        if (body.length == 0) {
+            throw new FieldProblem(400, "body", "request body is empty; expected JSON {\"name\": ..., \"email\": ...}");
+        }
+        JsonNode tree;
+        try {
+            tree = JSON.readTree(body);
+        } catch (JacksonException e) {
+            throw new FieldProblem(400, "body", "malformed JSON body");
+        } catch (java.io.IOException e) {
+            throw new FieldProblem(400, "body", "unreadable JSON body");
+        }
+        if (tree == null || !tree.isObject()) {
+            throw new FieldProblem(400, "body", "the body must be a JSON object {\"name\": ..., \"email\": ...}");
+        }
+        return new NewUser(text(tree, "name"), text(tree, "email"));
     }
 
-    public void stop() {
-        server.stop();
+    private static String text(JsonNode tree, String field) {
+        JsonNode v = tree.get(field);
+        if (v == null || v.isNull()) {
+            return null; // NewUser.validate() reports it as required
+        }
+        if (!v.isTextual()) {
+            throw new FieldProblem(400, field, field + " must be a string");
+        }
+        return v.textValue();
     }
 
-    public int port() {
-        return port;
-    }
-
-    public static void main(String[] args) {
-        int port = 8080;
-        String backend = "auto";
-        String host = "0.0.0.0";
-        for (int i = 0; i < args.length; i++) {
-            String a = args[i];
-            String v = i + 1 < args.length ? args[i + 1] : null;
-            switch (a) {
-                case "--port" -> { port = Integer.parseInt(required(a, v)); i++; }
-                case "--backend" -> { backend = required(a, v); i++; }
-                case "--host" -> { host = required(a, v); i++; }
-                case "--config", "--data-dir" -> i++; // accepted for the launcher; used by later versions
-                case "-h", "--help" -> {
-                    System.out.println("usage: UsersService [--port N] [--backend auto|nio|epoll|io_uring] [--host ADDR]");
-                    return;
-                }
-                default -> throw new IllegalArgumentException("unknown option " + a);
+    static String idempotencyKey(Context ctx) {
+        String header = ctx.request().header("Idempotency-Key");
+        if (header != null) {
+            boolean ok = !header.isEmpty() && header.length() <= MAX_IDEMPOTENCY_KEY
+                    && header.chars().allMatch(ch -> ch >= 0x21 && ch <= 0x7e);
+            if (!ok) {
+                throw new FieldProblem(400, "Idempotency-Key", "Idempotency-Key must be 1.." + MAX_IDEMPOTENCY_KEY
+                        + " printable ASCII characters without spaces");
             }
         }
-        if (System.getProperty("io.netty.leakDetection.level") == null) {
-            // sampling leak detection costs on every pooled allocation; opt back in with -Dio.netty.leakDetection.level
-            ResourceLeakDetector.setLevel(ResourceLeakDetector.Level.DISABLED);
-        }
-        RuntimeConfig config = RuntimeConfig.builder().backendType(backend).build();
-        Runtime.init(config);
-        UsersService service = new UsersService(new Server());
-        int bound;
-        try {
-            bound = service.start(host, port);
-        } catch (RuntimeException e) {
-            Runtime.stop();
-            throw e;
-        }
-        java.lang.Runtime.getRuntime().addShutdownHook(new Thread(() -> {
-            service.stop();
-            Runtime.stop();
-        }, "stellane-shutdown"));
-        System.out.println("stellane: serving on http://" + host + ":" + bound + "/ (backend "
-                + Runtime.getStats().backendType() + ", " + Runtime.getConfig().workerThreads() + " workers)");
-        Runtime.start();
+        return Recovery.requestKey(ctx);
     }
 
-    private static String required(String option, String value) {
-        if (value == null) {
-            throw new IllegalArgumentException(option + " needs a value");
+    private static long parseLong(String text, String field, String problem) {
+        try {
+            return Long.parseLong(text);
+        } catch (NumberFormatException e) {
+            throw new FieldProblem(400, field, field + " " + problem);
         }
-        return value;
+    }
+
+    private static int queryInt(Context ctx, String name, int fallback, int min, int max) {
+        Optional<String> v = ctx.query(name);
+        if (v.isEmpty()) {
+            return fallback;
+        }
+        String range = max == Integer.MAX_VALUE ? "an integer >= " + min : "an integer from " + min + " to " + max;
+        try {
+            int n = Integer.parseInt(v.get());
+            if (n >= min && n <= max) {
+                return n;
+            }
+        } catch (NumberFormatException e) {
+            // below
+        }
+        throw new FieldProblem(400, name, name + " must be " + range);
+    }
+
+    // ---------------------------------------------------------------- JSON
+
+    static Response fieldError(int status, String field, String message) {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("error", message);
+        m.put("field", field);
+        return Response.json(m).status(status);
+    }
+
+    private static Map<String, String> health(String state) {
+        Map<String, String> m = new LinkedHashMap<>();
+        m.put("status", state);
+        m.put("database", state);
+        return m;
+    }
+
+    static Map<String, Object> userJson(User u) {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("id", u.id());
+        m.put("name", u.name());
+        m.put("email", u.email());
+        m.put("createdAt", u.createdAt().toString());
+        return m;
+    }
+
+    static Map<String, Object> stats(RuntimeStats s, List<WorkerStats> workers) {
+        Map<String, Object> rt = new LinkedHashMap<>();
+        rt.put("startTime", s.startTime().toString());
+        rt.put("uptimeMs", s.uptime().toMillis());
+        rt.put("totalTasksExecuted", s.totalTasksExecuted());
+        rt.put("totalTasksFailed", s.totalTasksFailed());
+        rt.put("currentActiveTasks", s.currentActiveTasks());
+        rt.put("peakActiveTasks", s.peakActiveTasks());
+        rt.put("averageTaskDurationMs", s.averageTaskDurationMs());
+        rt.put("backendType", s.backendType());
+        rt.put("workerCount", s.workerCount());
+        rt.put("strategy", s.strategy());
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("runtime", rt);
+        m.put("workers", workers); // records of primitives and strings: Jackson writes their components
+        return m;
+    }
+
+    // ---------------------------------------------------------------- entry point
+
+    public static void main(String[] args) {
+        int code = run(args, System.out, System.err);
+        if (code != 0) {
+            System.exit(code);
+        }
+    }
+
+    /**
+     * Parses the options, starts the service and blocks until it is stopped (SIGTERM, Ctrl-C). Returns
+     * the exit code instead of exiting: 0 after a stop or {@code --help}, 2 for a bad option or config
+     * (one line on {@code err}, naming the key), 1 when startup fails (port taken, database unreachable).
+     */
+    public static int run(String[] args, PrintStream out, PrintStream err) {
+        AppConfig.Flags flags;
+        AppConfig config;
+        try {
+            flags = AppConfig.Flags.parse(Arrays.asList(args));
+            if (flags.help()) {
+                out.print(AppConfig.USAGE);
+                return 0;
+            }
+            config = AppConfig.resolve(flags, System.getenv());
+        } catch (ConfigException e) {
+            err.println("stellane: " + oneLine(e.getMessage()));
+            return 2;
+        }
+        UsersApp app;
+        try {
+            app = UsersApp.start(config);
+        } catch (Exception e) {
+            for (Throwable t = e; t != null; t = t.getCause()) {
+                if (t instanceof ConfigException || t instanceof BackendException) {
+                    err.println("stellane: " + oneLine(t.getMessage())); // a bad setting, e.g. --backend
+                    return 2;
+                }
+            }
+            err.println("stellane: cannot start: " + oneLine(String.valueOf(e.getMessage())));
+            return 1;
+        }
+        Thread hook = new Thread(app::close, "stellane-shutdown");
+        java.lang.Runtime.getRuntime().addShutdownHook(hook);
+        out.println(app.banner());
+        out.flush();
+        app.awaitStop();
+        return 0;
+    }
+
+    static String oneLine(String message) {
+        String s = message == null ? "" : message.strip();
+        int nl = s.indexOf('\n');
+        return (nl < 0 ? s : s.substring(0, nl)).strip();
     }
 }

@@ -141,6 +141,20 @@ public final class UserRepository implements AutoCloseable {
         });
     }
 
+    /**
+     * A cheap liveness check: borrows a connection and runs {@code SELECT 1}.
+     *
+     * @throws DatabaseException when the database does not answer
+     */
+    public void ping() {
+        call("ping", c -> {
+            try (Statement s = c.createStatement(); ResultSet rs = s.executeQuery("SELECT 1")) {
+                rs.next();
+                return null;
+            }
+        });
+    }
+
     /** Closes the pool (in-use connections close as their calls finish). Idempotent. */
     @Override
     public void close() {

@@ -48,6 +48,14 @@ public final class UserService {
         return Task.<List<User>>blocking(() -> repository.list(limit, offset)).named("users.list");
     }
 
+    /** Completes when the database answers {@code SELECT 1}; fails otherwise. */
+    public Task<Void> ping() {
+        return Task.<Void>blocking(() -> {
+            repository.ping();
+            return null;
+        }).named("users.ping");
+    }
+
     public Task<Long> count() {
         return Task.<Long>blocking(repository::count).named("users.count");
     }

@@ -1,0 +1,237 @@
+package io.stellane.examples;
+
+import io.stellane.config.ConfigException;
+import io.stellane.config.RuntimeConfig;
+import io.stellane.runtime.Runtime;
+import io.stellane.scheduler.TaskSchedulingStrategy;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+/** Where the config comes from (file, environment, flags), how it fails, and the app's exit codes. */
+class AppConfigTest {
+    @TempDir
+    Path tmp;
+
+    private static final String FILE = """
+            [runtime]
+            backend = "epoll"
+            worker_threads = 3
+            strategy = "fifo"
+
+            [runtime.recovery]
+            enabled = true
+            backend = "mmap"
+
+            [server]
+            host = "127.0.0.1"
+            port = 1234
+
+            [database]
+            pool_size = 4
+            """;
+
+    private Path write(String toml) throws Exception {
+        Path f = Files.createTempFile(tmp, "stellane", ".toml");
+        Files.writeString(f, toml);
+        return f;
+    }
+
+    private static List<String> args(String... a) {
+        return new ArrayList<>(List.of(a));
+    }
+
+    /** What {@link UsersService#run} printed and returned. */
+    record Outcome(int code, String out, String err) {
+    }
+
+    private static Outcome run(String... args) {
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        ByteArrayOutputStream err = new ByteArrayOutputStream();
+        int code = UsersService.run(args, new PrintStream(out, true, StandardCharsets.UTF_8),
+                new PrintStream(err, true, StandardCharsets.UTF_8));
+        return new Outcome(code, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
+    }
+
+    @Test
+    void theFileSetsRuntimeServerAndDatabase() throws Exception {
+        Path f = write(FILE);
+        AppConfig c = AppConfig.resolve(args("--config", f.toString(), "--data-dir", tmp.resolve("d").toString()), Map.of());
+        assertThat(c.configFile()).isEqualTo(f);
+        assertThat(c.runtime().backendType()).isEqualTo("epoll");
+        assertThat(c.runtime().workerThreads()).isEqualTo(3);
+        assertThat(c.runtime().strategy()).isEqualTo(TaskSchedulingStrategy.FIFO);
+        assertThat(c.runtime().enableRequestRecovery()).isTrue();
+        assertThat(c.host()).isEqualTo("127.0.0.1");
+        assertThat(c.port()).isEqualTo(1234);
+        assertThat(c.database().poolSize()).isEqualTo(4);
+        assertThat(c.database().jdbcUrl()).startsWith("jdbc:h2:file:" + tmp.resolve("d").toAbsolutePath() + "/users");
+        // the file does not set runtime.recovery.path: the journal lives in the data directory
+        assertThat(c.runtime().recoveryPath()).isEqualTo(tmp.resolve("d").resolve("journal"));
+    }
+
+    @Test
+    void flagsOverrideTheFile() throws Exception {
+        Path f = write(FILE);
+        AppConfig c = AppConfig.resolve(args("--config", f.toString(), "--port", "0", "--host", "::1",
+                "--backend", "nio", "--data-dir", tmp.resolve("x").toString()), Map.of());
+        assertThat(c.port()).isZero();
+        assertThat(c.host()).isEqualTo("::1");
+        assertThat(c.runtime().backendType()).isEqualTo("nio");
+        assertThat(c.runtime().workerThreads()).isEqualTo(3); // not overridden: from the file
+        assertThat(c.dataDir()).isEqualTo(tmp.resolve("x"));
+        assertThat(c.runtime().recoveryPath()).isEqualTo(tmp.resolve("x").resolve("journal"));
+    }
+
+    @Test
+    void theEnvironmentOverridesTheFileAndFlagsOverrideTheEnvironment() throws Exception {
+        Path f = write(FILE);
+        Map<String, String> env = Map.of("STELLANE_RUNTIME_WORKER_THREADS", "5", "STELLANE_RUNTIME_BACKEND", "io_uring",
+                "STELLANE_RUNTIME_RECOVERY_PATH", tmp.resolve("elsewhere").toString());
+        AppConfig c = AppConfig.resolve(args("--config", f.toString(), "--backend", "nio"), env);
+        assertThat(c.runtime().workerThreads()).isEqualTo(5);
+        assertThat(c.runtime().backendType()).isEqualTo("nio");
+        assertThat(c.runtime().recoveryPath()).isEqualTo(tmp.resolve("elsewhere"));
+    }
+
+    @Test
+    void aRecoveryPathInTheFileIsKept() throws Exception {
+        Path f = write("[runtime.recovery]\nenabled = true\npath = \"" + tmp.resolve("j") + "\"\n");
+        AppConfig c = AppConfig.resolve(args("--config", f.toString()), Map.of());
+        assertThat(c.runtime().recoveryPath()).isEqualTo(tmp.resolve("j"));
+    }
+
+    @Test
+    void withoutFileOrFlagsTheDefaultsApply() {
+        // the tests run in examples/, which has no stellane.toml
+        AppConfig c = AppConfig.resolve(args(), Map.of());
+        assertThat(c.configFile()).isNull();
+        assertThat(c.host()).isEqualTo("0.0.0.0");
+        assertThat(c.port()).isEqualTo(8080);
+        assertThat(c.dataDir()).isEqualTo(Path.of("data"));
+        assertThat(c.runtime().recoveryPath()).isEqualTo(Path.of("data", "journal"));
+        assertThat(c.runtime().backendType()).isEqualTo(RuntimeConfig.defaults().backendType());
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @CsvSource(delimiter = '|', textBlock = """
+            unknown [server] key      | [server]\\nhots = "x"                  | server.hots
+            port out of range         | [server]\\nport = 70000                | server.port
+            port as a string          | [server]\\nport = "80"                 | server.port
+            host not a string         | [server]\\nhost = 5                    | server.host
+            unknown [database] key    | [database]\\nurll = "jdbc:h2:mem:x"    | database.urll
+            unsupported database url  | [database]\\nurl = "jdbc:mysql://h/db" | database.url
+            unknown [runtime] key     | [runtime]\\nworkers = 2                | runtime.workers
+            bad runtime value         | [runtime]\\nworker_threads = 0         | runtime.worker_threads
+            unknown table             | [serverr]\\nport = 1                   | serverr
+            TOML syntax error         | [server\\nport = 1                     | .toml
+            """)
+    void aBadConfigFileExits2WithOneLineNamingTheKey(String what, String toml, String key) throws Exception {
+        Path f = write(toml.replace("\\n", "\n"));
+        Outcome o = run("--config", f.toString(), "--data-dir", tmp.resolve("d").toString());
+        assertThat(o.code()).as(what).isEqualTo(2);
+        assertThat(o.err()).as(what).startsWith("stellane: invalid config ").contains(key).endsWith("\n");
+        assertThat(o.err().strip().lines()).as(what + ": " + o.err()).hasSize(1);
+        assertThat(o.err()).doesNotContain("Exception", "\tat ");
+        assertThat(o.out()).isEmpty();
+        assertThat(tmp.resolve("d")).as("nothing is created for a bad config").doesNotExist();
+    }
+
+    @Test
+    void numbersAreShownAsNumbersAndStringsQuoted() throws Exception {
+        assertThat(run("--config", write("[server]\nport = 99999\n").toString()).err())
+                .isEqualTo("stellane: invalid config server.port = 99999: an integer from 0 to 65535\n");
+        assertThat(run("--config", write("[server]\nport = \"80\"\n").toString()).err())
+                .isEqualTo("stellane: invalid config server.port = \"80\": an integer from 0 to 65535\n");
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @CsvSource(delimiter = '|', textBlock = """
+            --bogus        |          | --bogus
+            --port         | abc      | --port
+            --port         | -1       | --port
+            --port         | 65536    | --port
+            --backend      | ''       | --backend
+            --data-dir     |          | --data-dir
+            """)
+    void aBadFlagExits2WithOneLine(String flag, String value, String key) {
+        Outcome o = value == null ? run(flag) : run(flag, value);
+        assertThat(o.code()).isEqualTo(2);
+        assertThat(o.err()).startsWith("stellane: invalid config " + key);
+        assertThat(o.err().strip().lines()).hasSize(1);
+    }
+
+    @Test
+    void anUnknownBackendExits2WithOneLine() throws Exception {
+        Path f = write("[runtime.recovery]\nenabled = false\n");
+        Outcome o = run("--config", f.toString(), "--backend", "warp_drive", "--port", "0", "--host", "127.0.0.1",
+                "--data-dir", tmp.resolve("d").toString());
+        assertThat(o.code()).as(o.err()).isEqualTo(2);
+        assertThat(o.err()).contains("warp_drive");
+        assertThat(o.err().strip().lines()).hasSize(1);
+        assertThat(Runtime.isRunning()).isFalse();
+    }
+
+    @Test
+    @Timeout(30)
+    void aTakenPortExits1WithOneLineAndReleasesEverything() throws Exception {
+        Path f = write("[runtime]\nworker_threads = 1\n[runtime.recovery]\nenabled = false\n");
+        try (ServerSocket taken = new ServerSocket(0, 1, InetAddress.getByName("127.0.0.1"))) {
+            Outcome o = run("--config", f.toString(), "--backend", "nio", "--host", "127.0.0.1",
+                    "--port", Integer.toString(taken.getLocalPort()), "--data-dir", tmp.resolve("d").toString());
+            assertThat(o.code()).as(o.err()).isEqualTo(1);
+            assertThat(o.err()).startsWith("stellane: cannot start: cannot listen on 127.0.0.1:" + taken.getLocalPort());
+            assertThat(o.err().strip().lines()).hasSize(1);
+        }
+        assertThat(Runtime.isRunning()).isFalse();
+    }
+
+    @Test
+    void helpPrintsEveryOptionAndExits0() {
+        Outcome o = run("--help");
+        assertThat(o.code()).isZero();
+        assertThat(o.out()).contains("--config FILE", "--port N", "--host ADDR", "--backend NAME", "--data-dir DIR",
+                "STELLANE_RUNTIME_");
+        assertThat(o.err()).isEmpty();
+    }
+
+    @Test
+    void theDataDirIsCreatedPrivateAndHoldsTheDatabase() throws Exception {
+        Path f = write("[runtime]\nworker_threads = 1\n[runtime.recovery]\nenabled = true\n");
+        Path dir = tmp.resolve("nested").resolve("data");
+        AppConfig c = AppConfig.resolve(args("--config", f.toString(), "--backend", "nio", "--host", "127.0.0.1",
+                "--port", "0", "--data-dir", dir.toString()), Map.of());
+        try (UsersApp app = UsersApp.start(c)) {
+            assertThat(dir).isDirectory();
+            assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(dir))).isEqualTo("rwx------");
+            assertThat(dir.resolve("users.mv.db")).isRegularFile();
+            assertThat(app.port()).isPositive();
+            assertThat(app.banner()).contains("http://127.0.0.1:" + app.port() + "/", "backend nio", "1 workers",
+                    "recovery mmap at " + dir.resolve("journal"), "0 request(s) recovered");
+        }
+    }
+
+    @Test
+    void aDataDirThatIsAFileIsAConfigError() throws Exception {
+        Path file = Files.createFile(tmp.resolve("plain"));
+        assertThatThrownBy(() -> UsersApp.createDataDir(file)).isInstanceOf(ConfigException.class)
+                .hasMessageContaining("--data-dir");
+    }
+}
