@@ -4,6 +4,7 @@ import io.netty.util.ResourceLeakDetector;
 import io.stellane.StellaneException;
 import io.stellane.examples.users.UserRepository;
 import io.stellane.examples.users.UserService;
+import io.stellane.dashboard.Dashboard;
 import io.stellane.metrics.StellaneMetrics;
 import io.stellane.runtime.Runtime;
 import io.stellane.server.Server;
@@ -74,7 +75,7 @@ public final class UsersApp implements AutoCloseable {
             runtimeUp = true;
             metrics = StellaneMetrics.prometheus();
             Server server = new Server();
-            server.observe(new HttpMetricsObserver(metrics.http()));
+            Dashboard dashboard = Dashboard.install(server, metrics); // also feeds the HTTP meters
             UsersService.routes(server, new UserService(repository), metrics);
             moreRoutes.accept(server);
             Recovery.Status recovery = Recovery.enable(server, config.runtime());

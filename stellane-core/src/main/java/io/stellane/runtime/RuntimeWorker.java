@@ -65,7 +65,9 @@ final class RuntimeWorker implements Worker, WorkerContext {
     private int enqueues; // racy on purpose: only picks which enqueues sample the queue length
     private final LongAdder failed = new LongAdder();
 
+    private static final long CPU_WINDOW_NANOS = java.util.concurrent.TimeUnit.MILLISECONDS.toNanos(250);
     private long cpuSampleNanos;
+    private double lastUsage;
     private long wallSampleNanos;
 
     RuntimeWorker(int id, RuntimeEngine engine, EventLoopBackend backend, TaskScheduler scheduler,
@@ -300,12 +302,14 @@ final class RuntimeWorker implements Worker, WorkerContext {
     synchronized WorkerStats stats() {
         long now = System.nanoTime();
         long cpu = THREADS.isThreadCpuTimeSupported() ? THREADS.getThreadCpuTime(thread.threadId()) : -1;
-        double usage = 0;
-        if (cpu >= 0 && now > wallSampleNanos) {
-            usage = Math.clamp(100.0 * (cpu - cpuSampleNanos) / (now - wallSampleNanos), 0.0, 100.0);
+        // A window closes only after CPU_WINDOW: several readers (an exporter, a dashboard, /stats)
+        // then share windows instead of cutting each other's short.
+        if (cpu >= 0 && now - wallSampleNanos >= CPU_WINDOW_NANOS) {
+            lastUsage = Math.clamp(100.0 * (cpu - cpuSampleNanos) / (now - wallSampleNanos), 0.0, 100.0);
             cpuSampleNanos = cpu;
             wallSampleNanos = now;
         }
+        double usage = lastUsage;
         long timed = timedTasks();
         return new WorkerStats(id, executed(), failed.sum(), (long) STOLEN.getOpaque(this), backend.pendingTasks(),
                 peakQueue, usage, cpu, timed == 0 ? 0 : timedNanos() / 1e6 / timed, thread.threadId(), thread.getName(),

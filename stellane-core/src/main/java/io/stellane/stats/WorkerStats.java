@@ -9,7 +9,8 @@ package io.stellane.stats;
  * @param tasksStolen       tasks this worker took from others (WORK_STEALING)
  * @param currentQueueSize  tasks queued now
  * @param peakQueueSize     the longest queue seen (sampled on every eighth enqueue)
- * @param cpuUsagePercent   CPU time of the worker thread over wall time since the previous snapshot, 0..100
+ * @param cpuUsagePercent   CPU time of the worker thread over wall time in the last completed window
+ *                          (windows close at snapshots at least 250 ms apart), 0..100
  * @param cpuTimeNanos      CPU time the worker thread has used in all (-1 when the JVM cannot tell)
  * @param averageTaskDurationMs mean time a task's body ran
  * @param threadId          the worker thread's id
