@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Stellane's example service next to the raw Netty peer on the same transport, with the shared
+# harness (../shared/bench/http-bench.sh): GET /plaintext, /plaintext pipelined 16 deep, /json.
+# usage: bench/http-vs-netty.sh [TRANSPORT=epoll] [extra http-bench.sh options, e.g. --rounds 3]
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+shared=${STELLANE_SHARED:-$root/../shared}/bench
+transport=${1:-epoll}
+(($#)) && shift
+"$shared/build.sh"
+"$root/stellane" build >/dev/null 2>&1 || "$root/stellane" build
+java="$("$shared/jdk.sh")/bin/java --enable-native-access=ALL-UNNAMED --sun-misc-unsafe-memory-access=allow"
+tsv=${TSV:-$(mktemp)}
+data=$(mktemp -d "${TMPDIR:-/tmp}/stellane-bench.XXXXXX") # the service's database and journal
+trap 'rm -rf "$data"' EXIT
+for run in "/plaintext 1" "/plaintext 16" "/json 1"; do
+    read -r path depth <<<"$run"
+    "$shared/http-bench.sh" --path "$path" --pipeline "$depth" --tsv "$tsv" "$@" \
+        stellane="cd $(printf %q "$root") && ./stellane serve --port \$PORT --backend $transport --data-dir $data" \
+        netty-$transport="$java -cp $shared/peers/target/peers.jar bench.NettyPeer \$PORT $transport"
+    echo
+done
+echo "results (path pipeline conns duration rounds name rps p50 p99 errors ratio): $tsv"
+cat "$tsv"
