@@ -38,6 +38,27 @@ public final class RecoveryManager implements AutoCloseable {
         Task<StoredResponse> replay(JournaledRequest request, RecoveryMetadata metadata);
     }
 
+    /**
+     * Told about every journal event (metrics exporters, dashboards). Called on the thread that
+     * caused it, often a worker: must be quick and must not block.
+     */
+    public interface Listener {
+        default void journaled() {
+        }
+
+        default void completed() {
+        }
+
+        default void recovered() {
+        }
+
+        default void failedAttempt() {
+        }
+
+        default void quarantined() {
+        }
+    }
+
     /** What one recovery run did. */
     public record RecoveryReport(int found, int recovered, int failedAttempts, int quarantined) {
     }
@@ -53,6 +74,7 @@ public final class RecoveryManager implements AutoCloseable {
     private final LongAdder recovered = new LongAdder();
     private final LongAdder failedAttempts = new LongAdder();
     private final LongAdder quarantined = new LongAdder();
+    private final List<Listener> listeners = new java.util.concurrent.CopyOnWriteArrayList<>();
 
     public RecoveryManager(RecoveryStore store) {
         this.store = Objects.requireNonNull(store, "store");
@@ -71,6 +93,10 @@ public final class RecoveryManager implements AutoCloseable {
         return new RecoveryManager(RecoveryStores.create(config.recoveryBackend(), storeConfig));
     }
 
+    public void addListener(Listener listener) {
+        listeners.add(Objects.requireNonNull(listener, "listener"));
+    }
+
     public RecoveryStore store() {
         return store;
     }
@@ -79,12 +105,14 @@ public final class RecoveryManager implements AutoCloseable {
     public void journal(JournaledRequest request) {
         store.append(request);
         journaled.increment();
+        listeners.forEach(Listener::journaled);
     }
 
     /** Marks a journaled request answered; its response is kept for its idempotency key, if any. */
     public void complete(String requestId, StoredResponse responseOrNull) {
         store.complete(requestId, responseOrNull);
         completed.increment();
+        listeners.forEach(Listener::completed);
     }
 
     /** The stored answer to a completed request with this idempotency key, within the TTL. */
@@ -125,6 +153,7 @@ public final class RecoveryManager implements AutoCloseable {
                     log.warn("request {} ({} {}) quarantined: {} attempts used, last failure: {}",
                             p.requestId(), p.request().method(), p.request().target(), max, reason);
                     quarantined.increment();
+                    listeners.forEach(Listener::quarantined);
                     dead++;
                     break;
                 }
@@ -134,16 +163,19 @@ public final class RecoveryManager implements AutoCloseable {
                     StoredResponse response = replayer.replay(p.request(), meta).await();
                     store.complete(p.requestId(), response);
                     recovered.increment();
+                    listeners.forEach(Listener::recovered);
                     ok++;
                     break;
                 } catch (RuntimeException e) {
                     failedAttempts.increment();
+                    listeners.forEach(Listener::failedAttempt);
                     failed++;
                     reason = String.valueOf(e);
                     log.warn("replay of request {} failed on attempt {}/{}: {}", p.requestId(), attempt, max, reason);
                     if (attempt == max) {
                         store.quarantine(p.requestId(), "failed " + max + " attempts; last: " + reason);
                         quarantined.increment();
+                        listeners.forEach(Listener::quarantined);
                         dead++;
                         break;
                     }

@@ -55,7 +55,12 @@ class RecoveryManagerTest {
         Path copy = crashCopy(first, dir, tmp.resolve("after-crash"));
 
         List<RecoveryMetadata> seen = new ArrayList<>();
+        List<String> events = new ArrayList<>();
         try (RecoveryManager second = open(copy)) {
+            second.addListener(new RecoveryManager.Listener() {
+                @Override public void recovered() { events.add("recovered"); }
+                @Override public void failedAttempt() { events.add("failed"); }
+            });
             RecoveryManager.RecoveryReport report = second.recoverAll((req, meta) -> {
                 seen.add(meta);
                 if (meta.attempt() < 3) {
@@ -68,6 +73,7 @@ class RecoveryManagerTest {
             assertThat(second.store().pending()).isEmpty();
         }
         assertThat(seen).extracting(RecoveryMetadata::attempt).containsExactly(1, 2, 3);
+        assertThat(events).containsExactly("failed", "failed", "recovered");
         assertThat(seen.getFirst().failureReason()).isEqualTo("process crashed");
         assertThat(seen.get(1).failureReason()).contains("downstream busy 1");
         assertThat(seen.get(2).failureReason()).contains("downstream busy 2");
@@ -142,6 +148,11 @@ class RecoveryManagerTest {
     @Test
     void idempotencyKeysReturnTheStoredAnswer(@TempDir Path tmp) {
         try (RecoveryManager m = open(tmp.resolve("j"))) {
+            List<String> events = new ArrayList<>();
+            m.addListener(new RecoveryManager.Listener() {
+                @Override public void journaled() { events.add("journaled"); }
+                @Override public void completed() { events.add("completed"); }
+            });
             m.journal(request("a", "key-1"));
             assertThat(m.idempotentResponse("key-1")).isEmpty();
             m.complete("a", new StoredResponse(201, List.of(new HttpHeader("Location", "/users/7")), "{}".getBytes(StandardCharsets.UTF_8)));
@@ -150,6 +161,7 @@ class RecoveryManagerTest {
             assertThat(m.idempotentResponse(null)).isEmpty();
             assertThat(m.counters().journaled()).isEqualTo(1);
             assertThat(m.counters().completed()).isEqualTo(1);
+            assertThat(events).containsExactly("journaled", "completed");
         }
     }
 
