@@ -1,6 +1,8 @@
 package io.stellane.server;
 
 import io.netty.handler.codec.http.QueryStringDecoder;
+import io.stellane.recovery.RecoveryMetadata;
+import io.stellane.task.Task;
 import org.slf4j.Logger;
 
 import java.nio.charset.StandardCharsets;
@@ -19,9 +21,11 @@ import java.util.Optional;
 public final class Context {
     private static final String[] NO_PARAMS = new String[0];
 
-    private final Connection connection;
+    private final Server server;
+    private final Connection connection; // null during a replay
     private final Request request;
     private final long requestSeq;
+    private final RecoveryMetadata recovery; // non-null during a replay
     private String[] paramNames = NO_PARAMS;
     private String[] paramValues = NO_PARAMS;
     private Map<String, List<String>> queryParams;
@@ -29,11 +33,33 @@ public final class Context {
     private String requestId;
     private Logger logger;
     String routePattern;
+    /** Whether this live request was appended to the recovery journal. */
+    boolean journaled;
+    /** The route's handler, for {@link #retryOriginalHandler()}; looked up on demand when null. */
+    Handler originalHandler;
+    /** The response {@link #retryOriginalHandler()} produced during a replay, stored for the idempotency key. */
+    Response replayResponse;
 
     Context(Connection connection, Request request, long requestSeq) {
+        this.server = connection.server;
         this.connection = connection;
         this.request = request;
         this.requestSeq = requestSeq;
+        this.recovery = null;
+    }
+
+    /** A replay of a journaled request: no connection, the journaled id. */
+    Context(Server server, Request request, String requestId, RecoveryMetadata recovery) {
+        this.server = server;
+        this.connection = null;
+        this.request = request;
+        this.requestSeq = 0;
+        this.requestId = requestId;
+        this.recovery = recovery;
+    }
+
+    void presetRequestId(String id) {
+        this.requestId = id;
     }
 
     void params(String[] names, String[] values) {
@@ -138,7 +164,13 @@ public final class Context {
 
     // ---------------------------------------------------------------- identity and logging
 
-    /** This request's id, unique in the process: {@code <connection>-<request on it>} in hex. */
+    /**
+     * This request's id. For a request the recovery journal keeps (see
+     * {@link Server#enableRequestRecovery}) it is unique across restarts ({@code <random boot id>-<counter>}
+     * in hex) and a replay returns the journaled id, so handlers can use it as an idempotency key for
+     * their effects. For other requests it is unique in the process only:
+     * {@code <connection>-<request on it>} in hex, built on first use.
+     */
     public String requestId() {
         String id = requestId;
         if (id == null) {
@@ -151,9 +183,60 @@ public final class Context {
     public Logger logger() {
         Logger l = logger;
         if (l == null) {
-            l = logger = new RequestLogger(connection.server.log, requestId());
+            l = logger = new RequestLogger(server.log, requestId());
         }
         return l;
+    }
+
+    // ---------------------------------------------------------------- recovery
+
+    /** The replay's metadata while this request is a replay of a journaled one ({@link Server#recover()}); else empty. */
+    public Optional<RecoveryMetadata> recovery() {
+        return Optional.ofNullable(recovery);
+    }
+
+    /**
+     * Attaches {@code key = value} to this request's journal entry; a replay sees it in
+     * {@link RecoveryMetadata#customData()}. A no-op when the request is not journaled. Durable per the
+     * store's sync policy; under {@code SyncPolicy.ALWAYS} it waits for the disk, so call it from a
+     * blocking handler then.
+     */
+    public void recoveryData(String key, String value) {
+        java.util.Objects.requireNonNull(key, "key");
+        java.util.Objects.requireNonNull(value, "value");
+        ServerRecovery rec = server.recovery;
+        if (rec != null && (journaled || recovery != null)) {
+            rec.putCustomData(this, key, value);
+        }
+    }
+
+    /**
+     * Runs the route's original handler (with the server's filters) for this request, e.g. from an
+     * {@code onRecover} hook. During a replay its response is what is stored for the request's
+     * idempotency key, unless the hook's own task yields a {@link Response}. A 404 response when no
+     * route matches. Call on the worker, like a handler.
+     */
+    public Task<Response> retryOriginalHandler() {
+        Handler h = originalHandler;
+        if (h == null) {
+            h = server.routeFor(this);
+        }
+        if (h == null) {
+            return Task.completed(Response.notFound());
+        }
+        Task<Response> t;
+        try {
+            t = h.handle(this);
+        } catch (Exception e) {
+            return Task.failed(e);
+        }
+        if (t == null) {
+            return Task.failed(new NullPointerException("handler for " + routePattern + " returned null instead of a Task"));
+        }
+        return t.map(r -> {
+            replayResponse = r;
+            return r;
+        });
     }
 
     @Override
