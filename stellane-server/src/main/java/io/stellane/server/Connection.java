@@ -82,6 +82,7 @@ final class Connection extends ChannelInboundHandlerAdapter implements Runnable 
     private final long idleTimeoutNanos;
     private final RouteTree<Handler> routes;
     private final String[] params;
+    private final ServerRecovery recovery; // fixed before listen; null when recovery is off
 
     private ChannelHandlerContext ctx;
     private ArrayDeque<Object> backlog;
@@ -117,6 +118,7 @@ final class Connection extends ChannelInboundHandlerAdapter implements Runnable 
         this.idleTimeoutNanos = config.idleTimeout().toNanos();
         this.routes = server.routes;
         this.params = new String[routes.maxParams()];
+        this.recovery = server.recovery;
     }
 
     // ---------------------------------------------------------------- channel events
@@ -366,7 +368,7 @@ final class Connection extends ChannelInboundHandlerAdapter implements Runnable 
     }
 
     private void run(Context cx, Handler handler) {
-        ServerRecovery rec = server.recovery;
+        ServerRecovery rec = recovery;
         if (rec != null && rec.journalIf.test(cx.request())) {
             rec.admit(this, cx, handler); // journals first, then runHandler (or answers without it)
             return;
@@ -426,7 +428,7 @@ final class Connection extends ChannelInboundHandlerAdapter implements Runnable 
     /** The handler's answer is ready: a journaled request is completed in the journal before it is written. */
     private void finish(Context cx, Response r) {
         if (cx.journaled) {
-            server.recovery.onResponse(this, cx, r);
+            recovery.onResponse(this, cx, r);
         } else {
             respond(cx, r);
         }
