@@ -258,6 +258,9 @@ class RequestRecoveryTest extends ServerTestBase {
         assertThat(m.store().pending()).isEmpty();
         assertThat(lastServer().recoveryStats().rejectedFull()).isEqualTo(1);
         assertStillServes(port);
+        HttpResponse<String> afterDrain = post(port, "/put", "after", null);
+        assertThat(afterDrain.statusCode()).as("the journal drained as requests completed").isEqualTo(200);
+        assertThat(ran).endsWith("after");
     }
 
     @Test
