@@ -427,7 +427,7 @@ final class Connection extends ChannelInboundHandlerAdapter implements Runnable 
 
     /** The handler's answer is ready: a journaled request is completed in the journal before it is written. */
     private void finish(Context cx, Response r) {
-        if (cx.journaled) {
+        if (cx.recoveryState != null) { // a journaled request (replays never reach the connection)
             recovery.onResponse(this, cx, r);
         } else {
             respond(cx, r);

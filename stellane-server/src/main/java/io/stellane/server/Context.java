@@ -21,11 +21,9 @@ import java.util.Optional;
 public final class Context {
     private static final String[] NO_PARAMS = new String[0];
 
-    private final Server server;
     private final Connection connection; // null during a replay
     private final Request request;
     private final long requestSeq;
-    private final RecoveryMetadata recovery; // non-null during a replay
     private String[] paramNames = NO_PARAMS;
     private String[] paramValues = NO_PARAMS;
     private Map<String, List<String>> queryParams;
@@ -33,29 +31,45 @@ public final class Context {
     private String requestId;
     private Logger logger;
     String routePattern;
-    /** Whether this live request was appended to the recovery journal. */
-    boolean journaled;
-    /** The route's handler, for {@link #retryOriginalHandler()}; looked up on demand when null. */
-    Handler originalHandler;
-    /** The response {@link #retryOriginalHandler()} produced during a replay, stored for the idempotency key. */
-    Response replayResponse;
+    /**
+     * Null unless the request is journaled (live) or a replay: the one field recovery adds to every
+     * request, so requests without recovery pay one null reference and nothing else.
+     */
+    RecoveryState recoveryState;
+
+    /** What recovery keeps about a journaled or replayed request. */
+    static final class RecoveryState {
+        final Server server;
+        /** Non-null during a replay; null for a live journaled request. */
+        final RecoveryMetadata metadata;
+        /** The route's handler, for {@link #retryOriginalHandler()}; looked up on demand when null. */
+        Handler originalHandler;
+        /** What {@link #retryOriginalHandler()} answered during a replay: stored for the idempotency key. */
+        Response replayResponse;
+
+        RecoveryState(Server server, RecoveryMetadata metadata) {
+            this.server = server;
+            this.metadata = metadata;
+        }
+    }
 
     Context(Connection connection, Request request, long requestSeq) {
-        this.server = connection.server;
         this.connection = connection;
         this.request = request;
         this.requestSeq = requestSeq;
-        this.recovery = null;
     }
 
     /** A replay of a journaled request: no connection, the journaled id. */
-    Context(Server server, Request request, String requestId, RecoveryMetadata recovery) {
-        this.server = server;
+    Context(Server server, Request request, String requestId, RecoveryMetadata metadata) {
         this.connection = null;
         this.request = request;
         this.requestSeq = 0;
         this.requestId = requestId;
-        this.recovery = recovery;
+        this.recoveryState = new RecoveryState(server, metadata);
+    }
+
+    private Server server() {
+        return connection != null ? connection.server : recoveryState.server;
     }
 
     void presetRequestId(String id) {
@@ -183,7 +197,7 @@ public final class Context {
     public Logger logger() {
         Logger l = logger;
         if (l == null) {
-            l = logger = new RequestLogger(server.log, requestId());
+            l = logger = new RequestLogger(server().log, requestId());
         }
         return l;
     }
@@ -192,7 +206,8 @@ public final class Context {
 
     /** The replay's metadata while this request is a replay of a journaled one ({@link Server#recover()}); else empty. */
     public Optional<RecoveryMetadata> recovery() {
-        return Optional.ofNullable(recovery);
+        RecoveryState rs = recoveryState;
+        return rs == null ? Optional.empty() : Optional.ofNullable(rs.metadata);
     }
 
     /**
@@ -204,8 +219,8 @@ public final class Context {
     public void recoveryData(String key, String value) {
         java.util.Objects.requireNonNull(key, "key");
         java.util.Objects.requireNonNull(value, "value");
-        ServerRecovery rec = server.recovery;
-        if (rec != null && (journaled || recovery != null)) {
+        ServerRecovery rec = server().recovery;
+        if (rec != null && recoveryState != null) {
             rec.putCustomData(this, key, value);
         }
     }
@@ -217,9 +232,10 @@ public final class Context {
      * route matches. Call on the worker, like a handler.
      */
     public Task<Response> retryOriginalHandler() {
-        Handler h = originalHandler;
+        RecoveryState rs = recoveryState;
+        Handler h = rs == null ? null : rs.originalHandler;
         if (h == null) {
-            h = server.routeFor(this);
+            h = server().routeFor(this);
         }
         if (h == null) {
             return Task.completed(Response.notFound());
@@ -233,8 +249,11 @@ public final class Context {
         if (t == null) {
             return Task.failed(new NullPointerException("handler for " + routePattern + " returned null instead of a Task"));
         }
+        if (rs == null) {
+            return t;
+        }
         return t.map(r -> {
-            replayResponse = r;
+            rs.replayResponse = r;
             return r;
         });
     }

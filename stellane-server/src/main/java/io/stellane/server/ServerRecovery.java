@@ -141,7 +141,7 @@ final class ServerRecovery {
             }
             manager.journal(new JournaledRequest(id, Instant.now(), req.method(), req.target(), headersOf(req),
                     req.body(), key));
-            cx.journaled = true;
+            cx.recoveryState = new Context.RecoveryState(server, null);
             return null;
         } catch (RuntimeException e) {
             return journalFailed(cx, key, e);
@@ -230,7 +230,7 @@ final class ServerRecovery {
         Request req = toRequest(jr);
         Context cx = new Context(server, req, jr.requestId(), meta);
         Handler original = server.routeFor(cx);
-        cx.originalHandler = original;
+        cx.recoveryState.originalHandler = original;
         if (hooks.isEmpty()) {
             if (original == null) {
                 throw new IllegalStateException("no route for " + jr.method() + " " + req.path()
@@ -258,7 +258,7 @@ final class ServerRecovery {
             });
         }
         return chain.map(last -> {
-            Response r = last instanceof Response resp ? resp : cx.replayResponse;
+            Response r = last instanceof Response resp ? resp : cx.recoveryState.replayResponse;
             return r == null ? null : toStored(r);
         });
     }
