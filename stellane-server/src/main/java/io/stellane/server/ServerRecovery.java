@@ -206,6 +206,13 @@ final class ServerRecovery {
     /** For {@link RecoveryManager#recoverAll}: runs the replay on a worker and hands its result back. */
     Task<StoredResponse> replay(JournaledRequest jr, RecoveryMetadata meta, List<RecoverHookWithMetadata> hooks) {
         CompletableFuture<StoredResponse> done = new CompletableFuture<>();
+        // a live request with the same key meanwhile gets 409 (recover() after listen); released when the
+        // replay ends, a moment before recoverAll completes the entry and stores the answer
+        String key = jr.idempotencyKey();
+        boolean claimed = key != null && inFlightKeys.putIfAbsent(key, jr.requestId()) == null;
+        if (claimed) {
+            done.whenComplete((v, e) -> inFlightKeys.remove(key, jr.requestId()));
+        }
         Runtime.schedule(Task.of(() -> {
             Task<StoredResponse> t;
             try {

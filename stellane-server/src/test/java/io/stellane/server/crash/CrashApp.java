@@ -28,6 +28,7 @@ import java.util.Set;
  * (fsync'd, one line per effect) unless that id is already there, and answers 200 with the id.
  * A live request whose body ends in {@code -slow} prints {@code SLOW <id>} after its effect and answers
  * two seconds later, so the test can kill the process between the effect and the answer.
+ * {@code POST /poison} never answers while live, and its replay halts the JVM (exit status 3).
  * Every replay appends its request id to the replayed log first. With store {@code off} recovery is
  * disabled and the effect is skipped, for the benchmark's baseline.
  */
@@ -103,6 +104,17 @@ public final class CrashApp {
                             return Response.ok(ctx.requestId());
                         });
                     });
+            // a poison request: answered never while live, and its replay halts the JVM
+            server.post("/poison", ctx -> {
+                if (ctx.recovery().isPresent()) {
+                    System.out.println("HALTING " + ctx.requestId());
+                    System.out.flush();
+                    java.lang.Runtime.getRuntime().halt(3);
+                }
+                System.out.println("POISON " + ctx.requestId());
+                System.out.flush();
+                return Task.from(new java.util.concurrent.CompletableFuture<Response>());
+            });
             RecoveryManager.RecoveryReport r = server.recover();
             System.out.println("RECOVERED " + r.found() + " " + r.recovered() + " " + r.failedAttempts() + " " + r.quarantined());
         }

@@ -9,6 +9,7 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
 import org.junit.jupiter.params.provider.ValueSource;
 
 import java.io.BufferedReader;
@@ -74,11 +75,15 @@ class CrashRecoveryTest {
     }
 
     private Child start(String store, Path journal, Path effects, Path replayed, Path log) throws IOException {
+        return start(store, "INTERVAL", journal, effects, replayed, log);
+    }
+
+    private Child start(String store, String sync, Path journal, Path effects, Path replayed, Path log) throws IOException {
         String java = ProcessHandle.current().info().command().orElseThrow();
         ProcessBuilder pb = new ProcessBuilder(java, "--enable-native-access=ALL-UNNAMED",
                 "--sun-misc-unsafe-memory-access=allow", "-Xmx256m", "-XX:+UseSerialGC",
                 "-cp", System.getProperty("java.class.path"), CrashApp.class.getName(),
-                store, journal.toString(), effects.toString(), replayed.toString());
+                store, journal.toString(), effects.toString(), replayed.toString(), sync);
         pb.redirectError(ProcessBuilder.Redirect.appendTo(log.toFile()));
         Process p = pb.start();
         children.add(p);
@@ -98,16 +103,16 @@ class CrashRecoveryTest {
         return new Child(p, lines);
     }
 
-    @ParameterizedTest(name = "{0}")
-    @ValueSource(strings = {"mmap", "rocksdb"})
+    @ParameterizedTest(name = "{0} {1}")
+    @CsvSource({"mmap, INTERVAL", "rocksdb, INTERVAL", "mmap, ALWAYS"})
     @Timeout(value = 180, unit = TimeUnit.SECONDS)
-    void killMinus9MidStreamThenRecoveryReplaysExactlyTheUnansweredRequests(String store) throws Exception {
+    void killMinus9MidStreamThenRecoveryReplaysExactlyTheUnansweredRequests(String store, String sync) throws Exception {
         Path journal = dir.resolve("journal");
         Path effects = dir.resolve("effects.log");
         Path replayed = dir.resolve("replayed.log");
         Path log = dir.resolve("child.log");
 
-        Child first = start(store, journal, effects, replayed, log);
+        Child first = start(store, sync, journal, effects, replayed, log);
         assertThat(first.expect("RECOVERED ")).isEqualTo("0 0 0 0");
         int port = Integer.parseInt(first.expect("PORT "));
 
@@ -149,7 +154,7 @@ class CrashRecoveryTest {
         assertThat(sent).containsAll(pending.values());
         assertThat(acked.keySet()).as("no answered request is pending").doesNotContainAnyElementsOf(pending.values());
 
-        Child second = start(store, journal, effects, replayed, log);
+        Child second = start(store, sync, journal, effects, replayed, log);
         String report = second.expect("RECOVERED ");
         int secondPort = Integer.parseInt(second.expect("PORT "));
 
@@ -177,10 +182,50 @@ class CrashRecoveryTest {
         assertThat(Files.readAllLines(effects)).doesNotHaveDuplicates().containsAll(after.values());
         second.process().destroyForcibly();
         assertThat(second.process().waitFor(30, TimeUnit.SECONDS)).isTrue();
-        Child third = start(store, journal, effects, replayed, log);
+        Child third = start(store, sync, journal, effects, replayed, log);
         assertThat(third.expect("RECOVERED ")).isEqualTo("0 0 0 0");
-        System.out.printf("crash test [%s]: %d sent, %d acknowledged at kill, %d pending replayed once, %d effects, %d effects whose answer was cut off%n",
-                store, sent.size(), ackedAtKill, pending.size(), effectLines.size(), unexplained.size());
+        System.out.printf("crash test [%s %s]: %d sent, %d acknowledged at kill, %d pending replayed once, %d effects, %d effects whose answer was cut off%n",
+                store, sync, sent.size(), ackedAtKill, pending.size(), effectLines.size(), unexplained.size());
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @ValueSource(strings = {"mmap", "rocksdb"})
+    @Timeout(value = 180, unit = TimeUnit.SECONDS)
+    void aReplayThatHaltsTheJvmIsQuarantinedAfterMaxAttemptsAndTheServerStaysHealthy(String store) throws Exception {
+        Path journal = dir.resolve("journal");
+        Path effects = dir.resolve("effects.log");
+        Path replayed = dir.resolve("replayed.log");
+        Path log = dir.resolve("child.log");
+        Child first = start(store, journal, effects, replayed, log);
+        int port = Integer.parseInt(first.expect("PORT "));
+        String poisonId;
+        try (Socket socket = new Socket("127.0.0.1", port)) {
+            socket.getOutputStream().write("POST /poison HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n\r\np"
+                    .getBytes(StandardCharsets.ISO_8859_1));
+            poisonId = first.expect("POISON "); // journaled, its handler never answers
+            first.process().destroyForcibly();
+            assertThat(first.process().waitFor(30, TimeUnit.SECONDS)).isTrue();
+        }
+        int max = RecoveryStoreConfig.DEFAULT_MAX_ATTEMPTS;
+        for (int attempt = 1; attempt <= max; attempt++) {
+            Child c = start(store, journal, effects, replayed, log);
+            assertThat(c.expect("HALTING ")).isEqualTo(poisonId);
+            assertThat(c.process().waitFor(60, TimeUnit.SECONDS)).isTrue();
+            assertThat(c.process().exitValue()).as("the replay halted the JVM on attempt %d", attempt).isEqualTo(3);
+        }
+        Child last = start(store, journal, effects, replayed, log);
+        assertThat(last.expect("RECOVERED ")).as("found 1, quarantined 1").isEqualTo("1 0 0 1");
+        Map<String, String> acked = new ConcurrentHashMap<>();
+        sendStream(Integer.parseInt(last.expect("PORT ")), 0, ConcurrentHashMap.newKeySet(), acked);
+        assertThat(acked).as("the server is healthy").hasSize(PER_CLIENT);
+        last.process().destroyForcibly();
+        assertThat(last.process().waitFor(30, TimeUnit.SECONDS)).isTrue();
+        assertThat(Files.readAllLines(replayed)).containsExactly(poisonId, poisonId, poisonId);
+        try (RecoveryStore s = RecoveryStores.create(store, RecoveryStoreConfig.defaults(journal).withSegmentSize(8L << 20))) {
+            assertThat(s.pending()).isEmpty();
+            assertThat(s.quarantined()).extracting(PendingRequest::requestId).containsExactly(poisonId);
+            assertThat(s.quarantined().getFirst().attempts()).isGreaterThanOrEqualTo(max);
+        }
     }
 
     /** Sends PER_CLIENT POSTs on one keep-alive connection, recording each acknowledged one; stops at the first I/O error. */
