@@ -382,6 +382,30 @@ class RequestRecoveryTest extends ServerTestBase {
     }
 
     @Test
+    void aLiveRequestWithTheKeyOfARunningReplayIs409ThenGetsTheReplaysAnswer() throws Exception {
+        RecoveryManager m = manager(config());
+        m.journal(pendingRequest("left-6", "POST", "/charge", "c", "charge-1"));
+        CompletableFuture<Response> release = new CompletableFuture<>();
+        AtomicInteger replays = new AtomicInteger();
+        AtomicInteger live = new AtomicInteger();
+        int port = start(s -> s.enableRequestRecovery(m)
+                .onRecover((ctx, req) -> {
+                    replays.incrementAndGet();
+                    return Task.from(release);
+                })
+                .post("/charge", ctx -> Task.completed(Response.ok("live " + live.incrementAndGet()))));
+        CompletableFuture<RecoveryManager.RecoveryReport> report = CompletableFuture.supplyAsync(lastServer()::recover);
+        await("the replay is running", () -> replays.get() == 1);
+        assertThat(post(port, "/charge", "c", "charge-1").statusCode()).isEqualTo(409);
+        release.complete(Response.ok("charged by replay"));
+        assertThat(report.get(10, java.util.concurrent.TimeUnit.SECONDS).recovered()).isEqualTo(1);
+        HttpResponse<String> after = post(port, "/charge", "c", "charge-1");
+        assertThat(after.body()).isEqualTo("charged by replay");
+        assertThat(after.headers().firstValue("Idempotent-Replay")).contains("true");
+        assertThat(live).hasValue(0);
+    }
+
+    @Test
     void aHookThatThrowsIsRetriedUntilAttempt3Succeeds() throws Exception {
         RecoveryManager m = manager(config());
         m.journal(pendingRequest("left-5", "POST", "/flaky", "f", null));
