@@ -369,9 +369,18 @@ final class Connection extends ChannelInboundHandlerAdapter implements Runnable 
 
     private void run(Context cx, Handler handler) {
         ServerRecovery rec = recovery;
-        if (rec != null && rec.journalIf.test(cx.request())) {
-            rec.admit(this, cx, handler); // journals first, then runHandler (or answers without it)
-            return;
+        if (rec != null) {
+            boolean journal;
+            try {
+                journal = rec.journalIf.test(cx.request());
+            } catch (Throwable t) {
+                respond(cx, server.mapError(t, cx));
+                return;
+            }
+            if (journal) {
+                rec.admit(this, cx, handler); // journals first, then runHandler (or answers without it)
+                return;
+            }
         }
         runHandler(cx, handler);
     }

@@ -30,6 +30,7 @@ import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.LongAdder;
 import java.util.function.Predicate;
 
 /**
@@ -67,10 +68,10 @@ final class ServerRecovery {
     final Predicate<Request> journalIf;
     final boolean blockingIo;
     private final ConcurrentHashMap<String, String> inFlightKeys = new ConcurrentHashMap<>();
-    private final java.util.concurrent.atomic.LongAdder rejectedFull = new java.util.concurrent.atomic.LongAdder();
-    private final java.util.concurrent.atomic.LongAdder journalErrors = new java.util.concurrent.atomic.LongAdder();
-    private final java.util.concurrent.atomic.LongAdder idempotentReplays = new java.util.concurrent.atomic.LongAdder();
-    private final java.util.concurrent.atomic.LongAdder conflicts = new java.util.concurrent.atomic.LongAdder();
+    private final LongAdder rejectedFull = new LongAdder();
+    private final LongAdder journalErrors = new LongAdder();
+    private final LongAdder idempotentReplays = new LongAdder();
+    private final LongAdder conflicts = new LongAdder();
 
     ServerRecovery(Server server, RecoveryManager manager, Predicate<Request> journalIf) {
         this.server = server;

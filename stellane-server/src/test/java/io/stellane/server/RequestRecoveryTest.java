@@ -136,6 +136,26 @@ class RequestRecoveryTest extends ServerTestBase {
     }
 
     @Test
+    void aCustomPredicateChoosesWhatIsJournaledAndOneThatThrowsIsA500() throws Exception {
+        RecoveryManager m = manager(config());
+        int port = start(s -> s.enableRequestRecovery(m, req -> {
+                    if (req.path().equals("/bad")) {
+                        throw new IllegalStateException("predicate bug");
+                    }
+                    return req.path().startsWith("/journaled");
+                })
+                .post("/journaled", ctx -> Task.completed(Response.ok(ctx.requestId())))
+                .post("/plain", ctx -> Task.completed(Response.ok(ctx.requestId())))
+                .post("/bad", ctx -> Task.completed(Response.ok()))
+                .get("/ok", ctx -> Task.completed(Response.ok("ok"))));
+        assertThat(post(port, "/journaled", "a", null).body()).matches("[0-9a-f]{16}-[0-9a-f]+");
+        assertThat(post(port, "/plain", "b", null).body()).doesNotMatch("[0-9a-f]{16}-[0-9a-f]+");
+        assertThat(post(port, "/bad", "c", null).statusCode()).isEqualTo(500);
+        assertThat(lastServer().recoveryStats().journaled()).isEqualTo(1);
+        assertStillServes(port);
+    }
+
+    @Test
     void aHandlerThatThrowsIsAnswered500AndCompleted() throws Exception {
         RecoveryManager m = manager(config());
         int port = start(s -> s.enableRequestRecovery(m)
