@@ -54,6 +54,10 @@ import java.util.function.BiConsumer;
  * completes (on this worker: tasks started here continue here) the response is written and
  * flushed and the backlog resumes.
  *
+ * <p>With request recovery on ({@link ServerRecovery}), a selected request is journaled before its
+ * handler runs and completed once its response is ready, before that response is written; under
+ * {@code SyncPolicy.ALWAYS} both steps run on a virtual thread while the connection stays busy.
+ *
  * <p>Protocol errors are answered with a 4xx and {@code Connection: close}, and the connection is
  * closed; everything decoded after them is dropped. Timeouts use one timer per connection,
  * re-armed from timestamps rather than per request: a head must be complete within
@@ -78,6 +82,7 @@ final class Connection extends ChannelInboundHandlerAdapter implements Runnable 
     private final long idleTimeoutNanos;
     private final RouteTree<Handler> routes;
     private final String[] params;
+    private final ServerRecovery recovery; // fixed before listen; null when recovery is off
 
     private ChannelHandlerContext ctx;
     private ArrayDeque<Object> backlog;
@@ -113,6 +118,7 @@ final class Connection extends ChannelInboundHandlerAdapter implements Runnable 
         this.idleTimeoutNanos = config.idleTimeout().toNanos();
         this.routes = server.routes;
         this.params = new String[routes.maxParams()];
+        this.recovery = server.recovery;
     }
 
     // ---------------------------------------------------------------- channel events
@@ -362,6 +368,24 @@ final class Connection extends ChannelInboundHandlerAdapter implements Runnable 
     }
 
     private void run(Context cx, Handler handler) {
+        ServerRecovery rec = recovery;
+        if (rec != null) {
+            boolean journal;
+            try {
+                journal = rec.journalIf.test(cx.request());
+            } catch (Throwable t) {
+                respond(cx, server.mapError(t, cx));
+                return;
+            }
+            if (journal) {
+                rec.admit(this, cx, handler); // journals first, then runHandler (or answers without it)
+                return;
+            }
+        }
+        runHandler(cx, handler);
+    }
+
+    void runHandler(Context cx, Handler handler) {
         Task<Response> task;
         try {
             task = handler.handle(cx);
@@ -370,7 +394,7 @@ final class Connection extends ChannelInboundHandlerAdapter implements Runnable 
             }
             task.start();
         } catch (Throwable t) {
-            respond(cx, server.mapError(t, cx));
+            finish(cx, server.mapError(t, cx));
             return;
         }
         if (task.isDone()) {
@@ -400,17 +424,40 @@ final class Connection extends ChannelInboundHandlerAdapter implements Runnable 
 
     private void complete(Context cx, Task<Response> task) {
         if (task.isFailed()) {
-            respond(cx, server.mapError(task.exceptionNow(), cx));
+            finish(cx, server.mapError(task.exceptionNow(), cx));
             return;
         }
         Response r = task.resultNow();
         if (r == null) {
             r = server.mapError(new NullPointerException("handler for " + cx.route() + " completed with a null Response"), cx);
         }
+        finish(cx, r);
+    }
+
+    /** The handler's answer is ready: a journaled request is completed in the journal before it is written. */
+    private void finish(Context cx, Response r) {
+        if (cx.recoveryState != null) { // a journaled request (replays never reach the connection)
+            recovery.onResponse(this, cx, r);
+        } else {
+            respond(cx, r);
+        }
+    }
+
+    /** Writes a response without touching the journal (ServerRecovery calls this once it is done with it). */
+    void respondUnjournaled(Context cx, Response r) {
         respond(cx, r);
     }
 
-    private void flushOutsideRead() {
+    /** Runs {@code r} on this connection's event loop: now when already there, else queued. */
+    void onLoop(Runnable r) {
+        if (ctx.executor().inEventLoop()) {
+            r.run();
+        } else {
+            ctx.executor().execute(r);
+        }
+    }
+
+    void flushOutsideRead() {
         if (!inRead && needsFlush) {
             needsFlush = false;
             ctx.flush();

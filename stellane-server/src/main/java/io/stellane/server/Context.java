@@ -1,6 +1,8 @@
 package io.stellane.server;
 
 import io.netty.handler.codec.http.QueryStringDecoder;
+import io.stellane.recovery.RecoveryMetadata;
+import io.stellane.task.Task;
 import org.slf4j.Logger;
 
 import java.nio.charset.StandardCharsets;
@@ -19,7 +21,7 @@ import java.util.Optional;
 public final class Context {
     private static final String[] NO_PARAMS = new String[0];
 
-    private final Connection connection;
+    private final Connection connection; // null during a replay
     private final Request request;
     private final long requestSeq;
     private String[] paramNames = NO_PARAMS;
@@ -29,11 +31,49 @@ public final class Context {
     private String requestId;
     private Logger logger;
     String routePattern;
+    /**
+     * Null unless the request is journaled (live) or a replay: the one field recovery adds to every
+     * request, so requests without recovery pay one null reference and nothing else.
+     */
+    RecoveryState recoveryState;
+
+    /** What recovery keeps about a journaled or replayed request. */
+    static final class RecoveryState {
+        final Server server;
+        /** Non-null during a replay; null for a live journaled request. */
+        final RecoveryMetadata metadata;
+        /** The route's handler, for {@link #retryOriginalHandler()}; looked up on demand when null. */
+        Handler originalHandler;
+        /** What {@link #retryOriginalHandler()} answered during a replay: stored for the idempotency key. */
+        Response replayResponse;
+
+        RecoveryState(Server server, RecoveryMetadata metadata) {
+            this.server = server;
+            this.metadata = metadata;
+        }
+    }
 
     Context(Connection connection, Request request, long requestSeq) {
         this.connection = connection;
         this.request = request;
         this.requestSeq = requestSeq;
+    }
+
+    /** A replay of a journaled request: no connection, the journaled id. */
+    Context(Server server, Request request, String requestId, RecoveryMetadata metadata) {
+        this.connection = null;
+        this.request = request;
+        this.requestSeq = 0;
+        this.requestId = requestId;
+        this.recoveryState = new RecoveryState(server, metadata);
+    }
+
+    private Server server() {
+        return connection != null ? connection.server : recoveryState.server;
+    }
+
+    void presetRequestId(String id) {
+        this.requestId = id;
     }
 
     void params(String[] names, String[] values) {
@@ -138,7 +178,13 @@ public final class Context {
 
     // ---------------------------------------------------------------- identity and logging
 
-    /** This request's id, unique in the process: {@code <connection>-<request on it>} in hex. */
+    /**
+     * This request's id. For a request the recovery journal keeps (see
+     * {@link Server#enableRequestRecovery}) it is unique across restarts ({@code <random boot id>-<counter>}
+     * in hex) and a replay returns the journaled id, so handlers can use it as an idempotency key for
+     * their effects. For other requests it is unique in the process only:
+     * {@code <connection>-<request on it>} in hex, built on first use.
+     */
     public String requestId() {
         String id = requestId;
         if (id == null) {
@@ -151,9 +197,65 @@ public final class Context {
     public Logger logger() {
         Logger l = logger;
         if (l == null) {
-            l = logger = new RequestLogger(connection.server.log, requestId());
+            l = logger = new RequestLogger(server().log, requestId());
         }
         return l;
+    }
+
+    // ---------------------------------------------------------------- recovery
+
+    /** The replay's metadata while this request is a replay of a journaled one ({@link Server#recover()}); else empty. */
+    public Optional<RecoveryMetadata> recovery() {
+        RecoveryState rs = recoveryState;
+        return rs == null ? Optional.empty() : Optional.ofNullable(rs.metadata);
+    }
+
+    /**
+     * Attaches {@code key = value} to this request's journal entry; a replay sees it in
+     * {@link RecoveryMetadata#customData()}. A no-op when the request is not journaled. Durable per the
+     * store's sync policy; under {@code SyncPolicy.ALWAYS} it waits for the disk, so call it from a
+     * blocking handler then.
+     */
+    public void recoveryData(String key, String value) {
+        java.util.Objects.requireNonNull(key, "key");
+        java.util.Objects.requireNonNull(value, "value");
+        ServerRecovery rec = server().recovery;
+        if (rec != null && recoveryState != null) {
+            rec.putCustomData(this, key, value);
+        }
+    }
+
+    /**
+     * Runs the route's original handler (with the server's filters) for this request, e.g. from an
+     * {@code onRecover} hook. During a replay its response is what is stored for the request's
+     * idempotency key, unless the hook's own task yields a {@link Response}. A 404 response when no
+     * route matches. Call on the worker, like a handler.
+     */
+    public Task<Response> retryOriginalHandler() {
+        RecoveryState rs = recoveryState;
+        Handler h = rs == null ? null : rs.originalHandler;
+        if (h == null) {
+            h = server().routeFor(this);
+        }
+        if (h == null) {
+            return Task.completed(Response.notFound());
+        }
+        Task<Response> t;
+        try {
+            t = h.handle(this);
+        } catch (Exception e) {
+            return Task.failed(e);
+        }
+        if (t == null) {
+            return Task.failed(new NullPointerException("handler for " + routePattern + " returned null instead of a Task"));
+        }
+        if (rs == null) {
+            return t;
+        }
+        return t.map(r -> {
+            rs.replayResponse = r;
+            return r;
+        });
     }
 
     @Override

@@ -3,6 +3,7 @@ package io.stellane.server;
 import io.stellane.StellaneException;
 import io.stellane.backend.EventLoopBackend;
 import io.stellane.backend.IoBackend;
+import io.stellane.recovery.RecoveryManager;
 import io.stellane.runtime.Runtime;
 import io.stellane.server.routing.RouteTree;
 import io.stellane.task.TaskErrorHandler;
@@ -25,6 +26,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.LongAdder;
+import java.util.function.Predicate;
 
 /**
  * An HTTP/1.1 server on the runtime's workers: routes, filters, error mapping, and the listening
@@ -45,9 +47,15 @@ import java.util.concurrent.atomic.LongAdder;
  * back. With a backend that supports {@code SO_REUSEPORT} (epoll, io_uring) each worker accepts its
  * own connections on the shared port; otherwise one acceptor spreads them round-robin.
  *
+ * <h2>Request recovery</h2>
+ * With {@link #enableRequestRecovery} the server journals requests before their handler runs and
+ * marks them complete once their response is ready; after a crash, {@link #recover()} replays what
+ * was left pending through the {@link #onRecover} hooks or the original handlers. See
+ * {@code docs/RECOVERY.md}.
+ *
  * <h2>Threading</h2>
- * Routes, filters and error mappers are registered before the first {@link #listen}; registering
- * afterwards throws. {@link #listen}, {@link #stop} and the accessors are thread-safe; {@code listen}
+ * Routes, filters, error mappers, recovery and recover hooks are registered before the first
+ * {@link #listen}; registering afterwards throws. {@link #listen}, {@link #stop} and the accessors are thread-safe; {@code listen}
  * and {@code stop} block briefly and must not be called on a worker.
  */
 public final class Server {
@@ -73,6 +81,9 @@ public final class Server {
     final LongAdder rejected = new LongAdder();
     volatile boolean draining;
     private volatile CompletableFuture<Void> drained;
+    /** Null unless request recovery is enabled: the hot path pays one null check. */
+    volatile ServerRecovery recovery;
+    private final List<RecoverHookWithMetadata> recoverHooks = new CopyOnWriteArrayList<>();
 
     private record Route(String method, String pattern, Handler handler) {
     }
@@ -173,6 +184,122 @@ public final class Server {
         taskErrorHandlers.add(handler);
         Runtime.onTaskError(handler);
         return this;
+    }
+
+    // ---------------------------------------------------------------- request recovery
+
+    /** Safe methods are not journaled by default: see {@link #enableRequestRecovery(RecoveryManager, Predicate)}. */
+    private static final Predicate<Request> UNSAFE_METHODS = r -> switch (r.method()) {
+        case "POST", "PUT", "PATCH", "DELETE" -> true;
+        default -> false;
+    };
+
+    /**
+     * Journals every {@code POST}, {@code PUT}, {@code PATCH} and {@code DELETE} request; see
+     * {@link #enableRequestRecovery(RecoveryManager, Predicate)}. Safe methods ({@code GET},
+     * {@code HEAD}, {@code OPTIONS}) are not journaled: replaying one after a crash changes nothing
+     * (there is no one to send the answer to), and the client simply retries it.
+     */
+    public Server enableRequestRecovery(RecoveryManager manager) {
+        return enableRequestRecovery(manager, UNSAFE_METHODS);
+    }
+
+    /**
+     * Journals the requests {@code journalIf} selects (among those that match a route) before their
+     * handler runs, and completes them once the response is ready, just before it is written: a
+     * response a client received is never replayed. Requests carrying an {@code Idempotency-Key}
+     * whose first request completed get the stored answer (plus {@code Idempotent-Replay: true})
+     * without the handler running; one whose first request is still running gets 409. A request the
+     * journal cannot take (full, or an I/O error) gets 503 with {@code Retry-After} and its handler
+     * does not run: never an unjournaled run.
+     *
+     * <p>Where journal calls run: under {@code SyncPolicy.NONE} and {@code INTERVAL} they only touch
+     * memory and run on the connection's worker; under {@code ALWAYS} they wait for the disk, so they
+     * run on a virtual thread ({@code Task.blocking}) and the request continues on its worker.
+     *
+     * <p>The server does not own {@code manager}: close it after {@link #stop()}. Call before
+     * {@link #listen}; {@code journalIf} runs on workers and must be cheap and thread-safe.
+     */
+    public synchronized Server enableRequestRecovery(RecoveryManager manager, Predicate<Request> journalIf) {
+        checkNotListening("enableRequestRecovery");
+        recovery = new ServerRecovery(this, Objects.requireNonNull(manager, "manager"),
+                Objects.requireNonNull(journalIf, "journalIf"));
+        return this;
+    }
+
+    /** Adds a recover hook; hooks run in registration order for each replayed request. See {@link RecoverHook}. */
+    public synchronized Server onRecover(RecoverHook hook) {
+        Objects.requireNonNull(hook, "hook");
+        return onRecover((RecoverHookWithMetadata) (ctx, req, meta) -> hook.recover(ctx, req));
+    }
+
+    /** Adds a recover hook that sees the replay's metadata; hooks run in registration order. */
+    public synchronized Server onRecover(RecoverHookWithMetadata hook) {
+        checkNotListening("onRecover");
+        recoverHooks.add(Objects.requireNonNull(hook, "hook"));
+        return this;
+    }
+
+    /**
+     * Replays every request the journal holds as pending (journaled before a crash, never completed),
+     * one at a time in arrival order, on a worker: through the {@link #onRecover} hooks in
+     * registration order or, with no hook, through the original route's handler (with filters).
+     * Before each replay an attempt is durably recorded; a replay that throws or fails is retried at
+     * once until {@code maxAttempts}, then the request is quarantined (kept, never replayed again).
+     * A replay's response is stored for its idempotency key like a live one.
+     *
+     * <p>Call after the routes are registered, best before {@link #listen} so replays never race new
+     * traffic (a client's retry of the same idempotency key). Blocks until done; must not be called
+     * on a worker. Freezes the routes like {@code listen}.
+     *
+     * @throws IllegalStateException when recovery is not enabled
+     */
+    public RecoveryManager.RecoveryReport recover() {
+        if (Worker.current() != null) {
+            throw new StellaneException("Server.recover() called on a worker thread; call it from main");
+        }
+        ServerRecovery rec = recovery;
+        if (rec == null) {
+            throw new IllegalStateException("recover(): call enableRequestRecovery(manager) first");
+        }
+        freeze();
+        List<RecoverHookWithMetadata> hooks = List.copyOf(recoverHooks);
+        return rec.manager.recoverAll((request, meta) -> rec.replay(request, meta, hooks));
+    }
+
+    /** Recovery counters; all zero when recovery is not enabled. */
+    public RecoveryStats recoveryStats() {
+        ServerRecovery rec = recovery;
+        return rec == null ? new RecoveryStats(0, 0, 0, 0, 0, 0, 0, 0, 0) : rec.stats();
+    }
+
+    /** The route handler (with filters) for {@code cx}'s request, setting its route and parameters; null when none. */
+    Handler routeFor(Context cx) {
+        RouteTree<Handler> tree = routes;
+        if (tree == null) {
+            return null;
+        }
+        String[] params = new String[Math.max(tree.maxParams(), 1)];
+        RouteTree.Endpoint<Handler> ep = tree.find(cx.request().path(), params);
+        if (ep == null) {
+            return null;
+        }
+        int m = RouteTree.methodIndex(cx.request().method());
+        if (m < 0) {
+            return null;
+        }
+        Handler h = ep.value(m);
+        if (h == null && m == RouteTree.HEAD) {
+            h = ep.value(RouteTree.GET);
+        }
+        if (h != null) {
+            int pc = ep.paramCount();
+            if (pc > 0) {
+                cx.params(ep.paramNames(), java.util.Arrays.copyOf(params, pc));
+            }
+            cx.routePattern = ep.pattern();
+        }
+        return h;
     }
 
     // ---------------------------------------------------------------- listening

@@ -1,0 +1,106 @@
+#!/usr/bin/env bash
+# Request-recovery overhead: POST /effects with 1 KiB bodies against CrashApp (stellane-server's test
+# app) with recovery off, on the mmap store and on the rocksdb store (both SyncPolicy.INTERVAL; the
+# handler answers at once, so the difference is the journal's cost). The server is pinned to CPU 1
+# with one worker, wrk to CPU 0; modes are interleaved round by round so drift hits them alike.
+#
+#   bench/recovery-bench.sh                      # 5 rounds of 15 s per mode, 3 s warm-up, 32 connections
+#   DURATION=3 WARMUP=1 ROUNDS=1 bench/recovery-bench.sh      # a smoke run
+#
+# Environment: DURATION, WARMUP (seconds), ROUNDS, CONNECTIONS, MODES ("off mmap rocksdb"), SYNC
+# (INTERVAL|NONE|ALWAYS), BODY_BYTES, JAVA_HOME (default temurin 25). Needs wrk, taskset, mvn.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+DURATION="${DURATION:-15}"
+WARMUP="${WARMUP:-3}"
+ROUNDS="${ROUNDS:-5}"
+CONNECTIONS="${CONNECTIONS:-32}"
+MODES="${MODES:-off mmap rocksdb}"
+SYNC="${SYNC:-INTERVAL}"
+export JAVA_HOME="${JAVA_HOME:-/usr/lib/jvm/temurin-25-jdk-amd64}"
+JAVA="$JAVA_HOME/bin/java"
+
+for tool in wrk taskset mvn; do
+  command -v "$tool" >/dev/null || { echo "recovery-bench: $tool not found" >&2; exit 1; }
+done
+
+WORK="$(mktemp -d "${TMPDIR:-/tmp}/recovery-bench.XXXXXX")"
+SERVER_PID=""
+cleanup() {
+  if [[ -n "$SERVER_PID" ]] && kill -0 "$SERVER_PID" 2>/dev/null; then
+    kill "$SERVER_PID" 2>/dev/null || true
+    wait "$SERVER_PID" 2>/dev/null || true
+  fi
+  rm -rf "$WORK"
+}
+trap cleanup EXIT INT TERM
+
+echo "building (test classes and classpath)..." >&2
+(cd "$ROOT" && mvn -B -ntp -q -o -pl stellane-server -am test-compile dependency:build-classpath \
+  -Dmdep.outputFile="$WORK/cp.txt" -Dmdep.includeScope=test >"$WORK/build.log" 2>&1) \
+  || { cat "$WORK/build.log" >&2; exit 1; }
+CP="$ROOT/stellane-server/target/test-classes:$ROOT/stellane-server/target/classes:$(cat "$WORK/cp.txt")"
+
+# start_server MODE: starts CrashApp pinned to CPU 1, sets SERVER_PID and PORT
+start_server() {
+  local mode="$1" journal="$WORK/journal-$1"
+  rm -rf "$journal"
+  taskset -c 1 "$JAVA" --enable-native-access=ALL-UNNAMED --sun-misc-unsafe-memory-access=allow \
+    -Xms512m -Xmx512m -cp "$CP" io.stellane.server.crash.CrashApp "$mode" "$journal" - - "$SYNC" 1 \
+    >"$WORK/server.out" 2>"$WORK/server-$mode.err" &
+  SERVER_PID=$!
+  PORT=""
+  for _ in $(seq 1 300); do
+    PORT="$(sed -n 's/^PORT //p' "$WORK/server.out")"
+    [[ -n "$PORT" ]] && return 0
+    kill -0 "$SERVER_PID" 2>/dev/null || { echo "server ($mode) died:" >&2; cat "$WORK/server-$mode.err" >&2; exit 1; }
+    sleep 0.1
+  done
+  echo "server ($mode) printed no port" >&2
+  exit 1
+}
+
+stop_server() {
+  kill "$SERVER_PID" 2>/dev/null || true
+  wait "$SERVER_PID" 2>/dev/null || true
+  SERVER_PID=""
+}
+
+# run_wrk SECONDS: prints requests/sec
+run_wrk() {
+  local out
+  out="$(taskset -c 0 wrk -t1 -c"$CONNECTIONS" -d"$1"s -s "$ROOT/bench/post.lua" "http://127.0.0.1:$PORT/effects")"
+  if grep -q "Non-2xx" <<<"$out"; then
+    echo "wrk saw non-2xx responses:" >&2
+    echo "$out" >&2
+    exit 1
+  fi
+  awk '/^Requests\/sec:/ {print $2}' <<<"$out"
+}
+
+declare -A RESULTS
+for round in $(seq 1 "$ROUNDS"); do
+  for mode in $MODES; do
+    start_server "$mode"
+    run_wrk "$WARMUP" >/dev/null
+    rps="$(run_wrk "$DURATION")"
+    stop_server
+    RESULTS[$mode]="${RESULTS[$mode]:-} $rps"
+    printf 'round %d  %-8s %12.0f req/s\n' "$round" "$mode" "$rps"
+  done
+done
+
+echo
+echo "mode       mean req/s   ratio to off   rounds   (sync $SYNC, ${BODY_BYTES:-1024}-byte bodies, $CONNECTIONS connections, ${DURATION}s x $ROUNDS)"
+off_mean=""
+for mode in $MODES; do
+  mean="$(tr ' ' '\n' <<<"${RESULTS[$mode]}" | awk 'NF {s += $1; n++} END {printf "%.0f", s / n}')"
+  [[ "$mode" == off ]] && off_mean="$mean"
+  if [[ -n "$off_mean" ]]; then
+    ratio="$(awk -v a="$mean" -v b="$off_mean" 'BEGIN {printf "%.3f", a / b}')"
+  else
+    ratio="n/a"
+  fi
+  printf '%-10s %10s   %12s  %s\n' "$mode" "$mean" "$ratio" "${RESULTS[$mode]}"
+done
