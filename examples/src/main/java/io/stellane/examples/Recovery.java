@@ -1,6 +1,11 @@
 package io.stellane.examples;
 
 import io.stellane.config.RuntimeConfig;
+import io.stellane.dashboard.Dashboard;
+import io.stellane.dashboard.RecoverySource;
+import io.stellane.metrics.RecoveryMetrics;
+import io.stellane.metrics.StellaneMetrics;
+import io.stellane.recovery.RecoveryManager;
 import io.stellane.server.Context;
 import io.stellane.server.Server;
 import org.slf4j.Logger;
@@ -9,33 +14,22 @@ import org.slf4j.LoggerFactory;
 import java.util.UUID;
 
 /**
- * The app's request-recovery wiring, kept in one place so the merge of the server's recovery support
- * switches it on by editing this class only.
+ * The app's request-recovery wiring: journals creates (POST/PUT/PATCH/DELETE) and replays the ones
+ * a crash left unanswered, through the route's own handler, before the server listens.
  *
- * <p>On this branch the server has no recovery yet: {@link #enable} only warns when
- * {@code runtime.recovery.enabled} is set, and reports 0 recovered requests. At the merge,
- * {@link #enable} becomes (the fixed API of the recovery branch):
- * <pre>{@code
- * RecoveryManager manager = RecoveryManager.open(config);
- * server.enableRequestRecovery(manager);
- * server.onRecover((ctx, req, meta) -> {
- *     ctx.logger().info("Recovering {} (attempt {}/{})", meta.requestId(), meta.attempt(), meta.maxAttempts());
- *     return ctx.retryOriginalHandler();
- * });
- * RecoveryManager.RecoveryReport report = server.recover();   // before listen
- * return new Status(true, describe(config), report.recovered(), report.quarantined(), manager);
- * }</pre>
- * and {@link #requestKey} returns {@code ctx.requestId()} unprefixed (stable across a replay).
+ * <p>A create uses the request id as its idempotency key (or the client's {@code Idempotency-Key}):
+ * a replay carries the journaled id, so the user it creates is the one the first attempt created.
  */
 final class Recovery {
     private static final Logger log = LoggerFactory.getLogger(Recovery.class);
 
     /**
-     * Distinguishes this process's request ids from an earlier process's: without recovery the server's
-     * request ids ({@code <connection>-<request>}) start again at every start, and the users table
-     * outlives the process, so an unprefixed id would match a user created by an earlier run.
+     * Without recovery the server's request ids ({@code <connection>-<request>}) start again at every
+     * start while the users table outlives the process: they get this process's prefix. With recovery
+     * on, journaled requests carry ids unique across restarts, which a replay keeps: no prefix.
      */
     private static final String BOOT = UUID.randomUUID().toString();
+    private static volatile boolean journaling;
 
     private Recovery() {
     }
@@ -53,13 +47,31 @@ final class Recovery {
     }
 
     /** Turns on request recovery for {@code server} if the config asks for it; call before listen. */
-    static Status enable(Server server, RuntimeConfig config) {
+    static Status enable(Server server, RuntimeConfig config, StellaneMetrics metrics, Dashboard dashboard) {
         if (!config.enableRequestRecovery()) {
+            journaling = false;
             return new Status(false, "off", 0, 0, null);
         }
-        log.warn("runtime.recovery.enabled is set but request recovery is not merged into this build yet;"
-                + " requests are not journaled ({} store at {} unused)", config.recoveryBackend(), config.recoveryPath());
-        return new Status(false, describe(config) + " (not merged yet: inactive)", 0, 0, null);
+        RecoveryManager manager = RecoveryManager.open(config);
+        RecoveryMetrics meters = metrics.recovery();
+        manager.addListener(new RecoveryManager.Listener() {
+            @Override public void journaled() { meters.journaled(); }
+            @Override public void completed() { meters.completed(); }
+            @Override public void recovered() { meters.recovered(); }
+            @Override public void failedAttempt() { meters.failed(); }
+            @Override public void quarantined() { meters.quarantined(); }
+        });
+        meters.journalBytes(() -> manager.store().stats().bytesOnDisk());
+        dashboard.recovery(RecoverySource.of(metrics));
+        journaling = true;
+        server.enableRequestRecovery(manager);
+        server.onRecover((ctx, req, meta) -> {
+            ctx.logger().info("recovering {} {} (attempt {}/{}, {})", req.method(), req.path(),
+                    meta.attempt(), meta.maxAttempts(), meta.failureReason());
+            return ctx.retryOriginalHandler();
+        });
+        RecoveryManager.RecoveryReport report = server.recover();
+        return new Status(true, describe(config), report.recovered(), report.quarantined(), manager);
     }
 
     static String describe(RuntimeConfig config) {
@@ -75,6 +87,6 @@ final class Recovery {
         if (header != null) {
             return "k:" + header;
         }
-        return "r:" + BOOT + ":" + ctx.requestId();
+        return journaling ? "r:" + ctx.requestId() : "r:" + BOOT + ":" + ctx.requestId();
     }
 }

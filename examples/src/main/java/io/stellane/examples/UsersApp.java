@@ -78,7 +78,7 @@ public final class UsersApp implements AutoCloseable {
             Dashboard dashboard = Dashboard.install(server, metrics); // also feeds the HTTP meters
             UsersService.routes(server, new UserService(repository), metrics);
             moreRoutes.accept(server);
-            Recovery.Status recovery = Recovery.enable(server, config.runtime());
+            Recovery.Status recovery = Recovery.enable(server, config.runtime(), metrics, dashboard);
             int port = listen(server, config);
             return new UsersApp(config, repository, metrics, server, recovery, port);
         } catch (Throwable e) {
