@@ -27,58 +27,14 @@ import static org.assertj.core.api.Assertions.fail;
  * launcher's JVM flags): it starts, prints the banner with the URL, answers, and stops gracefully on SIGTERM.
  */
 class ServeProcessTest {
-    private static final Pattern URL = Pattern.compile("serving http://127\\.0\\.0\\.1:(\\d+)/");
-    private static final String EOF = "\u0000eof";
-
     @TempDir
     Path tmp;
-    private Process child;
-    private final List<String> output = new ArrayList<>();
-    private final BlockingQueue<String> lines = new LinkedBlockingQueue<>();
+    private ChildApp child;
 
     @AfterEach
     void killChild() throws Exception {
-        if (child != null && child.isAlive()) {
-            child.destroyForcibly();
-            child.waitFor(10, TimeUnit.SECONDS);
-        }
-    }
-
-    private void startChild(String... args) throws Exception {
-        List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "--enable-native-access=ALL-UNNAMED", "--sun-misc-unsafe-memory-access=allow",
-                "-cp", System.getProperty("java.class.path"), UsersService.class.getName()));
-        cmd.addAll(List.of(args));
-        child = new ProcessBuilder(cmd).redirectErrorStream(true).start();
-        Thread reader = new Thread(() -> {
-            try (BufferedReader r = new BufferedReader(new InputStreamReader(child.getInputStream(), StandardCharsets.UTF_8))) {
-                for (String line; (line = r.readLine()) != null; ) {
-                    lines.add(line);
-                }
-            } catch (Exception e) {
-                lines.add("reader failed: " + e);
-            } finally {
-                lines.add(EOF);
-            }
-        }, "serve-test-output");
-        reader.setDaemon(true);
-        reader.start();
-    }
-
-    /** Output lines until one matches {@code pattern}; fails at the end of the output or after {@code seconds}. */
-    private Matcher awaitLine(Pattern pattern, int seconds) throws InterruptedException {
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(seconds);
-        while (true) {
-            String line = lines.poll(Math.max(1, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
-            if (line == null || line.equals(EOF)) {
-                fail("no line matching " + pattern + (line == null ? " within " + seconds + " s" : " before the child ended")
-                        + "; output so far:\n" + String.join("\n", output));
-            }
-            output.add(line);
-            Matcher m = pattern.matcher(line);
-            if (m.find()) {
-                return m;
-            }
+        if (child != null) {
+            child.kill();
         }
     }
 
@@ -96,11 +52,11 @@ class ServeProcessTest {
                 port = 8080
                 """);
         Path dataDir = tmp.resolve("data");
-        startChild("--config", config.toString(), "--port", "0", "--backend", "nio", "--data-dir", dataDir.toString());
+        child = new ChildApp("--config", config.toString(), "--port", "0", "--backend", "nio", "--data-dir", dataDir.toString());
 
-        int port = Integer.parseInt(awaitLine(URL, 60).group(1));
-        awaitLine(Pattern.compile("recovery mmap at " + Pattern.quote(dataDir.resolve("journal").toString())), 5);
-        assertThat(output).anyMatch(l -> l.contains("recovery is not merged"));
+        int port = child.port();
+        child.awaitLine(Pattern.compile("recovery mmap at " + Pattern.quote(dataDir.resolve("journal").toString())
+                + ", 0 request\\(s\\) recovered"), 5);
 
         HttpResponse<String> missing = UsersServiceTest.call(port, "GET", "/users/1", null);
         assertThat(missing.statusCode()).isEqualTo(404);
@@ -113,9 +69,9 @@ class ServeProcessTest {
         assertThat(UsersServiceTest.call(port, "GET", "/users/" + user.path("id").asLong(), null).statusCode()).isEqualTo(200);
         assertThat(dataDir.resolve("users.mv.db")).isRegularFile();
 
-        child.toHandle().destroy(); // SIGTERM (Process.destroy() would also close our end of its output): the shutdown hook drains, stops the runtime and closes the database
-        awaitLine(Pattern.compile("\\bstopped$"), 30);
-        assertThat(child.waitFor(30, TimeUnit.SECONDS)).isTrue();
-        assertThat(child.exitValue()).isEqualTo(143); // 128 + SIGTERM, after the hooks ran
+        child.process.toHandle().destroy(); // SIGTERM (Process.destroy() would also close our end of its output): the shutdown hook drains, stops the runtime and closes the database
+        child.awaitLine(Pattern.compile("\\bstopped$"), 30);
+        assertThat(child.process.waitFor(30, TimeUnit.SECONDS)).isTrue();
+        assertThat(child.process.exitValue()).isEqualTo(143); // 128 + SIGTERM, after the hooks ran
     }
 }

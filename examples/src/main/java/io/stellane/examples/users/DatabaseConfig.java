@@ -60,7 +60,9 @@ public record DatabaseConfig(String jdbcUrl, String user, String password, int p
             // H2 would read what follows as URL settings
             throw new ConfigException("data_dir", dir, "a directory whose path has no ';'");
         }
-        return "jdbc:h2:file:" + dir + "/users;DB_CLOSE_ON_EXIT=FALSE";
+        // WRITE_DELAY=0: a commit reaches the file before the create is acknowledged. H2's default
+        // (500 ms) loses acknowledged users to a kill -9; the crash test (UsersCrashTest) shows it.
+        return "jdbc:h2:file:" + dir + "/users;DB_CLOSE_ON_EXIT=FALSE;WRITE_DELAY=0";
     }
 
     /**

@@ -1,0 +1,80 @@
+package io.stellane.examples;
+
+import java.io.BufferedReader;
+import java.io.InputStreamReader;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+import static org.assertj.core.api.Assertions.fail;
+
+/**
+ * The example service in a child JVM, as {@code ./stellane serve} runs it (same java binary, the
+ * test class path, the launcher's JVM flags), with its output read line by line. Tests stop it by
+ * the PID they started: {@link #kill()} in {@code @AfterEach}.
+ */
+final class ChildApp {
+    static final Pattern URL = Pattern.compile("serving http://127\\.0\\.0\\.1:(\\d+)/");
+    private static final String EOF = "\u0000eof";
+
+    final Process process;
+    final List<String> output = new ArrayList<>();
+    private final BlockingQueue<String> lines = new LinkedBlockingQueue<>();
+
+    ChildApp(String... args) throws Exception {
+        List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "--enable-native-access=ALL-UNNAMED", "--sun-misc-unsafe-memory-access=allow",
+                "-cp", System.getProperty("java.class.path"), UsersService.class.getName()));
+        cmd.addAll(List.of(args));
+        process = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+        Thread reader = new Thread(() -> {
+            try (BufferedReader r = new BufferedReader(new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8))) {
+                for (String line; (line = r.readLine()) != null; ) {
+                    lines.add(line);
+                }
+            } catch (Exception e) {
+                lines.add("reader failed: " + e);
+            } finally {
+                lines.add(EOF);
+            }
+        }, "child-app-output");
+        reader.setDaemon(true);
+        reader.start();
+    }
+
+    /** Output lines until one matches {@code pattern}; fails at the end of the output or after {@code seconds}. */
+    Matcher awaitLine(Pattern pattern, int seconds) throws InterruptedException {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(seconds);
+        while (true) {
+            String line = lines.poll(Math.max(1, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
+            if (line == null || line.equals(EOF)) {
+                fail("no line matching " + pattern + (line == null ? " within " + seconds + " s" : " before the child ended")
+                        + "; output so far:\n" + String.join("\n", output));
+            }
+            output.add(line);
+            Matcher m = pattern.matcher(line);
+            if (m.find()) {
+                return m;
+            }
+        }
+    }
+
+    /** Waits for the banner's URL and returns the port. */
+    int port() throws InterruptedException {
+        return Integer.parseInt(awaitLine(URL, 60).group(1));
+    }
+
+    /** kill -9 of the process this test started, and waits for it to be gone. */
+    void kill() throws InterruptedException {
+        if (process.isAlive()) {
+            process.destroyForcibly();
+            process.waitFor(10, TimeUnit.SECONDS);
+        }
+    }
+}
