@@ -233,9 +233,9 @@ class UsersServiceTest {
         assertThat(r.statusCode()).isEqualTo(200);
         assertThat(r.headers().firstValue("content-type")).hasValue(UsersService.PROMETHEUS_TYPE);
         assertThat(r.body())
-                .contains("# TYPE stellane_http_server_requests_seconds")
-                .containsPattern("stellane_http_server_requests_seconds_count\\{[^}]*route=\"/users/\\{id}\"[^}]*status=\"404\"[^}]*} 1")
-                .containsPattern("stellane_http_server_requests_seconds_count\\{[^}]*route=\"NOT_FOUND\"")
+                .containsPattern("# TYPE stellane_http_server_requests(_total)? counter")
+                .containsPattern("stellane_http_server_requests_total\\{[^}]*route=\"/users/\\{id}\"[^}]*status=\"404\"[^}]*} 1")
+                .containsPattern("stellane_http_server_requests_total\\{[^}]*route=\"NOT_FOUND\"")
                 .contains("stellane_http_server_connections_opened_total");
     }
 

@@ -95,9 +95,9 @@ class DashboardTest {
         return d;
     }
 
-    /** The value of {@code stellane_http_server_requests_seconds_count} for a route and status; NaN when absent. */
+    /** The value of {@code stellane_http_server_requests_total} for a route and status; NaN when absent. */
     private static double requestCount(String scrape, String route, int status) {
-        Matcher m = Pattern.compile("^stellane_http_server_requests_seconds_count\\{[^}]*route=\"" + Pattern.quote(route)
+        Matcher m = Pattern.compile("^stellane_http_server_requests_total\\{[^}]*route=\"" + Pattern.quote(route)
                 + "\",status=\"" + status + "\"} (\\S+)$", Pattern.MULTILINE).matcher(scrape);
         return m.find() ? Double.parseDouble(m.group(1)) : Double.NaN;
     }

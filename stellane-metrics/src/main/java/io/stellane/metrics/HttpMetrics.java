@@ -16,7 +16,8 @@ public interface HttpMetrics {
      *                      route matched, exported as {@code NOT_FOUND}
      * @param method        the HTTP method ({@code GET})
      * @param status        the response status, 100..599 (others are exported as {@code 0})
-     * @param nanos         time from the request's first byte to the response's last
+     * @param nanos         time from the request read to the response written, or {@code -1} when the
+     *                      server did not time this request (it times a sample); counted either way
      */
     void requestCompleted(String routeTemplate, String method, int status, long nanos);
 

@@ -14,12 +14,13 @@ import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReferenceArray;
 
 /**
- * {@link HttpMetrics} on Micrometer. Timers are cached in a two-level map, route then method, down
+ * {@link HttpMetrics} on Micrometer. Meters are cached in a two-level map, route then method, down
  * to an array indexed by status: after a (route, method, status)'s first request, recording is two
- * map reads, an array read and {@code Timer.record}, with no allocation and no registry lookup.
- * The timers count, sum and keep the maximum of every request; the latency histogram
- * ({@code stellane.http.server.latency}, fixed buckets from 1 ms to 10 s) gets one request in
- * {@value #LATENCY_SAMPLE}, because bucketing every request cost a tenth of a worker under load.
+ * map reads, an array read and a counter increment, with no allocation and no registry lookup.
+ * Every request is counted ({@code stellane.http.server.requests}); the latency histogram
+ * ({@code stellane.http.server.latency}, fixed buckets from 1 ms to 10 s) gets the requests the
+ * server timed (one in 16: see {@code ServerObserver}), because reading clocks and bucketing every
+ * request cost a tenth of a worker under load.
  */
 final class MicrometerHttpMetrics implements HttpMetrics {
     /** More distinct routes than this means raw paths are being passed; they are folded into one series. */
@@ -28,13 +29,8 @@ final class MicrometerHttpMetrics implements HttpMetrics {
     static final String NO_ROUTE = "NOT_FOUND";
 
     private final MeterRegistry registry;
-    private final ConcurrentHashMap<String, ConcurrentHashMap<String, AtomicReferenceArray<Timer>>> timers =
+    private final ConcurrentHashMap<String, ConcurrentHashMap<String, AtomicReferenceArray<Series>>> series =
             new ConcurrentHashMap<>();
-    private final ConcurrentHashMap<String, ConcurrentHashMap<String, AtomicReferenceArray<Timer>>> latencies =
-            new ConcurrentHashMap<>();
-    /** One request in this many is bucketed into the latency histogram. */
-    static final int LATENCY_SAMPLE = 16;
-    private int sampled;
     private final AtomicLong open = new AtomicLong();
     private final Counter opened;
     private final List<Meter> registered = new CopyOnWriteArrayList<>();
@@ -51,12 +47,12 @@ final class MicrometerHttpMetrics implements HttpMetrics {
     @Override
     public void requestCompleted(String routeTemplate, String method, int status, long nanos) {
         String route = routeTemplate == null || routeTemplate.isBlank() ? NO_ROUTE : routeTemplate;
-        var byMethod = timers.get(route);
+        var byMethod = series.get(route);
         if (byMethod == null) {
-            if (timers.size() >= MAX_ROUTES) {
+            if (series.size() >= MAX_ROUTES) {
                 route = OVERFLOW_ROUTE;
             }
-            byMethod = timers.computeIfAbsent(route, r -> new ConcurrentHashMap<>());
+            byMethod = series.computeIfAbsent(route, r -> new ConcurrentHashMap<>());
         }
         String m = method == null ? "UNKNOWN" : method;
         var byStatus = byMethod.get(m);
@@ -64,53 +60,60 @@ final class MicrometerHttpMetrics implements HttpMetrics {
             byStatus = byMethod.computeIfAbsent(m, x -> new AtomicReferenceArray<>(600));
         }
         int s = status >= 100 && status <= 599 ? status : 0;
-        Timer t = byStatus.get(s);
-        if (t == null) {
-            t = timer(route, m, s);
-            if (!byStatus.compareAndSet(s, null, t)) {
-                t = byStatus.get(s); // the registry returned the same timer to both racers anyway
-            } else {
-                registered.add(t);
+        Series one = byStatus.get(s);
+        if (one == null) {
+            one = new Series(route, m, s);
+            if (!byStatus.compareAndSet(s, null, one)) {
+                one = byStatus.get(s);
             }
         }
-        t.record(nanos, TimeUnit.NANOSECONDS);
-        // Bucketing a latency costs far more than counting it: one request in LATENCY_SAMPLE feeds the
-        // histogram (a racy counter only picks which), the timer above counts every one exactly.
-        if ((++sampled & (LATENCY_SAMPLE - 1)) == 0) {
-            latency(route, m, s).record(nanos, TimeUnit.NANOSECONDS);
+        one.requests.increment();
+        if (nanos >= 0) {
+            one.latency().record(nanos, TimeUnit.NANOSECONDS);
         }
-    }
-
-    private Timer latency(String route, String method, int status) {
-        var byMethod = latencies.computeIfAbsent(route, r -> new ConcurrentHashMap<>());
-        var byStatus = byMethod.computeIfAbsent(method, x -> new AtomicReferenceArray<>(600));
-        Timer t = byStatus.get(status);
-        if (t == null) {
-            t = Timer.builder("stellane.http.server.latency")
-                    .description("Sampled HTTP request latency (one request in " + LATENCY_SAMPLE + ") by route, method, status")
-                    .tag("route", route).tag("method", method).tag("status", Integer.toString(status))
-                    .serviceLevelObjectives(LATENCY_BUCKETS)
-                    .distributionStatisticBufferLength(1)
-                    .register(registry);
-            if (byStatus.compareAndSet(status, null, t)) {
-                registered.add(t);
-            } else {
-                t = byStatus.get(status);
-            }
-        }
-        return t;
     }
 
     private static final java.time.Duration[] LATENCY_BUCKETS = java.util.stream.LongStream
             .of(1, 2, 5, 10, 25, 50, 100, 250, 500, 1_000, 2_500, 5_000, 10_000)
             .mapToObj(java.time.Duration::ofMillis).toArray(java.time.Duration[]::new);
 
-    private Timer timer(String route, String method, int status) {
-        return Timer.builder("stellane.http.server.requests")
-                .description("HTTP requests by route template, method and status")
-                .tag("route", route).tag("method", method).tag("status", Integer.toString(status))
-                .tag("outcome", outcome(status))
-                .register(registry);
+    /** The meters of one (route, method, status): an exact counter, and a latency timer made on first use. */
+    private final class Series {
+        final String route, method;
+        final int status;
+        final Counter requests;
+        private volatile Timer latency;
+
+        Series(String route, String method, int status) {
+            this.route = route;
+            this.method = method;
+            this.status = status;
+            this.requests = Counter.builder("stellane.http.server.requests")
+                    .description("HTTP requests by route template, method and status")
+                    .tag("route", route).tag("method", method).tag("status", Integer.toString(status))
+                    .tag("outcome", outcome(status))
+                    .register(registry);
+            registered.add(requests);
+        }
+
+        Timer latency() {
+            Timer t = latency;
+            if (t == null) {
+                synchronized (this) {
+                    t = latency;
+                    if (t == null) {
+                        latency = t = Timer.builder("stellane.http.server.latency")
+                                .description("HTTP latency, request read to response written, of the requests the server timed")
+                                .tag("route", route).tag("method", method).tag("status", Integer.toString(status))
+                                .serviceLevelObjectives(LATENCY_BUCKETS)
+                                .distributionStatisticBufferLength(1)
+                                .register(registry);
+                        registered.add(t);
+                    }
+                }
+            }
+            return t;
+        }
     }
 
     static String outcome(int status) {

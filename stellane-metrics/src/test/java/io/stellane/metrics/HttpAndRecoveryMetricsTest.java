@@ -1,5 +1,6 @@
 package io.stellane.metrics;
 
+import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.Timer;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import org.junit.jupiter.api.AfterEach;
@@ -36,36 +37,25 @@ class HttpAndRecoveryMetricsTest {
         http.requestCompleted(null, "GET", 404, MS);
         http.requestCompleted("/boom", "GET", 503, 2 * MS);
 
+        http.requestCompleted("/orders", "POST", 201, -1); // counted, not timed
         PrometheusText p = PrometheusText.parse(metrics.scrape());
-        String n = "stellane_http_server_requests_seconds";
-        assertThat(p.valueOrNaN(n + "_count", "route", "/users/{id}", "method", "GET", "status", "200", "outcome", "SUCCESS")).isEqualTo(3);
-        assertThat(p.valueOrNaN(n + "_sum", "route", "/users/{id}", "method", "GET", "status", "200")).isCloseTo(0.015, within(1e-9));
-        assertThat(p.valueOrNaN(n + "_count", "route", "/users/{id}", "method", "GET", "status", "404", "outcome", "CLIENT_ERROR")).isEqualTo(1);
-        assertThat(p.valueOrNaN(n + "_count", "route", "/orders", "method", "POST", "status", "201")).isEqualTo(2);
-        assertThat(p.valueOrNaN(n + "_sum", "route", "/orders", "method", "POST", "status", "201")).isCloseTo(0.060, within(1e-9));
-        assertThat(p.valueOrNaN(n + "_max", "route", "/orders", "method", "POST", "status", "201")).isCloseTo(0.040, within(1e-9));
-        assertThat(p.valueOrNaN(n + "_count", "route", "NOT_FOUND", "status", "404")).isEqualTo(1);
-        assertThat(p.valueOrNaN(n + "_count", "route", "/boom", "outcome", "SERVER_ERROR")).isEqualTo(1);
-        assertThat(p.find(n + "_count")).hasSize(5);
-
-    }
-
-    @Test
-    void oneRequestInSixteenFeedsTheLatencyHistogram() {
-        metrics = StellaneMetrics.prometheus();
-        HttpMetrics http = metrics.http();
-        int sample = MicrometerHttpMetrics.LATENCY_SAMPLE;
-        for (int i = 0; i < 4 * sample; i++) {
-            http.requestCompleted("/lat", "GET", 200, (i < 2 * sample ? 20 : 400) * MS);
-        }
-        PrometheusText p = PrometheusText.parse(metrics.scrape());
+        String n = "stellane_http_server_requests_total";
         String l = "stellane_http_server_latency_seconds";
-        assertThat(p.valueOrNaN("stellane_http_server_requests_seconds_count", "route", "/lat")).isEqualTo(4 * sample);
-        assertThat(p.valueOrNaN(l + "_count", "route", "/lat", "method", "GET", "status", "200")).isEqualTo(4);
-        // cumulative buckets: 25 ms holds the two sampled 20 ms requests, 500 ms all four
-        assertThat(p.valueOrNaN(l + "_bucket", "route", "/lat", "le", "0.025")).isEqualTo(2);
-        assertThat(p.valueOrNaN(l + "_bucket", "route", "/lat", "le", "0.5")).isEqualTo(4);
-        assertThat(p.valueOrNaN(l + "_bucket", "route", "/lat", "le", "+Inf")).isEqualTo(4);
+        assertThat(p.valueOrNaN(n, "route", "/users/{id}", "method", "GET", "status", "200", "outcome", "SUCCESS")).isEqualTo(3);
+        assertThat(p.valueOrNaN(l + "_sum", "route", "/users/{id}", "method", "GET", "status", "200")).isCloseTo(0.015, within(1e-9));
+        assertThat(p.valueOrNaN(n, "route", "/users/{id}", "method", "GET", "status", "404", "outcome", "CLIENT_ERROR")).isEqualTo(1);
+        assertThat(p.valueOrNaN(n, "route", "/orders", "method", "POST", "status", "201")).isEqualTo(3);
+        assertThat(p.valueOrNaN(l + "_count", "route", "/orders", "method", "POST", "status", "201")).isEqualTo(2);
+        assertThat(p.valueOrNaN(l + "_sum", "route", "/orders", "method", "POST", "status", "201")).isCloseTo(0.060, within(1e-9));
+        assertThat(p.valueOrNaN(l + "_max", "route", "/orders", "method", "POST", "status", "201")).isCloseTo(0.040, within(1e-9));
+        assertThat(p.valueOrNaN(n, "route", "NOT_FOUND", "status", "404")).isEqualTo(1);
+        assertThat(p.valueOrNaN(n, "route", "/boom", "outcome", "SERVER_ERROR")).isEqualTo(1);
+        assertThat(p.find(n)).hasSize(5);
+        // cumulative buckets: 25 ms holds the 20 ms request, 50 ms both timed ones
+        assertThat(p.valueOrNaN(l + "_bucket", "route", "/orders", "le", "0.025")).isEqualTo(1);
+        assertThat(p.valueOrNaN(l + "_bucket", "route", "/orders", "le", "0.05")).isEqualTo(2);
+        assertThat(p.valueOrNaN(l + "_bucket", "route", "/orders", "le", "+Inf")).isEqualTo(2);
+
     }
 
     @Test
@@ -74,19 +64,18 @@ class HttpAndRecoveryMetricsTest {
         metrics = StellaneMetrics.bind(registry);
         HttpMetrics http = metrics.http();
         assertThat(metrics.http()).isSameAs(http);
-        for (int i = 0; i < MicrometerHttpMetrics.LATENCY_SAMPLE; i++) { // until the sampled latency timer exists too
-            http.requestCompleted("/a", "GET", 200, MS);
-        }
-        Timer first = registry.get("stellane.http.server.requests").tag("route", "/a").timer();
+        http.requestCompleted("/a", "GET", 200, MS);
+        Counter first = registry.get("stellane.http.server.requests").tag("route", "/a").counter();
+        Timer firstLatency = registry.get("stellane.http.server.latency").tag("route", "/a").timer();
         int meters = registry.getMeters().size();
         for (int i = 0; i < 1000; i++) {
             http.requestCompleted("/a", "GET", 200, MS);
         }
         assertThat(registry.getMeters()).hasSize(meters);
-        assertThat(registry.get("stellane.http.server.requests").tag("route", "/a").timer()).isSameAs(first);
-        long n = 1000 + MicrometerHttpMetrics.LATENCY_SAMPLE;
-        assertThat(first.count()).isEqualTo(n);
-        assertThat(first.totalTime(TimeUnit.MILLISECONDS)).isCloseTo(n, within(1e-6));
+        assertThat(registry.get("stellane.http.server.requests").tag("route", "/a").counter()).isSameAs(first);
+        assertThat(registry.get("stellane.http.server.latency").tag("route", "/a").timer()).isSameAs(firstLatency);
+        assertThat(first.count()).isEqualTo(1001);
+        assertThat(firstLatency.totalTime(TimeUnit.MILLISECONDS)).isCloseTo(1001, within(1e-6));
     }
 
     @Test
@@ -98,8 +87,8 @@ class HttpAndRecoveryMetricsTest {
         for (int i = 0; i < MicrometerHttpMetrics.MAX_ROUTES + extra; i++) {
             http.requestCompleted("/items/" + i, "GET", 200, MS);
         }
-        assertThat(registry.find("stellane.http.server.requests").timers()).hasSize(MicrometerHttpMetrics.MAX_ROUTES + 1);
-        assertThat(registry.get("stellane.http.server.requests").tag("route", MicrometerHttpMetrics.OVERFLOW_ROUTE).timer().count())
+        assertThat(registry.find("stellane.http.server.requests").counters()).hasSize(MicrometerHttpMetrics.MAX_ROUTES + 1);
+        assertThat(registry.get("stellane.http.server.requests").tag("route", MicrometerHttpMetrics.OVERFLOW_ROUTE).counter().count())
                 .isEqualTo(extra);
     }
 

@@ -107,7 +107,8 @@ final class Connection extends ChannelInboundHandlerAdapter implements Runnable 
     private Phase phase = Phase.WAIT;
     private long phaseSince = System.nanoTime();
     private Worker worker; // this connection's worker, for its cheap loop clock
-    private long requestStart; // System.nanoTime() at dispatch, only while observers listen
+    private long requestStart; // 0: nobody observes; -1: observed, not timed; else System.nanoTime() at dispatch
+    private int timed;
     private Future<?> timer;
     private long timerDeadline;
 
@@ -289,7 +290,11 @@ final class Connection extends ChannelInboundHandlerAdapter implements Runnable 
     private void dispatch(HttpRequest req, byte[] bytes) {
         busy = true;
         setPhase(Phase.BUSY);
-        requestStart = server.observers.length == 0 ? 0 : System.nanoTime();
+        if (server.observers.length == 0) {
+            requestStart = 0;
+        } else {
+            requestStart = (++timed & (Server.TIMING_SAMPLE - 1)) == 1 ? System.nanoTime() : -1; // -1: observed, untimed
+        }
         server.requests.increment();
         HttpMethod method = req.method();
         http10 = req.protocolVersion() == HttpVersion.HTTP_1_0;

@@ -3,7 +3,7 @@ package io.stellane.server;
 /**
  * Told about connections and finished requests (metrics, access logs, tracing). Called on the
  * connection's worker: must be quick and must not block. With no observer registered the server
- * reads no clock per request.
+ * does no bookkeeping per request.
  */
 public interface ServerObserver {
 
@@ -19,7 +19,9 @@ public interface ServerObserver {
      * @param route  the matched route template (e.g. {@code /users/{id}}), or {@code "unmatched"}
      * @param method the request method
      * @param status the response status
-     * @param nanos  from the complete request (head and body read) to the response written
+     * @param nanos  from the complete request (head and body read) to the response written, for one
+     *               request in {@value Server#TIMING_SAMPLE} per connection; {@code -1} for the others
+     *               (two clock reads per request cost more than the rest of the bookkeeping)
      */
     default void requestCompleted(String route, String method, int status, long nanos) {
     }

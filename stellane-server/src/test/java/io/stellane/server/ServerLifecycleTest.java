@@ -64,19 +64,23 @@ class ServerLifecycleTest {
                     @Override public void connectionOpened() { opened.incrementAndGet(); }
                     @Override public void connectionClosed() { closed.incrementAndGet(); }
                     @Override public void requestCompleted(String route, String method, int status, long nanos) {
-                        assertThat(nanos).isNotNegative();
-                        seen.add(method + " " + route + " " + status);
+                        seen.add(method + " " + route + " " + status + (nanos >= 0 ? " timed" : ""));
                     }
                 });
         int port = server.listen("127.0.0.1", 0);
         var client = java.net.http.HttpClient.newHttpClient();
         var base = java.net.URI.create("http://127.0.0.1:" + port);
-        client.send(java.net.http.HttpRequest.newBuilder(base.resolve("/users/7")).build(), java.net.http.HttpResponse.BodyHandlers.ofString());
+        for (int i = 0; i < Server.TIMING_SAMPLE; i++) { // one connection: the first of each 16 is timed
+            client.send(java.net.http.HttpRequest.newBuilder(base.resolve("/users/7")).build(), java.net.http.HttpResponse.BodyHandlers.ofString());
+        }
         client.send(java.net.http.HttpRequest.newBuilder(base.resolve("/nowhere")).build(), java.net.http.HttpResponse.BodyHandlers.ofString());
         client.send(java.net.http.HttpRequest.newBuilder(base.resolve("/boom")).POST(java.net.http.HttpRequest.BodyPublishers.noBody()).build(),
                 java.net.http.HttpResponse.BodyHandlers.ofString());
         client.close();
-        assertThat(seen).containsExactly("GET /users/{id} 200", "GET unmatched 404", "POST /boom 500");
+        assertThat(seen).hasSize(Server.TIMING_SAMPLE + 2);
+        assertThat(seen.getFirst()).isEqualTo("GET /users/{id} 200 timed");
+        assertThat(seen.subList(1, Server.TIMING_SAMPLE)).allMatch(e -> e.equals("GET /users/{id} 200"));
+        assertThat(seen.subList(Server.TIMING_SAMPLE, seen.size())).containsExactly("GET unmatched 404 timed", "POST /boom 500");
         assertThat(opened.get()).isPositive();
         server.stop(Duration.ofSeconds(5));
         io.stellane.testing.RuntimeFixture.eventually("connections closed", () -> closed.get() == opened.get());
