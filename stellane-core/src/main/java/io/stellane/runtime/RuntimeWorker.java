@@ -311,7 +311,11 @@ final class RuntimeWorker implements Worker, WorkerContext {
         }
         double usage = lastUsage;
         long timed = timedTasks();
-        return new WorkerStats(id, executed(), failed.sum(), (long) STOLEN.getOpaque(this), backend.pendingTasks(),
+        int queued = backend.pendingTasks();
+        if (queued > peakQueue) { // a snapshot sees the queue too: the enqueue-side sample is sparse
+            peakQueue = queued;
+        }
+        return new WorkerStats(id, executed(), failed.sum(), (long) STOLEN.getOpaque(this), queued,
                 peakQueue, usage, cpu, timed == 0 ? 0 : timedNanos() / 1e6 / timed, thread.threadId(), thread.getName(),
                 pinnedCpu, numaNode);
     }
