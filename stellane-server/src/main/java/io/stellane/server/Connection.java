@@ -293,7 +293,8 @@ final class Connection extends ChannelInboundHandlerAdapter implements Runnable 
         if (server.observers.length == 0) {
             requestStart = 0;
         } else {
-            requestStart = (++timed & (Server.TIMING_SAMPLE - 1)) == 1 ? System.nanoTime() : -1; // -1: observed, untimed
+            requestStart = server.timeEveryRequest || (++timed & (Server.TIMING_SAMPLE - 1)) == 1
+                    ? System.nanoTime() : -1; // -1: observed, untimed
         }
         server.requests.increment();
         HttpMethod method = req.method();

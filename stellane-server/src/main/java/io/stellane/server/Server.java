@@ -76,6 +76,7 @@ public final class Server {
     final Set<Connection> connections = ConcurrentHashMap.newKeySet();
     final AtomicInteger openConnections = new AtomicInteger();
     volatile ServerObserver[] observers = new ServerObserver[0];
+    volatile boolean timeEveryRequest;
     final LongAdder requests = new LongAdder();
     final LongAdder handlerErrors = new LongAdder();
     final LongAdder rejected = new LongAdder();
@@ -154,6 +155,7 @@ public final class Server {
         ServerObserver[] next = java.util.Arrays.copyOf(observers, observers.length + 1);
         next[observers.length] = observer;
         observers = next;
+        timeEveryRequest |= observer.timesEveryRequest();
         return this;
     }
 

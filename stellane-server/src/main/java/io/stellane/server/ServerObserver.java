@@ -7,6 +7,14 @@ package io.stellane.server;
  */
 public interface ServerObserver {
 
+    /**
+     * Whether this observer needs every request timed (tracing does: a span per request). The server
+     * then reads the clock twice per request instead of for one request in {@value Server#TIMING_SAMPLE}.
+     */
+    default boolean timesEveryRequest() {
+        return false;
+    }
+
     default void connectionOpened() {
     }
 
