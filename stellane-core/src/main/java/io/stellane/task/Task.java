@@ -18,6 +18,7 @@ import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.BiConsumer;
@@ -71,37 +72,38 @@ public final class Task<T> {
     }
 
     private static final int NEW = 0, STARTED = 1;
-    /** Stands for a {@code null} value in {@link #result}. */
+    /** Stands for a {@code null} value in {@link #outcome}. */
     private static final Object NIL = new Object();
-    /** {@link #listeners} after completion: listeners added from then on run at once. */
-    private static final Listener DONE = new Listener(null, null);
-    private static final VarHandle STATE, RESULT, LISTENERS;
+    private static final VarHandle STATE, OUTCOME;
     private static final ThreadFactory BLOCKING_THREADS = Thread.ofVirtual().name("stellane-blocking-", 0).factory();
 
     static {
         try {
             MethodHandles.Lookup lookup = MethodHandles.lookup();
             STATE = lookup.findVarHandle(Task.class, "state", int.class);
-            RESULT = lookup.findVarHandle(Task.class, "result", Object.class);
-            LISTENERS = lookup.findVarHandle(Task.class, "listeners", Listener.class);
+            OUTCOME = lookup.findVarHandle(Task.class, "outcome", Object.class);
         } catch (ReflectiveOperationException e) {
             throw new ExceptionInInitializerError(e);
         }
     }
 
-    /** A failed task's {@link #result}. */
+    /** A failed task's {@link #outcome}. */
     private record Failure(Throwable error) {
     }
 
-    /** A stack of completion callbacks; {@link #DONE} once the task has completed. */
+    /** A stack of completion callbacks, kept in {@link #outcome} while the task is pending. */
     private record Listener(BiConsumer<Object, Throwable> action, Listener next) {
     }
 
     private final long createdNanos = System.nanoTime();
     private Body<T> body;
     private volatile int state;
-    private volatile Object result; // null while pending, NIL for a null value, a Failure, or the value
-    private volatile Listener listeners;
+    /**
+     * One field for both states, so completing takes one atomic operation: while pending, {@code null}
+     * or the {@link Listener} stack; once done, {@link #NIL}, a {@link Failure} or the value (no user
+     * value can be a Listener: the type is private).
+     */
+    private volatile Object outcome;
     private Worker home; // set before the body starts; threads the body starts see it
     private volatile Runnable onCancel;
     private String name;
@@ -120,8 +122,7 @@ public final class Task<T> {
 
     private Task(String name, Object result) {
         this.name = name;
-        this.result = result;
-        this.listeners = DONE;
+        this.outcome = result;
         this.state = STARTED;
     }
 
@@ -404,9 +405,13 @@ public final class Task<T> {
     public Task<T> timeout(Duration limit) {
         long nanos = limit.toNanos();
         return new Task<>(name, self -> {
+            // Whichever comes first, the deadline or this task's outcome, decides; on a time-out this
+            // task is cancelled before the failure is published, so whoever sees it sees both.
+            AtomicBoolean decided = new AtomicBoolean();
             Future<?> timer = self.scheduleTimer(() -> {
-                if (self.fail(new TimeoutException("Task '" + name + "' timed out after " + limit))) {
+                if (decided.compareAndSet(false, true)) {
                     cancel();
+                    self.fail(new TimeoutException("Task '" + name + "' timed out after " + limit));
                 }
             }, nanos);
             self.addCancelAction(() -> {
@@ -414,6 +419,9 @@ public final class Task<T> {
                 cancel();
             });
             start().whenDone((value, error) -> {
+                if (!decided.compareAndSet(false, true)) {
+                    return;
+                }
                 timer.cancel(false);
                 if (error != null) {
                     self.fail(unwrap(error));
@@ -475,7 +483,7 @@ public final class Task<T> {
     public T await() {
         refuseOnWorker();
         start();
-        if (result == null) {
+        if (done() == null) {
             CountDownLatch done = new CountDownLatch(1);
             whenDone((v, e) -> done.countDown());
             try {
@@ -492,7 +500,7 @@ public final class Task<T> {
     public T await(Duration limit) {
         refuseOnWorker();
         start();
-        if (result == null) {
+        if (done() == null) {
             CountDownLatch done = new CountDownLatch(1);
             whenDone((v, e) -> done.countDown());
             try {
@@ -531,16 +539,16 @@ public final class Task<T> {
     }
 
     public boolean isDone() {
-        return result != null;
+        return done() != null;
     }
 
     public boolean isCancelled() {
-        return result instanceof Failure f && f.error instanceof CancellationException;
+        return done() instanceof Failure f && f.error instanceof CancellationException;
     }
 
     /** Done with a failure (cancellation included). */
     public boolean isFailed() {
-        return result instanceof Failure;
+        return done() instanceof Failure;
     }
 
     public boolean isStarted() {
@@ -550,7 +558,7 @@ public final class Task<T> {
     /** The value of a task that completed successfully; throws {@link IllegalStateException} otherwise. */
     @SuppressWarnings("unchecked")
     public T resultNow() {
-        Object r = result;
+        Object r = done();
         if (r == null || r instanceof Failure) {
             throw new IllegalStateException("task '" + name + "' has " + (r == null ? "no result yet" : "failed"));
         }
@@ -559,10 +567,11 @@ public final class Task<T> {
 
     /** The failure of a task that failed; throws {@link IllegalStateException} otherwise. */
     public Throwable exceptionNow() {
-        if (result instanceof Failure f) {
+        Object r = done();
+        if (r instanceof Failure f) {
             return f.error;
         }
-        throw new IllegalStateException("task '" + name + "' has " + (result == null ? "no result yet" : "not failed"));
+        throw new IllegalStateException("task '" + name + "' has " + (r == null ? "no result yet" : "not failed"));
     }
 
     /** Starts the task and returns a future of its result (a copy: completing it does not touch the task). */
@@ -580,7 +589,8 @@ public final class Task<T> {
 
     @Override
     public String toString() {
-        String s = result != null ? (result instanceof Failure ? "failed" : "completed")
+        Object r = done();
+        String s = r != null ? (r instanceof Failure ? "failed" : "completed")
                 : state == NEW ? "new" : "running";
         return "Task[" + name + ", " + s + (priority != 0 ? ", priority " + priority : "") + "]";
     }
@@ -630,24 +640,36 @@ public final class Task<T> {
         return true;
     }
 
-    /** Sets the result once; then runs the listeners, oldest first. */
+    /** The outcome of a completed task, or {@code null} while it is pending. */
+    private Object done() {
+        Object o = outcome;
+        return o instanceof Listener ? null : o;
+    }
+
+    /** Sets the outcome once (one atomic operation); then runs the listeners, oldest first. */
     private boolean settleResult(Object r) {
-        if (!RESULT.compareAndSet(this, null, r)) {
-            return false;
-        }
-        Listener stack = (Listener) LISTENERS.getAndSet(this, DONE);
-        if (stack != null && stack.next == null) {
-            notify(stack.action, r);
-        } else if (stack != null) {
-            Listener reversed = null;
-            for (Listener l = stack; l != null; l = l.next) {
-                reversed = new Listener(l.action, reversed);
+        for (;;) {
+            Object cur = outcome;
+            if (cur != null && !(cur instanceof Listener)) {
+                return false; // already done
             }
-            for (Listener l = reversed; l != null; l = l.next) {
-                notify(l.action, r);
+            if (OUTCOME.compareAndSet(this, cur, r)) {
+                if (cur instanceof Listener stack) {
+                    if (stack.next == null) {
+                        notify(stack.action, r);
+                    } else {
+                        Listener reversed = null;
+                        for (Listener l = stack; l != null; l = l.next) {
+                            reversed = new Listener(l.action, reversed);
+                        }
+                        for (Listener l = reversed; l != null; l = l.next) {
+                            notify(l.action, r);
+                        }
+                    }
+                }
+                return true;
             }
         }
-        return true;
     }
 
     /** Calls {@code action} with the value or the failure when this task completes (at once if it has). */
@@ -655,12 +677,12 @@ public final class Task<T> {
     private void whenDone(BiConsumer<? super T, ? super Throwable> action) {
         BiConsumer<Object, Throwable> a = (BiConsumer<Object, Throwable>) action;
         for (;;) {
-            Listener head = listeners;
-            if (head == DONE) {
-                notify(a, result);
+            Object cur = outcome;
+            if (cur != null && !(cur instanceof Listener)) {
+                notify(a, cur);
                 return;
             }
-            if (LISTENERS.compareAndSet(this, head, new Listener(a, head))) {
+            if (OUTCOME.compareAndSet(this, cur, new Listener(a, (Listener) cur))) {
                 return;
             }
         }
@@ -681,7 +703,7 @@ public final class Task<T> {
 
     @SuppressWarnings("unchecked")
     private T valueOrThrow() {
-        Object r = result;
+        Object r = done();
         if (r instanceof Failure f) {
             throw rethrow(f.error);
         }
