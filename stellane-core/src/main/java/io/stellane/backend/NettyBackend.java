@@ -87,12 +87,14 @@ public final class NettyBackend implements IoBackend {
             final TaskScheduler queue = this.queue;
             while (true) {
                 // read each turn: updateConfig changes them live
-                int ran = runTasks(queue, worker.maxTasksPerLoop());
+                runTasks(queue, worker.maxTasksPerLoop());
                 if (stopping && !queue.hasTasks()) {
                     break;
                 }
                 turnNanos = 0;
-                if (ran > 0 || queue.hasTasks()) {
+                // Tasks left: poll I/O without waiting, then run more. None left: wait in the I/O poll
+                // straight away (a non-blocking poll first would be one more system call per wake-up).
+                if (queue.hasTasks()) {
                     loop.runNow();
                 } else {
                     sleeping = true;
