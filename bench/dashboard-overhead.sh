@@ -9,25 +9,27 @@
 # The app must mount the dashboard (Dashboard.install(server, metrics), see docs/OPERATIONS.md); the
 # script checks that first. Each round runs baseline, then with the poller, then baseline again, and
 # compares the polled run with the mean of the two baselines around it (less drift on a shared box).
-# Needs wrk and curl. Stops the app and the poller on any exit.
+# The app is pinned to CPU 1, wrk (one thread) and the poller to CPU 0, like ../shared/bench.
+# Needs wrk, curl and taskset. Stops the app and the poller on any exit.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
 PORT=${PORT:-18089}
 DURATION=${DURATION:-10}        # seconds per wrk run
 WARMUP=${WARMUP:-5}             # seconds of wrk before the first measured run
-THREADS=${THREADS:-2}
+THREADS=${THREADS:-1}
 CONNECTIONS=${CONNECTIONS:-32}
 ROUNDS=${ROUNDS:-1}
 POLL_INTERVAL=${POLL_INTERVAL:-0.5}
 BACKEND=${BACKEND:-auto}
 
-for tool in wrk curl; do
+for tool in wrk curl taskset; do
     command -v "$tool" >/dev/null || { echo "dashboard-overhead: $tool is not installed" >&2; exit 1; }
 done
 
 base=http://127.0.0.1:$PORT
 app_pid="" poller_pid=""
+data=$(mktemp -d "${TMPDIR:-/tmp}/dashboard-overhead.XXXXXX") # the app's database and journal
 log=$(mktemp "${TMPDIR:-/tmp}/dashboard-overhead-XXXXXX.log")
 cleanup() {
     [[ -n $poller_pid ]] && kill "$poller_pid" 2>/dev/null && wait "$poller_pid" 2>/dev/null || true
@@ -39,6 +41,7 @@ cleanup() {
         wait "$app_pid" 2>/dev/null || true
     fi
     rm -f "$log"
+    rm -rf "$data"
 }
 trap cleanup EXIT
 trap 'exit 130' INT
@@ -50,7 +53,8 @@ if curl -s -o /dev/null --max-time 1 "$base/"; then
 fi
 
 echo "dashboard-overhead: starting the example app on port $PORT (builds first if stale)" >&2
-"$root/stellane" serve --port "$PORT" --backend "$BACKEND" >"$log" 2>&1 &
+# The app on CPU 1, wrk and the poller (the clients) on CPU 0, as the shared harness pins them.
+taskset -c 1 "$root/stellane" serve --port "$PORT" --backend "$BACKEND" --data-dir "$data" >"$log" 2>&1 &
 app_pid=$!
 for i in $(seq 600); do   # up to 5 min: the first build is slow
     curl -s -o /dev/null --max-time 1 "$base/health" && break
@@ -69,7 +73,7 @@ fi
 
 rps() { # wrk on /json for $1 seconds -> requests/s
     local out
-    out=$(wrk -t"$THREADS" -c"$CONNECTIONS" -d"${1}s" --latency "$base/json")
+    out=$(taskset -c 0 wrk -t"$THREADS" -c"$CONNECTIONS" -d"${1}s" --latency "$base/json")
     awk '/^Requests\/sec:/ { print $2 }' <<<"$out"
 }
 
@@ -77,7 +81,7 @@ rps() { # wrk on /json for $1 seconds -> requests/s
 poll() {
     local n=$(awk -v d="$1" -v p="$POLL_INTERVAL" 'BEGIN { printf "%d", d / p + 2 }') fails=0
     for ((k = 0; k < n; k++)); do
-        curl -s -o /dev/null --max-time 2 -f "$base/stellane/dashboard/data" || fails=$((fails + 1))
+        taskset -c 0 curl -s -o /dev/null --max-time 2 -f "$base/stellane/dashboard/data" || fails=$((fails + 1))
         sleep "$POLL_INTERVAL"
     done
     echo "dashboard-overhead: poller made $n requests, $fails failed" >&2
