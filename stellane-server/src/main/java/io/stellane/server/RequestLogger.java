@@ -10,11 +10,13 @@ import org.slf4j.spi.LoggingEventBuilder;
 final class RequestLogger extends LegacyAbstractLogger {
     private final transient Logger delegate;
     private final String prefix;
+    private final String requestId;
 
     RequestLogger(Logger delegate, String requestId) {
         this.delegate = delegate;
         this.name = delegate.getName();
         this.prefix = "[req " + requestId + "] ";
+        this.requestId = requestId;
     }
 
     @Override
@@ -25,7 +27,8 @@ final class RequestLogger extends LegacyAbstractLogger {
     @Override
     protected void handleNormalizedLoggingCall(Level level, Marker marker, String messagePattern,
                                                Object[] arguments, Throwable throwable) {
-        LoggingEventBuilder b = delegate.atLevel(level).setMessage(prefix + messagePattern);
+        // the id both in the text (plain backends) and as a key-value pair (structured encoders)
+        LoggingEventBuilder b = delegate.atLevel(level).setMessage(prefix + messagePattern).addKeyValue("requestId", requestId);
         if (marker != null) {
             b = b.addMarker(marker);
         }
