@@ -5,6 +5,7 @@ import io.stellane.StellaneException;
 import io.stellane.examples.users.UserRepository;
 import io.stellane.examples.users.UserService;
 import io.stellane.dashboard.Dashboard;
+import io.stellane.metrics.BlockedWorkerDetector;
 import io.stellane.metrics.StellaneMetrics;
 import io.stellane.runtime.Runtime;
 import io.stellane.server.Server;
@@ -36,17 +37,19 @@ public final class UsersApp implements AutoCloseable {
     private final AppConfig config;
     private final UserRepository repository;
     private final StellaneMetrics metrics;
+    private final BlockedWorkerDetector detector;
     private final Server server;
     private final Recovery.Status recovery;
     private final int port;
     private final CountDownLatch stopped = new CountDownLatch(1);
     private boolean closed;
 
-    private UsersApp(AppConfig config, UserRepository repository, StellaneMetrics metrics, Server server,
-                     Recovery.Status recovery, int port) {
+    private UsersApp(AppConfig config, UserRepository repository, StellaneMetrics metrics, BlockedWorkerDetector detector,
+                     Server server, Recovery.Status recovery, int port) {
         this.config = config;
         this.repository = repository;
         this.metrics = metrics;
+        this.detector = detector;
         this.server = server;
         this.recovery = recovery;
         this.port = port;
@@ -80,7 +83,9 @@ public final class UsersApp implements AutoCloseable {
             moreRoutes.accept(server);
             Recovery.Status recovery = Recovery.enable(server, config.runtime(), metrics, dashboard);
             int port = listen(server, config);
-            return new UsersApp(config, repository, metrics, server, recovery, port);
+            // a worker stuck for a second is logged with its stack and task, and counted
+            BlockedWorkerDetector detector = BlockedWorkerDetector.builder().meterRegistry(metrics.registry()).start();
+            return new UsersApp(config, repository, metrics, detector, server, recovery, port);
         } catch (Throwable e) {
             if (runtimeUp) {
                 Runtime.stop();
@@ -190,6 +195,7 @@ public final class UsersApp implements AutoCloseable {
                 Runtime.stop();
             } finally {
                 try {
+                    detector.close();
                     metrics.close();
                     closeQuietly(recovery.resource());
                 } finally {
