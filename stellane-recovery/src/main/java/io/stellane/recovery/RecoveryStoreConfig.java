@@ -70,6 +70,13 @@ public record RecoveryStoreConfig(
                 DEFAULT_MAX_JOURNAL_BYTES, DEFAULT_IDEMPOTENCY_TTL, DEFAULT_MAX_ATTEMPTS, Clock.systemUTC());
     }
 
+    /** When a response stored now stops answering its idempotency key, in epoch milliseconds (saturating). */
+    public long idempotencyExpiryMillis() {
+        long ttl = idempotencyTtl.toMillis();
+        long now = clock.millis();
+        return now + ttl < now ? Long.MAX_VALUE : now + ttl;
+    }
+
     public RecoveryStoreConfig withPath(Path p) {
         return new RecoveryStoreConfig(p, syncPolicy, syncInterval, segmentSize, maxJournalBytes, idempotencyTtl, maxAttempts, clock);
     }

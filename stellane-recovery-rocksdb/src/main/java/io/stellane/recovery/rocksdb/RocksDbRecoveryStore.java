@@ -321,7 +321,7 @@ public final class RocksDbRecoveryStore implements RecoveryStore {
                 checkLive(e);
                 String key = e.idempotencyKey;
                 boolean keep = key != null && responseOrNull != null;
-                long expires = keep ? expiry() : 0;
+                long expires = keep ? config.idempotencyExpiryMillis() : 0;
                 byte[] idBytes = utf8(requestId);
                 long bytes = 8L + 3L * idBytes.length + 2 * ENTRY_OVERHEAD;
                 try (WriteBatch b = new WriteBatch()) {
@@ -953,12 +953,6 @@ public final class RocksDbRecoveryStore implements RecoveryStore {
         if (failure != null) {
             throw new RecoveryException("recovery store " + dir + " refuses writes after a failed sync", failure);
         }
-    }
-
-    private long expiry() {
-        long ttl = config.idempotencyTtl().toMillis();
-        long now = clock.millis();
-        return now + ttl < now ? Long.MAX_VALUE : now + ttl;
     }
 
     private <T extends AutoCloseable> T track(T nativeObject) {

@@ -218,7 +218,7 @@ final class MmapRecoveryStore implements RecoveryStore {
             Entry e = entry(requestId);
             String key = e.request.idempotencyKey();
             boolean keep = key != null && responseOrNull != null;
-            long expires = keep ? expiry() : 0;
+            long expires = keep ? config.idempotencyExpiryMillis() : 0;
             byte[] payload = completePayload(requestId, keep ? key : null, expires, keep ? responseOrNull : null);
             if (keep && HEADER + payload.length > config.segmentSize() - Segment.FILE_HEADER) {
                 LOG.warn("response of request {} is too large for a journal segment; not kept for idempotency key {}",
@@ -855,12 +855,6 @@ final class MmapRecoveryStore implements RecoveryStore {
         if (failure != null) {
             throw new RecoveryException("recovery journal " + dir + " refuses writes after a failed sync", failure);
         }
-    }
-
-    private long expiry() {
-        long ttl = config.idempotencyTtl().toMillis();
-        long now = clock.millis();
-        return now + ttl < now ? Long.MAX_VALUE : now + ttl;
     }
 
     private boolean deadLetterExpired(Entry e, long now) {
