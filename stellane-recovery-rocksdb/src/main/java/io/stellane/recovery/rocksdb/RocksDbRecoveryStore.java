@@ -313,103 +313,92 @@ public final class RocksDbRecoveryStore implements RecoveryStore {
 
     @Override
     public void complete(String requestId, StoredResponse responseOrNull) {
-        gate.readLock().lock();
-        try {
-            checkWritable();
-            Entry e = entry(requestId);
-            synchronized (e) {
-                checkLive(e);
-                String key = e.idempotencyKey;
-                boolean keep = key != null && responseOrNull != null;
-                long expires = keep ? config.idempotencyExpiryMillis() : 0;
-                byte[] idBytes = utf8(requestId);
-                long bytes = 8L + 3L * idBytes.length + 2 * ENTRY_OVERHEAD;
-                try (WriteBatch b = new WriteBatch()) {
-                    b.delete(e.quarantineReason == null ? pendingCf : quarantinedCf, seqKey(e.seq, idBytes));
-                    b.delete(stateCf, idBytes);
-                    if (keep) {
-                        byte[] keyBytes = utf8(key);
-                        byte[] stored = new RecordCodec.Writer(64 + responseOrNull.body().length)
-                                .i64(expires).response(responseOrNull).toByteArray();
-                        b.put(idemCf, keyBytes, stored);
-                        b.put(idemExpiryCf, seqKey(expires, keyBytes), new byte[0]);
-                        bytes += 2L * keyBytes.length + stored.length + 8 + 2 * ENTRY_OVERHEAD;
-                    }
-                    write(b, false, bytes);
-                } catch (RocksDBException | RuntimeException ex) {
-                    throw failure("cannot complete request " + requestId, ex);
+        onLiveEntry(requestId, e -> {
+            String key = e.idempotencyKey;
+            boolean keep = key != null && responseOrNull != null;
+            long expires = keep ? config.idempotencyExpiryMillis() : 0;
+            byte[] idBytes = utf8(requestId);
+            long bytes = 8L + 3L * idBytes.length + 2 * ENTRY_OVERHEAD;
+            try (WriteBatch b = new WriteBatch()) {
+                b.delete(e.quarantineReason == null ? pendingCf : quarantinedCf, seqKey(e.seq, idBytes));
+                b.delete(stateCf, idBytes);
+                if (keep) {
+                    byte[] keyBytes = utf8(key);
+                    byte[] stored = new RecordCodec.Writer(64 + responseOrNull.body().length)
+                            .i64(expires).response(responseOrNull).toByteArray();
+                    b.put(idemCf, keyBytes, stored);
+                    b.put(idemExpiryCf, seqKey(expires, keyBytes), new byte[0]);
+                    bytes += 2L * keyBytes.length + stored.length + 8 + 2 * ENTRY_OVERHEAD;
                 }
-                e.live = false;
-                index.remove(requestId, e);
-                (e.quarantineReason == null ? pendingNow : quarantinedNow).decrementAndGet();
+                write(b, false, bytes);
+            } catch (RocksDBException | RuntimeException ex) {
+                throw failure("cannot complete request " + requestId, ex);
             }
+            e.live = false;
+            index.remove(requestId, e);
+            (e.quarantineReason == null ? pendingNow : quarantinedNow).decrementAndGet();
             completed.incrementAndGet();
             deletes.incrementAndGet();
-        } finally {
-            gate.readLock().unlock();
-        }
+            return null;
+        });
     }
 
     @Override
     public int recordAttempt(String requestId, String failureReason) {
-        gate.readLock().lock();
-        try {
-            checkWritable();
-            Entry e = entry(requestId);
-            synchronized (e) {
-                checkLive(e);
-                if (e.quarantineReason != null) {
-                    throw new RecoveryException("request " + requestId + " is quarantined: " + e.quarantineReason);
-                }
-                int attempt = e.attempts + 1;
-                if (attempt > config.maxAttempts()) {
-                    quarantineLocked(e, "gave up after " + config.maxAttempts() + " attempts; last failure: "
-                            + failureReason);
-                    return attempt;
-                }
-                Entry next = e.copy();
-                next.attempts = attempt;
-                next.lastFailure = failureReason;
-                putState(next, true, "cannot record an attempt of request " + requestId);
-                e.attempts = attempt;
-                e.lastFailure = failureReason;
-                attempts.incrementAndGet();
+        return onLiveEntry(requestId, e -> {
+            if (e.quarantineReason != null) {
+                throw new RecoveryException("request " + requestId + " is quarantined: " + e.quarantineReason);
+            }
+            int attempt = e.attempts + 1;
+            if (attempt > config.maxAttempts()) {
+                quarantineLocked(e, "gave up after " + config.maxAttempts() + " attempts; last failure: "
+                        + failureReason);
                 return attempt;
             }
-        } finally {
-            gate.readLock().unlock();
-        }
+            Entry next = e.copy();
+            next.attempts = attempt;
+            next.lastFailure = failureReason;
+            putState(next, true, "cannot record an attempt of request " + requestId);
+            e.attempts = attempt;
+            e.lastFailure = failureReason;
+            attempts.incrementAndGet();
+            return attempt;
+        });
     }
 
     @Override
     public void quarantine(String requestId, String reason) {
         Objects.requireNonNull(reason, "reason");
-        gate.readLock().lock();
-        try {
-            checkWritable();
-            Entry e = entry(requestId);
-            synchronized (e) {
-                checkLive(e);
-                quarantineLocked(e, reason);
-            }
-        } finally {
-            gate.readLock().unlock();
-        }
+        onLiveEntry(requestId, e -> {
+            quarantineLocked(e, reason);
+            return null;
+        });
     }
 
     @Override
     public void putCustomData(String requestId, Map<String, String> data) {
         Map<String, String> copy = new LinkedHashMap<>(data);
+        onLiveEntry(requestId, e -> {
+            Entry next = e.copy();
+            next.custom.putAll(copy);
+            putState(next, false, "cannot store custom data of request " + requestId);
+            e.custom.putAll(copy);
+            return null;
+        });
+    }
+
+    /**
+     * Runs {@code action} on the live entry of {@code requestId}, under the read side of the close
+     * gate and the entry's monitor: how every write to one request is serialized.
+     */
+    private <R> R onLiveEntry(String requestId, java.util.function.Function<Entry, R> action) {
         gate.readLock().lock();
         try {
             checkWritable();
             Entry e = entry(requestId);
             synchronized (e) {
                 checkLive(e);
-                Entry next = e.copy();
-                next.custom.putAll(copy);
-                putState(next, false, "cannot store custom data of request " + requestId);
-                e.custom.putAll(copy);
+                return action.apply(e);
             }
         } finally {
             gate.readLock().unlock();
