@@ -46,7 +46,7 @@ CP="$ROOT/stellane-server/target/test-classes:$ROOT/stellane-server/target/class
 start_server() {
   local mode="$1" journal="$WORK/journal-$1"
   rm -rf "$journal"
-  taskset -c 1 "$JAVA" --enable-native-access=ALL-UNNAMED --sun-misc-unsafe-memory-access=allow \
+  taskset -c 1 "$JAVA" -Dio.netty.leakDetection.level=disabled --enable-native-access=ALL-UNNAMED --sun-misc-unsafe-memory-access=allow \
     -Xms512m -Xmx512m -cp "$CP" io.stellane.server.crash.CrashApp "$mode" "$journal" - - "$SYNC" 1 \
     >"$WORK/server.out" 2>"$WORK/server-$mode.err" &
   SERVER_PID=$!

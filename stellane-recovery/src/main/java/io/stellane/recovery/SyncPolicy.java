@@ -18,7 +18,9 @@ public enum SyncPolicy {
     /**
      * Group commit: one background thread forces everything written every
      * {@link RecoveryStoreConfig#syncInterval()}. On power loss at most the last interval of
-     * acknowledged appends (plus the force itself) can be lost. Appends never wait for a force.
+     * acknowledged appends (plus the force itself) can be lost; with the mmap store the last two
+     * intervals, since it forces the segment being written one interval behind (see its docs).
+     * Appends never wait for a force.
      */
     INTERVAL,
     /**

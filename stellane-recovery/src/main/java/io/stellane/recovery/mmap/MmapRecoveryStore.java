@@ -35,9 +35,12 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.stream.Stream;
 import java.util.zip.CRC32C;
@@ -81,10 +84,17 @@ import org.slf4j.LoggerFactory;
  * one is reserved for completions, attempts and quarantines: a REQUEST is refused with
  * {@link JournalFullException} while the reserve is in use, so a full journal can still drain.
  *
+ * <p><b>Off the appending threads</b> (a worker journals inline under NONE and INTERVAL): the next
+ * segment is prepared ahead on a virtual thread (zeros, fsync, map, one write fault per page) as
+ * {@code seg-spare.log.tmp}; a roll writes its file header and renames it into place, and the next
+ * sync forces both (ALWAYS forces them at once). A compacted segment is deleted, after its carried
+ * copies are forced, by the maintenance thread, which also runs the INTERVAL syncs. Spare and
+ * compacted-but-undeleted files count against the segment cap; when the cap needs their room, the
+ * roll deletes inline.
+ *
  * <p><b>Threading:</b> one lock guards the write position, sequence and index; payloads are
- * encoded before taking it and forces ({@code msync}) run after releasing it, so concurrent
- * appenders serialize only on a memory copy and a CRC. {@link SyncPolicy#INTERVAL} is one daemon
- * thread. A failed force makes the store fail closed: every later write throws.
+ * encoded into one reused buffer and copied into the mapping under it, and forces ({@code msync})
+ * run after releasing it. A failed force makes the store fail closed: every later write throws.
  */
 final class MmapRecoveryStore implements RecoveryStore {
     private static final Logger LOG = LoggerFactory.getLogger(MmapRecoveryStore.class);
@@ -113,6 +123,8 @@ final class MmapRecoveryStore implements RecoveryStore {
     private final ReentrantLock lock = new ReentrantLock();
     private final CRC32C crc = new CRC32C();
     private final byte[] header = new byte[HEADER];
+    /** Payloads are encoded here, under the lock: no buffer per record. */
+    private final RecordCodec.Writer scratch = new RecordCodec.Writer(4096);
 
     // all below guarded by lock
     private final ArrayList<Segment> segments = new ArrayList<>();
@@ -127,12 +139,22 @@ final class MmapRecoveryStore implements RecoveryStore {
     private long quarantinedCount;
     private long terminalVersion;
     private long compactedAtVersion = -1;
+    /**
+     * The next segment, prepared on a virtual thread that never takes the lock (a roll waits for it
+     * under the lock); counts against the segment cap.
+     */
+    private CompletableFuture<Segment.Spare> spare;
+    /** Compacted segments whose files the maintenance thread has yet to delete; they count too. */
+    private final ArrayList<Retired> retiring = new ArrayList<>();
+    /** A segment was renamed into place since the directory was last forced. */
+    private boolean dirDirty;
 
     private volatile RecoveryException syncFailure;
     private final boolean previousShutdownClean;
     private final FileChannel lockChannel;
     private final FileLock fileLock;
-    private final ScheduledExecutorService syncer;
+    /** Interval syncs, spare segments, deleting compacted ones: file work kept off the appending threads. */
+    private final ScheduledExecutorService maintenance;
 
     MmapRecoveryStore(RecoveryStoreConfig config) {
         this.config = Objects.requireNonNull(config, "config");
@@ -174,16 +196,20 @@ final class MmapRecoveryStore implements RecoveryStore {
             closeQuietly(lockChannel);
             throw e;
         }
+        maintenance = Executors.newSingleThreadScheduledExecutor(r -> {
+            Thread t = new Thread(r, "stellane-journal-" + dir.getFileName());
+            t.setDaemon(true);
+            return t;
+        });
         if (config.syncPolicy() == SyncPolicy.INTERVAL) {
-            syncer = Executors.newSingleThreadScheduledExecutor(r -> {
-                Thread t = new Thread(r, "stellane-journal-sync-" + dir.getFileName());
-                t.setDaemon(true);
-                return t;
-            });
             long nanos = config.syncInterval().toNanos();
-            syncer.scheduleWithFixedDelay(this::syncQuietly, nanos, nanos, TimeUnit.NANOSECONDS);
-        } else {
-            syncer = null;
+            maintenance.scheduleWithFixedDelay(this::syncQuietly, nanos, nanos, TimeUnit.NANOSECONDS);
+        }
+        lock.lock();
+        try {
+            prepareSpareLater();
+        } finally {
+            lock.unlock();
         }
     }
 
@@ -191,7 +217,6 @@ final class MmapRecoveryStore implements RecoveryStore {
 
     @Override
     public void append(JournaledRequest request) {
-        byte[] payload = new RecordCodec.Writer(128 + request.bodyLength()).request(request).toByteArray();
         Written w;
         lock.lock();
         try {
@@ -200,7 +225,7 @@ final class MmapRecoveryStore implements RecoveryStore {
             if (entries.containsKey(id)) {
                 throw new RecoveryException("request " + id + " is already journaled");
             }
-            w = write(REQUEST, 0, payload, true);
+            w = write(REQUEST, 0, scratch.reset().request(request), true);
             entries.put(id, new Entry(request, w.seq, w.segment));
             journaled++;
         } finally {
@@ -219,12 +244,13 @@ final class MmapRecoveryStore implements RecoveryStore {
             String key = e.request.idempotencyKey();
             boolean keep = key != null && responseOrNull != null;
             long expires = keep ? config.idempotencyExpiryMillis() : 0;
-            byte[] payload = completePayload(requestId, keep ? key : null, expires, keep ? responseOrNull : null);
-            if (keep && HEADER + payload.length > config.segmentSize() - Segment.FILE_HEADER) {
+            RecordCodec.Writer payload = completePayload(scratch.reset(), requestId, keep ? key : null, expires,
+                    keep ? responseOrNull : null);
+            if (keep && HEADER + payload.size() > config.segmentSize() - Segment.FILE_HEADER) {
                 LOG.warn("response of request {} is too large for a journal segment; not kept for idempotency key {}",
                         requestId, key);
                 keep = false;
-                payload = completePayload(requestId, null, 0, null);
+                payload = completePayload(scratch.reset(), requestId, null, 0, null);
             }
             w = write(COMPLETE, 0, payload, false);
             entries.remove(requestId);
@@ -255,8 +281,7 @@ final class MmapRecoveryStore implements RecoveryStore {
                 String reason = "gave up after " + config.maxAttempts() + " attempts; last failure: " + failureReason;
                 w = quarantineLocked(e, reason);
             } else {
-                byte[] payload = new RecordCodec.Writer(64).str(requestId).i32(attempt).str(failureReason).toByteArray();
-                w = write(ATTEMPT, 0, payload, false);
+                w = write(ATTEMPT, 0, scratch.reset().str(requestId).i32(attempt).str(failureReason), false);
                 e.attempts = attempt;
                 e.lastFailure = failureReason;
                 attempts++;
@@ -283,13 +308,12 @@ final class MmapRecoveryStore implements RecoveryStore {
 
     @Override
     public void putCustomData(String requestId, Map<String, String> data) {
-        byte[] payload = new RecordCodec.Writer(64).str(requestId).map(data).toByteArray();
         Written w;
         lock.lock();
         try {
             checkWritable();
             Entry e = entry(requestId);
-            w = write(CUSTOM_DATA, 0, payload, false);
+            w = write(CUSTOM_DATA, 0, scratch.reset().str(requestId).map(data), false);
             e.custom.putAll(data);
         } finally {
             lock.unlock();
@@ -346,11 +370,11 @@ final class MmapRecoveryStore implements RecoveryStore {
         lock.lock();
         try {
             checkWritable();
-            write(CLEAN_SHUTDOWN, 0, new byte[0], false);
+            write(CLEAN_SHUTDOWN, 0, scratch.reset(), false);
         } finally {
             lock.unlock();
         }
-        syncAll();
+        syncAll(false);
     }
 
     @Override
@@ -358,9 +382,13 @@ final class MmapRecoveryStore implements RecoveryStore {
         lock.lock();
         try {
             long pending = entries.values().stream().filter(e -> e.quarantineReason == null).count();
-            long bytes = segments.stream().mapToLong(s -> s.capacity).sum();
+            // compacted segments count until their files are gone, a prepared spare once it exists
+            long bytes = (segments.size() + retiring.size()) * config.segmentSize();
+            if (spare != null && spare.isDone() && !spare.isCompletedExceptionally()) {
+                bytes += config.segmentSize();
+            }
             return new RecoveryStoreStats(journaled, completed, attempts, quarantinedCount, pending,
-                    entries.size() - pending, bytes, segments.size());
+                    entries.size() - pending, bytes, segments.size() + retiring.size());
         } finally {
             lock.unlock();
         }
@@ -382,23 +410,30 @@ final class MmapRecoveryStore implements RecoveryStore {
         } finally {
             lock.unlock();
         }
-        if (syncer != null) {
-            syncer.shutdown();
-            try {
-                if (!syncer.awaitTermination(10, TimeUnit.SECONDS)) {
-                    LOG.warn("journal sync thread of {} did not stop within 10 s", dir);
-                }
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
+        maintenance.shutdown();
+        try {
+            if (!maintenance.awaitTermination(10, TimeUnit.SECONDS)) {
+                LOG.warn("journal maintenance thread of {} did not stop within 10 s", dir);
             }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
         }
         try {
-            syncAll();
+            syncAll(false);
         } catch (RecoveryException e) {
             LOG.error("final sync of recovery journal {} failed", dir, e);
         } finally {
             lock.lock();
             try {
+                try {
+                    retireNow();
+                } catch (RecoveryException e) {
+                    LOG.warn("recovery journal {}: {}", dir, e.getMessage());
+                }
+                Segment.Spare unused = takeSpare();
+                if (unused != null) {
+                    unused.discard();
+                }
                 segments.forEach(Segment::closeChannel);
                 try {
                     fileLock.release();
@@ -424,8 +459,7 @@ final class MmapRecoveryStore implements RecoveryStore {
 
     private Written quarantineLocked(Entry e, String reason) {
         long at = clock.millis();
-        byte[] payload = new RecordCodec.Writer(64).str(e.request.requestId()).str(reason).i64(at).toByteArray();
-        Written w = write(QUARANTINE, 0, payload, false);
+        Written w = write(QUARANTINE, 0, scratch.reset().str(e.request.requestId()).str(reason).i64(at), false);
         e.quarantineReason = reason;
         e.quarantinedAt = at;
         quarantinedCount++;
@@ -434,10 +468,10 @@ final class MmapRecoveryStore implements RecoveryStore {
     }
 
     /** Writes one frame into the active segment, rolling (and compacting) if it does not fit. */
-    private Written write(byte type, int flags, byte[] payload, boolean isRequest) {
-        int aligned = align8(HEADER + payload.length);
+    private Written write(byte type, int flags, RecordCodec.Writer payload, boolean isRequest) {
+        int aligned = align8(HEADER + payload.size());
         if (aligned > config.segmentSize() - Segment.FILE_HEADER) {
-            throw new JournalFullException("a " + (HEADER + payload.length) + "-byte journal record can never fit a "
+            throw new JournalFullException("a " + (HEADER + payload.size()) + "-byte journal record can never fit a "
                     + config.segmentSize() + "-byte segment; raise segmentSize");
         }
         if (isRequest && segments.size() >= maxSegments) {
@@ -452,13 +486,13 @@ final class MmapRecoveryStore implements RecoveryStore {
                 throw full();
             }
         }
-        return put(type, flags, payload);
+        return put(type, flags, payload.array(), payload.size());
     }
 
-    private Written put(byte type, int flags, byte[] payload) {
+    private Written put(byte type, int flags, byte[] payload, int length) {
         Segment s = active;
         int off = s.writePos;
-        int len = HEADER + payload.length;
+        int len = HEADER + length;
         long seq = nextSeq++;
         header[8] = type;
         header[9] = (byte) flags;
@@ -470,8 +504,8 @@ final class MmapRecoveryStore implements RecoveryStore {
         }
         crc.reset();
         crc.update(header, 8, HEADER - 8);
-        crc.update(payload);
-        s.buf.put(off + HEADER, payload);
+        crc.update(payload, 0, length);
+        s.buf.put(off + HEADER, payload, 0, length);
         s.buf.put(off + 8, header, 8, HEADER - 8);
         s.buf.putInt(off + 4, (int) crc.getValue());
         INT_VIEW.setRelease(s.buf, off, len); // publishes the frame
@@ -480,15 +514,66 @@ final class MmapRecoveryStore implements RecoveryStore {
     }
 
     private void roll(int reserve) {
-        if (segments.size() >= maxSegments) {
+        Segment.Spare ready = takeSpare();
+        if (ready == null && segments.size() + retiring.size() >= maxSegments) {
+            retireNow();
+        }
+        if (ready == null && segments.size() >= maxSegments) {
             throw full();
         }
         // a segment holding no record yet (e.g. one cut short on disk) must not share its base
         nextSeq = Math.max(nextSeq, active.baseSeq + 1);
-        Segment fresh = Segment.create(dir, nextSeq, (int) config.segmentSize());
+        Segment fresh = ready == null ? null : activate(ready, nextSeq);
+        if (fresh == null) {
+            fresh = Segment.create(dir, nextSeq, (int) config.segmentSize());
+        }
         segments.add(fresh);
         active = fresh;
         compact(reserve);
+        prepareSpareLater();
+    }
+
+    /** The prepared spare, waiting if it is on its way (as long as creating one inline would take), or null. */
+    private Segment.Spare takeSpare() {
+        CompletableFuture<Segment.Spare> f = spare;
+        spare = null;
+        if (f == null) {
+            return null;
+        }
+        try {
+            return f.join();
+        } catch (CompletionException e) {
+            LOG.warn("recovery journal {}: {}; creating the next segment inline", dir, e.getCause().getMessage());
+            return null;
+        }
+    }
+
+    private Segment activate(Segment.Spare s, long baseSeq) {
+        try {
+            Segment seg = s.activate(dir, baseSeq);
+            if (config.syncPolicy() == SyncPolicy.ALWAYS) {
+                seg.force(0, Segment.FILE_HEADER);
+                forceDirectory(dir);
+                seg.syncedPos = Segment.FILE_HEADER;
+            } else {
+                dirDirty = true; // the next sync forces it
+            }
+            return seg;
+        } catch (RecoveryException | IOException e) {
+            LOG.warn("recovery journal {}: cannot use the prepared segment ({}); creating one inline", dir, e.getMessage());
+            s.discard();
+            return null;
+        }
+    }
+
+    /** Starts preparing the next segment, if there is none and the cap leaves room for it. */
+    private void prepareSpareLater() {
+        if (closed || spare != null || segments.size() + retiring.size() >= maxSegments) {
+            return;
+        }
+        int size = (int) config.segmentSize();
+        spare = CompletableFuture.supplyAsync(() -> Segment.Spare.create(dir, size),
+                r -> Thread.ofVirtual().name("stellane-journal-spare").start(r));
     }
 
     private void compactIfChanged(int reserve) {
@@ -539,7 +624,8 @@ final class MmapRecoveryStore implements RecoveryStore {
                     it.remove();
                     continue;
                 }
-                byte[] p = completePayload("", me.getKey(), idem.expiresAt, idem.response);
+                byte[] p = completePayload(new RecordCodec.Writer(64), "", me.getKey(), idem.expiresAt, idem.response)
+                        .toByteArray();
                 payloads.add(p);
                 types.add(COMPLETE);
                 carriedIdem.add(idem);
@@ -551,21 +637,67 @@ final class MmapRecoveryStore implements RecoveryStore {
             }
             int from = active.writePos;
             for (int i = 0; i < payloads.size(); i++) {
-                put(types.get(i), FLAG_SNAPSHOT, payloads.get(i));
+                byte[] p = payloads.get(i);
+                put(types.get(i), FLAG_SNAPSHOT, p, p.length);
             }
-            active.force(from, active.writePos); // the copies must be durable before the original goes
-            active.syncedPos = Math.max(active.syncedPos, active.writePos);
             carriedEntries.forEach(e -> e.home = active);
             carriedIdem.forEach(idem -> idem.home = active);
             segments.removeFirst();
             oldest.closeChannel();
+            Retired r = new Retired(oldest, active, from, active.writePos);
+            retiring.add(r);
             try {
-                Files.delete(oldest.path);
-                forceDirectory(dir);
-            } catch (IOException e) {
-                throw new RecoveryException("cannot delete compacted journal segment " + oldest.path, e);
+                maintenance.execute(() -> retireQuietly(r));
+            } catch (RejectedExecutionException e) {
+                // closing: close() retires what is left
             }
             LOG.debug("journal {}: compacted {} ({} records carried forward)", dir, oldest, payloads.size());
+        }
+    }
+
+    /**
+     * A compacted segment on its way out: its live records were copied to {@code carrier} at
+     * {@code [from, to)}; those copies are forced before the file is deleted and the directory forced.
+     */
+    private record Retired(Segment segment, Segment carrier, int from, int to) {
+    }
+
+    private void retire(Retired r) {
+        try {
+            r.carrier.force(r.from, r.to); // the copies must be durable before the original goes
+        } catch (RecoveryException e) {
+            syncFailure = e;
+            throw e;
+        }
+        try {
+            Files.deleteIfExists(r.segment.path);
+            forceDirectory(dir);
+        } catch (IOException e) {
+            throw new RecoveryException("cannot delete compacted journal segment " + r.segment.path, e);
+        }
+    }
+
+    private void retireQuietly(Retired r) {
+        try {
+            retire(r);
+        } catch (RuntimeException e) {
+            LOG.error("recovery journal {}: {}", dir, e.getMessage(), e);
+            return;
+        }
+        lock.lock();
+        try {
+            retiring.remove(r);
+            prepareSpareLater();
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Under the lock: finishes every retirement now, when the cap needs their room. */
+    private void retireNow() {
+        while (!retiring.isEmpty()) {
+            retire(retiring.getFirst());
+            retiring.removeFirst();
         }
     }
 
@@ -578,9 +710,9 @@ final class MmapRecoveryStore implements RecoveryStore {
                 + " journaled. Complete or quarantine requests, or raise maxJournalBytes");
     }
 
-    private static byte[] completePayload(String id, String key, long expires, StoredResponse response) {
-        int size = 64 + (response == null ? 0 : response.body().length);
-        return new RecordCodec.Writer(size).str(id).str(key).i64(expires).response(response).toByteArray();
+    private static RecordCodec.Writer completePayload(RecordCodec.Writer w, String id, String key, long expires,
+                                                      StoredResponse response) {
+        return w.str(id).str(key).i64(expires).response(response);
     }
 
     private static byte[] snapshotPayload(Entry e) {
@@ -604,22 +736,37 @@ final class MmapRecoveryStore implements RecoveryStore {
 
     private void syncQuietly() {
         try {
-            syncAll();
+            syncAll(true);
         } catch (RuntimeException e) {
             LOG.error("recovery journal {}: background sync failed; the store now refuses writes", dir, e);
         }
     }
 
-    /** Forces everything written so far, in every segment. */
-    private void syncAll() {
+    /**
+     * Forces everything written so far, in every segment; with {@code lagging} (the interval sync),
+     * the active segment only up to where it stood at the previous tick. The page cache keeps
+     * segment files in large folios and writeback write-protects a whole folio: forcing up to the
+     * write position would make the worker fault, and wait for the disk, on every page it writes
+     * next in that folio. An interval behind, the forced folios are full. The price: an append is
+     * forced within two intervals, not one.
+     */
+    private void syncAll(boolean lagging) {
         List<Segment> todo = new ArrayList<>();
         List<int[]> ranges = new ArrayList<>();
+        boolean forceDir;
         lock.lock();
         try {
+            forceDir = dirDirty;
+            dirDirty = false;
             for (Segment s : segments) {
-                if (s.syncedPos < s.writePos) {
+                int to = s.writePos;
+                if (lagging && s == active) {
+                    to = s.seenPos;
+                    s.seenPos = s.writePos;
+                }
+                if (s.syncedPos < to) {
                     todo.add(s);
-                    ranges.add(new int[] {s.syncedPos, s.writePos});
+                    ranges.add(new int[] {s.syncedPos, to});
                 }
             }
         } finally {
@@ -631,6 +778,15 @@ final class MmapRecoveryStore implements RecoveryStore {
             } catch (RecoveryException e) {
                 syncFailure = e;
                 throw e;
+            }
+        }
+        if (forceDir) {
+            try {
+                forceDirectory(dir); // a segment renamed into place since the last sync
+            } catch (IOException e) {
+                RecoveryException failure = new RecoveryException("cannot force journal directory " + dir, e);
+                syncFailure = failure;
+                throw failure;
             }
         }
         lock.lock();

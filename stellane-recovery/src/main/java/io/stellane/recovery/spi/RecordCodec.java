@@ -73,7 +73,20 @@ public final class RecordCodec {
             if (s == null) {
                 return i32(-1);
             }
-            return bytes(s.getBytes(StandardCharsets.UTF_8));
+            // ASCII (ids, methods, most headers) is copied straight in: no byte[] per string
+            int n = s.length();
+            ensure(4 + n);
+            int at = pos + 4;
+            for (int i = 0; i < n; i++) {
+                char c = s.charAt(i);
+                if (c >= 0x80) {
+                    return bytes(s.getBytes(StandardCharsets.UTF_8));
+                }
+                buf[at + i] = (byte) c;
+            }
+            i32(n);
+            pos += n;
+            return this;
         }
 
         public Writer headers(List<HttpHeader> headers) {
@@ -108,6 +121,17 @@ public final class RecordCodec {
 
         public int size() {
             return pos;
+        }
+
+        /** Empties the writer for reuse; its buffer stays. */
+        public Writer reset() {
+            pos = 0;
+            return this;
+        }
+
+        /** The buffer; bytes {@code [0, size())} are what was written. Valid until the next write or reset. */
+        public byte[] array() {
+            return buf;
         }
 
         public byte[] toByteArray() {

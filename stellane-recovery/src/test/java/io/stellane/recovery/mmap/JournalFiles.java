@@ -28,6 +28,15 @@ final class JournalFiles {
         }
     }
 
+    /** Every file of the journal but its lock file: segments, a spare being prepared, leftovers. */
+    static List<Path> journalFiles(Path dir) {
+        try (Stream<Path> s = Files.list(dir)) {
+            return s.filter(p -> !p.getFileName().toString().equals(MmapRecoveryStore.LOCK_FILE)).sorted().toList();
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
     /** Aligned size of the frame a fresh REQUEST record of {@code r} occupies. */
     static int requestFrameSize(JournaledRequest r) {
         byte[] payload = new RecordCodec.Writer(64).request(r).toByteArray();
