@@ -70,16 +70,18 @@ import org.slf4j.LoggerFactory;
  * column family        key                                  value (spi.RecordCodec, big-endian)
  *   pending            u64 seq | requestId (UTF-8)          the JournaledRequest
  *   quarantined        u64 seq | requestId                  the JournaledRequest (moved here from pending)
- *   state              requestId                            u8 1 | i64 seq | str idempotencyKey | i32 attempts
+ *   state              requestId (absent until the first     u8 1 | i64 seq | str idempotencyKey | i32 attempts
+ *                      attempt, custom data or quarantine)
  *                                                           | str lastFailure | map customData
  *                                                           | str quarantineReason | i64 quarantinedAt (ms)
  *   idempotency        idempotencyKey                       i64 expiresAt (ms) | response
  *   idempotency_expiry u64 expiresAt | idempotencyKey       empty: an index for the GC pass
- *   meta               "format" / "next_seq" / "clean_shutdown"
+ *   meta               "format" / "clean_shutdown" / "next_seq" (older stores; the next sequence now
+ *                      comes from the highest key in pending and quarantined)
  * </pre>
  * The big-endian sequence number in front of the id makes RocksDB's key order the append order.
  * Every change is one {@link WriteBatch}, so it is applied whole or not at all: append = put
- * pending + put state + put next_seq; complete = delete pending (or quarantined) + delete state
+ * pending; complete = delete pending (or quarantined) [+ delete state, if it was written]
  * [+ put idempotency + put idempotency_expiry]; an attempt, custom data = put state; quarantine =
  * delete pending + put quarantined + put state. The first write after {@link #markCleanShutdown()}
  * also deletes the clean-shutdown flag, in the same batch. The WAL is never disabled and is replayed with
@@ -286,17 +288,16 @@ public final class RocksDbRecoveryStore implements RecoveryStore {
         try {
             checkWritable();
             Entry e = new Entry(id, nextSeq.getAndIncrement(), request.idempotencyKey());
-            byte[] state = e.encode();
-            long bytes = 8L + idBytes.length + value.length + idBytes.length + state.length + 24 + 3L * ENTRY_OVERHEAD;
+            long bytes = 8L + idBytes.length + value.length + ENTRY_OVERHEAD;
             ensureRoom(bytes, id);
             synchronized (e) {
                 if (index.putIfAbsent(id, e) != null) {
                     throw new RecoveryException("request " + id + " is already journaled");
                 }
                 try (WriteBatch b = new WriteBatch()) {
+                    // one put: the state of a fresh request is implied (no attempts, no data), and the
+                    // next sequence is recovered from the keys; both are written only when they change
                     b.put(pendingCf, seqKey(e.seq, idBytes), value);
-                    b.put(stateCf, idBytes, state);
-                    b.put(metaCf, META_NEXT_SEQ, be64(e.seq + 1));
                     write(b, false, bytes);
                 } catch (RocksDBException | RuntimeException ex) {
                     index.remove(id, e);
@@ -321,7 +322,9 @@ public final class RocksDbRecoveryStore implements RecoveryStore {
             long bytes = 8L + 3L * idBytes.length + 2 * ENTRY_OVERHEAD;
             try (WriteBatch b = new WriteBatch()) {
                 b.delete(e.quarantineReason == null ? pendingCf : quarantinedCf, seqKey(e.seq, idBytes));
-                b.delete(stateCf, idBytes);
+                if (e.hasState) {
+                    b.delete(stateCf, idBytes);
+                }
                 if (keep) {
                     byte[] keyBytes = utf8(key);
                     byte[] stored = new RecordCodec.Writer(64 + responseOrNull.body().length)
@@ -359,6 +362,7 @@ public final class RocksDbRecoveryStore implements RecoveryStore {
             next.attempts = attempt;
             next.lastFailure = failureReason;
             putState(next, true, "cannot record an attempt of request " + requestId);
+            e.hasState = true;
             e.attempts = attempt;
             e.lastFailure = failureReason;
             attempts.incrementAndGet();
@@ -382,6 +386,7 @@ public final class RocksDbRecoveryStore implements RecoveryStore {
             Entry next = e.copy();
             next.custom.putAll(copy);
             putState(next, false, "cannot store custom data of request " + requestId);
+            e.hasState = true;
             e.custom.putAll(copy);
             return null;
         });
@@ -568,6 +573,7 @@ public final class RocksDbRecoveryStore implements RecoveryStore {
             quarantinedNow.incrementAndGet();
             deletes.incrementAndGet();
         }
+        e.hasState = true;
         e.quarantineReason = reason;
         e.quarantinedAt = at;
         quarantinedTotal.incrementAndGet();
@@ -772,7 +778,9 @@ public final class RocksDbRecoveryStore implements RecoveryStore {
                     byte[] idBytes = utf8(e.id);
                     try (WriteBatch b = new WriteBatch()) {
                         b.delete(quarantinedCf, seqKey(e.seq, idBytes));
-                        b.delete(stateCf, idBytes);
+                        if (e.hasState) {
+                            b.delete(stateCf, idBytes);
+                        }
                         write(b, false, b.getDataSize());
                     }
                     e.live = false;
@@ -832,6 +840,7 @@ public final class RocksDbRecoveryStore implements RecoveryStore {
                     throw new RecoveryException("corrupt state of request " + id + " in recovery store " + dir, ex);
                 }
                 e.live = true;
+                e.hasState = true;
                 index.put(id, e);
                 maxSeq = Math.max(maxSeq, e.seq);
             }
@@ -843,8 +852,14 @@ public final class RocksDbRecoveryStore implements RecoveryStore {
                     byte[] k = it.key();
                     long seq = seqOf(k);
                     String id = idOf(k);
+                    maxSeq = Math.max(maxSeq, seq);
                     Entry e = index.get(id);
-                    if (e == null || e.seq != seq || (e.quarantineReason != null) != quarantinedSide) {
+                    if (e == null && !quarantinedSide) {
+                        // a request with nothing recorded since its append: the implied fresh state
+                        e = new Entry(id, seq, new RecordCodec.Reader(it.value()).request().idempotencyKey());
+                        e.live = true;
+                        index.put(id, e);
+                    } else if (e == null || e.seq != seq || (e.quarantineReason != null) != quarantinedSide) {
                         // cannot happen with atomic batches; never drop a request silently
                         LOG.warn("recovery store {}: request {} (seq {}) in {} has no matching state; kept as pending",
                                 dir, id, seq, quarantinedSide ? CF_QUARANTINED : CF_PENDING);
@@ -852,7 +867,6 @@ public final class RocksDbRecoveryStore implements RecoveryStore {
                             e = new Entry(id, seq, new RecordCodec.Reader(it.value()).request().idempotencyKey());
                             e.live = true;
                             index.put(id, e);
-                            maxSeq = Math.max(maxSeq, seq);
                         }
                     }
                     if (quarantinedSide) {
@@ -1033,6 +1047,8 @@ public final class RocksDbRecoveryStore implements RecoveryStore {
         long quarantinedAt;
         /** Its append is committed and it is not completed or dropped. */
         boolean live;
+        /** Its state is in {@code state}: written at its first attempt, custom data or quarantine. */
+        boolean hasState;
 
         Entry(String id, long seq, String idempotencyKey) {
             this.id = id;
