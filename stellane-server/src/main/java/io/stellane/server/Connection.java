@@ -555,7 +555,7 @@ final class Connection extends ChannelInboundHandlerAdapter implements Runnable 
 
     private void addCommonHeaders(HttpHeaders h, Response r, boolean close) {
         h.add(HttpHeaderNames.SERVER, SERVER_NAME);
-        h.add(HttpHeaderNames.DATE, HttpDate.now());
+        h.add(HttpHeaderNames.DATE, HttpDate.at(now()));
         List<String> extra = r.headers;
         if (extra != null) {
             for (int i = 0; i < extra.size(); i += 2) {

@@ -12,21 +12,30 @@ final class HttpDate {
     private static final DateTimeFormatter FORMAT =
             DateTimeFormatter.ofPattern("EEE, dd MMM yyyy HH:mm:ss 'GMT'", Locale.ENGLISH).withZone(ZoneOffset.UTC);
 
-    private record Stamp(long second, AsciiString value) {
+    /** How long a stamp is trusted without reading the wall clock again. */
+    private static final long RECHECK_NANOS = 20_000_000;
+
+    private record Stamp(long second, AsciiString value, long checkedNanos) {
     }
 
-    private static volatile Stamp stamp = new Stamp(-1, AsciiString.EMPTY_STRING);
+    private static volatile Stamp stamp = new Stamp(-1, AsciiString.EMPTY_STRING, 0);
 
     private HttpDate() {
     }
 
-    static AsciiString now() {
-        long second = System.currentTimeMillis() / 1000;
+    /** The value at {@code nanos} (a {@link System#nanoTime()} reading, e.g. the worker's loop clock). */
+    static AsciiString at(long nanos) {
         Stamp s = stamp;
-        if (s.second != second) {
-            s = new Stamp(second, new AsciiString(FORMAT.format(Instant.ofEpochSecond(second))));
-            stamp = s;
+        if (s.second >= 0 && nanos - s.checkedNanos < RECHECK_NANOS) {
+            return s.value; // a wall-clock read per response would cost more than the header
         }
-        return s.value;
+        long second = System.currentTimeMillis() / 1000;
+        AsciiString value = s.second == second ? s.value : new AsciiString(FORMAT.format(Instant.ofEpochSecond(second)));
+        stamp = new Stamp(second, value, nanos);
+        return value;
+    }
+
+    static AsciiString now() {
+        return at(System.nanoTime());
     }
 }
