@@ -294,11 +294,10 @@ public final class RocksDbRecoveryStore implements RecoveryStore {
                 if (index.putIfAbsent(id, e) != null) {
                     throw new RecoveryException("request " + id + " is already journaled");
                 }
-                try (WriteBatch b = new WriteBatch()) {
+                try {
                     // one put: the state of a fresh request is implied (no attempts, no data), and the
                     // next sequence is recovered from the keys; both are written only when they change
-                    b.put(pendingCf, seqKey(e.seq, idBytes), value);
-                    write(b, false, bytes);
+                    writeOne(pendingCf, seqKey(e.seq, idBytes), value, bytes);
                 } catch (RocksDBException | RuntimeException ex) {
                     index.remove(id, e);
                     throw failure("cannot journal request " + id, ex);
@@ -320,6 +319,14 @@ public final class RocksDbRecoveryStore implements RecoveryStore {
             long expires = keep ? config.idempotencyExpiryMillis() : 0;
             byte[] idBytes = utf8(requestId);
             long bytes = 8L + 3L * idBytes.length + 2 * ENTRY_OVERHEAD;
+            if (!keep && !e.hasState) {
+                try {
+                    writeOne(e.quarantineReason == null ? pendingCf : quarantinedCf, seqKey(e.seq, idBytes), null, bytes);
+                } catch (RocksDBException | RuntimeException ex) {
+                    throw failure("cannot complete request " + requestId, ex);
+                }
+                return finishComplete(requestId, e);
+            }
             try (WriteBatch b = new WriteBatch()) {
                 b.delete(e.quarantineReason == null ? pendingCf : quarantinedCf, seqKey(e.seq, idBytes));
                 if (e.hasState) {
@@ -337,13 +344,17 @@ public final class RocksDbRecoveryStore implements RecoveryStore {
             } catch (RocksDBException | RuntimeException ex) {
                 throw failure("cannot complete request " + requestId, ex);
             }
-            e.live = false;
-            index.remove(requestId, e);
-            (e.quarantineReason == null ? pendingNow : quarantinedNow).decrementAndGet();
-            completed.incrementAndGet();
-            deletes.incrementAndGet();
-            return null;
+            return finishComplete(requestId, e);
         });
+    }
+
+    private Void finishComplete(String requestId, Entry e) {
+        e.live = false;
+        index.remove(requestId, e);
+        (e.quarantineReason == null ? pendingNow : quarantinedNow).decrementAndGet();
+        completed.incrementAndGet();
+        deletes.incrementAndGet();
+        return null;
     }
 
     @Override
@@ -610,6 +621,42 @@ public final class RocksDbRecoveryStore implements RecoveryStore {
         }
         if (clearFlag) {
             cleanFlagOnDisk = false;
+        }
+        if (!sync) {
+            unsynced.incrementAndGet();
+        }
+        writtenSinceMeasure.addAndGet(bytes);
+    }
+
+    /**
+     * One put ({@code value} non-null) or delete, unsynced unless the policy is ALWAYS: straight
+     * through {@code RocksDB.put/delete}, four JNI calls fewer than a one-entry batch. A batch after
+     * a clean-shutdown mark, which must go in the same write.
+     */
+    private void writeOne(ColumnFamilyHandle cf, byte[] key, byte[] value, long bytes) throws RocksDBException {
+        if (cleanFlagOnDisk) {
+            try (WriteBatch b = new WriteBatch()) {
+                if (value == null) {
+                    b.delete(cf, key);
+                } else {
+                    b.put(cf, key, value);
+                }
+                write(b, false, bytes);
+            }
+            return;
+        }
+        boolean sync = config.syncPolicy() == SyncPolicy.ALWAYS;
+        try {
+            if (value == null) {
+                db.delete(cf, sync ? syncWrite : plainWrite, key);
+            } else {
+                db.put(cf, sync ? syncWrite : plainWrite, key, value);
+            }
+        } catch (RocksDBException e) {
+            if (sync) {
+                throw syncFailed("synced write to recovery store " + dir + " failed", e);
+            }
+            throw e;
         }
         if (!sync) {
             unsynced.incrementAndGet();
