@@ -108,6 +108,30 @@ public final class RecoveryManager implements AutoCloseable {
         listeners.forEach(Listener::journaled);
     }
 
+    /** Journals several requests in as few writes as the store manages; failures by index, null for journaled. */
+    public List<RuntimeException> journalAll(List<JournaledRequest> requests) {
+        List<RuntimeException> failures = store.appendAll(requests);
+        for (RuntimeException f : failures) {
+            if (f == null) {
+                journaled.increment();
+                listeners.forEach(Listener::journaled);
+            }
+        }
+        return failures;
+    }
+
+    /** Completes several requests in as few writes as the store manages; failures by index, null for completed. */
+    public List<RuntimeException> completeAll(List<String> requestIds, List<StoredResponse> responses) {
+        List<RuntimeException> failures = store.completeAll(requestIds, responses);
+        for (RuntimeException f : failures) {
+            if (f == null) {
+                completed.increment();
+                listeners.forEach(Listener::completed);
+            }
+        }
+        return failures;
+    }
+
     /** Marks a journaled request answered; its response is kept for its idempotency key, if any. */
     public void complete(String requestId, StoredResponse responseOrNull) {
         store.complete(requestId, responseOrNull);

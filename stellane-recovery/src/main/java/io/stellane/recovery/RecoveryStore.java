@@ -1,5 +1,6 @@
 package io.stellane.recovery;
 
+import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -40,6 +41,51 @@ public interface RecoveryStore extends AutoCloseable {
      * requests too (e.g. after a manual replay).
      */
     void complete(String requestId, StoredResponse responseOrNull);
+
+    /**
+     * Whether {@link #appendAll} and {@link #completeAll} cost much less than the same calls one by
+     * one. The server then gathers the journal writes of a loop turn and hands them over together,
+     * starting handlers and writing responses once the group is written. False by default: for the
+     * mmap store an append is a memory copy, and the deferral would cost more than it saves.
+     */
+    default boolean groupsWrites() {
+        return false;
+    }
+
+    /**
+     * Journals several requests, with as few writes as the store manages (the RocksDB store: one
+     * batch, one WAL write). Each request succeeds or fails as {@link #append} would: the result
+     * holds, by index, {@code null} for a journaled request or the exception {@code append} would
+     * have thrown. The default appends them one by one.
+     */
+    default List<RuntimeException> appendAll(List<JournaledRequest> requests) {
+        RuntimeException[] failures = new RuntimeException[requests.size()];
+        for (int i = 0; i < failures.length; i++) {
+            try {
+                append(requests.get(i));
+            } catch (RuntimeException e) {
+                failures[i] = e;
+            }
+        }
+        return Arrays.asList(failures);
+    }
+
+    /**
+     * Completes several requests ({@code responses} by index, each may be null), with as few writes
+     * as the store manages; failures by index as for {@link #appendAll}. The default completes them
+     * one by one.
+     */
+    default List<RuntimeException> completeAll(List<String> requestIds, List<StoredResponse> responses) {
+        RuntimeException[] failures = new RuntimeException[requestIds.size()];
+        for (int i = 0; i < failures.length; i++) {
+            try {
+                complete(requestIds.get(i), responses.get(i));
+            } catch (RuntimeException e) {
+                failures[i] = e;
+            }
+        }
+        return Arrays.asList(failures);
+    }
 
     /**
      * Records that a replay of the request is about to start, and why the previous one is being

@@ -115,6 +115,66 @@ public abstract class RecoveryStoreContractTest {
     }
 
     @Test
+    void groupsAppendAndCompleteAsOnesWouldWithFailuresByIndex() {
+        Path dir = tmp.resolve("store");
+        RecoveryStore s = openAt(dir);
+        s.append(request("old"));
+        List<RuntimeException> appended = s.appendAll(List.of(request("g1", "key-1", 64), request("old"),
+                request("g2"), request("g3", null, 2048)));
+        assertThat(appended).hasSize(4);
+        assertThat(appended.get(0)).isNull();
+        assertThat(appended.get(1)).isInstanceOf(RecoveryException.class).hasMessageContaining("already journaled");
+        assertThat(appended.get(2)).isNull();
+        assertThat(appended.get(3)).isNull();
+        assertThat(ids(s.pending())).containsExactly("old", "g1", "g2", "g3");
+        s.putCustomData("g2", Map.of("step", "1")); // a request with state takes the store's other path
+
+        List<RuntimeException> completed = s.completeAll(List.of("g1", "never", "g2", "old"),
+                java.util.Arrays.asList(response("kept"), null, null, null));
+        assertThat(completed.get(0)).isNull();
+        assertThat(completed.get(1)).isInstanceOf(RecoveryException.class).hasMessageContaining("never");
+        assertThat(completed.get(2)).isNull();
+        assertThat(completed.get(3)).isNull();
+        assertThat(ids(s.pending())).containsExactly("g3");
+        assertThat(s.findByIdempotencyKey("key-1")).contains(response("kept"));
+        assertThat(s.stats().journaled()).isEqualTo(4);
+        assertThat(s.stats().completed()).isEqualTo(3);
+
+        RecoveryStore recovered = openAt(crashCopy(dir, tmp.resolve("after-kill")));
+        assertThat(ids(recovered.pending())).containsExactly("g3");
+        assertThat(recovered.pending().getFirst().request()).isEqualTo(request("g3", null, 2048));
+        assertThat(recovered.findByIdempotencyKey("key-1")).contains(response("kept"));
+    }
+
+    @Test
+    void aGroupThatDoesNotFitAFullJournalFailsWithoutLosingWhatWasJournaled() {
+        Path dir = tmp.resolve("store");
+        RecoveryStoreConfig cfg = smallJournalConfig(dir);
+        RecoveryStore s = openTracked(dir, cfg);
+        List<String> acknowledged = new ArrayList<>();
+        boolean refused = false;
+        for (int g = 0; g < 10_000 && !refused; g++) {
+            List<JournaledRequest> group = List.of(request("a" + g, null, 1024), request("b" + g, null, 1024));
+            List<RuntimeException> failures = s.appendAll(group);
+            for (int i = 0; i < 2; i++) {
+                if (failures.get(i) == null) {
+                    acknowledged.add(group.get(i).requestId());
+                } else {
+                    assertThat(failures.get(i)).isInstanceOf(JournalFullException.class);
+                    refused = true;
+                }
+            }
+        }
+        assertThat(refused).as("journal never filled").isTrue();
+        assertThat(ids(s.pending())).containsExactlyElementsOf(acknowledged);
+        List<StoredResponse> none = java.util.Collections.nCopies(acknowledged.size(), null);
+        assertThat(s.completeAll(acknowledged, none)).containsOnlyNulls();
+        assertThat(s.appendAll(List.of(request("x", null, 1024), request("y", null, 1024)))).containsOnlyNulls();
+        s.close();
+        assertThat(ids(openTracked(dir, cfg).pending())).containsExactly("x", "y");
+    }
+
+    @Test
     void stateSurvivesProcessDeathWithoutClose() {
         Path dir = tmp.resolve("store");
         RecoveryStore live = openAt(dir);

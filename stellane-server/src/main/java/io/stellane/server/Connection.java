@@ -454,6 +454,11 @@ final class Connection extends ChannelInboundHandlerAdapter implements Runnable 
         respond(cx, r);
     }
 
+    /** This connection's event loop. */
+    io.netty.util.concurrent.EventExecutor executor() {
+        return ctx.executor();
+    }
+
     /** Runs {@code r} on this connection's event loop: now when already there, else queued. */
     void onLoop(Runnable r) {
         if (ctx.executor().inEventLoop()) {

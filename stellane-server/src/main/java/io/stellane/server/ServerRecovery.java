@@ -67,6 +67,8 @@ final class ServerRecovery {
     final RecoveryManager manager;
     final Predicate<Request> journalIf;
     final boolean blockingIo;
+    /** Journal writes of a loop turn go to the store together (see {@link GroupCommit}). */
+    final boolean grouped;
     private final ConcurrentHashMap<String, String> inFlightKeys = new ConcurrentHashMap<>();
     private final LongAdder rejectedFull = new LongAdder();
     private final LongAdder journalErrors = new LongAdder();
@@ -78,6 +80,7 @@ final class ServerRecovery {
         this.manager = manager;
         this.journalIf = journalIf;
         this.blockingIo = manager.store().config().syncPolicy() == SyncPolicy.ALWAYS;
+        this.grouped = !blockingIo && manager.store().groupsWrites();
     }
 
     /** A fresh id, unique across restarts: 64 random bits chosen at class load, then a counter. */
@@ -108,11 +111,29 @@ final class ServerRecovery {
             }
         }
         if (!blockingIo) {
-            Response early = journal(cx, id, key);
-            if (early == null) {
-                conn.runHandler(cx, handler);
-            } else {
+            Response early;
+            JournaledRequest jr = null;
+            try {
+                early = storedAnswer(key, id);
+                if (early == null) {
+                    jr = toJournaled(cx, id, key);
+                }
+            } catch (RuntimeException e) {
+                early = journalFailed(cx, key, e);
+            }
+            if (early != null) {
                 conn.respondUnjournaled(cx, early);
+            } else if (grouped) {
+                groups.get().admit(conn, cx, handler, jr, key);
+            } else {
+                try {
+                    manager.journal(jr);
+                } catch (RuntimeException e) {
+                    conn.respondUnjournaled(cx, journalFailed(cx, key, e));
+                    return;
+                }
+                cx.recoveryState = new Context.RecoveryState(server, null);
+                conn.runHandler(cx, handler);
             }
             return;
         }
@@ -130,23 +151,36 @@ final class ServerRecovery {
 
     /** Appends the request; null when the handler may run, else the answer to send instead. */
     private Response journal(Context cx, String id, String key) {
-        Request req = cx.request();
         try {
-            if (key != null) {
-                Optional<StoredResponse> stored = manager.idempotentResponse(key);
-                if (stored.isPresent()) {
-                    inFlightKeys.remove(key, id);
-                    idempotentReplays.increment();
-                    return fromStored(stored.get()).header(IDEMPOTENT_REPLAY, "true");
-                }
+            Response early = storedAnswer(key, id);
+            if (early != null) {
+                return early;
             }
-            manager.journal(new JournaledRequest(id, Instant.now(), req.method(), req.target(), headersOf(req),
-                    req.body(), key));
+            manager.journal(toJournaled(cx, id, key));
             cx.recoveryState = new Context.RecoveryState(server, null);
             return null;
         } catch (RuntimeException e) {
             return journalFailed(cx, key, e);
         }
+    }
+
+    /** The stored answer for an idempotency key that already completed, or null. */
+    private Response storedAnswer(String key, String id) {
+        if (key == null) {
+            return null;
+        }
+        Optional<StoredResponse> stored = manager.idempotentResponse(key);
+        if (stored.isEmpty()) {
+            return null;
+        }
+        inFlightKeys.remove(key, id);
+        idempotentReplays.increment();
+        return fromStored(stored.get()).header(IDEMPOTENT_REPLAY, "true");
+    }
+
+    private static JournaledRequest toJournaled(Context cx, String id, String key) {
+        Request req = cx.request();
+        return new JournaledRequest(id, Instant.now(), req.method(), req.target(), headersOf(req), req.body(), key);
     }
 
     private Response journalFailed(Context cx, String key, Throwable e) {
@@ -171,6 +205,10 @@ final class ServerRecovery {
     void onResponse(Connection conn, Context cx, Response r) {
         String key = cx.request().header(IDEMPOTENCY_KEY);
         StoredResponse stored = key == null ? null : toStored(r);
+        if (grouped) {
+            groups.get().answer(conn, cx, r, key, stored);
+            return;
+        }
         if (!blockingIo) {
             complete(cx, key, stored);
             conn.respondUnjournaled(cx, r);
@@ -194,6 +232,117 @@ final class ServerRecovery {
         } finally {
             if (key != null) {
                 inFlightKeys.remove(key, cx.requestId());
+            }
+        }
+    }
+
+    /**
+     * Group commit: the journal writes a worker makes in one loop turn (appends before handlers,
+     * completions before responses) wait in here and go to the store together, in a task that runs
+     * on the same loop once the turn's I/O is handled; the RocksDB store writes each group as one
+     * batch, one WAL write instead of one per request. Handlers and responses continue from that
+     * task, in arrival order. Confined to the worker's thread.
+     */
+    private final ThreadLocal<GroupCommit> groups = ThreadLocal.withInitial(GroupCommit::new);
+
+    private record Admitted(Connection conn, Context cx, Handler handler, JournaledRequest request, String key) {
+    }
+
+    private record Answered(Connection conn, Context cx, Response response, String key, StoredResponse stored) {
+    }
+
+    private final class GroupCommit implements Runnable {
+        private ArrayList<Admitted> admitted = new ArrayList<>();
+        private ArrayList<Answered> answered = new ArrayList<>();
+        private boolean scheduled;
+
+        void admit(Connection conn, Context cx, Handler handler, JournaledRequest request, String key) {
+            admitted.add(new Admitted(conn, cx, handler, request, key));
+            schedule(conn);
+        }
+
+        void answer(Connection conn, Context cx, Response response, String key, StoredResponse stored) {
+            answered.add(new Answered(conn, cx, response, key, stored));
+            schedule(conn);
+        }
+
+        private void schedule(Connection conn) {
+            if (!scheduled) {
+                scheduled = true;
+                conn.executor().execute(this);
+            }
+        }
+
+        @Override
+        public void run() {
+            try {
+                // handlers that answer at once add to the next round of completions, committed here too
+                while (!admitted.isEmpty() || !answered.isEmpty()) {
+                    if (!admitted.isEmpty()) {
+                        ArrayList<Admitted> group = admitted;
+                        admitted = new ArrayList<>();
+                        commitAdmitted(group);
+                    }
+                    if (!answered.isEmpty()) {
+                        ArrayList<Answered> group = answered;
+                        answered = new ArrayList<>();
+                        commitAnswered(group);
+                    }
+                }
+            } finally {
+                scheduled = false;
+            }
+        }
+
+        private void commitAdmitted(List<Admitted> group) {
+            List<JournaledRequest> requests = new ArrayList<>(group.size());
+            for (Admitted a : group) {
+                requests.add(a.request);
+            }
+            List<RuntimeException> failures;
+            try {
+                failures = manager.journalAll(requests);
+            } catch (RuntimeException e) {
+                failures = java.util.Collections.nCopies(group.size(), e);
+            }
+            for (int i = 0; i < group.size(); i++) {
+                Admitted a = group.get(i);
+                RuntimeException failure = failures.get(i);
+                if (failure != null) {
+                    a.conn.respondUnjournaled(a.cx, journalFailed(a.cx, a.key, failure));
+                } else {
+                    a.cx.recoveryState = new Context.RecoveryState(server, null);
+                    a.conn.runHandler(a.cx, a.handler);
+                }
+                a.conn.flushOutsideRead();
+            }
+        }
+
+        private void commitAnswered(List<Answered> group) {
+            List<String> ids = new ArrayList<>(group.size());
+            List<StoredResponse> stored = new ArrayList<>(group.size());
+            for (Answered a : group) {
+                ids.add(a.cx.requestId());
+                stored.add(a.stored);
+            }
+            List<RuntimeException> failures;
+            try {
+                failures = manager.completeAll(ids, stored);
+            } catch (RuntimeException e) {
+                failures = java.util.Collections.nCopies(group.size(), e);
+            }
+            for (int i = 0; i < group.size(); i++) {
+                Answered a = group.get(i);
+                RuntimeException failure = failures.get(i);
+                if (failure != null) {
+                    journalErrors.increment();
+                    a.cx.logger().error("cannot mark the request complete; it will be replayed after a restart", failure);
+                }
+                if (a.key != null) {
+                    inFlightKeys.remove(a.key, a.cx.requestId());
+                }
+                a.conn.respondUnjournaled(a.cx, a.response);
+                a.conn.flushOutsideRead();
             }
         }
     }

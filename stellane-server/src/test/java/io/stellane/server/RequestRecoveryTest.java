@@ -63,8 +63,14 @@ class RequestRecoveryTest extends ServerTestBase {
         return RecoveryStoreConfig.defaults(dir.resolve("journal")).withSegmentSize(1 << 20);
     }
 
+    /** Whether the store asks the server to group its journal writes (the subclass runs every test so). */
+    boolean grouped() {
+        return false;
+    }
+
     private RecoveryManager manager(RecoveryStoreConfig config) {
-        RecoveryManager m = new RecoveryManager(RecoveryStores.create("mmap", config));
+        RecoveryStore store = RecoveryStores.create("mmap", config);
+        RecoveryManager m = new RecoveryManager(grouped() ? new RecordingStore(store, new CopyOnWriteArrayList<>(), true) : store);
         managers.add(m);
         return m;
     }
@@ -305,7 +311,7 @@ class RequestRecoveryTest extends ServerTestBase {
             List<Boolean> onWorker = new CopyOnWriteArrayList<>();
             RecoveryStore inner = RecoveryStores.create("mmap", config().withPath(dir.resolve(policy.name()))
                     .withSyncPolicy(policy));
-            RecoveryManager m = new RecoveryManager(new ThreadRecordingStore(inner, onWorker));
+            RecoveryManager m = new RecoveryManager(new RecordingStore(inner, onWorker, grouped()));
             managers.add(m);
             AtomicReference<Boolean> handlerOnWorker = new AtomicReference<>();
             int port = start(s -> s.enableRequestRecovery(m)
@@ -477,8 +483,17 @@ class RequestRecoveryTest extends ServerTestBase {
         assertStillServes(port);
     }
 
-    /** Delegates to a store and records, for append and complete, whether the caller was a worker. */
-    private record ThreadRecordingStore(RecoveryStore inner, List<Boolean> onWorker) implements RecoveryStore {
+    /**
+     * Delegates to a store and records, for append and complete, whether the caller was a worker;
+     * {@code grouped} says whether it asks the server for grouped writes (appendAll and completeAll
+     * are the interface's one-by-one defaults).
+     */
+    private record RecordingStore(RecoveryStore inner, List<Boolean> onWorker, boolean grouped) implements RecoveryStore {
+        @Override
+        public boolean groupsWrites() {
+            return grouped;
+        }
+
         @Override
         public void append(JournaledRequest request) {
             onWorker.add(Worker.current() != null);

@@ -311,6 +311,158 @@ public final class RocksDbRecoveryStore implements RecoveryStore {
         }
     }
 
+    /** Yes: a group is one batch and one WAL {@code write(2)}, where one by one each request pays for its own. */
+    @Override
+    public boolean groupsWrites() {
+        return true;
+    }
+
+    /** One batch, one WAL write for all: what lets the server group-commit a loop turn's requests. */
+    @Override
+    public List<RuntimeException> appendAll(List<JournaledRequest> requests) {
+        int n = requests.size();
+        if (n == 1) {
+            return RecoveryStore.super.appendAll(requests); // a lone put needs no batch
+        }
+        RuntimeException[] failures = new RuntimeException[n];
+        Entry[] added = new Entry[n];
+        gate.readLock().lock();
+        try {
+            try {
+                checkWritable();
+            } catch (RuntimeException e) {
+                Arrays.fill(failures, e);
+                return Arrays.asList(failures);
+            }
+            try (WriteBatch b = new WriteBatch()) {
+                long bytes = 0;
+                for (int i = 0; i < n; i++) {
+                    JournaledRequest r = requests.get(i);
+                    Entry e = new Entry(r.requestId(), nextSeq.getAndIncrement(), r.idempotencyKey());
+                    if (index.putIfAbsent(e.id, e) != null) { // in the index, not live: not completable yet
+                        failures[i] = new RecoveryException("request " + e.id + " is already journaled");
+                        continue;
+                    }
+                    added[i] = e;
+                    byte[] idBytes = utf8(e.id);
+                    byte[] value = new RecordCodec.Writer(128 + r.bodyLength()).request(r).toByteArray();
+                    bytes += 8L + idBytes.length + value.length + ENTRY_OVERHEAD;
+                    batchPut(b, pendingCf, seqKey(e.seq, idBytes), value);
+                }
+                ensureRoom(bytes, requests.getFirst().requestId());
+                write(b, false, bytes);
+            } catch (RocksDBException | RuntimeException ex) {
+                RecoveryException f = failure("cannot journal " + n + " requests", ex);
+                for (int i = 0; i < n; i++) {
+                    if (added[i] != null) {
+                        index.remove(added[i].id, added[i]);
+                        added[i] = null;
+                        failures[i] = f;
+                    }
+                }
+            }
+            for (Entry e : added) {
+                if (e != null) {
+                    synchronized (e) {
+                        e.live = true;
+                    }
+                    journaled.incrementAndGet();
+                    pendingNow.incrementAndGet();
+                }
+            }
+        } finally {
+            gate.readLock().unlock();
+        }
+        return Arrays.asList(failures);
+    }
+
+    /** Adds a put (or, with a null value, a delete) to a batch; it only fails if native memory does. */
+    private static void batchPut(WriteBatch b, ColumnFamilyHandle cf, byte[] key, byte[] value) {
+        try {
+            if (value == null) {
+                b.delete(cf, key);
+            } else {
+                b.put(cf, key, value);
+            }
+        } catch (RocksDBException e) {
+            throw new RecoveryException("cannot build a write batch: " + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * One batch for the plain completions (pending, no state written, no response to keep); the
+     * others one by one. An entry is claimed (no longer live) before the write and restored if it fails.
+     */
+    @Override
+    public List<RuntimeException> completeAll(List<String> requestIds, List<StoredResponse> responses) {
+        int n = requestIds.size();
+        if (n == 1) {
+            return RecoveryStore.super.completeAll(requestIds, responses);
+        }
+        RuntimeException[] failures = new RuntimeException[n];
+        Entry[] claimed = new Entry[n];
+        gate.readLock().lock();
+        try {
+            checkWritable();
+            try (WriteBatch b = new WriteBatch()) {
+                long bytes = 0;
+                for (int i = 0; i < n; i++) {
+                    Entry e = index.get(requestIds.get(i));
+                    if (e == null || e.hasState || e.quarantineReason != null
+                            || (e.idempotencyKey != null && responses.get(i) != null)) {
+                        continue; // one by one, below
+                    }
+                    synchronized (e) {
+                        if (!e.live) {
+                            continue;
+                        }
+                        e.live = false;
+                    }
+                    claimed[i] = e;
+                    byte[] idBytes = utf8(e.id);
+                    bytes += 8L + 3L * idBytes.length + 2 * ENTRY_OVERHEAD;
+                    batchPut(b, pendingCf, seqKey(e.seq, idBytes), null);
+                }
+                if (bytes > 0) {
+                    try {
+                        write(b, false, bytes);
+                    } catch (RocksDBException | RuntimeException ex) {
+                        RecoveryException f = failure("cannot complete " + n + " requests", ex);
+                        for (int i = 0; i < n; i++) {
+                            if (claimed[i] != null) {
+                                synchronized (claimed[i]) {
+                                    claimed[i].live = true;
+                                }
+                                claimed[i] = null;
+                                failures[i] = f;
+                            }
+                        }
+                    }
+                }
+            }
+            for (int i = 0; i < n; i++) {
+                if (claimed[i] != null) {
+                    finishComplete(requestIds.get(i), claimed[i]);
+                } else if (failures[i] == null) {
+                    try {
+                        complete(requestIds.get(i), responses.get(i));
+                    } catch (RuntimeException e) {
+                        failures[i] = e;
+                    }
+                }
+            }
+        } catch (RuntimeException e) { // closed or failed: nothing claimed was written
+            for (int i = 0; i < n; i++) {
+                if (failures[i] == null && claimed[i] == null) {
+                    failures[i] = e;
+                }
+            }
+        } finally {
+            gate.readLock().unlock();
+        }
+        return Arrays.asList(failures);
+    }
+
     @Override
     public void complete(String requestId, StoredResponse responseOrNull) {
         onLiveEntry(requestId, e -> {
