@@ -41,7 +41,7 @@ final class Segment {
     int seenPos;
 
     /**
-     * The next segment, made ready off the writer's path: a zero-filled, forced, mapped file whose
+     * The next segment, made ready off the writer's path: a zero-filled (not forced: see writeZeros), mapped file whose
      * pages have already taken their first write fault. Preparing one costs a file's worth of
      * zeros, an fsync and a page fault per 4 KiB; done inline at a roll that stalls the worker
      * for tens of milliseconds, and the faults otherwise land on the journaled requests one by one.
@@ -50,7 +50,7 @@ final class Segment {
         static Spare create(Path dir, int size) {
             Path path = dir.resolve(SPARE);
             try {
-                writeZeros(path, size, null);
+                writeZeros(path, size, null, false);
                 FileChannel ch = FileChannel.open(path, StandardOpenOption.READ, StandardOpenOption.WRITE);
                 MappedByteBuffer buf;
                 try {
@@ -137,7 +137,7 @@ final class Segment {
         }
         try {
             ByteBuffer header = ByteBuffer.allocate(FILE_HEADER).putInt(MAGIC).putInt(VERSION).putLong(baseSeq).flip();
-            writeZeros(tmp, size, header);
+            writeZeros(tmp, size, header, true);
             Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE);
             MmapRecoveryStore.forceDirectory(dir);
             return open(target, baseSeq);
@@ -147,8 +147,14 @@ final class Segment {
         }
     }
 
-    /** A fresh owner-only file of {@code size} zero bytes (after {@code header}, if given), forced. */
-    private static void writeZeros(Path file, int size, ByteBuffer header) throws IOException {
+    /**
+     * A fresh owner-only file of {@code size} zero bytes (after {@code header}, if given), forced if
+     * {@code force}. Writing them reserves the blocks (no SIGBUS in a mapped write on a full disk);
+     * a spare need not force them: its pages are overwritten by records and forced with those long
+     * before the kernel would flush the zeros on its own, so they never reach the disk twice, and a
+     * crash before its rename leaves a temporary file that open deletes.
+     */
+    private static void writeZeros(Path file, int size, ByteBuffer header, boolean force) throws IOException {
         Files.deleteIfExists(file);
         Files.createFile(file, PosixFilePermissions.asFileAttribute(MmapRecoveryStore.FILE_PERMS));
         Files.setPosixFilePermissions(file, MmapRecoveryStore.FILE_PERMS);
@@ -164,7 +170,9 @@ final class Segment {
                 zeros.clear().limit((int) Math.min(zeros.capacity(), size - pos));
                 pos += ch.write(zeros, pos);
             }
-            ch.force(true);
+            if (force) {
+                ch.force(true);
+            }
         }
     }
 
