@@ -110,23 +110,21 @@ public final class RecoveryManager implements AutoCloseable {
 
     /** Journals several requests in as few writes as the store manages; failures by index, null for journaled. */
     public List<RuntimeException> journalAll(List<JournaledRequest> requests) {
-        List<RuntimeException> failures = store.appendAll(requests);
-        for (RuntimeException f : failures) {
-            if (f == null) {
-                journaled.increment();
-                listeners.forEach(Listener::journaled);
-            }
-        }
-        return failures;
+        return counted(store.appendAll(requests), journaled, Listener::journaled);
     }
 
     /** Completes several requests in as few writes as the store manages; failures by index, null for completed. */
     public List<RuntimeException> completeAll(List<String> requestIds, List<StoredResponse> responses) {
-        List<RuntimeException> failures = store.completeAll(requestIds, responses);
+        return counted(store.completeAll(requestIds, responses), completed, Listener::completed);
+    }
+
+    /** Counts and announces the successes (null entries) of a group. */
+    private List<RuntimeException> counted(List<RuntimeException> failures, LongAdder counter,
+                                           java.util.function.Consumer<Listener> announce) {
         for (RuntimeException f : failures) {
             if (f == null) {
-                completed.increment();
-                listeners.forEach(Listener::completed);
+                counter.increment();
+                listeners.forEach(announce);
             }
         }
         return failures;

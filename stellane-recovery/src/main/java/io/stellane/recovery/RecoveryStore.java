@@ -59,15 +59,7 @@ public interface RecoveryStore extends AutoCloseable {
      * have thrown. The default appends them one by one.
      */
     default List<RuntimeException> appendAll(List<JournaledRequest> requests) {
-        RuntimeException[] failures = new RuntimeException[requests.size()];
-        for (int i = 0; i < failures.length; i++) {
-            try {
-                append(requests.get(i));
-            } catch (RuntimeException e) {
-                failures[i] = e;
-            }
-        }
-        return Arrays.asList(failures);
+        return oneByOne(requests.size(), i -> append(requests.get(i)));
     }
 
     /**
@@ -76,10 +68,15 @@ public interface RecoveryStore extends AutoCloseable {
      * one by one.
      */
     default List<RuntimeException> completeAll(List<String> requestIds, List<StoredResponse> responses) {
-        RuntimeException[] failures = new RuntimeException[requestIds.size()];
-        for (int i = 0; i < failures.length; i++) {
+        return oneByOne(requestIds.size(), i -> complete(requestIds.get(i), responses.get(i)));
+    }
+
+    /** Runs {@code op} for 0..n-1; what each one threw, by index (null when it returned). */
+    private static List<RuntimeException> oneByOne(int n, java.util.function.IntConsumer op) {
+        RuntimeException[] failures = new RuntimeException[n];
+        for (int i = 0; i < n; i++) {
             try {
-                complete(requestIds.get(i), responses.get(i));
+                op.accept(i);
             } catch (RuntimeException e) {
                 failures[i] = e;
             }

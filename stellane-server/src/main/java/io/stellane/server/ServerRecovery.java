@@ -110,30 +110,26 @@ final class ServerRecovery {
                 return;
             }
         }
-        if (!blockingIo) {
+        if (grouped) {
             Response early;
-            JournaledRequest jr = null;
             try {
                 early = storedAnswer(key, id);
                 if (early == null) {
-                    jr = toJournaled(cx, id, key);
+                    groups.get().admit(conn, cx, handler, toJournaled(cx, id, key), key);
+                    return;
                 }
             } catch (RuntimeException e) {
                 early = journalFailed(cx, key, e);
             }
-            if (early != null) {
-                conn.respondUnjournaled(cx, early);
-            } else if (grouped) {
-                groups.get().admit(conn, cx, handler, jr, key);
-            } else {
-                try {
-                    manager.journal(jr);
-                } catch (RuntimeException e) {
-                    conn.respondUnjournaled(cx, journalFailed(cx, key, e));
-                    return;
-                }
-                cx.recoveryState = new Context.RecoveryState(server, null);
+            conn.respondUnjournaled(cx, early);
+            return;
+        }
+        if (!blockingIo) {
+            Response early = journal(cx, id, key);
+            if (early == null) {
                 conn.runHandler(cx, handler);
+            } else {
+                conn.respondUnjournaled(cx, early);
             }
             return;
         }
