@@ -7,6 +7,7 @@ import io.netty.channel.ServerChannel;
 import io.netty.channel.socket.SocketChannel;
 import io.stellane.scheduler.TaskScheduler;
 import io.stellane.task.Task;
+import io.stellane.task.TurnClock;
 
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
@@ -86,6 +87,11 @@ public final class NettyBackend implements IoBackend {
         try {
             final TaskScheduler queue = this.queue;
             while (true) {
+                // One clock read per turn, shared: with this loop's tasks, and with threads off the
+                // runtime that create tasks while it is awake.
+                long now = System.nanoTime();
+                turnNanos = now;
+                TurnClock.publish(now);
                 // read each turn: updateConfig changes them live
                 runTasks(queue, worker.maxTasksPerLoop());
                 if (stopping && !queue.hasTasks()) {
@@ -98,13 +104,13 @@ public final class NettyBackend implements IoBackend {
                     loop.runNow();
                 } else {
                     sleeping = true;
+                    TurnClock.retract();
                     try {
                         loop.run(worker.idleTimeoutNanos());
                     } finally {
                         sleeping = false;
                     }
                 }
-                turnNanos = 0;
             }
             // Graceful: let channels close and Netty's queued work finish, then release the handler.
             loop.shutdownGracefully(0, 0, TimeUnit.NANOSECONDS);
@@ -160,6 +166,7 @@ public final class NettyBackend implements IoBackend {
         long t = turnNanos;
         if (t == 0) {
             turnNanos = t = System.nanoTime();
+            TurnClock.publish(t);
         }
         return t;
     }

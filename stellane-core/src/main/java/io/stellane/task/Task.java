@@ -282,22 +282,28 @@ public final class Task<T> {
         return priority;
     }
 
-    /** When this task was created; on a worker, to the start of the loop turn that created it. */
+    /**
+     * When this task was created: on a worker, the start of the loop turn that created it; elsewhere,
+     * while some worker is busy, that worker's turn clock (a turn plus at most 50 µs early).
+     */
     public Instant createdAt() {
         return Instant.now().minusNanos(System.nanoTime() - createdNanos);
     }
 
     /**
      * {@link System#nanoTime()} at creation, for measuring without a wall clock; on a worker, the
-     * loop turn's clock ({@link Worker#loopNanos()}).
+     * loop turn's clock ({@link Worker#loopNanos()}), elsewhere {@link TurnClock#recentOrNow()}.
      */
     public long createdNanos() {
         return createdNanos;
     }
 
-    /** A clock read per task would be a tenth of a request's cost on the HTTP hot path: workers share the turn's. */
+    /**
+     * A clock read per task would be a tenth of a request's cost on the HTTP hot path: workers share
+     * the turn's, other threads a busy worker's ({@link TurnClock}).
+     */
     private static long creationClock() {
-        return Thread.currentThread() instanceof WorkerThread t ? t.worker().loopNanos() : System.nanoTime();
+        return Thread.currentThread() instanceof WorkerThread t ? t.worker().loopNanos() : TurnClock.recentOrNow();
     }
 
     /** Names this task (for stats, profiling and error reports); returns {@code this}. */

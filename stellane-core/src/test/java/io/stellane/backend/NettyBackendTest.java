@@ -2,11 +2,13 @@ package io.stellane.backend;
 
 import io.stellane.runtime.Runtime;
 import io.stellane.task.Task;
+import io.stellane.task.TurnClock;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
 
 import static io.stellane.testing.RuntimeFixture.await;
 import static io.stellane.testing.RuntimeFixture.config;
@@ -58,5 +60,26 @@ class NettyBackendTest {
     @Test
     void withAHugeBudgetTheQueueDrainsBeforeIo() {
         assertThat(tasksRunBeforeIo(1_000_000)).isEqualTo(1_000);
+    }
+
+    @Test
+    void aBusyWorkerSharesItsTurnClockWithThreadsOffTheRuntime() {
+        Runtime.init(config("nio", 1).build());
+        CountDownLatch running = new CountDownLatch(1);
+        CountDownLatch release = new CountDownLatch(1);
+        AtomicLong insideTask = new AtomicLong();
+        Runtime.schedule(Task.of(() -> {
+            insideTask.set(System.nanoTime());
+            running.countDown();
+            await(release);
+        }));
+        await(running);
+        try {
+            // a clock read now would come after the task's own read; the turn began before it
+            assertThat(TurnClock.recentOrNow()).isLessThan(insideTask.get());
+            assertThat(Task.of(() -> { }).createdNanos()).isLessThan(insideTask.get());
+        } finally {
+            release.countDown();
+        }
     }
 }
