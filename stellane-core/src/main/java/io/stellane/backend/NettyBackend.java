@@ -43,7 +43,6 @@ public final class NettyBackend implements IoBackend {
     private volatile boolean running;
     private volatile boolean stopping;
     private volatile boolean sleeping;
-    private long turnNanos; // the loop clock; 0 = not read yet this turn (loop thread only)
     private final CountDownLatch terminated = new CountDownLatch(1);
     private static final VarHandle SLEEPING;
 
@@ -90,14 +89,14 @@ public final class NettyBackend implements IoBackend {
                 // One clock read per turn, shared: with this loop's tasks, and with threads off the
                 // runtime that create tasks while it is awake.
                 long now = System.nanoTime();
-                turnNanos = now;
+                loop.turnNanos = now;
                 TurnClock.publish(now);
                 // read each turn: updateConfig changes them live
                 runTasks(queue, worker.maxTasksPerLoop());
                 if (stopping && !queue.hasTasks()) {
                     break;
                 }
-                turnNanos = 0;
+                loop.turnNanos = 0;
                 // Tasks left: poll I/O without waiting, then run more. None left: wait in the I/O poll
                 // straight away (a non-blocking poll first would be one more system call per wake-up).
                 if (queue.hasTasks()) {
@@ -163,9 +162,10 @@ public final class NettyBackend implements IoBackend {
      * reader after the I/O wait pays for the clock, the others share it.
      */
     public long loopNanos() {
-        long t = turnNanos;
+        Loop l = loop;
+        long t = l.turnNanos;
         if (t == 0) {
-            turnNanos = t = System.nanoTime();
+            l.turnNanos = t = System.nanoTime();
             TurnClock.publish(t);
         }
         return t;
@@ -229,8 +229,14 @@ public final class NettyBackend implements IoBackend {
         return "NettyBackend[" + name + (worker == null ? "" : ", worker " + worker.workerId()) + "]";
     }
 
-    /** Netty's manual loop, told not to block in the I/O wait while our queue has tasks. */
+    /**
+     * Netty's manual loop, told not to block in the I/O wait while our queue has tasks. It also holds
+     * the loop clock: written each turn, it must not share a cache line with the fields producers
+     * read on every {@link #schedule}.
+     */
     private final class Loop extends ManualIoEventLoop {
+        long turnNanos; // 0 = not read yet this turn (loop thread only)
+
         Loop(Thread owner, IoHandlerFactory factory) {
             super(owner, factory);
         }

@@ -183,7 +183,9 @@ final class RuntimeEngine {
     }
 
     private RuntimeWorker next(RuntimeWorker[] ws) {
-        return ws[Math.floorMod(roundRobin.getAndIncrement(), ws.length)];
+        int i = roundRobin.getAndIncrement(), n = ws.length;
+        // a mask where the count allows it: a division costs more than the rest of the placement
+        return ws[(n & (n - 1)) == 0 ? i & (n - 1) : Math.floorMod(i, n)];
     }
 
     private void wakeIdleSibling(RuntimeWorker[] ws, RuntimeWorker busy) {

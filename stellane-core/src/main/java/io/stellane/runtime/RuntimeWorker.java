@@ -61,8 +61,9 @@ final class RuntimeWorker implements Worker, WorkerContext {
     private long timedNanos;
     private long stolen;
     private Task<?> current;
-    private volatile int peakQueue; // written by producers, a racy maximum sampled at enqueue
-    private int enqueues; // racy on purpose: only picks which enqueues sample the queue length
+    // The longest queue seen: sampled by the worker with the timed tasks and by stats snapshots.
+    // Producers write nothing here, so the lines the worker writes on each task never bounce.
+    private volatile int peakQueue;
     private final LongAdder failed = new LongAdder();
 
     private static final long CPU_WINDOW_NANOS = java.util.concurrent.TimeUnit.MILLISECONDS.toNanos(250);
@@ -110,15 +111,6 @@ final class RuntimeWorker implements Worker, WorkerContext {
 
     void enqueue(Task<?> task) {
         backend.schedule(task);
-        // Reading the queue's length touches the consumer's cache line: sample it, one enqueue in
-        // eight (a racy counter is fine for a sample), rather than pay for it on every task.
-        if ((++enqueues & 7) == 0) {
-            int queued = backend.pendingTasks();
-            if (queued > peakQueue) {
-                peakQueue = queued;
-                engine.observeActive();
-            }
-        }
     }
 
     /** Whether the worker sleeps in its I/O wait (false when unknown). */
@@ -167,7 +159,9 @@ final class RuntimeWorker implements Worker, WorkerContext {
 
     /**
      * Every task is counted; one in {@value #TIMING_SAMPLE} is timed for the average duration (two
-     * clock reads per task would cost more than a trivial task), every one while profiling.
+     * clock reads per task would cost more than a trivial task), every one while profiling. The
+     * same one in {@value #TIMING_SAMPLE} samples the queue's length (with the task just taken) for
+     * its peak: reading it touches the producers' cache line.
      */
     @Override
     public void run(Task<?> task) {
@@ -175,6 +169,11 @@ final class RuntimeWorker implements Worker, WorkerContext {
         boolean observed = engine.observed();
         CURRENT.setOpaque(this, task);
         if (observed || (n & (TIMING_SAMPLE - 1)) == 0) {
+            int queued = backend.pendingTasks() + 1;
+            if (queued > peakQueue) {
+                peakQueue = queued;
+                engine.observeActive();
+            }
             long t0 = System.nanoTime();
             task.start();
             long took = System.nanoTime() - t0;

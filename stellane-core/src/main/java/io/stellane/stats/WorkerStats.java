@@ -8,7 +8,7 @@ package io.stellane.stats;
  * @param tasksFailed       of those, how many failed
  * @param tasksStolen       tasks this worker took from others (WORK_STEALING)
  * @param currentQueueSize  tasks queued now
- * @param peakQueueSize     the longest queue seen (sampled on every eighth enqueue and at each snapshot)
+ * @param peakQueueSize     the longest queue seen (sampled by the worker every eighth task and at each snapshot)
  * @param cpuUsagePercent   CPU time of the worker thread over wall time in the last completed window
  *                          (windows close at snapshots at least 250 ms apart), 0..100
  * @param cpuTimeNanos      CPU time the worker thread has used in all (-1 when the JVM cannot tell)

@@ -96,7 +96,11 @@ public final class Task<T> {
     }
 
     private final long createdNanos = creationClock();
-    private Body<T> body;
+    /**
+     * A {@link Body}, or for {@link #of} and {@link #supply} the caller's function itself: one object
+     * less per task for the most common kinds.
+     */
+    private Object body;
     private volatile int state;
     /**
      * One field for both states, so completing takes one atomic operation: while pending, {@code null}
@@ -118,6 +122,13 @@ public final class Task<T> {
     private Task(String name, Body<T> body) {
         this.name = name;
         this.body = body;
+    }
+
+    /** A task whose body is a bare runnable or supplier (see {@link #start()}). */
+    private static <T> Task<T> ofFunction(String name, Object function) {
+        Task<T> t = new Task<>(name, (Body<T>) null);
+        t.body = function;
+        return t;
     }
 
     private Task(String name, Object result) {
@@ -142,16 +153,22 @@ public final class Task<T> {
     /** Computes a value on the thread that starts the task (a worker, when scheduled): must not block. */
     public static <T> Task<T> supply(ThrowingSupplier<? extends T> supplier) {
         Objects.requireNonNull(supplier, "supplier");
-        return new Task<>("supply", self -> self.complete(supplier.get()));
+        if (supplier instanceof ThrowingRunnable) { // implements both: a stored body could not tell which
+            return new Task<>("supply", self -> self.complete(supplier.get()));
+        }
+        return ofFunction("supply", supplier);
     }
 
     /** Runs an action on the thread that starts the task (a worker, when scheduled): must not block. */
     public static Task<Void> of(ThrowingRunnable action) {
         Objects.requireNonNull(action, "action");
-        return new Task<>("run", self -> {
-            action.run();
-            self.complete(null);
-        });
+        if (action instanceof ThrowingSupplier) { // implements both: a stored body could not tell which
+            return new Task<>("run", self -> {
+                action.run();
+                self.complete(null);
+            });
+        }
+        return ofFunction("run", action);
     }
 
     /**
@@ -461,11 +478,20 @@ public final class Task<T> {
      */
     public Task<T> start() {
         if (state == NEW && STATE.compareAndSet(this, NEW, STARTED)) {
-            Body<T> b = body;
+            Object b = body;
             body = null;
             home = Worker.current();
             try {
-                b.start(this);
+                if (b instanceof ThrowingRunnable r) {
+                    r.run();
+                    complete(null);
+                } else if (b instanceof ThrowingSupplier<?> f) {
+                    @SuppressWarnings("unchecked") T value = (T) f.get();
+                    complete(value);
+                } else {
+                    @SuppressWarnings("unchecked") Body<T> start = (Body<T>) b;
+                    start.start(this);
+                }
             } catch (Throwable t) {
                 fail(t);
             }

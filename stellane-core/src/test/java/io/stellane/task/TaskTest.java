@@ -22,6 +22,42 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 /** Task on its own, off the runtime: laziness, creation, composition, cancellation, await. */
 class TaskTest {
 
+    /** Both interfaces in one object: {@code of} must run it, {@code supply} must ask it. */
+    private static final class RunsAndSupplies implements Task.ThrowingRunnable, Task.ThrowingSupplier<String> {
+        final AtomicInteger runs = new AtomicInteger();
+
+        @Override
+        public void run() {
+            runs.incrementAndGet();
+        }
+
+        @Override
+        public String get() {
+            return "supplied";
+        }
+    }
+
+    @Test
+    void ofRunsAndSupplyAsksAFunctionThatIsBoth() {
+        RunsAndSupplies both = new RunsAndSupplies();
+        assertThat(Task.of(both).await()).isNull();
+        assertThat(both.runs).hasValue(1);
+        assertThat(Task.supply(both).await()).isEqualTo("supplied");
+        assertThat(both.runs).hasValue(1);
+    }
+
+    @Test
+    void aThrowingRunnableOrSupplierFailsItsTask() {
+        Task<Void> run = Task.of(() -> {
+            throw new IOException("disk");
+        });
+        assertThatThrownBy(run::await).hasRootCauseInstanceOf(IOException.class);
+        Task<String> supply = Task.supply(() -> {
+            throw new IllegalStateException("no value");
+        });
+        assertThatThrownBy(supply::await).isInstanceOf(IllegalStateException.class).hasMessage("no value");
+    }
+
     @Test
     void completedAndFailedTasksAreDoneAtOnce() {
         assertThat(Task.completed(42).isDone()).isTrue();
