@@ -67,7 +67,10 @@ import java.util.stream.Collectors;
         // the baselines get the same number of threads as the runtime's workers, whatever the machine
         "-Djava.util.concurrent.ForkJoinPool.common.parallelism=" + TaskThroughputBenchmark.WORKERS,
         "-Djdk.virtualThreadScheduler.parallelism=" + TaskThroughputBenchmark.WORKERS,
-        "-Dorg.slf4j.simpleLogger.defaultLogLevel=warn"})
+        "-Dorg.slf4j.simpleLogger.defaultLogLevel=warn",
+        // a fixed, pre-touched heap: otherwise the first seconds measure the kernel faulting in the
+        // young generation, which charges each contender by the bytes it allocates per task
+        "-Xms2g", "-Xmx2g", "-XX:+AlwaysPreTouch"})
 public class TaskThroughputBenchmark {
     static final int BATCH = 10_000;
     static final int WORKERS = 2;

@@ -162,8 +162,11 @@ final class RuntimeEngine {
         }
         task.markScheduled(pinned, observed() ? System.nanoTime() : 0);
         target.enqueue(task);
-        if (pinned < 0 && config.strategy() == TaskSchedulingStrategy.WORK_STEALING && !target.sleeping()) {
-            wakeIdleSibling(ws, target); // the target is busy: an idle worker can steal this
+        if (pinned < 0 && config.strategy() == TaskSchedulingStrategy.WORK_STEALING && Worker.current() == target) {
+            // Kept on the busy worker that spawned it: an idle worker can steal it. Tasks from off the
+            // runtime are spread round-robin and wake their own worker; checking siblings on each of
+            // them would read every worker's flag.
+            wakeIdleSibling(ws, target);
         }
     }
 
@@ -183,8 +186,11 @@ final class RuntimeEngine {
     }
 
     private RuntimeWorker next(RuntimeWorker[] ws) {
-        int i = roundRobin.getAndIncrement(), n = ws.length;
-        // a mask where the count allows it: a division costs more than the rest of the placement
+        // Racy on purpose: a lost increment only puts two tasks on one worker, and a locked
+        // instruction would be a fifth of scheduling a trivial task. A mask where the count allows
+        // it: a division costs more than the rest of the placement.
+        int i = roundRobin.getPlain(), n = ws.length;
+        roundRobin.setPlain(i + 1);
         return ws[(n & (n - 1)) == 0 ? i & (n - 1) : Math.floorMod(i, n)];
     }
 

@@ -113,11 +113,6 @@ final class RuntimeWorker implements Worker, WorkerContext {
         backend.schedule(task);
     }
 
-    /** Whether the worker sleeps in its I/O wait (false when unknown). */
-    boolean sleeping() {
-        return backend instanceof NettyBackend nb && nb.isSleeping();
-    }
-
     void victims(RuntimeWorker[] victims) {
         this.victims = victims;
     }
