@@ -86,11 +86,12 @@ public final class NettyBackend implements IoBackend {
         try {
             final TaskScheduler queue = this.queue;
             while (true) {
-                // One clock read per turn, shared: with this loop's tasks, and with threads off the
-                // runtime that create tasks while it is awake.
-                long now = System.nanoTime();
-                loop.turnNanos = now;
-                TurnClock.publish(now);
+                // With tasks to run, the turn's clock is read now and shared with threads off the
+                // runtime that create tasks meanwhile (TurnClock); otherwise when first asked for.
+                loop.turnNanos = 0;
+                if (queue.hasTasks()) {
+                    loopNanos();
+                }
                 // read each turn: updateConfig changes them live
                 runTasks(queue, worker.maxTasksPerLoop());
                 if (stopping && !queue.hasTasks()) {
