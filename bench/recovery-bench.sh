@@ -4,7 +4,7 @@
 # handler answers at once, so the difference is the journal's cost). The server is pinned to CPU 1
 # with one worker, wrk to CPU 0; modes are interleaved round by round so drift hits them alike.
 #
-#   bench/recovery-bench.sh                      # 5 rounds of 15 s per mode, 3 s warm-up, 32 connections
+#   bench/recovery-bench.sh                      # 5 rounds of 15 s per mode, 2 x 3 s warm-up, 32 connections
 #   DURATION=3 WARMUP=1 ROUNDS=1 bench/recovery-bench.sh      # a smoke run
 #
 # Environment: DURATION, WARMUP (seconds), ROUNDS, CONNECTIONS, MODES ("off mmap rocksdb"), SYNC
@@ -83,6 +83,10 @@ declare -A RESULTS
 for round in $(seq 1 "$ROUNDS"); do
   for mode in $MODES; do
     start_server "$mode"
+    # Two warm-up runs, not one: wrk's new connections after the first make the JIT deoptimize and
+    # recompile the hot paths it had compiled without them (uncommon traps on accept and close), and
+    # with one CPU that recompilation would otherwise land in the measured run.
+    run_wrk "$WARMUP" >/dev/null
     run_wrk "$WARMUP" >/dev/null
     rps="$(run_wrk "$DURATION")"
     stop_server
