@@ -119,6 +119,7 @@ public final class NettyBackend implements IoBackend {
                 runTasks(queue, Integer.MAX_VALUE);
             }
         } finally {
+            TurnClock.retract(); // a stopped loop's last turn must not stamp tasks created later
             running = false;
             terminated.countDown();
         }

@@ -12,6 +12,7 @@ import java.util.concurrent.atomic.AtomicLong;
 
 import static io.stellane.testing.RuntimeFixture.await;
 import static io.stellane.testing.RuntimeFixture.config;
+import static io.stellane.testing.RuntimeFixture.eventually;
 import static io.stellane.testing.RuntimeFixture.holdWorker;
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -81,5 +82,24 @@ class NettyBackendTest {
         } finally {
             release.countDown();
         }
+    }
+
+    @Test
+    void aStoppedWorkerLeavesNoTurnClockBehind() throws Exception {
+        Runtime.init(config("nio", 1).build());
+        CountDownLatch running = new CountDownLatch(1);
+        CountDownLatch release = new CountDownLatch(1);
+        Runtime.schedule(Task.of(() -> {
+            running.countDown();
+            await(release);
+        }));
+        await(running); // the turn that runs it has published its clock
+        Thread stopper = Thread.ofPlatform().start(Runtime::stop); // graceful: waits for the task
+        // release only once the worker is told to stop, so that its last turn is the one it published
+        eventually("stop is waiting for the worker", () -> stopper.getState() == Thread.State.TIMED_WAITING);
+        release.countDown();
+        stopper.join();
+        long afterStop = System.nanoTime();
+        assertThat(TurnClock.recentOrNow()).as("a fresh clock read, not the last turn's").isGreaterThanOrEqualTo(afterStop);
     }
 }
