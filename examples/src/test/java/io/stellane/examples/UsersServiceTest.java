@@ -75,9 +75,8 @@ class UsersServiceTest {
         assertThat(body.path("error").asText()).isNotBlank();
     }
 
-    @Test
-    void plaintextFollowsTheTechEmpowerRules() throws Exception {
-        HttpResponse<String> r = call("GET", "/plaintext", null);
+    /** TechEmpower's plaintext test, as this service and {@link TechEmpowerApp} must both answer it. */
+    static void assertTechEmpowerPlaintext(HttpResponse<String> r) {
         assertThat(r.statusCode()).isEqualTo(200);
         assertThat(r.body()).isEqualTo("Hello, World!");
         assertThat(r.headers().firstValue("content-type")).hasValue("text/plain");
@@ -86,14 +85,24 @@ class UsersServiceTest {
         assertThat(r.headers().firstValue("date")).isPresent();
     }
 
-    @Test
-    void jsonFollowsTheTechEmpowerRules() throws Exception {
-        HttpResponse<String> r = call("GET", "/json", null);
+    /** TechEmpower's JSON test, likewise. */
+    static void assertTechEmpowerJson(HttpResponse<String> r) {
         assertThat(r.statusCode()).isEqualTo(200);
         assertThat(r.body()).isEqualTo("{\"message\":\"Hello, World!\"}");
         assertThat(r.headers().firstValue("content-type")).hasValue("application/json");
+        assertThat(r.headers().firstValue("content-length")).hasValue("27");
         assertThat(r.headers().firstValue("server")).hasValue("stellane");
         assertThat(r.headers().firstValue("date")).isPresent();
+    }
+
+    @Test
+    void plaintextFollowsTheTechEmpowerRules() throws Exception {
+        assertTechEmpowerPlaintext(call("GET", "/plaintext", null));
+    }
+
+    @Test
+    void jsonFollowsTheTechEmpowerRules() throws Exception {
+        assertTechEmpowerJson(call("GET", "/json", null));
     }
 
     @Test
