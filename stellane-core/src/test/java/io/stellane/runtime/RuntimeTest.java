@@ -224,13 +224,19 @@ class RuntimeTest {
         });
     }
 
-    @Test
-    void activeAndPeakCountQueuedTasks() {
+    /** One worker held busy with 50 trivial tasks queued behind it; count the latch down to release it. */
+    private static CountDownLatch fiftyQueuedBehindAHeldWorker() {
         Runtime.init(config("nio", 1).build());
         CountDownLatch release = holdWorker(0);
         for (int i = 0; i < 50; i++) {
             Runtime.schedule(Task.of(() -> { }));
         }
+        return release;
+    }
+
+    @Test
+    void activeAndPeakCountQueuedTasks() {
+        CountDownLatch release = fiftyQueuedBehindAHeldWorker();
         RuntimeStats during = Runtime.getStats();
         assertThat(during.currentActiveTasks()).isGreaterThanOrEqualTo(50);
         assertThat(Runtime.getWorkerStats().getFirst().currentQueueSize()).isEqualTo(50);
@@ -244,11 +250,7 @@ class RuntimeTest {
 
     @Test
     void theWorkerSamplesItsPeakQueueWithoutASnapshot() {
-        Runtime.init(config("nio", 1).build());
-        CountDownLatch release = holdWorker(0);
-        for (int i = 0; i < 50; i++) {
-            Runtime.schedule(Task.of(() -> { }));
-        }
+        CountDownLatch release = fiftyQueuedBehindAHeldWorker();
         release.countDown();
         eventually("drained", () -> Runtime.getStats().currentActiveTasks() == 0);
         // sampled on every eighth task run: within 8 of the true 50, and never more

@@ -295,12 +295,7 @@ final class ServerRecovery {
             for (Admitted a : group) {
                 requests.add(a.request);
             }
-            List<RuntimeException> failures;
-            try {
-                failures = manager.journalAll(requests);
-            } catch (RuntimeException e) {
-                failures = java.util.Collections.nCopies(group.size(), e);
-            }
+            List<RuntimeException> failures = perMember(group.size(), () -> manager.journalAll(requests));
             for (int i = 0; i < group.size(); i++) {
                 Admitted a = group.get(i);
                 RuntimeException failure = failures.get(i);
@@ -314,6 +309,15 @@ final class ServerRecovery {
             }
         }
 
+        /** A group call's failure for each member: its own, or the one that failed the whole call. */
+        private static List<RuntimeException> perMember(int size, java.util.function.Supplier<List<RuntimeException>> call) {
+            try {
+                return call.get();
+            } catch (RuntimeException e) {
+                return java.util.Collections.nCopies(size, e);
+            }
+        }
+
         private void commitAnswered(List<Answered> group) {
             List<String> ids = new ArrayList<>(group.size());
             List<StoredResponse> stored = new ArrayList<>(group.size());
@@ -321,12 +325,7 @@ final class ServerRecovery {
                 ids.add(a.cx.requestId());
                 stored.add(a.stored);
             }
-            List<RuntimeException> failures;
-            try {
-                failures = manager.completeAll(ids, stored);
-            } catch (RuntimeException e) {
-                failures = java.util.Collections.nCopies(group.size(), e);
-            }
+            List<RuntimeException> failures = perMember(group.size(), () -> manager.completeAll(ids, stored));
             for (int i = 0; i < group.size(); i++) {
                 Answered a = group.get(i);
                 RuntimeException failure = failures.get(i);
