@@ -41,24 +41,33 @@ public final class TestRequests {
      */
     public static Path crashCopy(Path dir, Path target) {
         try {
-            Files.createDirectories(target);
-            try (Stream<Path> files = Files.walk(dir)) {
-                for (Path f : files.toList()) {
-                    Path t = target.resolve(dir.relativize(f).toString());
-                    if (Files.isDirectory(f)) {
-                        Files.createDirectories(t);
-                    } else {
-                        try {
-                            Files.copy(f, t);
-                        } catch (java.nio.file.NoSuchFileException gone) {
-                            // deleted since the listing (a compacted segment): a crash now would not see it either
-                        }
-                    }
-                }
-            }
+            copyTree(dir, target);
             return target;
         } catch (IOException e) {
             throw new UncheckedIOException(e);
+        }
+    }
+
+    /**
+     * By hand, not with {@code Files.walk}: the store's maintenance thread deletes compacted segments
+     * while we copy, and the walk fails on a file that vanished between listing and stat. A file gone
+     * since the listing is one a crash now would not see either.
+     */
+    private static void copyTree(Path dir, Path target) throws IOException {
+        Files.createDirectories(target);
+        try (java.nio.file.DirectoryStream<Path> entries = Files.newDirectoryStream(dir)) {
+            for (Path f : entries) {
+                Path t = target.resolve(f.getFileName().toString());
+                try {
+                    if (Files.isDirectory(f)) {
+                        copyTree(f, t);
+                    } else {
+                        Files.copy(f, t);
+                    }
+                } catch (java.nio.file.NoSuchFileException gone) {
+                    // deleted since the listing
+                }
+            }
         }
     }
 }
