@@ -34,11 +34,11 @@ final class RuntimeWorker implements Worker, WorkerContext {
     static {
         try {
             MethodHandles.Lookup l = MethodHandles.lookup();
-            EXECUTED = l.findVarHandle(RuntimeWorker.class, "executed", long.class);
-            TIMED_TASKS = l.findVarHandle(RuntimeWorker.class, "timedTasks", long.class);
-            TIMED_NANOS = l.findVarHandle(RuntimeWorker.class, "timedNanos", long.class);
-            STOLEN = l.findVarHandle(RuntimeWorker.class, "stolen", long.class);
-            CURRENT = l.findVarHandle(RuntimeWorker.class, "current", Task.class);
+            EXECUTED = l.findVarHandle(CounterFields.class, "executed", long.class);
+            TIMED_TASKS = l.findVarHandle(CounterFields.class, "timedTasks", long.class);
+            TIMED_NANOS = l.findVarHandle(CounterFields.class, "timedNanos", long.class);
+            STOLEN = l.findVarHandle(CounterFields.class, "stolen", long.class);
+            CURRENT = l.findVarHandle(CounterFields.class, "current", Task.class);
         } catch (ReflectiveOperationException e) {
             throw new ExceptionInInitializerError(e);
         }
@@ -55,15 +55,7 @@ final class RuntimeWorker implements Worker, WorkerContext {
     private volatile boolean retired;
     private volatile RuntimeWorker[] victims = new RuntimeWorker[0];
 
-    // Written by the worker thread only, read by stats: opaque stores (plain movs on x86), no fences.
-    private long executed;
-    private long timedTasks;
-    private long timedNanos;
-    private long stolen;
-    private Task<?> current;
-    // The longest queue seen: sampled by the worker with the timed tasks and by stats snapshots.
-    // Producers write nothing here, so the lines the worker writes on each task never bounce.
-    private volatile int peakQueue;
+    private final Counters counters = new Counters();
     private final LongAdder failed = new LongAdder();
 
     private static final long CPU_WINDOW_NANOS = java.util.concurrent.TimeUnit.MILLISECONDS.toNanos(250);
@@ -160,28 +152,29 @@ final class RuntimeWorker implements Worker, WorkerContext {
      */
     @Override
     public void run(Task<?> task) {
-        long n = executed;
+        Counters c = counters;
+        long n = c.executed;
         boolean observed = engine.observed();
-        CURRENT.setOpaque(this, task);
+        CURRENT.setOpaque(c, task);
         if (observed || (n & (TIMING_SAMPLE - 1)) == 0) {
             int queued = backend.pendingTasks() + 1;
-            if (queued > peakQueue) {
-                peakQueue = queued;
+            if (queued > c.peakQueue) {
+                c.peakQueue = queued;
                 engine.observeActive();
             }
             long t0 = System.nanoTime();
             task.start();
             long took = System.nanoTime() - t0;
-            TIMED_TASKS.setOpaque(this, timedTasks + 1);
-            TIMED_NANOS.setOpaque(this, timedNanos + took);
+            TIMED_TASKS.setOpaque(c, c.timedTasks + 1);
+            TIMED_NANOS.setOpaque(c, c.timedNanos + took);
             if (observed) {
                 engine.observe(task, id, took);
             }
         } else {
             task.start();
         }
-        CURRENT.setOpaque(this, null);
-        EXECUTED.setOpaque(this, n + 1);
+        CURRENT.setOpaque(c, null);
+        EXECUTED.setOpaque(c, n + 1);
     }
 
     @Override
@@ -233,7 +226,7 @@ final class RuntimeWorker implements Worker, WorkerContext {
         for (RuntimeWorker v : vs) {
             Task<?> t = v.scheduler.steal();
             if (t != null) {
-                STOLEN.setOpaque(this, stolen + 1);
+                STOLEN.setOpaque(counters, counters.stolen + 1);
                 return t;
             }
         }
@@ -273,7 +266,7 @@ final class RuntimeWorker implements Worker, WorkerContext {
     }
 
     long executed() {
-        return (long) EXECUTED.getOpaque(this);
+        return (long) EXECUTED.getOpaque(counters);
     }
 
     long failed() {
@@ -281,16 +274,16 @@ final class RuntimeWorker implements Worker, WorkerContext {
     }
 
     long timedTasks() {
-        return (long) TIMED_TASKS.getOpaque(this);
+        return (long) TIMED_TASKS.getOpaque(counters);
     }
 
     long timedNanos() {
-        return (long) TIMED_NANOS.getOpaque(this);
+        return (long) TIMED_NANOS.getOpaque(counters);
     }
 
     /** The task running now, or {@code null} (may be a moment stale). */
     Task<?> currentTask() {
-        return (Task<?>) CURRENT.getOpaque(this);
+        return (Task<?>) CURRENT.getOpaque(counters);
     }
 
     synchronized WorkerStats stats() {
@@ -306,16 +299,42 @@ final class RuntimeWorker implements Worker, WorkerContext {
         double usage = lastUsage;
         long timed = timedTasks();
         int queued = backend.pendingTasks();
-        if (queued > peakQueue) { // a snapshot sees the queue too: the enqueue-side sample is sparse
-            peakQueue = queued;
+        if (queued > counters.peakQueue) { // a snapshot sees the queue too: the worker's sample is sparse
+            counters.peakQueue = queued;
         }
-        return new WorkerStats(id, executed(), failed.sum(), (long) STOLEN.getOpaque(this), queued,
-                peakQueue, usage, cpu, timed == 0 ? 0 : timedNanos() / 1e6 / timed, thread.threadId(), thread.getName(),
+        return new WorkerStats(id, executed(), failed.sum(), (long) STOLEN.getOpaque(counters), queued,
+                counters.peakQueue, usage, cpu, timed == 0 ? 0 : timedNanos() / 1e6 / timed, thread.threadId(), thread.getName(),
                 pinnedCpu, numaNode);
     }
 
     @Override
     public String toString() {
         return "worker " + id;
+    }
+
+    // ---------------------------------------------------------------- counters
+
+    /**
+     * What the worker thread writes on every task, on cache lines of its own: producers read this
+     * worker's other fields on every schedule, and a line the worker keeps writing would cost each
+     * of them a miss. Padding by inheritance, since the JVM lays out a superclass's fields first.
+     * Written by the worker only, read by stats: opaque stores (plain movs on x86), no fences.
+     */
+    abstract static class PadBefore {
+        long p00, p01, p02, p03, p04, p05, p06, p07, p08, p09, p10, p11, p12, p13, p14, p15;
+    }
+
+    abstract static class CounterFields extends PadBefore {
+        long executed;
+        long timedTasks;
+        long timedNanos;
+        long stolen;
+        Task<?> current;
+        // The longest queue seen: sampled by the worker with the timed tasks and by stats snapshots.
+        volatile int peakQueue;
+    }
+
+    static final class Counters extends CounterFields {
+        long q00, q01, q02, q03, q04, q05, q06, q07, q08, q09, q10, q11, q12, q13, q14, q15;
     }
 }
