@@ -104,7 +104,7 @@ public final class NettyBackend implements IoBackend {
                     loop.runNow();
                 } else {
                     sleeping = true;
-                    TurnClock.retract();
+                    TurnClock.retract(worker.workerId());
                     try {
                         loop.run(worker.idleTimeoutNanos());
                     } finally {
@@ -119,7 +119,7 @@ public final class NettyBackend implements IoBackend {
                 runTasks(queue, Integer.MAX_VALUE);
             }
         } finally {
-            TurnClock.retract(); // a stopped loop's last turn must not stamp tasks created later
+            TurnClock.retract(worker.workerId()); // a stopped loop's last turn must not stamp tasks created later
             running = false;
             terminated.countDown();
         }
@@ -168,7 +168,7 @@ public final class NettyBackend implements IoBackend {
         long t = l.turnNanos;
         if (t == 0) {
             l.turnNanos = t = System.nanoTime();
-            TurnClock.publish(t);
+            TurnClock.publish(t, worker.workerId());
         }
         return t;
     }

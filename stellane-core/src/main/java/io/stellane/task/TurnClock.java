@@ -1,23 +1,41 @@
 package io.stellane.task;
 
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
+
 /**
  * A recent {@link System#nanoTime()} reading that awake workers share, so that a thread off the
  * runtime can stamp a new task without reading the clock: on a virtual machine the read costs
  * 20–50 ns, as much as the rest of scheduling a trivial task from another thread.
  *
- * <p>A backend {@link #publish publishes} its loop clock at the start of each turn (a write only
- * when the shared value is older than {@value #REFRESH_NANOS} ns, so many workers do not fight
- * over one cache line) and {@link #retract retracts} it before its thread sleeps. A value other
- * than none was therefore read by a worker that is still in its turn, or within
- * {@value #REFRESH_NANOS} ns of one; when every worker sleeps, {@link #recentOrNow()} reads the
- * clock itself.
+ * <p>A backend {@link #publish publishes} its loop clock at the start of each turn that has tasks
+ * (a write only when the shared value is older than {@value #REFRESH_NANOS} ns, so many workers do
+ * not fight over one cache line) and {@link #retract retracts} it before its thread waits for I/O.
+ * Each value carries its publisher's tag in its low bits, and a worker retracts only its own:
+ * one worker going idle must not take the clock from the others, or threads off the runtime would
+ * read the clock whenever any worker waits. A value other than none was therefore read by a worker
+ * that has not waited since, at the start of its current turn or within {@value #REFRESH_NANOS}
+ * ns of it (less up to {@value #TAGS} ns for the tag); when none is published, {@link #recentOrNow()} reads the clock itself. Tags may
+ * collide (they are worker ids modulo {@value #TAGS}): a collision only retracts a value early.
  *
  * <p>Threading: any thread. A plain volatile: loads are plain on x86, and stores are rare.
  */
 public final class TurnClock {
     static final long REFRESH_NANOS = 50_000;
+    static final int TAGS = 256;
+    private static final long TAG_MASK = TAGS - 1;
     private static final long NONE = Long.MIN_VALUE;
+    private static final VarHandle RECENT;
+    @SuppressWarnings("unused") // through RECENT
     private static volatile long recent = NONE;
+
+    static {
+        try {
+            RECENT = MethodHandles.lookup().findStaticVarHandle(TurnClock.class, "recent", long.class);
+        } catch (ReflectiveOperationException e) {
+            throw new ExceptionInInitializerError(e);
+        }
+    }
 
     private TurnClock() {
     }
@@ -28,18 +46,19 @@ public final class TurnClock {
         return r != NONE ? r : System.nanoTime();
     }
 
-    /** Called by a worker at the start of a turn with the turn's clock. */
-    public static void publish(long nanos) {
+    /** Called by worker {@code workerId} at the start of a turn with the turn's clock. */
+    public static void publish(long nanos, int workerId) {
         long r = recent;
         if (r == NONE || nanos - r > REFRESH_NANOS) {
-            recent = nanos;
+            recent = ((nanos - TAGS) & ~TAG_MASK) | (workerId & TAG_MASK); // never later than the reading
         }
     }
 
-    /** Called by a worker before its thread sleeps: its reading would grow stale. */
-    public static void retract() {
-        if (recent != NONE) {
-            recent = NONE;
+    /** Called by worker {@code workerId} before its thread waits, and when it ends: its reading would grow stale. */
+    public static void retract(int workerId) {
+        long r = recent;
+        if (r != NONE && (r & TAG_MASK) == (workerId & TAG_MASK)) {
+            RECENT.compareAndSet(r, NONE); // a newer value from another worker stays
         }
     }
 }

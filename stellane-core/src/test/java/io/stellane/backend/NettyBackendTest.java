@@ -85,6 +85,31 @@ class NettyBackendTest {
     }
 
     @Test
+    void anIdleWorkerLeavesABusyWorkersTurnClockPublished() {
+        Runtime.init(config("nio", 2).build());
+        NettyBackend idle = (NettyBackend) Runtime.backends().get(1);
+        CountDownLatch running = new CountDownLatch(1);
+        CountDownLatch release = new CountDownLatch(1);
+        AtomicLong insideTask = new AtomicLong();
+        Runtime.scheduleOnWorker(Task.of(() -> {
+            insideTask.set(System.nanoTime());
+            running.countDown();
+            await(release);
+        }), 0);
+        await(running);
+        try {
+            // worker 1 wakes for I/O-side work, then goes back to its wait: after worker 0 published
+            CountDownLatch ran = new CountDownLatch(1);
+            idle.ioEventLoop().execute(ran::countDown);
+            await(ran);
+            eventually("worker 1 is waiting for I/O again", idle::isSleeping);
+            assertThat(TurnClock.recentOrNow()).as("still worker 0's turn, not a fresh read").isLessThan(insideTask.get());
+        } finally {
+            release.countDown();
+        }
+    }
+
+    @Test
     void aStoppedWorkerLeavesNoTurnClockBehind() throws Exception {
         Runtime.init(config("nio", 1).build());
         CountDownLatch running = new CountDownLatch(1);
