@@ -181,6 +181,10 @@ public final class NettyBackend implements IoBackend {
     public boolean wakeIfSleeping() {
         // one wake-up per sleep: a burst of producers must not each pay for the system call
         if (sleeping && SLEEPING.compareAndSet(this, true, false)) {
+            // Awake from now on: threads off the runtime may stamp tasks with this reading until the
+            // loop's next turn publishes its own, instead of each reading the clock meanwhile. Before
+            // the wake-up: published after, it could outlive a loop that already slept again.
+            TurnClock.publish(System.nanoTime(), worker.workerId());
             loop.wakeup();
             return true;
         }

@@ -30,7 +30,8 @@ import java.lang.invoke.VarHandle;
  * The unit of asynchronous work: a computation that produces a {@code T} or fails.
  *
  * <p>A task is <em>lazy</em>: creating one runs nothing. It starts once, when the runtime runs it
- * ({@code Runtime.schedule}), when something awaits it, or when a task composed from it starts.
+ * ({@code Runtime.schedule}), when something awaits it, or when a task composed from it starts. A
+ * task given to the runtime runs on the worker it was placed on: awaiting it waits for that.
  * Java has no coroutines, so the closest honest equivalent of {@code co_await} is composition
  * ({@link #map}, {@link #flatMap}, {@link #recover}, {@link #timeout}) for code on a worker, and
  * {@link #await()} for code on a virtual thread.
@@ -71,7 +72,14 @@ public final class Task<T> {
         void run() throws Exception;
     }
 
-    private static final int NEW = 0, STARTED = 1;
+    /**
+     * {@code NEW} until started: by a caller ({@code STARTED}), or once the runtime queued it
+     * ({@code QUEUED}) only by the worker the queue hands it to ({@code RAN_FROM_QUEUE}). That worker
+     * alone leaves {@code QUEUED}, so it claims the task with a plain store instead of an atomic
+     * operation on a line the producer just wrote; and a queued task awaited elsewhere still runs
+     * where the runtime placed it.
+     */
+    private static final int NEW = 0, STARTED = 1, QUEUED = 2, RAN_FROM_QUEUE = 3;
     /** Stands for a {@code null} value in {@link #outcome}. */
     private static final Object NIL = new Object();
     private static final VarHandle STATE, OUTCOME;
@@ -101,7 +109,7 @@ public final class Task<T> {
      * less per task for the most common kinds.
      */
     private Object body;
-    private volatile int state;
+    private volatile int state; // NEW, STARTED, QUEUED or RAN_FROM_QUEUE
     /**
      * One field for both states, so completing takes one atomic operation: while pending, {@code null}
      * or the {@link Listener} stack; once done, {@link #NIL}, a {@link Failure} or the value (no user
@@ -114,7 +122,6 @@ public final class Task<T> {
     private int priority;
 
     // Placement, written by the runtime before the task is queued and read by the worker that runs it.
-    private boolean scheduled; // published to the worker by the queue
     private int pinnedWorker = -1;
     private Object affinityKey;
     private long enqueuedNanos;
@@ -474,29 +481,53 @@ public final class Task<T> {
 
     /**
      * Starts the task on the calling thread if it has not started yet; returns {@code this}.
-     * On a worker, that worker becomes the task's home. Never throws: a body's exception fails the task.
+     * On a worker, that worker becomes the task's home. A task the runtime has queued is left to
+     * the worker it was placed on. Never throws: a body's exception fails the task.
      */
     public Task<T> start() {
         if (state == NEW && STATE.compareAndSet(this, NEW, STARTED)) {
-            Object b = body;
-            body = null;
-            home = Worker.current();
-            try {
-                if (b instanceof ThrowingRunnable r) {
-                    r.run();
-                    complete(null);
-                } else if (b instanceof ThrowingSupplier<?> f) {
-                    @SuppressWarnings("unchecked") T value = (T) f.get();
-                    complete(value);
-                } else {
-                    @SuppressWarnings("unchecked") Body<T> start = (Body<T>) b;
-                    start.start(this);
-                }
-            } catch (Throwable t) {
-                fail(t);
-            }
+            begin();
         }
         return this;
+    }
+
+    /**
+     * For workers: starts a task their queue handed them. One the runtime queued ({@link
+     * #markScheduled}) is claimed with a plain store (the queue gave it to this thread alone); one
+     * handed to a backend directly is claimed like {@link #start()}. A queued task cancelled before
+     * this call does not run. Never throws.
+     */
+    public void startQueued() {
+        int s = state;
+        if (s == QUEUED) {
+            // store first, then read: the line comes over once, owned, instead of shared then owned
+            STATE.setOpaque(this, RAN_FROM_QUEUE);
+            if (done() == null) {
+                begin();
+            }
+        } else if (s == NEW && STATE.compareAndSet(this, NEW, STARTED)) {
+            begin();
+        }
+    }
+
+    private void begin() {
+        Object b = body;
+        body = null;
+        home = Worker.current();
+        try {
+            if (b instanceof ThrowingRunnable r) {
+                r.run();
+                complete(null);
+            } else if (b instanceof ThrowingSupplier<?> f) {
+                @SuppressWarnings("unchecked") T value = (T) f.get();
+                complete(value);
+            } else {
+                @SuppressWarnings("unchecked") Body<T> start = (Body<T>) b;
+                start.start(this);
+            }
+        } catch (Throwable t) {
+            fail(t);
+        }
     }
 
     /**
@@ -507,7 +538,7 @@ public final class Task<T> {
     public void run() {
         Worker worker = Worker.current();
         if (worker == null) {
-            start();
+            startQueued();
         } else {
             worker.run(this);
         }
@@ -562,7 +593,7 @@ public final class Task<T> {
      * @return whether this call cancelled it
      */
     public boolean cancel() {
-        STATE.compareAndSet(this, NEW, STARTED); // a queued task that is cancelled must not run
+        STATE.compareAndSet(this, NEW, STARTED); // a new task that is cancelled must not run (a queued one checks)
         if (!settleResult(new Failure(new CancellationException("task '" + name + "' was cancelled")))) {
             return false;
         }
@@ -592,7 +623,8 @@ public final class Task<T> {
     }
 
     public boolean isStarted() {
-        return state != NEW;
+        int s = state;
+        return s == STARTED || s == RAN_FROM_QUEUE;
     }
 
     /** The value of a task that completed successfully; throws {@link IllegalStateException} otherwise. */
@@ -631,7 +663,11 @@ public final class Task<T> {
     public String toString() {
         Object r = done();
         String s = r != null ? (r instanceof Failure ? "failed" : "completed")
-                : state == NEW ? "new" : "running";
+                : switch (state) {
+                    case NEW -> "new";
+                    case QUEUED -> "queued";
+                    default -> "running";
+                };
         return "Task[" + name + ", " + s + (priority != 0 ? ", priority " + priority : "") + "]";
     }
 
@@ -642,15 +678,13 @@ public final class Task<T> {
      * must run on ({@code -1}: any).
      */
     public void markScheduled(int pinnedWorker, long enqueuedNanos) {
-        if (scheduled) {
-            throw new StellaneException("task '" + name + "' is already scheduled; a task runs once");
+        if (!STATE.compareAndSet(this, NEW, QUEUED)) { // the producer wrote this line: cheap
+            throw new StellaneException("task '" + name + "' "
+                    + (state == QUEUED ? "is already scheduled" : "has already started") + "; a task runs once");
         }
-        if (state != NEW) {
-            throw new StellaneException("task '" + name + "' has already started; a task runs once");
-        }
+        // published to the worker by the queue, which no one reaches before this call returns
         this.pinnedWorker = pinnedWorker;
         this.enqueuedNanos = enqueuedNanos;
-        this.scheduled = true;
     }
 
     /** The worker this task must run on, or {@code -1}. */
@@ -674,7 +708,7 @@ public final class Task<T> {
             return false;
         }
         Worker w = home;
-        if (scheduled && w != null && !(error instanceof CancellationException)) {
+        if (state == RAN_FROM_QUEUE && w != null && !(error instanceof CancellationException)) {
             w.taskFailed(this, error);
         }
         return true;

@@ -26,15 +26,29 @@ public final class TurnClock {
     private static final long TAG_MASK = TAGS - 1;
     private static final long NONE = Long.MIN_VALUE;
     private static final VarHandle RECENT;
-    @SuppressWarnings("unused") // through RECENT
-    private static volatile long recent = NONE;
+    /** On a cache line of its own: every task created off the runtime reads it. */
+    private static final Slot SLOT = new Slot();
 
     static {
         try {
-            RECENT = MethodHandles.lookup().findStaticVarHandle(TurnClock.class, "recent", long.class);
+            RECENT = MethodHandles.lookup().findVarHandle(Slot.class, "recent", long.class);
         } catch (ReflectiveOperationException e) {
             throw new ExceptionInInitializerError(e);
         }
+    }
+
+    @SuppressWarnings("unused") // padding: the JVM lays out a superclass's fields first
+    private abstract static class PadBefore {
+        long p00, p01, p02, p03, p04, p05, p06, p07, p08, p09, p10, p11, p12, p13, p14, p15;
+    }
+
+    private abstract static class Value extends PadBefore {
+        volatile long recent = NONE;
+    }
+
+    @SuppressWarnings("unused")
+    private static final class Slot extends Value {
+        long q00, q01, q02, q03, q04, q05, q06, q07, q08, q09, q10, q11, q12, q13, q14, q15;
     }
 
     private TurnClock() {
@@ -42,23 +56,23 @@ public final class TurnClock {
 
     /** A clock reading from a worker that is awake, or the clock now when none is. */
     public static long recentOrNow() {
-        long r = recent;
+        long r = SLOT.recent;
         return r != NONE ? r : System.nanoTime();
     }
 
     /** Called by worker {@code workerId} at the start of a turn with the turn's clock. */
     public static void publish(long nanos, int workerId) {
-        long r = recent;
+        long r = SLOT.recent;
         if (r == NONE || nanos - r > REFRESH_NANOS) {
-            recent = ((nanos - TAGS) & ~TAG_MASK) | (workerId & TAG_MASK); // never later than the reading
+            SLOT.recent = ((nanos - TAGS) & ~TAG_MASK) | (workerId & TAG_MASK); // never later than the reading
         }
     }
 
     /** Called by worker {@code workerId} before its thread waits, and when it ends: its reading would grow stale. */
     public static void retract(int workerId) {
-        long r = recent;
+        long r = SLOT.recent;
         if (r != NONE && (r & TAG_MASK) == (workerId & TAG_MASK)) {
-            RECENT.compareAndSet(r, NONE); // a newer value from another worker stays
+            RECENT.compareAndSet(SLOT, r, NONE); // a newer value from another worker stays
         }
     }
 }

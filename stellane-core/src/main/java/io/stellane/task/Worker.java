@@ -38,8 +38,8 @@ public interface Worker extends Executor {
     Future<?> schedule(Runnable command, long delay, TimeUnit unit);
 
     /**
-     * Runs a scheduled task on this worker's thread (called by {@link Task#run()}): starts it and
-     * keeps the worker's counts. Never throws.
+     * Runs a scheduled task on this worker's thread (called by {@link Task#run()}): starts it with
+     * {@link Task#startQueued()} and keeps the worker's counts. Never throws.
      */
     void run(Task<?> task);
 

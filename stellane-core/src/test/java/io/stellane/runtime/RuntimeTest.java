@@ -8,6 +8,7 @@ import io.stellane.scheduler.TaskSchedulingStrategy;
 import io.stellane.stats.RuntimeStats;
 import io.stellane.stats.WorkerStats;
 import io.stellane.task.Task;
+import io.stellane.testing.RuntimeFixture;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -19,6 +20,7 @@ import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 
 import static io.stellane.testing.RuntimeFixture.await;
 import static io.stellane.testing.RuntimeFixture.config;
@@ -256,6 +258,40 @@ class RuntimeTest {
         // sampled on every eighth task run: within 8 of the true 50, and never more
         assertThat(Runtime.getWorkerStats().getFirst().peakQueueSize()).isBetween(42, 51);
         assertThat(Runtime.getStats().peakActiveTasks()).isGreaterThanOrEqualTo(42);
+    }
+
+    @Test
+    void aQueuedTaskAwaitedElsewhereStillRunsOnItsWorker() throws Exception {
+        Runtime.init(config("nio", 1).build());
+        CountDownLatch release = holdWorker(0);
+        Task<Integer> queued = Task.supply(RuntimeFixture::workerId);
+        Runtime.schedule(queued);
+        assertThat(queued.isStarted()).isFalse();
+        assertThat(queued.start()).as("start() leaves a queued task to its worker").isSameAs(queued);
+        Thread awaiting = Thread.ofVirtual().start(queued::await);
+        awaiting.join(50); // a moment in which the awaiting thread could have run it itself
+        assertThat(queued.isStarted()).isFalse();
+        release.countDown();
+        awaiting.join();
+        assertThat(queued.resultNow()).as("ran on worker 0, not on the awaiting thread").isZero();
+        assertThat(queued.isStarted()).isTrue();
+    }
+
+    @Test
+    void aQueuedTaskCancelledBeforeItsWorkerReachesItNeverRuns() {
+        Runtime.init(config("nio", 1).build());
+        CountDownLatch release = holdWorker(0);
+        AtomicInteger ran = new AtomicInteger();
+        Task<Void> queued = Task.of(ran::incrementAndGet);
+        Runtime.schedule(queued);
+        assertThat(queued.cancel()).isTrue();
+        CountDownLatch after = new CountDownLatch(1);
+        Runtime.schedule(Task.of(after::countDown)); // behind it in the same queue
+        release.countDown();
+        await(after);
+        assertThat(ran).hasValue(0);
+        assertThat(queued.isCancelled()).isTrue();
+        assertThat(Runtime.getStats().totalTasksFailed()).as("a cancellation is not a failure").isZero();
     }
 
     @Test
