@@ -228,10 +228,10 @@ final class RuntimeWorker implements Worker, WorkerContext {
     public Task<?> steal() {
         RuntimeWorker[] vs = victims;
         for (RuntimeWorker v : vs) {
-            Task<?> t = v.scheduler.steal();
-            if (t != null) {
-                STOLEN.setOpaque(counters, counters.stolen + 1);
-                return t;
+            int n = scheduler.stealFrom(v.scheduler);
+            if (n > 0) {
+                STOLEN.setOpaque(counters, counters.stolen + n);
+                return scheduler.dequeue();
             }
         }
         return null;

@@ -29,4 +29,18 @@ public interface TaskScheduler {
     default Task<?> steal() {
         return null;
     }
+
+    /**
+     * Called on this scheduler's worker when it has nothing to run: moves tasks from {@code victim},
+     * another worker's scheduler, into this one and returns how many. By default one, taken with
+     * the victim's {@link #steal()}; a scheduler may take several at once.
+     */
+    default int stealFrom(TaskScheduler victim) {
+        Task<?> t = victim.steal();
+        if (t == null) {
+            return 0;
+        }
+        enqueue(t);
+        return 1;
+    }
 }

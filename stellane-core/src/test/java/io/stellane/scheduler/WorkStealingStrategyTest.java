@@ -10,6 +10,7 @@ import java.util.concurrent.atomic.AtomicIntegerArray;
 
 import static io.stellane.testing.RuntimeFixture.await;
 import static io.stellane.testing.RuntimeFixture.eventually;
+import static io.stellane.testing.RuntimeFixture.holdWorker;
 import static io.stellane.testing.RuntimeFixture.spin;
 import static io.stellane.testing.RuntimeFixture.workerId;
 import static org.assertj.core.api.Assertions.assertThat;
@@ -41,6 +42,27 @@ class WorkStealingStrategyTest extends SchedulingStrategyConformanceTest {
         assertThat(thief.tasksStolen()).isEqualTo(perWorker.get(1));
         eventually("nothing is active once all ran (stolen tasks included)",
                 () -> Runtime.getStats().currentActiveTasks() == 0);
+    }
+
+    @Test
+    void anIdleWorkerStealsFromAWorkerStuckInALongTask() {
+        Runtime.init(configure(2).build());
+        CountDownLatch release = holdWorker(0); // it never takes another batch meanwhile
+        AtomicIntegerArray perWorker = new AtomicIntegerArray(2);
+        CountDownLatch done = new CountDownLatch(100);
+        for (int i = 0; i < 100; i++) { // round-robin: half of them queue behind the held worker
+            Runtime.schedule(Task.of(() -> {
+                perWorker.incrementAndGet(workerId());
+                done.countDown();
+            }));
+        }
+        try {
+            await(done);
+            assertThat(perWorker.get(1)).as("worker 1 ran them all, worker 0's included").isEqualTo(100);
+            assertThat(Runtime.getWorkerStats().get(1).tasksStolen()).isPositive();
+        } finally {
+            release.countDown();
+        }
     }
 
     @Test
