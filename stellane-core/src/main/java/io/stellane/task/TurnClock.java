@@ -11,12 +11,14 @@ import java.lang.invoke.VarHandle;
  * <p>A backend {@link #publish publishes} its loop clock at the start of each turn that has tasks
  * (a write only when the shared value is older than {@value #REFRESH_NANOS} ns, so many workers do
  * not fight over one cache line) and {@link #retract retracts} it before its thread waits for I/O.
+ * A producer that wakes a sleeping worker publishes a reading in its name, just before the wake-up.
  * Each value carries its publisher's tag in its low bits, and a worker retracts only its own:
  * one worker going idle must not take the clock from the others, or threads off the runtime would
- * read the clock whenever any worker waits. A value other than none was therefore read by a worker
- * that has not waited since, at the start of its current turn or within {@value #REFRESH_NANOS}
- * ns of it (less up to {@value #TAGS} ns for the tag); when none is published, {@link #recentOrNow()} reads the clock itself. Tags may
- * collide (they are worker ids modulo {@value #TAGS}): a collision only retracts a value early.
+ * read the clock whenever any worker waits. A value other than none was therefore read for a
+ * worker that has not waited since: at its wake-up or at the start of its current turn, or within
+ * {@value #REFRESH_NANOS} ns of it (less at most 2 × {@value #TAGS} ns for the tag). When none is
+ * published, {@link #recentOrNow()} reads the clock itself. Tags may collide (they are worker ids
+ * modulo {@value #TAGS}): a collision only retracts a value early.
  *
  * <p>Threading: any thread. A plain volatile: loads are plain on x86, and stores are rare.
  */
