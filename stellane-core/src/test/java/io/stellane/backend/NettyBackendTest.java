@@ -63,22 +63,28 @@ class NettyBackendTest {
         assertThat(tasksRunBeforeIo(1_000_000)).isEqualTo(1_000);
     }
 
-    @Test
-    void aBusyWorkerSharesItsTurnClockWithThreadsOffTheRuntime() {
-        Runtime.init(config("nio", 1).build());
+    /** Holds worker {@code id} in a task until {@code release}; returns the clock read inside it. */
+    private static long holdInATask(int id, CountDownLatch release) {
         CountDownLatch running = new CountDownLatch(1);
-        CountDownLatch release = new CountDownLatch(1);
         AtomicLong insideTask = new AtomicLong();
-        Runtime.schedule(Task.of(() -> {
+        Runtime.scheduleOnWorker(Task.of(() -> {
             insideTask.set(System.nanoTime());
             running.countDown();
             await(release);
-        }));
+        }), id);
         await(running);
+        return insideTask.get();
+    }
+
+    @Test
+    void aBusyWorkerSharesItsTurnClockWithThreadsOffTheRuntime() {
+        Runtime.init(config("nio", 1).build());
+        CountDownLatch release = new CountDownLatch(1);
+        long insideTask = holdInATask(0, release);
         try {
             // a clock read now would come after the task's own read; the turn began before it
-            assertThat(TurnClock.recentOrNow()).isLessThan(insideTask.get());
-            assertThat(Task.of(() -> { }).createdNanos()).isLessThan(insideTask.get());
+            assertThat(TurnClock.recentOrNow()).isLessThan(insideTask);
+            assertThat(Task.of(() -> { }).createdNanos()).isLessThan(insideTask);
         } finally {
             release.countDown();
         }
@@ -88,22 +94,15 @@ class NettyBackendTest {
     void anIdleWorkerLeavesABusyWorkersTurnClockPublished() {
         Runtime.init(config("nio", 2).build());
         NettyBackend idle = (NettyBackend) Runtime.backends().get(1);
-        CountDownLatch running = new CountDownLatch(1);
         CountDownLatch release = new CountDownLatch(1);
-        AtomicLong insideTask = new AtomicLong();
-        Runtime.scheduleOnWorker(Task.of(() -> {
-            insideTask.set(System.nanoTime());
-            running.countDown();
-            await(release);
-        }), 0);
-        await(running);
+        long insideTask = holdInATask(0, release);
         try {
             // worker 1 wakes for I/O-side work, then goes back to its wait: after worker 0 published
             CountDownLatch ran = new CountDownLatch(1);
             idle.ioEventLoop().execute(ran::countDown);
             await(ran);
             eventually("worker 1 is waiting for I/O again", idle::isSleeping);
-            assertThat(TurnClock.recentOrNow()).as("still worker 0's turn, not a fresh read").isLessThan(insideTask.get());
+            assertThat(TurnClock.recentOrNow()).as("still worker 0's turn, not a fresh read").isLessThan(insideTask);
         } finally {
             release.countDown();
         }
@@ -112,13 +111,8 @@ class NettyBackendTest {
     @Test
     void aStoppedWorkerLeavesNoTurnClockBehind() throws Exception {
         Runtime.init(config("nio", 1).build());
-        CountDownLatch running = new CountDownLatch(1);
         CountDownLatch release = new CountDownLatch(1);
-        Runtime.schedule(Task.of(() -> {
-            running.countDown();
-            await(release);
-        }));
-        await(running); // the turn that runs it has published its clock
+        holdInATask(0, release); // the turn that runs it has published its clock
         Thread stopper = Thread.ofPlatform().start(Runtime::stop); // graceful: waits for the task
         // release only once the worker is told to stop, so that its last turn is the one it published
         eventually("stop is waiting for the worker", () -> stopper.getState() == Thread.State.TIMED_WAITING);
