@@ -247,6 +247,21 @@ class MmapJournalTest {
     }
 
     @Test
+    void aGroupLargerThanASegmentIsOnFileAcrossTheRollWhenAppendAllReturns() {
+        Path dir = tmp.resolve("j");
+        List<JournaledRequest> group = new ArrayList<>();
+        for (int i = 0; i < 100; i++) {
+            group.add(request("g" + i, null, 1024)); // ~110 KiB: the group rolls past a 64 KiB segment
+        }
+        Path copy;
+        try (MmapRecoveryStore s = open(dir)) {
+            assertThat(s.appendAll(group)).containsOnlyNulls();
+            copy = crashCopy(dir, tmp.resolve("crashed")); // what the file holds now, with no close
+        }
+        assertThat(pendingIds(copy)).containsExactlyElementsOf(group.stream().map(JournaledRequest::requestId).toList());
+    }
+
+    @Test
     void filesAre0600AndTheDirectoryIs0700() throws Exception {
         Path dir = tmp.resolve("nested/journal");
         try (MmapRecoveryStore s = open(dir)) {
