@@ -77,7 +77,12 @@ public final class WorkStealingScheduler implements TaskScheduler {
         if (shared.isEmpty()) {
             return 0;
         }
-        while (!CONSUMING.compareAndSet(this, 0, 1)) { // a thief holds it for one batch
+        // A thief holds it for one batch. Briefly: a thief descheduled while holding it must not
+        // have the owner spin for a time slice; given up, the loop polls I/O and tries next turn.
+        for (int spins = 0; !CONSUMING.compareAndSet(this, 0, 1); spins++) {
+            if (spins == 64) {
+                return 0;
+            }
             Thread.onSpinWait();
         }
         int n = 0;
