@@ -308,7 +308,8 @@ public final class Task<T> {
 
     /**
      * When this task was created: on a worker, the start of the loop turn that created it; elsewhere,
-     * while some worker is busy, that worker's turn clock (a turn plus at most 50 µs early).
+     * while some worker is awake, the clock it shares ({@link TurnClock}: at most its current turn
+     * plus 50 µs early), else the clock at creation.
      */
     public Instant createdAt() {
         return Instant.now().minusNanos(System.nanoTime() - createdNanos);
