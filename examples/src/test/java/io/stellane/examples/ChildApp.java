@@ -3,6 +3,7 @@ package io.stellane.examples;
 import java.io.BufferedReader;
 import java.io.InputStreamReader;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -27,9 +28,11 @@ final class ChildApp {
     final List<String> output = new ArrayList<>();
     private final BlockingQueue<String> lines = new LinkedBlockingQueue<>();
 
-    ChildApp(String... args) throws Exception {
+    /** {@code tmp} becomes the child's java.io.tmpdir, so what it extracts there goes with the test's directory even after kill -9. */
+    ChildApp(Path tmp, String... args) throws Exception {
+        Files.createDirectories(tmp);
         List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "--enable-native-access=ALL-UNNAMED", "--sun-misc-unsafe-memory-access=allow",
+                "--enable-native-access=ALL-UNNAMED", "--sun-misc-unsafe-memory-access=allow", "-Djava.io.tmpdir=" + tmp,
                 "-cp", System.getProperty("java.class.path"), UsersService.class.getName()));
         cmd.addAll(List.of(args));
         process = new ProcessBuilder(cmd).redirectErrorStream(true).start();

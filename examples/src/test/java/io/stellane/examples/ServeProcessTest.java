@@ -52,7 +52,7 @@ class ServeProcessTest {
                 port = 8080
                 """);
         Path dataDir = tmp.resolve("data");
-        child = new ChildApp("--config", config.toString(), "--port", "0", "--backend", "nio", "--data-dir", dataDir.toString());
+        child = new ChildApp(tmp.resolve("child-tmp"), "--config", config.toString(), "--port", "0", "--backend", "nio", "--data-dir", dataDir.toString());
 
         int port = child.port();
         child.awaitLine(Pattern.compile("recovery mmap at " + Pattern.quote(dataDir.resolve("journal").toString())
