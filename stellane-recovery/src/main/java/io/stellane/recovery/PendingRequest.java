@@ -1,6 +1,8 @@
 package io.stellane.recovery;
 
 import java.time.Instant;
+import java.util.Collections;
+import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Objects;
 
@@ -33,7 +35,7 @@ public record PendingRequest(
 
     public PendingRequest {
         Objects.requireNonNull(request, "request");
-        customData = Map.copyOf(customData);
+        customData = customData.isEmpty() ? Map.of() : Collections.unmodifiableMap(new LinkedHashMap<>(customData));
     }
 
     /** Shortcut for {@code request().requestId()}. */

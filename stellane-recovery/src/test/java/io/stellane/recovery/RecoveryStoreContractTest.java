@@ -255,6 +255,23 @@ public abstract class RecoveryStoreContractTest {
     }
 
     @Test
+    void customDataKeepsTheOrderItsKeysWereFirstPutIn() {
+        Path dir = tmp.resolve("store");
+        RecoveryStore s = openAt(dir);
+        s.append(request("a"));
+        s.putCustomData("a", Map.of("tenant", "t1"));
+        s.putCustomData("a", Map.of("step", "1"));
+        s.putCustomData("a", Map.of("note", "x"));
+        s.putCustomData("a", Map.of("step", "2"));
+        assertThat(s.pending().getFirst().customData()).containsExactly(
+                Map.entry("tenant", "t1"), Map.entry("step", "2"), Map.entry("note", "x"));
+        s.close();
+
+        assertThat(openAt(dir).pending().getFirst().customData()).containsExactly(
+                Map.entry("tenant", "t1"), Map.entry("step", "2"), Map.entry("note", "x"));
+    }
+
+    @Test
     void idempotentResponseIsFoundWithinTtlAndExpiresAfter() {
         Path dir = tmp.resolve("store");
         RecoveryStore s = openAt(dir);
