@@ -314,7 +314,7 @@ final class MmapRecoveryStore implements RecoveryStore {
             checkWritable();
             Entry e = entry(requestId);
             w = write(CUSTOM_DATA, 0, scratch.reset().str(requestId).map(data), false);
-            e.custom.putAll(data);
+            e.custom().putAll(data);
         } finally {
             lock.unlock();
         }
@@ -717,7 +717,7 @@ final class MmapRecoveryStore implements RecoveryStore {
 
     private static byte[] snapshotPayload(Entry e) {
         return new RecordCodec.Writer(128 + e.request.bodyLength()).request(e.request).i64(e.originSeq)
-                .i32(e.attempts).str(e.lastFailure).map(e.custom).str(e.quarantineReason).i64(e.quarantinedAt)
+                .i32(e.attempts).str(e.lastFailure).map(e.customOrEmpty()).str(e.quarantineReason).i64(e.quarantinedAt)
                 .toByteArray();
     }
 
@@ -927,7 +927,7 @@ final class MmapRecoveryStore implements RecoveryStore {
                 Entry e = new Entry(r, in.i64(), seg);
                 e.attempts = in.i32();
                 e.lastFailure = in.str();
-                e.custom.putAll(in.map());
+                e.custom().putAll(in.map());
                 e.quarantineReason = in.str();
                 e.quarantinedAt = in.i64();
                 yield () -> entries.put(r.requestId(), e);
@@ -976,7 +976,7 @@ final class MmapRecoveryStore implements RecoveryStore {
                 yield () -> {
                     Entry e = entries.get(id);
                     if (e != null) {
-                        e.custom.putAll(data);
+                        e.custom().putAll(data);
                     }
                 };
             }
@@ -1018,7 +1018,7 @@ final class MmapRecoveryStore implements RecoveryStore {
     }
 
     private PendingRequest view(Entry e) {
-        return new PendingRequest(e.request, e.attempts, e.lastFailure, e.custom, previousShutdownClean,
+        return new PendingRequest(e.request, e.attempts, e.lastFailure, e.customOrEmpty(), previousShutdownClean,
                 e.quarantineReason, e.quarantineReason == null ? null : Instant.ofEpochMilli(e.quarantinedAt));
     }
 
@@ -1037,7 +1037,8 @@ final class MmapRecoveryStore implements RecoveryStore {
     private static final class Entry {
         final JournaledRequest request;
         final long originSeq;
-        final LinkedHashMap<String, String> custom = new LinkedHashMap<>();
+        /** Made on the first {@code putCustomData}: most requests never get any. */
+        private LinkedHashMap<String, String> custom;
         int attempts;
         String lastFailure;
         String quarantineReason;
@@ -1048,6 +1049,14 @@ final class MmapRecoveryStore implements RecoveryStore {
             this.request = request;
             this.originSeq = originSeq;
             this.home = home;
+        }
+
+        Map<String, String> custom() {
+            return custom != null ? custom : (custom = new LinkedHashMap<>());
+        }
+
+        Map<String, String> customOrEmpty() {
+            return custom != null ? custom : Map.of();
         }
     }
 

@@ -15,7 +15,8 @@ class RecordCodecTest {
     void stringsRoundTripWhateverTheirCharacters() {
         // ASCII takes the direct path, the rest goes through UTF-8; a non-ASCII char late in a long
         // string must not leave the bytes copied before it behind
-        List<String> strings = List.of("", "abc", "héllo", "日本語", "a".repeat(300) + "é", "\u007f\u0080", "x\uD83D\uDE00y");
+        List<String> strings = List.of("", "abc", "héllo", "日本語", "a".repeat(300) + "é", "\u007f\u0080", "x\uD83D\uDE00y",
+                "\u0141A" /* its low byte is ASCII A */);
         RecordCodec.Writer w = new RecordCodec.Writer(1);
         for (String s : strings) {
             w.str(s);
