@@ -555,10 +555,10 @@ public final class RocksDbRecoveryStore implements RecoveryStore {
         Map<String, String> copy = new LinkedHashMap<>(data);
         onLiveEntry(requestId, e -> {
             Entry next = e.copy();
-            next.custom.putAll(copy);
+            next.custom().putAll(copy);
             putState(next, false, "cannot store custom data of request " + requestId);
             e.hasState = true;
-            e.custom.putAll(copy);
+            e.custom().putAll(copy);
             return null;
         });
     }
@@ -1114,7 +1114,7 @@ public final class RocksDbRecoveryStore implements RecoveryStore {
                     } catch (IllegalArgumentException ex) {
                         throw new RecoveryException("corrupt journaled request " + id + " in " + dir, ex);
                     }
-                    view = new PendingRequest(request, e.attempts, e.lastFailure, e.custom, previousShutdownClean,
+                    view = new PendingRequest(request, e.attempts, e.lastFailure, e.customOrEmpty(), previousShutdownClean,
                             e.quarantineReason,
                             e.quarantineReason == null ? null : Instant.ofEpochMilli(e.quarantinedAt));
                 }
@@ -1261,7 +1261,8 @@ public final class RocksDbRecoveryStore implements RecoveryStore {
         final String id;
         final long seq;
         final String idempotencyKey;
-        final LinkedHashMap<String, String> custom = new LinkedHashMap<>();
+        /** Made on the first custom data: most requests never get any. */
+        private LinkedHashMap<String, String> custom;
         int attempts;
         String lastFailure;
         String quarantineReason;
@@ -1277,9 +1278,19 @@ public final class RocksDbRecoveryStore implements RecoveryStore {
             this.idempotencyKey = idempotencyKey;
         }
 
+        Map<String, String> custom() {
+            return custom != null ? custom : (custom = new LinkedHashMap<>());
+        }
+
+        Map<String, String> customOrEmpty() {
+            return custom != null ? custom : Map.of();
+        }
+
         Entry copy() {
             Entry c = new Entry(id, seq, idempotencyKey);
-            c.custom.putAll(custom);
+            if (custom != null) {
+                c.custom().putAll(custom);
+            }
             c.attempts = attempts;
             c.lastFailure = lastFailure;
             c.quarantineReason = quarantineReason;
@@ -1289,7 +1300,7 @@ public final class RocksDbRecoveryStore implements RecoveryStore {
 
         byte[] encode() {
             return new RecordCodec.Writer(64).u8(STATE_VERSION).i64(seq).str(idempotencyKey).i32(attempts)
-                    .str(lastFailure).map(custom).str(quarantineReason).i64(quarantinedAt).toByteArray();
+                    .str(lastFailure).map(customOrEmpty()).str(quarantineReason).i64(quarantinedAt).toByteArray();
         }
 
         static Entry decode(String id, byte[] value) {
@@ -1301,7 +1312,7 @@ public final class RocksDbRecoveryStore implements RecoveryStore {
             Entry e = new Entry(id, in.i64(), in.str());
             e.attempts = in.i32();
             e.lastFailure = in.str();
-            e.custom.putAll(in.map());
+            e.custom().putAll(in.map());
             e.quarantineReason = in.str();
             e.quarantinedAt = in.i64();
             if (in.hasRemaining()) {
