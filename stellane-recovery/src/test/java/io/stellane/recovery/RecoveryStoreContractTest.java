@@ -175,6 +175,29 @@ public abstract class RecoveryStoreContractTest {
     }
 
     @Test
+    void groupsOfEverySizeFromPlatformAndVirtualThreadsComeBackByteForByte() throws Exception {
+        Path dir = tmp.resolve("store");
+        RecoveryStore s = openAt(dir);
+        // small, larger than a first buffer, larger than any reused buffer; twice on one thread so
+        // buffers that grew are reused
+        List<JournaledRequest> platform = List.of(request("p1", null, 100), request("p2", "k2", 10_000),
+                request("p3", null, 100_000), request("p4", null, 50));
+        List<JournaledRequest> again = List.of(request("p5", null, 9_000), request("p6", null, 10));
+        List<JournaledRequest> virtual = List.of(request("v1", null, 100), request("v2", null, 100_000));
+        assertThat(s.appendAll(platform)).containsOnlyNulls();
+        assertThat(s.appendAll(again)).containsOnlyNulls();
+        List<List<RuntimeException>> fromVirtual = new ArrayList<>();
+        Thread.ofVirtual().start(() -> fromVirtual.add(s.appendAll(virtual))).join();
+        assertThat(fromVirtual.getFirst()).containsOnlyNulls();
+        List<JournaledRequest> all = new ArrayList<>(platform);
+        all.addAll(again);
+        all.addAll(virtual);
+        assertThat(s.pending()).extracting(PendingRequest::request).containsExactlyElementsOf(all);
+        s.close();
+        assertThat(openAt(dir).pending()).extracting(PendingRequest::request).containsExactlyElementsOf(all);
+    }
+
+    @Test
     void stateSurvivesProcessDeathWithoutClose() {
         Path dir = tmp.resolve("store");
         RecoveryStore live = openAt(dir);

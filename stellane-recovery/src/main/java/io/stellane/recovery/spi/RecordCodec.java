@@ -152,6 +152,25 @@ public final class RecordCodec {
         }
     }
 
+    /**
+     * {@link Writer#request}'s bytes in an array of exactly their length, for stores that keep each
+     * request as its own value: sized up front from the strings' lengths, so the buffer neither grows
+     * nor is copied at the end (unless a string is not ASCII).
+     */
+    public static byte[] encode(JournaledRequest r) {
+        int size = strSize(r.requestId()) + 12 + strSize(r.method()) + strSize(r.target()) + 4
+                + 4 + r.bodyLength() + strSize(r.idempotencyKey());
+        for (HttpHeader h : r.headers()) {
+            size += strSize(h.name()) + strSize(h.value());
+        }
+        Writer w = new Writer(size).request(r);
+        return w.pos == w.buf.length ? w.buf : w.toByteArray();
+    }
+
+    private static int strSize(String s) {
+        return 4 + (s == null ? 0 : s.length());
+    }
+
     /** Reads what {@link Writer} wrote. */
     public static final class Reader {
         private final ByteBuffer in;

@@ -45,6 +45,19 @@ class RecordCodecTest {
     }
 
     @Test
+    void encodeGivesTheWritersBytesExactlySizedWhateverTheStrings() {
+        List<JournaledRequest> requests = List.of(
+                TestRequests.request("ascii", "key-1", 1_000),
+                TestRequests.request("no-key", null, 0),
+                new JournaledRequest("id-\u00e9", java.time.Instant.ofEpochSecond(7, 9), "POST", "/caf\u00e9",
+                        List.of(new HttpHeader("x-name", "J\u00fcrgen \u65e5\u672c")), new byte[] {1, 2, 3}, "k\u00e9y"));
+        for (JournaledRequest r : requests) {
+            byte[] expected = new RecordCodec.Writer(1).request(r).toByteArray();
+            assertThat(RecordCodec.encode(r)).as(r.requestId()).isEqualTo(expected);
+        }
+    }
+
+    @Test
     void truncatedInputIsRejectedNotMisread() {
         byte[] bytes = new RecordCodec.Writer(8).str("hello").map(Map.of("k", "v"))
                 .headers(List.of(new HttpHeader("A", "b"))).toByteArray();
