@@ -363,15 +363,32 @@ public abstract class RecoveryStoreContractTest {
     }
 
     @Test
-    void concurrentAppendersLoseNothing() throws Exception {
+    void concurrentAppendersWithAScannerLoseNothing() throws Exception {
         Path dir = tmp.resolve("store");
         RecoveryStore s = openAt(dir);
         int threads = 4;
         int perThread = 1000;
         ConcurrentLinkedQueue<String> expected = new ConcurrentLinkedQueue<>();
         CountDownLatch start = new CountDownLatch(1);
-        ExecutorService pool = Executors.newFixedThreadPool(threads);
+        ExecutorService pool = Executors.newFixedThreadPool(threads + 1);
+        java.util.concurrent.atomic.AtomicBoolean appending = new java.util.concurrent.atomic.AtomicBoolean(true);
         try {
+            // a scanner beside the appenders: every listing holds whole requests, each once
+            Future<Integer> scanner = pool.submit(() -> {
+                start.await();
+                int scans = 0;
+                while (appending.get() || scans == 0) {
+                    List<PendingRequest> seen = s.pending();
+                    assertThat(ids(seen)).doesNotHaveDuplicates();
+                    for (PendingRequest p : seen) {
+                        String id = p.requestId();
+                        assertThat(p.request()).isEqualTo(request(id, "k-" + id, p.request().bodyLength()));
+                        assertThat(p.request().bodyLength()).isLessThan(64);
+                    }
+                    scans++;
+                }
+                return scans;
+            });
             List<Future<?>> futures = new ArrayList<>();
             for (int t = 0; t < threads; t++) {
                 futures.add(pool.submit(() -> {
@@ -392,7 +409,10 @@ public abstract class RecoveryStoreContractTest {
             for (Future<?> f : futures) {
                 f.get(60, TimeUnit.SECONDS);
             }
+            appending.set(false);
+            assertThat(scanner.get(60, TimeUnit.SECONDS)).isPositive();
         } finally {
+            appending.set(false);
             pool.shutdownNow();
         }
         assertThat(s.pending()).hasSize(expected.size());

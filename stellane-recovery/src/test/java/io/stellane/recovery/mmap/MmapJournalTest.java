@@ -176,6 +176,50 @@ class MmapJournalTest {
     }
 
     @Test
+    void aScanOfTheFilesWhileThreadsAppendFindsWholeRequestsOnly() throws Exception {
+        // what a crash at any moment leaves: copies taken while three threads append and complete
+        // (and segments roll) catch frames half-written, which must never come back as requests
+        Path dir = tmp.resolve("j");
+        int threads = 3;
+        int scans = 5;
+        java.util.concurrent.atomic.AtomicInteger scanned = new java.util.concurrent.atomic.AtomicInteger();
+        try (MmapRecoveryStore s = open(dir)) {
+            java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newFixedThreadPool(threads);
+            try {
+                List<java.util.concurrent.Future<?>> appenders = new ArrayList<>();
+                for (int t = 0; t < threads; t++) {
+                    int thread = t;
+                    appenders.add(pool.submit(() -> {
+                        for (int i = 0; scanned.get() < scans && i < 1_000_000; i++) {
+                            s.append(request("t" + thread + "-" + i, null, 10 + i % 100));
+                            if (i % 2 == 1) {
+                                s.complete("t" + thread + "-" + (i - 1), null);
+                            }
+                        }
+                    }));
+                }
+                for (int n = 0; n < scans; n++) {
+                    Path copy = crashCopy(dir, tmp.resolve("scan-" + n));
+                    try (MmapRecoveryStore opened = open(copy)) {
+                        List<PendingRequest> seen = opened.pending();
+                        assertThat(seen).extracting(PendingRequest::requestId).doesNotHaveDuplicates();
+                        for (PendingRequest p : seen) {
+                            int i = Integer.parseInt(p.requestId().substring(p.requestId().indexOf('-') + 1));
+                            assertThat(p.request()).isEqualTo(request(p.requestId(), null, 10 + i % 100));
+                        }
+                    }
+                    scanned.incrementAndGet();
+                }
+                for (java.util.concurrent.Future<?> f : appenders) {
+                    f.get();
+                }
+            } finally {
+                pool.shutdownNow();
+            }
+        }
+    }
+
+    @Test
     void theNextSegmentIsPreparedAheadOwnerOnlyAndALeftoverSpareIsIgnoredOnOpen() throws Exception {
         Path dir = tmp.resolve("j");
         Path spare = dir.resolve(Segment.SPARE);
