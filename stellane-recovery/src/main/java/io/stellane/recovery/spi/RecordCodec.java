@@ -33,8 +33,13 @@ public final class RecordCodec {
 
         private byte[] buf;
         private int pos;
-        /** A string's chars, copied out in one go before they are narrowed into {@link #buf}. */
-        private char[] chars = new char[64];
+        private static final char[] NO_CHARS = {};
+
+        /**
+         * A string's chars, copied out in one go before they are narrowed into {@link #buf}; made
+         * by the first string, so a writer of numbers and bytes allocates nothing more.
+         */
+        private char[] chars = NO_CHARS;
 
         public Writer(int initialCapacity) {
             buf = new byte[Math.max(16, initialCapacity)];
@@ -83,7 +88,7 @@ public final class RecordCodec {
             // chars in bulk, then one branch-free pass that narrows them and ORs them together, which
             // the JIT vectorises (a charAt loop with an early exit costs twice as much per string)
             int n = s.length();
-            char[] cs = chars.length >= n ? chars : (chars = new char[Math.max(n, 2 * chars.length)]);
+            char[] cs = chars.length >= n ? chars : (chars = new char[Math.max(n, Math.max(64, 2 * chars.length))]);
             s.getChars(0, n, cs, 0);
             ensure(4 + n);
             byte[] b = buf;
