@@ -114,7 +114,9 @@ final class Segment {
     }
 
     static String fileName(long baseSeq) {
-        return PREFIX + String.format("%020d", baseSeq) + SUFFIX;
+        // not String.format: called once a segment, it stays interpreted, ~0.2 ms of the worker's roll
+        String digits = Long.toString(baseSeq);
+        return PREFIX + "0".repeat(Math.max(0, 20 - digits.length())) + digits + SUFFIX;
     }
 
     /** The base sequence in a segment file name, or -1 if it is not one. */

@@ -68,6 +68,17 @@ class MmapJournalTest {
         return off;
     }
 
+    @ParameterizedTest
+    @ValueSource(longs = {0, 1, 99, 1_000_000_007L, Long.MAX_VALUE})
+    void segmentFileNamesAreZeroPaddedToTwentyDigitsAndParseBack(long baseSeq) {
+        String name = Segment.fileName(baseSeq);
+        assertThat(name).matches("seg-[0-9]{20}\\.log");
+        assertThat(Segment.parseBaseSeq(name)).isEqualTo(baseSeq);
+        if (baseSeq > 0) { // names sort as their sequences do, so a listing of the directory is in journal order
+            assertThat(Segment.fileName(baseSeq - 1)).isLessThan(name);
+        }
+    }
+
     @Test
     void tornTailAtRandomOffsetsLosesOnlyThePartialRecord() {
         Path dir = tmp.resolve("j");
