@@ -5,7 +5,6 @@ import static io.stellane.recovery.TestRequests.request;
 import io.stellane.recovery.JournaledRequest;
 import io.stellane.recovery.RecoveryStoreConfig;
 import io.stellane.recovery.SyncPolicy;
-import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -34,12 +33,13 @@ final class WalChurnChild {
     }
 
     static RecoveryStoreConfig config(Path dir) {
-        // 8 MiB: memtables of 1 MiB, so a WAL is switched every few hundred requests
+        // 8 MiB: memtables of 1 MiB, so a WAL is switched every few hundred requests (the segment
+        // size means nothing to this store; the config only wants two of them under the cap)
         return RecoveryStoreConfig.defaults(dir).withSyncPolicy(SyncPolicy.INTERVAL)
                 .withSyncInterval(Duration.ofMillis(5)).withSegmentSize(64 << 10).withMaxJournalBytes(8L << 20);
     }
 
-    public static void main(String[] args) throws IOException {
+    public static void main(String[] args) {
         Path dir = Path.of(args[0]);
         PrintStream out = new PrintStream(System.out, true);
         try (RocksDbRecoveryStore store = new RocksDbRecoveryStore(config(dir))) {
