@@ -27,6 +27,7 @@ import org.openjdk.jmh.annotations.Warmup;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Supplier;
 import java.util.stream.Collectors;
 
 /**
@@ -43,11 +44,15 @@ import java.util.stream.Collectors;
  *       under AFFINITY they all stay on worker 0, under FIFO and PRIORITY they are spread round-robin;</li>
  *   <li>{@code completableFuture}: {@code CompletableFuture.runAsync(body)} on the common pool
  *       (parallelism forced to {@value #WORKERS} in the fork), and its spawn-from-worker twin, where a
- *       pool worker submits the batch into its own queue and the other worker steals;</li>
+ *       pool worker submits the batch into its own queue and the other worker steals;
+ *       {@code completableFutureSupply}: the same with {@code supplyAsync}, the form the runtime
+ *       issue names (one more field store per task: its value);</li>
  *   <li>{@code nettyEventLoop}: {@code group.next().execute(body)} on a
  *       {@code MultiThreadIoEventLoopGroup(2, NioIoHandler.newFactory())}: the raw loop Stellane wraps;</li>
  *   <li>{@code virtualThreadPerTask}: one virtual thread per task, carrier parallelism forced to
- *       {@value #WORKERS} in the fork.</li>
+ *       {@value #WORKERS} in the fork;</li>
+ *   <li>{@code bareHandoff}: the floor, {@link BareHandoff}: a lock-free queue and a parking thread
+ *       per worker, nothing else. No runtime can hand a task to another thread for less.</li>
  * </ul>
  * Every contender gets a fresh task object per op (a Stellane {@code Task} runs once); the body is the
  * same shared {@link Countdown}, and the completion detection is the same for all.
@@ -82,6 +87,11 @@ public class TaskThroughputBenchmark {
         for (int i = 0; i < BATCH; i++) {
             Runtime.schedule(Task.of(countdown));
         }
+    };
+
+    private final Supplier<Void> countdownSupplier = () -> {
+        countdown.run();
+        return null;
     };
 
     private final Runnable commonPoolSpawner = () -> {
@@ -156,6 +166,15 @@ public class TaskThroughputBenchmark {
     }
 
     @Benchmark
+    public void completableFutureSupply() {
+        countdown.reset(BATCH);
+        for (int i = 0; i < BATCH; i++) {
+            CompletableFuture.supplyAsync(countdownSupplier);
+        }
+        countdown.await("completableFutureSupply");
+    }
+
+    @Benchmark
     public void completableFutureSpawnFromWorker() {
         countdown.reset(BATCH);
         CompletableFuture.runAsync(commonPoolSpawner);
@@ -187,6 +206,32 @@ public class TaskThroughputBenchmark {
             group.next().execute(c::run); // a fresh Runnable per op, like every other contender
         }
         countdown.await("nettyEventLoop");
+    }
+
+    @State(Scope.Benchmark)
+    public static class Bare {
+        BareHandoff handoff;
+
+        @Setup(Level.Trial)
+        public void start() {
+            handoff = new BareHandoff(WORKERS);
+        }
+
+        @TearDown(Level.Trial)
+        public void stop() throws InterruptedException {
+            handoff.close();
+        }
+    }
+
+    @Benchmark
+    public void bareHandoff(Bare bare) {
+        countdown.reset(BATCH);
+        BareHandoff h = bare.handoff;
+        Countdown c = countdown;
+        for (int i = 0; i < BATCH; i++) {
+            h.execute(c::run);
+        }
+        countdown.await("bareHandoff");
     }
 
     @State(Scope.Benchmark)
