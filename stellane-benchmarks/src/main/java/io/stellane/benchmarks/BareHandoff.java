@@ -6,11 +6,12 @@ import java.util.List;
 import java.util.concurrent.locks.LockSupport;
 
 /**
- * The least a runtime can do to run a task on another thread: a consumer thread per queue (the same
- * lock-free queue as Stellane's FIFO workers and Netty's loops), parking when its queue is empty and
- * unparked by the producer that finds it asleep. No futures, no stats, no I/O poll, no task object
- * beyond the caller's {@link Runnable}. It is the benchmark's floor: what handing a trivial task to
- * another thread costs on the machine at hand, next to which every real contender is measured.
+ * The least code that runs a task on another thread: a consumer thread per queue (the same lock-free
+ * queue as Stellane's FIFO workers and Netty's loops), parking when its queue is empty and unparked by
+ * the producer that finds it asleep. No futures, no stats, no I/O poll, no task object beyond the
+ * caller's {@link Runnable}. A reference rather than a floor (Netty's loop, which sleeps less often,
+ * beats it in some runs): its score next to the others shows how much of every contender's number
+ * is this machine's thread scheduling rather than the contender's own work.
  *
  * <p>Threading: {@link #execute} from one producer thread at a time (the benchmark's round-robin
  * cursor is a plain field); consumers are daemon threads, ended by {@link #close}.

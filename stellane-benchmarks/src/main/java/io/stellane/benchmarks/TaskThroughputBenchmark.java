@@ -4,6 +4,7 @@ import io.netty.channel.EventLoopGroup;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.nio.NioIoHandler;
 import io.stellane.config.RuntimeConfig;
+import io.stellane.runtime.CpuAffinity;
 import io.stellane.runtime.Runtime;
 import io.stellane.scheduler.TaskSchedulingStrategy;
 import io.stellane.stats.WorkerStats;
@@ -24,6 +25,7 @@ import org.openjdk.jmh.annotations.TearDown;
 import org.openjdk.jmh.annotations.Threads;
 import org.openjdk.jmh.annotations.Warmup;
 
+import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.TimeUnit;
@@ -51,8 +53,8 @@ import java.util.stream.Collectors;
  *       {@code MultiThreadIoEventLoopGroup(2, NioIoHandler.newFactory())}: the raw loop Stellane wraps;</li>
  *   <li>{@code virtualThreadPerTask}: one virtual thread per task, carrier parallelism forced to
  *       {@value #WORKERS} in the fork;</li>
- *   <li>{@code bareHandoff}: the floor, {@link BareHandoff}: a lock-free queue and a parking thread
- *       per worker, nothing else. No runtime can hand a task to another thread for less.</li>
+ *   <li>{@code bareHandoff}: {@link BareHandoff}, a lock-free queue and a parking thread per worker
+ *       and nothing else: the reference for what handing a task over costs on the machine at hand.</li>
  * </ul>
  * Every contender gets a fresh task object per op (a Stellane {@code Task} runs once); the body is the
  * same shared {@link Countdown}, and the completion detection is the same for all.
@@ -81,6 +83,29 @@ public class TaskThroughputBenchmark {
     static final int WORKERS = 2;
 
     private final Countdown countdown = new Countdown();
+
+    /**
+     * {@code free}: the kernel places the threads. {@code split}: the benchmark thread alone on one
+     * CPU, every contender's workers on another ({@link Placement}), re-applied at each iteration so
+     * that threads a pool started meanwhile are placed too.
+     */
+    @Param({"free"})
+    public String placement;
+
+    /** The CPUs the benchmark thread had before any placement (pinning it narrows what it reads). */
+    private List<Integer> cpus;
+
+    @Setup(Level.Iteration)
+    public void place() {
+        if (cpus == null) {
+            cpus = CpuAffinity.allowedCpus();
+        }
+        switch (placement) {
+            case "free" -> { }
+            case "split" -> Placement.split(cpus);
+            default -> throw new IllegalArgumentException("placement '" + placement + "': free or split");
+        }
+    }
 
     /** A worker's task: schedules the whole batch from there. Reused; the Task wrapping it is not. */
     private final Task.ThrowingRunnable stellaneSpawner = () -> {

@@ -6,6 +6,7 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 
 import static org.assertj.core.api.Assertions.assertThatCode;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 /**
  * One invocation of each contender, outside JMH: each must run its whole batch (a lost task fails
@@ -29,6 +30,14 @@ class TaskThroughputBenchmarkTest {
         } finally {
             runtime.stop();
         }
+    }
+
+    @Test
+    void placementIsFreeOrSplit() {
+        bench.placement = "free";
+        assertThatCode(bench::place).doesNotThrowAnyException();
+        bench.placement = "pinned";
+        assertThatThrownBy(bench::place).hasMessageContaining("free or split");
     }
 
     @Test
