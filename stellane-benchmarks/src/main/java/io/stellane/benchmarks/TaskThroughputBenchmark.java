@@ -59,6 +59,10 @@ import java.util.stream.Collectors;
  * Every contender gets a fresh task object per op (a Stellane {@code Task} runs once); the body is the
  * same shared {@link Countdown}, and the completion detection is the same for all.
  *
+ * <p>{@code -p placement=split} pins the benchmark thread and the contenders' workers to different
+ * CPUs ({@link Placement}): on a small machine the kernel's placement otherwise moves scores more
+ * than the contenders differ.
+ *
  * <p>Run: {@code ./stellane bench TaskThroughputBenchmark} (see docs/BENCHMARKS.md).
  */
 @State(Scope.Benchmark)
