@@ -29,7 +29,8 @@ final class BareHandoff implements AutoCloseable {
     }
 
     void execute(Runnable task) {
-        Consumer c = consumers[next++ % consumers.length];
+        Consumer c = consumers[next];
+        next = next + 1 == consumers.length ? 0 : next + 1;
         c.queue.offer(task);
         if (c.sleeping) {
             c.sleeping = false;

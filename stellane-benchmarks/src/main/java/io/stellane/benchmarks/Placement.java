@@ -1,13 +1,9 @@
 package io.stellane.benchmarks;
 
+import io.stellane.runtime.CpuAffinity;
+
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.lang.foreign.Arena;
-import java.lang.foreign.FunctionDescriptor;
-import java.lang.foreign.Linker;
-import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
-import java.lang.invoke.MethodHandle;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -17,27 +13,21 @@ import java.util.stream.Stream;
 /**
  * Where the benchmark's threads run. With a producer and two workers on two CPUs, one CPU always
  * carries two of the three threads, and which two changes from second to second: a contender's
- * one-second scores swing 3x with it, more than the ratios the benchmark is read for. {@link #split}
+ * one-second scores swing several-fold with it, more than the ratios the benchmark is read for. {@link #split}
  * takes that choice away: the calling (benchmark) thread alone on the first allowed CPU, every
  * contender's worker thread on the last one, for every contender alike.
  *
- * <p>Linux only ({@code sched_setaffinity(2)} on thread ids through the FFM API, threads found by
- * name in {@code /proc/self/task}).
+ * <p>Pools start threads lazily, and a new thread inherits its creator's CPU: a contender's threads
+ * started by the benchmark thread during the first warm-up iteration run on its CPU until the next
+ * iteration places them (the benchmark re-applies the split at every iteration; warm-up absorbs it).
+ *
+ * <p>Linux only ({@link CpuAffinity#pinThread} on thread ids, threads found by name in
+ * {@code /proc/self/task}).
  */
 final class Placement {
     /** Thread names of the contenders' workers as the kernel keeps them (the first 15 characters). */
     static final List<String> WORKER_PREFIXES = List.of(
             "stellane-worker", "multiThreadIoEv", "ForkJoinPool", "bare-handoff");
-    private static final int MASK_BYTES = 128;
-    private static final MethodHandle SET_AFFINITY;
-
-    static {
-        Linker linker = Linker.nativeLinker();
-        SET_AFFINITY = linker.defaultLookup().find("sched_setaffinity")
-                .map(a -> linker.downcallHandle(a, FunctionDescriptor.of(ValueLayout.JAVA_INT,
-                        ValueLayout.JAVA_INT, ValueLayout.JAVA_LONG, ValueLayout.ADDRESS)))
-                .orElse(null);
-    }
 
     private Placement() {
     }
@@ -57,11 +47,12 @@ final class Placement {
         if (cpus.size() < 2) {
             throw new IllegalStateException("placement=split needs two CPUs; this process may use " + cpus);
         }
-        pin(currentTid(), cpus.getFirst());
+        pin(currentTid(), cpus.getFirst()); // this thread cannot have ended
         int pinned = 0;
         for (long tid : threadIds(prefixes)) {
-            pin(tid, cpus.getLast());
-            pinned++;
+            if (pin(tid, cpus.getLast())) {
+                pinned++;
+            }
         }
         return pinned;
     }
@@ -95,20 +86,15 @@ final class Placement {
         }
     }
 
-    private static void pin(long tid, int cpu) {
-        if (SET_AFFINITY == null) {
-            throw new IllegalStateException("sched_setaffinity not found in libc (not Linux?)");
+    /** False for a thread that ended since it was listed; any other refusal ends the run. */
+    private static boolean pin(long tid, int cpu) {
+        String error = CpuAffinity.pinThread((int) tid, cpu);
+        if (error == null) {
+            return true;
         }
-        int rc;
-        try (Arena arena = Arena.ofConfined()) {
-            MemorySegment mask = arena.allocate(MASK_BYTES);
-            mask.set(ValueLayout.JAVA_BYTE, cpu / 8, (byte) (1 << (cpu % 8)));
-            rc = (int) SET_AFFINITY.invokeExact((int) tid, (long) MASK_BYTES, mask);
-        } catch (Throwable t) {
-            throw new IllegalStateException("sched_setaffinity(" + tid + ", cpu " + cpu + ") failed", t);
+        if (Files.exists(Path.of("/proc/self/task/" + tid))) {
+            throw new IllegalStateException("placement=split: " + error);
         }
-        if (rc != 0) {
-            throw new IllegalStateException("sched_setaffinity(" + tid + ", cpu " + cpu + ") returned " + rc);
-        }
+        return false;
     }
 }

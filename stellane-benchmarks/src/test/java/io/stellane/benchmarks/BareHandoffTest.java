@@ -38,12 +38,12 @@ class BareHandoffTest {
         BareHandoff handoff = new BareHandoff(1);
         try {
             Thread consumer = handoff.threads().getFirst();
-            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-            while (consumer.getState() != Thread.State.WAITING) {
-                assertThat(System.nanoTime()).as("the idle consumer parks").isLessThan(deadline);
-                Thread.onSpinWait();
-            }
-            for (int round = 0; round < 100; round++) { // each round finds it asleep again
+            for (int round = 0; round < 100; round++) {
+                long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+                while (consumer.getState() != Thread.State.WAITING) { // asleep before each round's task
+                    assertThat(System.nanoTime()).as("the idle consumer parks").isLessThan(deadline);
+                    Thread.onSpinWait();
+                }
                 CountDownLatch ran = new CountDownLatch(1);
                 handoff.execute(ran::countDown);
                 assertThat(ran.await(30, TimeUnit.SECONDS)).as("round %d woke the consumer", round).isTrue();

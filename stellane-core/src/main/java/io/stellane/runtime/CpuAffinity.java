@@ -54,6 +54,14 @@ public final class CpuAffinity {
 
     /** Pins the calling thread to {@code cpu}; returns an error message, or {@code null} on success. */
     public static String pinCurrentThread(int cpu) {
+        return pinThread(0, cpu);
+    }
+
+    /**
+     * Pins the thread with kernel thread id {@code tid} (0: the calling thread) to {@code cpu}; returns
+     * an error message, or {@code null} on success.
+     */
+    public static String pinThread(int tid, int cpu) {
         if (UNAVAILABLE != null) {
             return UNAVAILABLE;
         }
@@ -63,8 +71,8 @@ public final class CpuAffinity {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment mask = arena.allocate(MASK_BYTES);
             mask.set(ValueLayout.JAVA_BYTE, cpu / 8, (byte) (1 << (cpu % 8)));
-            int rc = (int) SET.invokeExact(0, (long) MASK_BYTES, mask);
-            return rc == 0 ? null : "sched_setaffinity(cpu " + cpu + ") returned " + rc;
+            int rc = (int) SET.invokeExact(tid, (long) MASK_BYTES, mask);
+            return rc == 0 ? null : "sched_setaffinity(" + (tid == 0 ? "" : "thread " + tid + ", ") + "cpu " + cpu + ") returned " + rc;
         } catch (Throwable t) {
             return "sched_setaffinity failed: " + t;
         }

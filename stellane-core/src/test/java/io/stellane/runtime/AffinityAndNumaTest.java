@@ -11,6 +11,7 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.atomic.AtomicIntegerArray;
 
@@ -46,6 +47,31 @@ class AffinityAndNumaTest {
             assertThat(stats.get(w).pinnedCpu()).isEqualTo(expected);
             assertThat(ranOn.get(w)).as("worker %d runs on its CPU", w).isEqualTo(expected);
         }
+    }
+
+    @Test
+    void pinsAnotherThreadByItsKernelId() throws Exception {
+        List<Integer> allowed = CpuAffinity.allowedCpus();
+        int cpu = allowed.getLast();
+        CompletableFuture<Integer> tid = new CompletableFuture<>();
+        CountDownLatch pinned = new CountDownLatch(1);
+        CompletableFuture<List<Integer>> seen = new CompletableFuture<>();
+        Thread t = Thread.ofPlatform().name("pin-target").start(() -> {
+            try {
+                tid.complete(Integer.parseInt(Files.readSymbolicLink(Path.of("/proc/thread-self")).getFileName().toString()));
+                pinned.await();
+                seen.complete(CpuAffinity.allowedCpus());
+            } catch (Exception e) {
+                seen.completeExceptionally(e);
+            }
+        });
+        assertThat(CpuAffinity.pinThread(tid.get(), cpu)).as("error").isNull();
+        pinned.countDown();
+        t.join();
+        assertThat(seen.get()).containsExactly(cpu);
+        assertThat(CpuAffinity.allowedCpus()).as("the caller keeps its CPUs").isEqualTo(allowed);
+        assertThat(CpuAffinity.pinThread(tid.get(), cpu)).as("a thread that ended").contains("returned");
+        assertThat(CpuAffinity.pinThread(0, 4096)).contains("out of range");
     }
 
     @Test
