@@ -5,7 +5,6 @@ import org.jctools.queues.MpscUnboundedXaddArrayQueue;
 
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
-import java.util.Comparator;
 import java.util.PriorityQueue;
 
 /**
@@ -19,7 +18,8 @@ import java.util.PriorityQueue;
  * to [-1000, 1000].
  *
  * <p>Producers only append to a lock-free queue, as under FIFO; the owning worker moves what arrived
- * into its own structures when it dequeues, numbering arrivals in the queue's order. Those structures
+ * into its own structures when it dequeues ({@link #SORT_BATCH} at most at a time), numbering arrivals
+ * in the queue's order. A task's priority is read then, so set it before scheduling the task. Those structures
  * are one FIFO ring per priority level (keys within a level only grow) and a heap of the non-empty
  * levels by their first key: taking a task costs {@code O(log L)} for {@code L} levels in use, and
  * {@code O(1)} when every queued task has the same priority. No lock: a worker and its producers
@@ -29,11 +29,19 @@ public final class PriorityScheduler implements TaskScheduler {
     /** How many later arrivals one priority level may overtake. */
     public static final long AGING = 1024;
     private static final int LIMIT = 1000;
-    private static final VarHandle SORTED;
+    /**
+     * At most this many arrivals are sorted per dequeue (about a third of a millisecond): a flood must
+     * not stall the worker's loop. Only sorted tasks compete, so a task that arrives behind more than
+     * this many unsorted ones is ordered one dequeue later.
+     */
+    static final int SORT_BATCH = 16_384;
+    /** A level's ring is given back beyond this many slots once it empties. */
+    private static final int KEEP_SLOTS = 1024;
+    private static final VarHandle TAKEN;
 
     static {
         try {
-            SORTED = MethodHandles.lookup().findVarHandle(CountFields.class, "sorted", int.class);
+            TAKEN = MethodHandles.lookup().findVarHandle(CountFields.class, "taken", long.class);
         } catch (ReflectiveOperationException e) {
             throw new ExceptionInInitializerError(e);
         }
@@ -44,8 +52,9 @@ public final class PriorityScheduler implements TaskScheduler {
     // The owning worker's alone.
     private final Level[] levels = new Level[2 * LIMIT + 1];
     /** On equal keys the higher priority first: it then overtakes exactly {@code priority * AGING} tasks. */
-    private final PriorityQueue<Level> byFirstKey = new PriorityQueue<>(
-            Comparator.comparingLong(Level::firstKey).thenComparing(Level::priority, Comparator.reverseOrder()));
+    private final PriorityQueue<Level> byFirstKey = new PriorityQueue<>((a, b) -> a.firstKey() != b.firstKey()
+            ? Long.compare(a.firstKey(), b.firstKey())
+            : Integer.compare(b.priority, a.priority));
     private final Counts counts = new Counts();
 
     @Override
@@ -63,20 +72,20 @@ public final class PriorityScheduler implements TaskScheduler {
         Task<?> task = first.take();
         if (first.isEmpty()) {
             byFirstKey.poll();
+            first.trim();
         } else if (byFirstKey.size() > 1) {
             byFirstKey.poll(); // its first key grew: back into place
             byFirstKey.add(first);
         }
         Counts c = counts;
-        SORTED.setOpaque(c, c.sorted - 1);
+        TAKEN.setOpaque(c, c.taken + 1);
         return task;
     }
 
     private void sortArrivals() {
         Counts c = counts;
-        int moved = 0;
         Task<?> t;
-        while ((t = arrived.relaxedPoll()) != null) {
+        for (int n = 0; n < SORT_BATCH && (t = arrived.relaxedPoll()) != null; n++) {
             int p = Math.clamp(t.priority(), -LIMIT, LIMIT);
             Level level = levels[p + LIMIT];
             if (level == null) {
@@ -87,21 +96,18 @@ public final class PriorityScheduler implements TaskScheduler {
             if (wasEmpty) {
                 byFirstKey.add(level);
             }
-            moved++;
-        }
-        if (moved > 0) {
-            SORTED.setOpaque(c, c.sorted + moved);
         }
     }
 
     @Override
     public boolean hasTasks() {
-        return (int) SORTED.getOpaque(counts) > 0 || !arrived.isEmpty();
+        return size() > 0;
     }
 
+    /** Enqueued minus taken: exact whether a task waits in the queue or in a level. */
     @Override
     public int size() {
-        return (int) SORTED.getOpaque(counts) + arrived.size();
+        return (int) (arrived.currentProducerIndex() - (long) TAKEN.getOpaque(counts));
     }
 
     /**
@@ -114,8 +120,8 @@ public final class PriorityScheduler implements TaskScheduler {
     }
 
     private abstract static class CountFields extends PadBefore {
-        long arrivals; // the owner's: enqueues numbered so far
-        int sorted;    // the owner's: tasks in the levels; read opaquely by anyone
+        long arrivals; // the owner's: arrivals numbered so far
+        long taken;    // the owner's: tasks dequeued; read opaquely by anyone
     }
 
     @SuppressWarnings("unused")
@@ -132,10 +138,6 @@ public final class PriorityScheduler implements TaskScheduler {
 
         Level(int priority) {
             this.priority = priority;
-        }
-
-        int priority() {
-            return priority;
         }
 
         boolean isEmpty() {
@@ -162,6 +164,15 @@ public final class PriorityScheduler implements TaskScheduler {
             head = (head + 1) & (tasks.length - 1);
             count--;
             return t;
+        }
+
+        /** Gives a large ring back once empty: a burst must not hold its memory for good. */
+        void trim() {
+            if (tasks.length > KEEP_SLOTS) {
+                keys = new long[16];
+                tasks = new Task<?>[16];
+                head = 0;
+            }
         }
 
         private void grow() {

@@ -80,6 +80,25 @@ class PrioritySchedulerOrderTest {
     }
 
     @Test
+    void aDequeueSortsABoundedNumberOfArrivals() {
+        PriorityScheduler scheduler = new PriorityScheduler();
+        int flood = PriorityScheduler.SORT_BATCH + 10;
+        for (int i = 0; i < flood; i++) {
+            scheduler.enqueue(Task.completed(i));
+        }
+        Task<?> urgent = Task.completed("urgent").withPriority(1000);
+        scheduler.enqueue(urgent);
+        assertThat(scheduler.size()).isEqualTo(flood + 1);
+        assertThat(scheduler.dequeue().resultNow()).as("the urgent task is not sorted yet").isEqualTo(0);
+        assertThat(scheduler.dequeue()).as("sorted by the next dequeue, it goes first").isSameAs(urgent);
+        assertThat(scheduler.size()).isEqualTo(flood - 1);
+        for (int i = 1; i < flood; i++) {
+            assertThat(scheduler.dequeue().resultNow()).isEqualTo(i);
+        }
+        assertThat(scheduler.hasTasks()).isFalse();
+    }
+
+    @Test
     void aTaskQueuedWhileOthersWaitIsOrderedWithThem() {
         PriorityScheduler scheduler = new PriorityScheduler();
         Task<?> low = Task.completed("low");
