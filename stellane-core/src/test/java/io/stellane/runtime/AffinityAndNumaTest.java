@@ -70,7 +70,7 @@ class AffinityAndNumaTest {
         t.join();
         assertThat(seen.get()).containsExactly(cpu);
         assertThat(CpuAffinity.allowedCpus()).as("the caller keeps its CPUs").isEqualTo(allowed);
-        assertThat(CpuAffinity.pinThread(tid.get(), cpu)).as("a thread that ended").contains("returned");
+        assertThat(CpuAffinity.pinThread(Integer.MAX_VALUE, cpu)).as("no such thread").contains("returned");
         assertThat(CpuAffinity.pinThread(0, 4096)).contains("out of range");
     }
 
