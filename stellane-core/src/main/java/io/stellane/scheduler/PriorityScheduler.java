@@ -11,19 +11,19 @@ import java.util.PriorityQueue;
  * Higher {@link Task#priority()} first, first in first out among equals, and no starvation.
  *
  * <h2>How it works</h2>
- * Each task gets the key {@code arrival - priority * AGING}, smallest first, where {@code arrival}
- * counts enqueues (on equal keys the higher priority first). A task of priority {@code p} therefore overtakes at most {@code p * AGING} tasks
- * of priority 0 that arrived before it: under an endless stream of high-priority work, a
- * low-priority task waits for a bounded number of later arrivals, then runs. Priorities are clamped
- * to [-1000, 1000].
+ * Each task gets the key {@code arrival - priority * AGING}, smallest first (on equal keys the higher
+ * priority first), where {@code arrival} counts enqueues. A task of priority {@code p} therefore
+ * overtakes at most {@code p * AGING} tasks of priority 0 that arrived before it: under an endless
+ * stream of high-priority work, a low-priority task waits for a bounded number of later arrivals,
+ * then runs. Priorities are clamped to [-1000, 1000].
  *
  * <p>Producers only append to a lock-free queue, as under FIFO; the owning worker moves what arrived
- * into its own structures when it dequeues ({@link #SORT_BATCH} at most at a time), numbering arrivals
- * in the queue's order. A task's priority is read then, so set it before scheduling the task. Those structures
- * are one FIFO ring per priority level (keys within a level only grow) and a heap of the non-empty
- * levels by their first key: taking a task costs {@code O(log L)} for {@code L} levels in use, and
- * {@code O(1)} when every queued task has the same priority. No lock: a worker and its producers
- * never wait for each other.
+ * into its own structures when it dequeues ({@link #SORT_BATCH} at most at a time), numbering
+ * arrivals in the queue's order. A task's priority is read then, so set it before scheduling the
+ * task. Those structures are one FIFO ring per priority level (keys within a level only grow) and a
+ * heap of the non-empty levels by their first key: taking a task costs {@code O(log L)} for {@code L}
+ * levels in use, and {@code O(1)} when every queued task has the same priority. No lock: a worker and
+ * its producers never wait for each other.
  */
 public final class PriorityScheduler implements TaskScheduler {
     /** How many later arrivals one priority level may overtake. */
