@@ -13,9 +13,9 @@ import java.util.stream.Stream;
 /**
  * Where the benchmark's threads run. With a producer and two workers on two CPUs, one CPU always
  * carries two of the three threads, and which two changes from second to second: a contender's
- * one-second scores swing several-fold with it, more than the ratios the benchmark is read for. {@link #split}
- * takes that choice away: the calling (benchmark) thread alone on the first allowed CPU, every
- * contender's worker thread on the last one, for every contender alike.
+ * one-second scores swing several-fold with it, more than the ratios the benchmark is read for.
+ * {@link #split} takes that choice away: the calling (benchmark) thread alone on the first allowed
+ * CPU, every contender's worker thread on the last one, for every contender alike.
  *
  * <p>Pools start threads lazily, and a new thread inherits its creator's CPU: a contender's threads
  * started by the benchmark thread during the first warm-up iteration run on its CPU until the next
