@@ -72,7 +72,8 @@ public final class CpuAffinity {
             MemorySegment mask = arena.allocate(MASK_BYTES);
             mask.set(ValueLayout.JAVA_BYTE, cpu / 8, (byte) (1 << (cpu % 8)));
             int rc = (int) SET.invokeExact(tid, (long) MASK_BYTES, mask);
-            return rc == 0 ? null : "sched_setaffinity(" + (tid == 0 ? "" : "thread " + tid + ", ") + "cpu " + cpu + ") returned " + rc;
+            String target = tid == 0 ? "" : "thread " + tid + ", ";
+            return rc == 0 ? null : "sched_setaffinity(" + target + "cpu " + cpu + ") returned " + rc;
         } catch (Throwable t) {
             return "sched_setaffinity failed: " + t;
         }
