@@ -190,7 +190,9 @@ class MmapJournalTest {
     void aScanOfTheFilesWhileThreadsAppendFindsWholeRequestsOnly() throws Exception {
         // what a crash at any moment leaves: copies taken while three threads append and complete
         // and segments roll and compact. A frame's length is stored after its bytes, so a copy read
-        // front to back never holds a frame that is not whole: no warning, nothing torn, nothing twice
+        // front to back never holds a frame that is not whole: nothing torn, nothing twice. It may hold
+        // the bytes of a frame whose length it read as still zero (written between the two reads),
+        // which a crash leaves too: that tail is zeroed with a warning, the only one allowed here
         Path dir = tmp.resolve("j");
         int threads = 3;
         int scans = 5;
@@ -218,7 +220,8 @@ class MmapJournalTest {
                             seen.set(opened.pending());
                         }
                     });
-                    assertThat(log).doesNotContain("WARN");
+                    assertThat(log.lines().filter(l -> l.contains("WARN"))
+                            .filter(l -> !l.contains("non-zero bytes after the end of the log"))).isEmpty();
                     assertThat(seen.get()).extracting(PendingRequest::requestId).doesNotHaveDuplicates();
                     for (PendingRequest p : seen.get()) {
                         int i = Integer.parseInt(p.requestId().substring(p.requestId().indexOf('-') + 1));
