@@ -122,6 +122,41 @@ public final class ConfigLoader {
         }
     }
 
+    /** The forms {@link #parseSize} accepts, quoted in its error messages. */
+    static final String SIZE_FORMS = "a number of bytes, or a number and a unit B, KiB, MiB or GiB, e.g. 65536, 64KiB, 4MiB";
+
+    private static final Pattern SIZE = Pattern.compile("(\\d+)\\s*(B|KiB|MiB|GiB)?");
+
+    /**
+     * Parses a byte size: {@code 65536}, {@code 64KiB}, {@code 4MiB}, {@code 1GiB}, {@code 512B}
+     * (binary units only: {@code KB} would leave it open whether 1000 or 1024 was meant).
+     *
+     * @param key the key or variable the text came from, named in the exception
+     * @throws ConfigException if the text is none of those forms or overflows a long
+     */
+    public static long parseSize(String key, String text) {
+        Matcher m = SIZE.matcher(text == null ? "" : text.strip());
+        if (!m.matches()) {
+            throw new ConfigException(key, text, "expected a size: " + SIZE_FORMS);
+        }
+        String unit = m.group(2) == null ? "B" : m.group(2);
+        int shift = switch (unit) {
+            case "KiB" -> 10;
+            case "MiB" -> 20;
+            case "GiB" -> 30;
+            default -> 0;
+        };
+        try {
+            long n = Long.parseLong(m.group(1));
+            if (n > Long.MAX_VALUE >> shift) {
+                throw new NumberFormatException();
+            }
+            return n << shift;
+        } catch (NumberFormatException e) {
+            throw new ConfigException(key, text, "expected a size that fits in 63 bits: " + SIZE_FORMS);
+        }
+    }
+
     /** The inverse of {@link #parseDuration} in the largest exact unit, so messages echo what users write. */
     static String formatDuration(Duration d) {
         long nanos;

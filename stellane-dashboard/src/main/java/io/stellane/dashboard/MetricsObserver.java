@@ -2,6 +2,7 @@ package io.stellane.dashboard;
 
 import io.stellane.metrics.HttpMetrics;
 import io.stellane.metrics.StellaneMetrics;
+import io.stellane.server.ServerLimit;
 import io.stellane.server.ServerObserver;
 
 import java.util.Objects;
@@ -58,6 +59,11 @@ public final class MetricsObserver implements ServerObserver {
             serverErrors.increment();
         }
         http.requestCompleted(UNMATCHED.equals(route) ? null : route, method, status, nanos);
+    }
+
+    @Override
+    public void limitReached(ServerLimit limit) {
+        http.limitReached(limit.label());
     }
 
     /** Requests answered since this observer was added. */

@@ -26,4 +26,12 @@ public interface HttpMetrics {
 
     /** A connection counted by {@link #connectionOpened()} was closed. */
     void connectionClosed();
+
+    /**
+     * A client ran into one of the server's limits; exported as
+     * {@code stellane_http_server_limits_total{limit="<label>"}}.
+     *
+     * @param limit the limit's label, e.g. {@code write_timeout} (the server's {@code ServerLimit.label()})
+     */
+    void limitReached(String limit);
 }

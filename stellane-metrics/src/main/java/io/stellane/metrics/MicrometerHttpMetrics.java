@@ -33,6 +33,7 @@ final class MicrometerHttpMetrics implements HttpMetrics {
             new ConcurrentHashMap<>();
     private final AtomicLong open = new AtomicLong();
     private final Counter opened;
+    private final ConcurrentHashMap<String, Counter> limits = new ConcurrentHashMap<>();
     private final List<Meter> registered = new CopyOnWriteArrayList<>();
 
     MicrometerHttpMetrics(MeterRegistry registry) {
@@ -136,6 +137,21 @@ final class MicrometerHttpMetrics implements HttpMetrics {
     @Override
     public void connectionClosed() {
         open.decrementAndGet();
+    }
+
+    @Override
+    public void limitReached(String limit) {
+        Counter c = limits.get(limit);
+        if (c == null) {
+            c = limits.computeIfAbsent(limit, l -> {
+                Counter made = Counter.builder("stellane.http.server.limits")
+                        .description("Times clients ran into a server limit (timeouts, caps, budgets)")
+                        .tag("limit", l).register(registry);
+                registered.add(made);
+                return made;
+            });
+        }
+        c.increment();
     }
 
     List<Meter> meters() {

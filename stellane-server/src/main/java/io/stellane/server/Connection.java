@@ -3,9 +3,10 @@ package io.stellane.server;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufOutputStream;
 import io.netty.buffer.ByteBufUtil;
-import io.netty.buffer.CompositeByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelFutureListener;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.ChannelOutboundBuffer;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.handler.codec.http.DefaultFullHttpResponse;
@@ -32,8 +33,8 @@ import io.stellane.task.Task;
 import io.stellane.task.Worker;
 
 import java.io.OutputStream;
+import java.net.InetAddress;
 import java.nio.charset.StandardCharsets;
-import java.util.ArrayDeque;
 import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.Future;
@@ -49,20 +50,31 @@ import java.util.function.BiConsumer;
  * A request head is validated, its body (if any) is gathered up to the limit, then the request is
  * routed and its handler called. A handler task that is already done is answered at once: the
  * response is written (not flushed) and the next pipelined request is read; the read batch ends
- * with one flush. A task that is not done makes the connection <em>busy</em>: decoded messages
- * that arrive meanwhile wait in a backlog, so responses leave in request order; when the task
- * completes (on this worker: tasks started here continue here) the response is written and
- * flushed and the backlog resumes.
+ * with one flush. A task that is not done makes the connection <em>busy</em> until its response is
+ * written (when the task completes, on this worker: tasks started here continue here).
+ *
+ * <p><b>One request at a time, and only while its answer can leave.</b> The decoder asks
+ * {@link #readyForRequest()} before it decodes each new request head: not while a request is
+ * busy, and not while the channel is unwritable (more than {@code writeHighWaterMark} bytes of
+ * responses queued because the client does not read them). Undecoded bytes stay in the decoder,
+ * and reading from the socket stops ({@code autoRead} off) until the connection can take a request
+ * again; so a client that pipelines without reading costs one read buffer and one outbound buffer,
+ * and responses leave in request order without a queue of decoded requests. If queued responses
+ * make no progress for {@code writeTimeout}, the connection is reset.
  *
  * <p>With request recovery on ({@link ServerRecovery}), a selected request is journaled before its
  * handler runs and completed once its response is ready, before that response is written; under
- * {@code SyncPolicy.ALWAYS} both steps run on a virtual thread while the connection stays busy.
+ * {@code SyncPolicy.ALWAYS} (or for a large body) both steps run on a virtual thread while the
+ * connection stays busy.
  *
  * <p>Protocol errors are answered with a 4xx and {@code Connection: close}, and the connection is
- * closed; everything decoded after them is dropped. Timeouts use one timer per connection,
- * re-armed from timestamps rather than per request: a head must be complete within
- * {@code headerReadTimeout} of its first byte (else 408), an idle keep-alive connection is closed
- * after {@code idleTimeout}.
+ * closed; everything after them is dropped. Timeouts use one timer per connection, re-armed from
+ * timestamps rather than per request: a head must be complete within {@code headerReadTimeout} of
+ * its first byte, a whole request within {@code requestReadTimeout}, a body must keep up
+ * {@code minBodyRate} after its grace period (else 408); an idle keep-alive connection is closed
+ * after {@code idleTimeout}. A request body is copied into one array as it arrives (network
+ * buffers go back to the pool at once) and counted against the server's body budget until the
+ * response is written.
  */
 final class Connection extends ChannelInboundHandlerAdapter implements Runnable {
     private static final AtomicLong IDS = new AtomicLong();
@@ -71,58 +83,88 @@ final class Connection extends ChannelInboundHandlerAdapter implements Runnable 
     private static final HttpHeadersFactory HEADERS = DefaultHttpHeadersFactory.headersFactory()
             .withNameValidation(false).withValueValidation(false);
     private static final byte[] NO_BODY = new byte[0];
-    private static final int BACKLOG_PAUSE = 64;
+    /** A chunked body's array starts at this size and doubles. */
+    private static final int FIRST_CHUNKED_CAPACITY = 8 * 1024;
+    private static final long SECOND = TimeUnit.SECONDS.toNanos(1);
+    private static final HeadValidation.Refusal TOO_LARGE = new HeadValidation.Refusal(413, "Content Too Large");
+    private static final HeadValidation.Refusal TIMEOUT = new HeadValidation.Refusal(408, "Request Timeout");
+    private static final HeadValidation.Refusal TOO_SLOW = new HeadValidation.Refusal(408,
+            "Request Timeout: the request body arrived too slowly");
+    private static final HeadValidation.Refusal BUSY = new HeadValidation.Refusal(503,
+            "Service Unavailable: too many request bodies in progress; retry later");
 
     private enum Phase { WAIT, HEAD, BODY, BUSY, IDLE }
 
     final Server server;
     final long id = IDS.incrementAndGet();
+    /** The client's address, for the per-address cap; null when unknown. */
+    final InetAddress address;
     private final ServerConfig config;
     private final long headerTimeoutNanos;
     private final long idleTimeoutNanos;
+    private final long requestTimeoutNanos;
+    private final long writeTimeoutNanos;
     private final RouteTree<Handler> routes;
     private final String[] params;
     private final ServerRecovery recovery; // fixed before listen; null when recovery is off
 
     private ChannelHandlerContext ctx;
-    private ArrayDeque<Object> backlog;
-    private boolean drainingBacklog;
+    private RequestDecoder decoder;
     private boolean inRead;
     private boolean needsFlush;
     private boolean closing;
     private boolean busy;
     private boolean draining;
+    /** The decoder holds undecoded input and the socket is not read ({@code autoRead} off). */
+    private boolean inputHeld;
     private long seq;
 
     // the request being read
     private HttpRequest head;
-    private CompositeByteBuf body;
-    private long bodySize;
+    private long requestReadStart;
+    private byte[] body;
+    private int bodySize;
+    /** Bytes of the server's body budget this connection holds (its body array's size, or its declared length). */
+    private long budgeted;
 
     // the request being answered
     private boolean keepAlive;
     private boolean headRequest;
     private boolean http10;
 
-    private Phase phase = Phase.WAIT;
+    // what other threads read when shedding: racy reads of a heuristic, never of a decision
+    private volatile Phase phase = Phase.WAIT;
     private long phaseSince = System.nanoTime();
     private Worker worker; // this connection's worker, for its cheap loop clock
     private long requestStart; // 0: nobody observes; -1: observed, not timed; else System.nanoTime() at dispatch
     private int timed;
     private Future<?> timer;
     private long timerDeadline;
+    /** Since when queued responses made no progress (the channel unwritable); 0 when writable. */
+    private long stalledSince;
+    private long stalledPending;
+    private Object stalledCurrent;
+    private int stalledReadable;
 
-    Connection(Server server) {
+    Connection(Server server, InetAddress address) {
         this.server = server;
+        this.address = address;
         this.config = server.config;
         this.headerTimeoutNanos = config.headerReadTimeout().toNanos();
         this.idleTimeoutNanos = config.idleTimeout().toNanos();
+        this.requestTimeoutNanos = config.requestReadTimeout().toNanos();
+        this.writeTimeoutNanos = config.writeTimeout().toNanos();
         this.routes = server.routes;
         this.params = new String[routes.maxParams()];
         this.recovery = server.recovery;
     }
 
     // ---------------------------------------------------------------- channel events
+
+    /** Called once by the decoder in front of this connection. */
+    void decoder(RequestDecoder decoder) {
+        this.decoder = decoder;
+    }
 
     @Override
     public void handlerAdded(ChannelHandlerContext ctx) {
@@ -146,11 +188,7 @@ final class Connection extends ChannelInboundHandlerAdapter implements Runnable 
             timer.cancel(false);
             timer = null;
         }
-        releaseBody();
-        if (backlog != null) {
-            backlog.forEach(ReferenceCountUtil::release);
-            backlog.clear();
-        }
+        dropBody();
         server.connectionClosed(this);
     }
 
@@ -159,8 +197,6 @@ final class Connection extends ChannelInboundHandlerAdapter implements Runnable 
         inRead = true;
         if (closing) {
             ReferenceCountUtil.release(msg);
-        } else if (busy || (backlog != null && !backlog.isEmpty())) {
-            enqueue(msg);
         } else {
             handle(msg);
         }
@@ -173,6 +209,25 @@ final class Connection extends ChannelInboundHandlerAdapter implements Runnable 
             needsFlush = false;
             ctx.flush();
         }
+        if (phase == Phase.BODY && !closing) {
+            armBodyCheck(); // a body still arriving: the only case that needs the timer sooner
+        }
+    }
+
+    @Override
+    public void channelWritabilityChanged(ChannelHandlerContext ctx) {
+        if (ctx.channel().isWritable()) {
+            stalledSince = 0;
+            if (inputHeld || decoder.hasBufferedInput()) {
+                // not inline: this may be called from inside a flush, where a write would wait for the next one
+                ctx.executor().execute(this::resumeReading);
+            }
+        } else if (stalledSince == 0 && !closing) {
+            stalledSince = System.nanoTime();
+            markProgress();
+            arm(writeTimeoutNanos);
+        }
+        ctx.fireChannelWritabilityChanged();
     }
 
     @Override
@@ -181,17 +236,60 @@ final class Connection extends ChannelInboundHandlerAdapter implements Runnable 
         ctx.close();
     }
 
-    // ---------------------------------------------------------------- reading requests
+    // ---------------------------------------------------------------- flow control
 
-    private void enqueue(Object msg) {
-        if (backlog == null) {
-            backlog = new ArrayDeque<>();
+    /** The decoder may decode another request head: none is being handled and responses can leave. */
+    boolean readyForRequest() {
+        return !busy && !closing && ctx.channel().isWritable();
+    }
+
+    /** Whether the decoder should throw input away instead of keeping it (the connection is closing). */
+    boolean discardingInput() {
+        return closing;
+    }
+
+    boolean inputHeld() {
+        return inputHeld;
+    }
+
+    /** The decoder has input it may not decode yet: stop reading the socket until {@link #resumeReading}. */
+    void holdInput() {
+        if (inputHeld) {
+            return;
         }
-        backlog.add(msg);
-        if (backlog.size() == BACKLOG_PAUSE) {
-            ctx.channel().config().setAutoRead(false); // a client far ahead of us: stop reading for now
+        inputHeld = true;
+        ctx.channel().config().setAutoRead(false);
+        if (!busy && !closing) {
+            server.limitReached(ServerLimit.WRITE_BACKPRESSURE, remote());
         }
     }
+
+    /** A request finished or the channel drained: decode what is waiting and read the socket again. */
+    private void resumeReading() {
+        if (!readyForRequest() || decoder.decoding()) {
+            return; // a decoder mid-read asks readyForRequest() again before each head
+        }
+        if (decoder.hasBufferedInput()) {
+            boolean wasInRead = inRead;
+            inRead = true;
+            try {
+                decoder.decodeBuffered();
+            } finally {
+                inRead = wasInRead;
+            }
+            flushOutsideRead();
+        }
+        // reading again only once what waited is decoded and the connection still takes requests: turning
+        // autoRead on and off around every burst lets reads in flight (io_uring) pile up in the decoder
+        if (inputHeld && readyForRequest()) {
+            inputHeld = false;
+            ctx.channel().config().setAutoRead(true);
+        }
+    }
+
+    // ---------------------------------------------------------------- reading requests
+
+    // ---------------------------------------------------------------- reading requests
 
     private void handle(Object msg) {
         if (msg instanceof HttpRequest req) {
@@ -227,8 +325,18 @@ final class Connection extends ChannelInboundHandlerAdapter implements Runnable 
         HttpHeaders h = req.headers();
         long length = HttpUtil.getContentLength(req, -1L);
         if (length > config.maxBodySize()) {
-            refuse(new HeadValidation.Refusal(413, "Content Too Large"), null);
+            refuse(TOO_LARGE, null);
             return;
+        }
+        if (length > 0) {
+            // the whole declared body is budgeted before a byte of it is read, so a 503 costs the client nothing
+            if (!server.reserveBody(length)) {
+                server.limitReached(ServerLimit.BODY_BUDGET, remote());
+                refuse(BUSY, null);
+                return;
+            }
+            budgeted = length;
+            body = new byte[(int) length];
         }
         String expect = h.get(HttpHeaderNames.EXPECT);
         if (expect != null) {
@@ -256,21 +364,23 @@ final class Connection extends ChannelInboundHandlerAdapter implements Runnable 
         ByteBuf data = c.content();
         int n = data.readableBytes();
         if (n > 0) {
-            bodySize += n;
-            if (bodySize > config.maxBodySize()) {
-                refuse(new HeadValidation.Refusal(413, "Content Too Large"), null);
+            if ((long) bodySize + n > config.maxBodySize()) {
+                refuse(TOO_LARGE, null);
                 return;
             }
-            if (body == null) {
-                body = ctx.alloc().compositeBuffer(64);
+            if (body == null || bodySize + n > body.length) {
+                if (!growBody(bodySize + n)) {
+                    return;
+                }
             }
-            body.addComponent(true, data.retain());
+            data.getBytes(data.readerIndex(), body, bodySize, n);
+            bodySize += n;
         }
         if (c instanceof LastHttpContent) {
             byte[] bytes = NO_BODY;
             if (body != null) {
-                bytes = ByteBufUtil.getBytes(body);
-                releaseBody();
+                bytes = bodySize == body.length ? body : Arrays.copyOf(body, bodySize);
+                body = null;
             }
             HttpRequest req = head;
             head = null;
@@ -278,10 +388,27 @@ final class Connection extends ChannelInboundHandlerAdapter implements Runnable 
         }
     }
 
-    private void releaseBody() {
-        if (body != null) {
-            body.release();
-            body = null;
+    /** Room for a chunked body of {@code needed} bytes, doubling, within the body budget; false when refused. */
+    private boolean growBody(int needed) {
+        long capacity = Math.max(needed, body == null ? FIRST_CHUNKED_CAPACITY : 2L * body.length);
+        capacity = Math.min(capacity, Math.max(needed, config.maxBodySize()));
+        long more = capacity - budgeted;
+        if (more > 0 && !server.reserveBody(more)) {
+            server.limitReached(ServerLimit.BODY_BUDGET, remote());
+            refuse(BUSY, null);
+            return false;
+        }
+        budgeted += Math.max(more, 0);
+        body = body == null ? new byte[(int) capacity] : Arrays.copyOf(body, (int) capacity);
+        return true;
+    }
+
+    /** The request's body is no longer needed: its bytes leave the budget. */
+    private void dropBody() {
+        body = null;
+        if (budgeted != 0) {
+            server.releaseBody(budgeted);
+            budgeted = 0;
         }
     }
 
@@ -533,6 +660,7 @@ final class Connection extends ChannelInboundHandlerAdapter implements Runnable 
                 content, h, EmptyHttpHeaders.INSTANCE);
         if (close) {
             closing = true;
+            dropBody();
             ctx.writeAndFlush(res).addListener(ChannelFutureListener.CLOSE);
             if (requestStart != 0) {
                 server.requestCompleted(cx, r.status, requestStart);
@@ -577,34 +705,23 @@ final class Connection extends ChannelInboundHandlerAdapter implements Runnable 
     /** The response is written: serve what the client pipelined meanwhile. */
     private void finishRequest() {
         busy = false;
+        dropBody();
         setPhase(Phase.IDLE);
         if (draining) {
             closing = true;
             ctx.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(ChannelFutureListener.CLOSE);
             return;
         }
-        if (drainingBacklog || backlog == null) {
-            return;
-        }
-        drainingBacklog = true;
-        try {
-            Object msg;
-            while (!busy && !closing && (msg = backlog.poll()) != null) {
-                handle(msg);
-            }
-            if (backlog.isEmpty() && !ctx.channel().config().isAutoRead() && !closing) {
-                ctx.channel().config().setAutoRead(true);
-            }
-        } finally {
-            drainingBacklog = false;
+        if (!decoder.decoding() && (inputHeld || decoder.hasBufferedInput())) {
+            resumeReading();
         }
     }
 
-    /** Answers a protocol error: status, a fixed reason, {@code Connection: close}; then closes. */
+    /** Answers a protocol error or a tripped limit: status, a fixed reason, {@code Connection: close}; then closes. */
     private void refuse(HeadValidation.Refusal refusal, String allow) {
         server.rejected.increment();
         head = null;
-        releaseBody();
+        dropBody();
         closing = true;
         busy = true;
         HttpHeaders h = HEADERS.newHeaders();
@@ -615,6 +732,9 @@ final class Connection extends ChannelInboundHandlerAdapter implements Runnable 
         h.add(HttpHeaderNames.DATE, HttpDate.now());
         if (allow != null) {
             h.add(HttpHeaderNames.ALLOW, allow);
+        }
+        if (refusal.status() == 503) {
+            h.add(HttpHeaderNames.RETRY_AFTER, "1");
         }
         h.add(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
         ctx.writeAndFlush(new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.valueOf(refusal.status()),
@@ -662,6 +782,12 @@ final class Connection extends ChannelInboundHandlerAdapter implements Runnable 
             if (chunk.length > 0 && open) {
                 onLoop(() -> {
                     if (open && conn.ctx.channel().isActive()) {
+                        if (conn.queuedBytes() + chunk.length > conn.config.maxQueuedResponseBytes()) {
+                            // a producer writing faster than the client reads: memory is not the client's to take
+                            conn.server.limitReached(ServerLimit.RESPONSE_QUEUE, conn.remote());
+                            abortNow();
+                            return;
+                        }
                         conn.ctx.writeAndFlush(new DefaultHttpContent(Unpooled.wrappedBuffer(chunk)), conn.ctx.voidPromise());
                     }
                 });
@@ -698,11 +824,13 @@ final class Connection extends ChannelInboundHandlerAdapter implements Runnable 
 
         @Override
         public void abort() {
-            onLoop(() -> {
-                open = false;
-                conn.closing = true;
-                conn.ctx.close();
-            });
+            onLoop(this::abortNow);
+        }
+
+        private void abortNow() {
+            open = false;
+            conn.closing = true;
+            conn.ctx.close();
         }
 
         @Override
@@ -725,6 +853,7 @@ final class Connection extends ChannelInboundHandlerAdapter implements Runnable 
     void headStarted() {
         if (phase == Phase.IDLE || phase == Phase.WAIT) {
             setPhase(Phase.HEAD);
+            requestReadStart = phaseSince;
             arm(headerTimeoutNanos);
         }
     }
@@ -750,6 +879,26 @@ final class Connection extends ChannelInboundHandlerAdapter implements Runnable 
     }
 
     /**
+     * A body is still arriving at the end of a read: the timer must look at it by the time its rate
+     * could fall short or its request's deadline passes (a no-op when the timer is due sooner).
+     */
+    private void armBodyCheck() {
+        long elapsed = now() - phaseSince;
+        long grace = config.bodyRateGracePeriod().toNanos();
+        long next = requestTimeoutNanos - (now() - requestReadStart);
+        if (config.minBodyRate() > 0) {
+            next = Math.min(next, Math.max(grace - elapsed, bodyShortfallIn(elapsed)));
+        }
+        arm(Math.max(next, 1));
+    }
+
+    /** Nanoseconds until the body read so far falls below {@code minBodyRate} if no more arrives. */
+    private long bodyShortfallIn(long elapsed) {
+        double covered = (double) bodySize / config.minBodyRate() * SECOND;
+        return Math.max((long) Math.min(covered, Long.MAX_VALUE / 2) - elapsed, 1);
+    }
+
+    /**
      * Makes sure the timer fires within {@code nanos}. A timer already due earlier is kept (it re-arms
      * itself when it finds nothing expired), so steady keep-alive traffic schedules nothing per request.
      */
@@ -768,42 +917,155 @@ final class Connection extends ChannelInboundHandlerAdapter implements Runnable 
         timer = ctx.executor().schedule(this, Math.max(nanos, 1), TimeUnit.NANOSECONDS);
     }
 
-    /** The timer: checks the deadline of the current phase and re-arms itself for the next. */
+    /** The timer: checks the deadlines of the current phase and of stalled responses, and re-arms itself. */
     @Override
     public void run() {
         timer = null;
         if (closing || !ctx.channel().isActive()) {
             return;
         }
-        long elapsed = System.nanoTime() - phaseSince; // the timer is rare: the exact clock
+        long now = System.nanoTime(); // the timer is rare: the exact clock
+        long next = Long.MAX_VALUE;
+        if (stalledSince != 0) {
+            if (madeProgress()) {
+                stalledSince = now;
+            } else if (now - stalledSince >= writeTimeoutNanos) {
+                server.limitReached(ServerLimit.WRITE_TIMEOUT, remote());
+                reset();
+                return;
+            }
+            next = writeTimeoutNanos - (now - stalledSince);
+        }
+        long elapsed = now - phaseSince;
         switch (phase) {
             case WAIT -> {
                 if (elapsed >= headerTimeoutNanos) {
-                    closing = true;
-                    ctx.close(); // nothing sent at all: nobody to answer
-                } else {
-                    arm(headerTimeoutNanos - elapsed);
+                    server.limitReached(ServerLimit.HEADER_TIMEOUT, remote());
+                    reset(); // nothing sent at all: nobody to answer
+                    return;
                 }
+                next = Math.min(next, headerTimeoutNanos - elapsed);
             }
             case HEAD -> {
                 if (elapsed >= headerTimeoutNanos) {
-                    refuse(new HeadValidation.Refusal(408, "Request Timeout"), null);
-                } else {
-                    arm(headerTimeoutNanos - elapsed);
+                    server.limitReached(ServerLimit.HEADER_TIMEOUT, remote());
+                    refuse(TIMEOUT, null);
+                    return;
+                }
+                next = Math.min(next, headerTimeoutNanos - elapsed);
+            }
+            case BODY -> {
+                long total = now - requestReadStart;
+                if (total >= requestTimeoutNanos) {
+                    server.limitReached(ServerLimit.REQUEST_TIMEOUT, remote());
+                    refuse(TIMEOUT, null);
+                    return;
+                }
+                next = Math.min(next, requestTimeoutNanos - total);
+                if (config.minBodyRate() > 0) {
+                    long grace = config.bodyRateGracePeriod().toNanos();
+                    if (elapsed < grace) {
+                        next = Math.min(next, grace - elapsed);
+                    } else if ((double) bodySize * SECOND < (double) config.minBodyRate() * elapsed) {
+                        server.limitReached(ServerLimit.BODY_RATE, remote());
+                        refuse(TOO_SLOW, null);
+                        return;
+                    } else {
+                        next = Math.min(next, bodyShortfallIn(elapsed));
+                    }
                 }
             }
             case IDLE -> {
                 if (elapsed >= idleTimeoutNanos) {
                     closing = true;
                     ctx.close();
-                } else {
-                    arm(Math.min(idleTimeoutNanos - elapsed, headerTimeoutNanos));
+                    return;
                 }
+                next = Math.min(next, Math.min(idleTimeoutNanos - elapsed, headerTimeoutNanos));
             }
-            default -> {
-                // a request is being read or handled: re-armed when the connection is idle again
+            case BUSY -> {
+                // a request is being handled: the phase timers start again when it is answered
             }
         }
+        if (next != Long.MAX_VALUE) {
+            arm(Math.max(next, 1));
+        }
+    }
+
+    /**
+     * What this connection holds in memory for its client now: queued responses, input not yet
+     * decoded, and the request body being gathered. On the connection's loop.
+     */
+    long heldBytes() {
+        return queuedBytes() + (decoder.hasBufferedInput() ? decoder.bufferedBytes() : 0) + (body == null ? 0 : body.length);
+    }
+
+    /** Bytes queued on the channel, not yet written to the socket. */
+    private long queuedBytes() {
+        ChannelOutboundBuffer out = ctx.channel().unsafe().outboundBuffer();
+        return out == null ? 0 : out.totalPendingWriteBytes();
+    }
+
+    private void markProgress() {
+        ChannelOutboundBuffer out = ctx.channel().unsafe().outboundBuffer();
+        stalledPending = out == null ? 0 : out.totalPendingWriteBytes();
+        stalledCurrent = out == null ? null : out.current();
+        stalledReadable = stalledCurrent instanceof ByteBuf b ? b.readableBytes() : -1;
+    }
+
+    /**
+     * Whether the client took any queued bytes since the last look. Pending bytes only drop when a
+     * whole message is written, so a large response going out in partial writes shows as its first
+     * buffer's reader index moving instead.
+     */
+    private boolean madeProgress() {
+        long pending = stalledPending;
+        Object current = stalledCurrent;
+        int readable = stalledReadable;
+        markProgress();
+        return stalledPending < pending || stalledCurrent != current || stalledReadable != readable;
+    }
+
+    /** Closes with a reset (SO_LINGER 0): the kernel drops the unsent bytes now instead of retrying them for minutes. */
+    private void reset() {
+        closing = true;
+        try {
+            ctx.channel().config().setOption(ChannelOption.SO_LINGER, 0);
+        } catch (RuntimeException e) {
+            // a transport without SO_LINGER closes normally
+        }
+        ctx.close();
+    }
+
+    private Object remote() {
+        return ctx == null ? address : ctx.channel().remoteAddress();
+    }
+
+    // ---------------------------------------------------------------- shedding (called from other workers' acceptors)
+
+    /** Whether this connection may be closed to make room: it is not handling a request. Racy, on purpose. */
+    boolean sheddable() {
+        Phase p = phase;
+        return p != Phase.BUSY && !closing && !draining;
+    }
+
+    /** Since when the connection has been in its current state (the oldest are shed first). Racy, on purpose. */
+    long stateSince() {
+        return phaseSince;
+    }
+
+    /** Closes this connection for a newcomer, unless it started handling a request meanwhile. Thread-safe. */
+    void shed() {
+        if (ctx == null) {
+            return;
+        }
+        ctx.executor().execute(() -> {
+            if (closing || busy) {
+                return;
+            }
+            server.limitReached(ServerLimit.CONNECTION_SHED, remote());
+            reset();
+        });
     }
 
     /** Server.stop(): close when idle, else after the in-flight response. Thread-safe. */

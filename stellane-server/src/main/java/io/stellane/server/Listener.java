@@ -10,6 +10,7 @@ import io.netty.channel.EventLoop;
 import io.netty.channel.IoEventLoop;
 import io.netty.channel.MaxMessagesRecvByteBufAllocator;
 import io.netty.channel.ServerChannel;
+import io.netty.channel.WriteBufferWaterMark;
 import io.netty.channel.epoll.EpollChannelOption;
 import io.netty.channel.uring.IoUringChannelOption;
 import io.netty.handler.codec.http.HttpDecoderConfig;
@@ -18,6 +19,7 @@ import io.stellane.StellaneException;
 import io.stellane.backend.IoBackend;
 import io.stellane.config.RuntimeConfig;
 
+import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.util.ArrayList;
 import java.util.List;
@@ -121,6 +123,7 @@ final class Listener {
         private final ByteBufAllocator allocator;
         private final int batch;
         private final HttpDecoderConfig decoderConfig;
+        private final WriteBufferWaterMark waterMark;
         private int next;
 
         Acceptor(Server server, IoEventLoop[] loops, RuntimeConfig runtime) {
@@ -133,25 +136,37 @@ final class Listener {
                     .setMaxInitialLineLength(c.maxRequestLineLength())
                     .setMaxHeaderSize(c.maxHeaderSize())
                     .setMaxChunkSize(64 * 1024);
+            this.waterMark = new WriteBufferWaterMark(c.writeHighWaterMark() / 2, c.writeHighWaterMark());
         }
 
         @Override
         public void channelRead(ChannelHandlerContext ctx, Object msg) {
             Channel child = (Channel) msg;
-            if (server.draining || server.openConnections.incrementAndGet() > server.config.maxConnections()) {
-                if (!server.draining) {
-                    server.openConnections.decrementAndGet();
-                }
+            if (server.draining) {
                 child.unsafe().closeForcibly();
+                return;
+            }
+            InetAddress address = child.remoteAddress() instanceof InetSocketAddress a ? a.getAddress() : null;
+            if (!server.admitAddress(address)) {
+                child.unsafe().closeForcibly();
+                server.limitReached(ServerLimit.CONNECTIONS_PER_ADDRESS, address);
+                return;
+            }
+            if (server.openConnections.incrementAndGet() > server.config.maxConnections() && !server.shedForNewConnection()) {
+                server.openConnections.decrementAndGet();
+                server.releaseAddress(address);
+                child.unsafe().closeForcibly();
+                server.limitReached(ServerLimit.CONNECTIONS, address);
                 return;
             }
             try {
                 child.config().setOption(ChannelOption.TCP_NODELAY, true);
                 child.config().setAllocator(allocator);
+                child.config().setWriteBufferWaterMark(waterMark);
                 if (child.config().getRecvByteBufAllocator() instanceof MaxMessagesRecvByteBufAllocator r) {
                     r.maxMessagesPerRead(batch);
                 }
-                Connection conn = new Connection(server);
+                Connection conn = new Connection(server, address);
                 child.pipeline().addLast(new RequestDecoder(decoderConfig, conn), new HttpResponseEncoder(), conn);
                 EventLoop loop = loops[next];
                 next = next + 1 == loops.length ? 0 : next + 1;
@@ -162,11 +177,13 @@ final class Listener {
                         if (counted[0]) {
                             counted[0] = false;
                             server.openConnections.decrementAndGet();
+                            server.releaseAddress(address);
                         }
                     }
                 });
             } catch (Throwable t) {
                 server.openConnections.decrementAndGet();
+                server.releaseAddress(address);
                 child.unsafe().closeForcibly();
                 server.reportConnectionError(t);
             }

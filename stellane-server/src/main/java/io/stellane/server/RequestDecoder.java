@@ -1,6 +1,7 @@
 package io.stellane.server;
 
 import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.handler.codec.DecoderResult;
 import io.netty.handler.codec.http.HttpDecoderConfig;
@@ -12,8 +13,11 @@ import java.util.List;
 
 /**
  * Netty's request decoder plus what it does not do itself: it rejects obs-fold (a header line
- * starting with SP or HT, which Netty would fold into the previous value) and tells the connection
- * when the bytes of a new request head start arriving (for the header read timeout).
+ * starting with SP or HT, which Netty would fold into the previous value), tells the connection
+ * when the bytes of a new request head start arriving (for the header read timeout), and decodes a
+ * new request only when the connection is ready for one ({@link Connection#readyForRequest()}).
+ * Until then the bytes stay here, the connection stops reading the socket, and
+ * {@link #decodeBuffered()} picks them up when it is ready again.
  *
  * <p>Netty consumes a head line by line and never a partial line, so at each call in the head the
  * reader index sits at a line start: a fold is either a line feed followed by SP/HT in the bytes
@@ -27,17 +31,83 @@ final class RequestDecoder extends HttpRequestDecoder {
     }
 
     private final Connection connection;
+    private ChannelHandlerContext ctx;
     private boolean atHead = true;
     private boolean midHead;
     private boolean folded;
+    private boolean decoding;
 
     RequestDecoder(HttpDecoderConfig config, Connection connection) {
         super(config);
         this.connection = connection;
+        connection.decoder(this);
+    }
+
+    @Override
+    public void handlerAdded(ChannelHandlerContext ctx) throws Exception {
+        this.ctx = ctx;
+        super.handlerAdded(ctx);
+    }
+
+    @Override
+    public void channelRead(ChannelHandlerContext ctx, Object msg) throws Exception {
+        decoding = true;
+        try {
+            super.channelRead(ctx, msg);
+        } finally {
+            decoding = false;
+        }
+    }
+
+    @Override
+    public void channelReadComplete(ChannelHandlerContext ctx) throws Exception {
+        if (connection.inputHeld()) {
+            // the base class would ask for one more read when a read decoded nothing with autoRead off:
+            // exactly what holding input must not do
+            ctx.fireChannelReadComplete();
+            return;
+        }
+        super.channelReadComplete(ctx);
+    }
+
+    /** Whether a read is being decoded now (messages may still reach the connection from it). */
+    boolean decoding() {
+        return decoding;
+    }
+
+    /** Whether bytes wait here for the connection to be ready. */
+    boolean hasBufferedInput() {
+        return internalBuffer().isReadable();
+    }
+
+    /** How many bytes wait here, undecoded. */
+    int bufferedBytes() {
+        return internalBuffer().readableBytes();
+    }
+
+    /** Decodes the bytes waiting here, as a read would. On the channel's loop, outside a read. */
+    void decodeBuffered() {
+        try {
+            channelRead(ctx, Unpooled.EMPTY_BUFFER);
+        } catch (Exception e) {
+            ctx.fireExceptionCaught(e); // what the pipeline would do with a decoder failure during a read
+        }
     }
 
     @Override
     protected void decode(ChannelHandlerContext ctx, ByteBuf in, List<Object> out) throws Exception {
+        if (atHead && !midHead) {
+            if (connection.discardingInput()) {
+                in.skipBytes(in.readableBytes());
+                return;
+            }
+            if (!connection.readyForRequest()) {
+                if (in.isReadable()) {
+                    connection.holdInput();
+                }
+                return;
+            }
+        }
         int first = out.size();
         if (atHead && in.isReadable()) {
             if (!midHead) {

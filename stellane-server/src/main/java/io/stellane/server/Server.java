@@ -3,6 +3,7 @@ package io.stellane.server;
 import io.stellane.StellaneException;
 import io.stellane.backend.EventLoopBackend;
 import io.stellane.backend.IoBackend;
+import io.stellane.logging.LogThrottle;
 import io.stellane.recovery.RecoveryManager;
 import io.stellane.runtime.Runtime;
 import io.stellane.server.routing.RouteTree;
@@ -11,6 +12,7 @@ import io.stellane.task.Worker;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -25,6 +27,7 @@ import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.LongAdder;
 import java.util.function.Predicate;
 
@@ -80,6 +83,16 @@ public final class Server {
     final LongAdder requests = new LongAdder();
     final LongAdder handlerErrors = new LongAdder();
     final LongAdder rejected = new LongAdder();
+    private final LongAdder[] limits = new LongAdder[ServerLimit.values().length];
+    private final LogThrottle limitLog = new LogThrottle(Duration.ofSeconds(10));
+    /** Request-body bytes held by all connections, against {@link ServerConfig#maxBufferedBodyBytes()}. */
+    private final AtomicLong bufferedBodyBytes = new AtomicLong();
+    /** Open connections per client address; only kept when that cap can bind before the global one. */
+    private final ConcurrentHashMap<InetAddress, Integer> perAddress = new ConcurrentHashMap<>();
+    private final boolean countPerAddress;
+    /** Connections chosen to be shed and not closed yet: each lets one new connection in over the cap. */
+    private final AtomicInteger shedCredits = new AtomicInteger();
+    private volatile long nothingToShedUntil = System.nanoTime();
     volatile boolean draining;
     private volatile CompletableFuture<Void> drained;
     /** Null unless request recovery is enabled: the hot path pays one null check. */
@@ -96,6 +109,10 @@ public final class Server {
     public Server(ServerConfig config) {
         this.config = Objects.requireNonNull(config, "config");
         this.log = LoggerFactory.getLogger(Server.class.getName() + (SERVER_IDS.getAndIncrement() == 0 ? "" : "." + SERVER_IDS.get()));
+        for (int i = 0; i < limits.length; i++) {
+            limits[i] = new LongAdder();
+        }
+        this.countPerAddress = config.maxConnectionsPerAddress() < config.maxConnections();
     }
 
     public ServerConfig config() {
@@ -426,6 +443,122 @@ public final class Server {
         return openConnections.get();
     }
 
+    /** How many times clients ran into {@code limit} since this server was made. */
+    public long limitCount(ServerLimit limit) {
+        return limits[limit.ordinal()].sum();
+    }
+
+    /** Request-body bytes buffered by all connections now (bounded by {@link ServerConfig#maxBufferedBodyBytes()}). */
+    public long bufferedBodyBytes() {
+        return bufferedBodyBytes.get();
+    }
+
+    // ---------------------------------------------------------------- limits
+
+    /** Counts a tripped limit, tells the observers, and logs it at most once per ten seconds. */
+    void limitReached(ServerLimit limit, Object client) {
+        limits[limit.ordinal()].increment();
+        for (ServerObserver o : observers) {
+            try {
+                o.limitReached(limit);
+            } catch (RuntimeException e) {
+                log.warn("server observer {} threw", o, e);
+            }
+        }
+        if (limit != ServerLimit.WRITE_BACKPRESSURE) { // normal flow control, not worth a line
+            limitLog.warn(log, limit.label(), "limit " + limit.label() + " reached (" + client
+                    + "); see ServerLimit." + limit.name() + " in docs/OPERATIONS.md", null);
+        }
+    }
+
+    /** Takes {@code bytes} of the request-body budget; false (nothing taken) when they do not fit. */
+    boolean reserveBody(long bytes) {
+        long max = config.maxBufferedBodyBytes();
+        if (bufferedBodyBytes.addAndGet(bytes) <= max) {
+            return true;
+        }
+        bufferedBodyBytes.addAndGet(-bytes);
+        return false;
+    }
+
+    void releaseBody(long bytes) {
+        bufferedBodyBytes.addAndGet(-bytes);
+    }
+
+    /** Counts a new connection from {@code address}; false (not counted) when that address is at its cap. */
+    boolean admitAddress(InetAddress address) {
+        if (!countPerAddress || address == null) {
+            return true;
+        }
+        int cap = config.maxConnectionsPerAddress();
+        boolean[] admitted = {false};
+        perAddress.compute(address, (a, n) -> {
+            int open = n == null ? 0 : n;
+            if (open >= cap) {
+                return n;
+            }
+            admitted[0] = true;
+            return open + 1;
+        });
+        return admitted[0];
+    }
+
+    void releaseAddress(InetAddress address) {
+        if (countPerAddress && address != null) {
+            perAddress.computeIfPresent(address, (a, n) -> n <= 1 ? null : n - 1);
+        }
+    }
+
+    /**
+     * At {@code maxConnections}: whether a new connection may come in anyway because an idle or slow
+     * one is being shed for it. Sheds in batches (a scan of every connection is paid for by a
+     * sixty-fourth of the cap's worth of new connections), oldest in its state first: connections that
+     * sent nothing yet, idle keep-alive ones, and ones dribbling a head or body. Connections whose
+     * request is being handled are never shed. When there is nothing to shed, no scan is tried again
+     * for 100 ms, so a flood of connects does not turn every accept into a scan.
+     */
+    boolean shedForNewConnection() {
+        if (takeShedCredit()) {
+            return true;
+        }
+        long now = System.nanoTime();
+        if (now - nothingToShedUntil < 0) {
+            return false;
+        }
+        synchronized (shedCredits) {
+            if (takeShedCredit()) {
+                return true;
+            }
+            List<Connection> candidates = new ArrayList<>();
+            for (Connection c : connections) {
+                if (c.sheddable()) {
+                    candidates.add(c);
+                }
+            }
+            if (candidates.isEmpty()) {
+                nothingToShedUntil = now + TimeUnit.MILLISECONDS.toNanos(100);
+                return false;
+            }
+            int batch = Math.max(1, config.maxConnections() / 64);
+            candidates.sort(java.util.Comparator.comparingLong(Connection::stateSince));
+            int chosen = Math.min(batch, candidates.size());
+            for (int i = 0; i < chosen; i++) {
+                candidates.get(i).shed();
+            }
+            shedCredits.addAndGet(chosen - 1); // one is this connection's
+            return true;
+        }
+    }
+
+    private boolean takeShedCredit() {
+        for (int c; (c = shedCredits.get()) > 0; ) {
+            if (shedCredits.compareAndSet(c, c - 1)) {
+                return true;
+            }
+        }
+        return false;
+    }
+
     // ---------------------------------------------------------------- internals
 
     void connectionOpened(Connection c) {
@@ -440,6 +573,7 @@ public final class Server {
             o.connectionClosed();
         }
         connections.remove(c);
+        releaseAddress(c.address);
         openConnections.decrementAndGet();
         CompletableFuture<Void> d = drained;
         if (d != null && connections.isEmpty()) {
@@ -453,9 +587,28 @@ public final class Server {
 
     /** The response for a handler failure: a mapper's, an HttpException's status, or the generic 500. */
     Response mapError(Throwable error, Context ctx) {
-        if (error instanceof java.util.concurrent.CompletionException && error.getCause() != null) {
-            error = error.getCause();
+        error = unwrap(error);
+        Response mapped = mappedResponse(error, ctx);
+        if (mapped != null) {
+            return mapped;
         }
+        handlerErrors.increment();
+        ctx.logger().error("handler failed: {} {}", ctx.request().method(), ctx.route() == null ? "?" : ctx.route(), error);
+        return Response.ok(Response.errorJson("Internal Server Error", ctx.requestId()), Response.APPLICATION_JSON).status(500);
+    }
+
+    static Throwable unwrap(Throwable error) {
+        if (error instanceof java.util.concurrent.CompletionException && error.getCause() != null) {
+            return error.getCause();
+        }
+        return error;
+    }
+
+    /**
+     * The response the server gives live for {@code error} when it maps it (an error mapper, an
+     * {@link HttpException}), or null for a failure it would answer with the generic 500.
+     */
+    Response mappedResponse(Throwable error, Context ctx) {
         for (Class<?> c = error.getClass(); c != null && c != Object.class; c = c.getSuperclass()) {
             @SuppressWarnings("unchecked")
             ErrorMapper<Throwable> m = (ErrorMapper<Throwable>) errorMappers.get(c);
@@ -474,9 +627,7 @@ public final class Server {
         if (error instanceof HttpException he) {
             return Response.ok(Response.errorJson(he.getMessage(), ctx.requestId()), Response.APPLICATION_JSON).status(he.status());
         }
-        handlerErrors.increment();
-        ctx.logger().error("handler failed: {} {}", ctx.request().method(), ctx.route() == null ? "?" : ctx.route(), error);
-        return Response.ok(Response.errorJson("Internal Server Error", ctx.requestId()), Response.APPLICATION_JSON).status(500);
+        return null;
     }
 
     private synchronized void freeze() {

@@ -33,4 +33,8 @@ public interface ServerObserver {
      */
     default void requestCompleted(String route, String method, int status, long nanos) {
     }
+
+    /** A client ran into one of the server's limits (see {@link ServerLimit}). */
+    default void limitReached(ServerLimit limit) {
+    }
 }

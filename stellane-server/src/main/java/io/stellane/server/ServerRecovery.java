@@ -110,7 +110,7 @@ final class ServerRecovery {
                 return;
             }
         }
-        if (grouped) {
+        if (grouped && !offloaded(cx.request())) {
             Response early;
             try {
                 early = storedAnswer(key, id);
@@ -124,7 +124,7 @@ final class ServerRecovery {
             conn.respondUnjournaled(cx, early);
             return;
         }
-        if (!blockingIo) {
+        if (!blockingIo && !offloaded(cx.request())) {
             Response early = journal(cx, id, key);
             if (early == null) {
                 conn.runHandler(cx, handler);
@@ -143,6 +143,17 @@ final class ServerRecovery {
             }
             conn.flushOutsideRead();
         }));
+    }
+
+    /**
+     * Journal writes of more than this many body bytes run on a virtual thread whatever the sync
+     * policy: copying 64 KiB into the journal takes microseconds, but megabytes fault in fresh pages and
+     * meet the kernel's dirty-page throttling, which can hold the writing thread for seconds.
+     */
+    static final int OFFLOAD_BYTES = 64 * 1024;
+
+    private static boolean offloaded(Request request) {
+        return request.body().length > OFFLOAD_BYTES;
     }
 
     /** Appends the request; null when the handler may run, else the answer to send instead. */
@@ -201,11 +212,12 @@ final class ServerRecovery {
     void onResponse(Connection conn, Context cx, Response r) {
         String key = cx.request().header(IDEMPOTENCY_KEY);
         StoredResponse stored = key == null ? null : toStored(r);
-        if (grouped) {
+        boolean large = stored != null && stored.body().length > OFFLOAD_BYTES;
+        if (grouped && !large) {
             groups.get().answer(conn, cx, r, key, stored);
             return;
         }
-        if (!blockingIo) {
+        if (!blockingIo && !large) {
             complete(cx, key, stored);
             conn.respondUnjournaled(cx, r);
             return;
@@ -359,28 +371,49 @@ final class ServerRecovery {
             done.whenComplete((v, e) -> inFlightKeys.remove(key, jr.requestId()));
         }
         Runtime.schedule(Task.of(() -> {
+            Request req = toRequest(jr);
+            Context cx = new Context(server, req, jr.requestId(), meta);
             Task<StoredResponse> t;
             try {
-                t = startReplay(jr, meta, hooks);
+                t = startReplay(cx, req, jr, meta, hooks);
             } catch (Throwable e) {
-                done.completeExceptionally(e);
+                settle(done, null, e, cx);
                 return;
             }
-            t.onComplete((v, e) -> {
-                if (e != null) {
-                    done.completeExceptionally(e);
-                } else {
-                    done.complete(v);
-                }
-            });
+            t.onComplete((v, e) -> settle(done, v, e, cx));
         }).named("recovery-replay"));
         return Task.from(done);
     }
 
-    private Task<StoredResponse> startReplay(JournaledRequest jr, RecoveryMetadata meta,
+    /**
+     * Ends a replay the way the live request would have ended: a failure the server maps to a client
+     * error live (an error mapper's 4xx, an {@link HttpException} 4xx, e.g. a validation error) is
+     * that answer, stored like any other, since replaying it again would only fail again. Unmapped
+     * failures and mapped 5xx (a database that is down, say) stay failures: the attempt is counted
+     * and the request retried or quarantined.
+     */
+    private void settle(CompletableFuture<StoredResponse> done, StoredResponse value, Throwable error, Context cx) {
+        if (error == null) {
+            done.complete(value);
+            return;
+        }
+        Throwable cause = Server.unwrap(error);
+        Response mapped;
+        try {
+            mapped = server.mappedResponse(cause, cx);
+        } catch (RuntimeException e) {
+            mapped = null;
+        }
+        if (mapped != null && mapped.status >= 400 && mapped.status < 500) {
+            cx.logger().info("replay answered {} as live: {}", mapped.status, cause.toString());
+            done.complete(toStored(mapped));
+        } else {
+            done.completeExceptionally(error);
+        }
+    }
+
+    private Task<StoredResponse> startReplay(Context cx, Request req, JournaledRequest jr, RecoveryMetadata meta,
                                              List<RecoverHookWithMetadata> hooks) throws Exception {
-        Request req = toRequest(jr);
-        Context cx = new Context(server, req, jr.requestId(), meta);
         Handler original = server.routeFor(cx);
         cx.recoveryState.originalHandler = original;
         if (hooks.isEmpty()) {

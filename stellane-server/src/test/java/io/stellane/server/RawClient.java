@@ -81,6 +81,11 @@ final class RawClient implements AutoCloseable {
         return new Resp(status, headers, body.toString(StandardCharsets.UTF_8));
     }
 
+    /** Bytes readable without blocking. */
+    int available() throws IOException {
+        return in.available();
+    }
+
     /** Whether the server closed the connection (EOF or reset) within the socket timeout. */
     boolean closedByServer() throws IOException {
         try {

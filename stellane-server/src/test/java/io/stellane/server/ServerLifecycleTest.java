@@ -12,6 +12,7 @@ import org.junit.jupiter.api.Test;
 import java.io.IOException;
 import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 
 import static org.assertj.core.api.Assertions.assertThat;
@@ -97,7 +98,7 @@ class ServerLifecycleTest {
     }
 
     @Test
-    void connectionsOverTheLimitAreClosedAtOnce() throws IOException {
+    void atTheConnectionCapAnIdleConnectionIsShedForANewOne() throws IOException {
         Runtime.init(RuntimeConfig.builder().backendType("nio").workerThreads(1).build());
         server = new Server(ServerConfig.builder().maxConnections(1).build());
         server.get("/ok", ctx -> Task.completed(Response.text("ok")));
@@ -105,10 +106,36 @@ class ServerLifecycleTest {
         try (RawClient first = new RawClient(port)) {
             assertThat(first.send("GET /ok HTTP/1.1\r\nHost: x\r\n\r\n").read().status()).isEqualTo(200);
             try (RawClient second = new RawClient(port)) {
+                assertThat(second.send("GET /ok HTTP/1.1\r\nHost: x\r\n\r\n").read().status()).isEqualTo(200);
+                assertThat(first.closedByServer()).as("the idle connection was shed").isTrue();
+            }
+        }
+        assertThat(server.limitCount(ServerLimit.CONNECTION_SHED)).isEqualTo(1);
+        assertThat(server.limitCount(ServerLimit.CONNECTIONS)).isZero();
+    }
+
+    @Test
+    void atTheConnectionCapABusyConnectionIsKeptAndTheNewOneClosed() throws Exception {
+        Runtime.init(RuntimeConfig.builder().backendType("nio").workerThreads(1).build());
+        server = new Server(ServerConfig.builder().maxConnections(1).build());
+        CompletableFuture<Response> answer = new CompletableFuture<>();
+        CountDownLatch handling = new CountDownLatch(1);
+        server.get("/slow", ctx -> {
+            handling.countDown();
+            return Task.from(answer);
+        });
+        int port = server.listen("127.0.0.1", 0);
+        try (RawClient first = new RawClient(port)) {
+            first.send("GET /slow HTTP/1.1\r\nHost: x\r\n\r\n");
+            assertThat(handling.await(5, TimeUnit.SECONDS)).isTrue();
+            try (RawClient second = new RawClient(port)) {
                 assertThat(second.closedByServer()).isTrue();
             }
-            assertThat(first.send("GET /ok HTTP/1.1\r\nHost: x\r\n\r\n").read().status()).isEqualTo(200);
+            answer.complete(Response.text("done"));
+            assertThat(first.read().status()).isEqualTo(200);
         }
+        assertThat(server.limitCount(ServerLimit.CONNECTIONS)).isEqualTo(1);
+        assertThat(server.limitCount(ServerLimit.CONNECTION_SHED)).isZero();
     }
 
     @Test

@@ -1,0 +1,8 @@
+package io.stellane.server;
+
+class EpollHostileClientTest extends HostileClientSuite {
+    @Override
+    String backend() {
+        return "epoll";
+    }
+}

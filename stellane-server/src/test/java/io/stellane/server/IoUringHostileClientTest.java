@@ -1,0 +1,8 @@
+package io.stellane.server;
+
+class IoUringHostileClientTest extends HostileClientSuite {
+    @Override
+    String backend() {
+        return "io_uring";
+    }
+}
