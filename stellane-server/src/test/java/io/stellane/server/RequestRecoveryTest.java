@@ -328,7 +328,57 @@ class RequestRecoveryTest extends ServerTestBase {
         }
     }
 
+    @Test
+    void aLargeBodyIsJournaledOffTheWorkerWhateverTheSyncPolicy() throws Exception {
+        List<Boolean> onWorker = new CopyOnWriteArrayList<>();
+        RecoveryStore inner = RecoveryStores.create("mmap", config().withPath(dir.resolve("large"))
+                .withSegmentSize(8 << 20).withMaxJournalBytes(64 << 20));
+        RecoveryManager m = new RecoveryManager(new RecordingStore(inner, onWorker, grouped()));
+        managers.add(m);
+        int port = start(s -> s.enableRequestRecovery(m)
+                .post("/upload", ctx -> Task.completed(Response.ok(Integer.toString(ctx.request().body().length)))));
+        String small = "s".repeat(ServerRecovery.OFFLOAD_BYTES);
+        String large = "L".repeat(ServerRecovery.OFFLOAD_BYTES + 1);
+        assertThat(post(port, "/upload", small, null).body()).isEqualTo(Integer.toString(small.length()));
+        assertThat(post(port, "/upload", large, null).body()).isEqualTo(Integer.toString(large.length()));
+        // append then complete for each: the small one on the worker, the large one's append on a virtual thread
+        assertThat(onWorker).containsExactly(true, true, false, true);
+        assertThat(inner.pending()).isEmpty();
+    }
+
     // ---------------------------------------------------------------- replays
+
+    @Test
+    void aReplayThatFailsTheWayALiveRequestIsAnswered4xxCompletesWithThatAnswer() throws Exception {
+        RecoveryManager m = manager(config().withMaxAttempts(2));
+        m.journal(pendingRequest("invalid", "POST", "/users", "{\"name\": \"\"}", "k-invalid"));
+        m.journal(pendingRequest("teapot", "POST", "/brew", "", null));
+        m.journal(pendingRequest("db-down", "POST", "/users", "{\"name\": \"db\"}", null));
+        AtomicInteger runs = new AtomicInteger();
+        int port = start(s -> s.enableRequestRecovery(m)
+                .onError(IllegalArgumentException.class, (e, ctx) -> Response.error(400, e.getMessage()))
+                .onError(IllegalStateException.class, (e, ctx) -> Response.error(503, e.getMessage()))
+                .post("/users", ctx -> {
+                    runs.incrementAndGet();
+                    if (ctx.request().bodyString().contains("\"\"")) {
+                        throw new IllegalArgumentException("name is required");
+                    }
+                    throw new IllegalStateException("database unavailable");
+                })
+                .post("/brew", ctx -> Task.failed(new HttpException(418, "I'm a teapot"))));
+        RecoveryManager.RecoveryReport report = lastServer().recover();
+        // the validation error and the HttpException 4xx complete on their first attempt; the mapped 503 is
+        // a failure of the server's, retried and then quarantined like an unmapped one
+        assertThat(report).isEqualTo(new RecoveryManager.RecoveryReport(3, 2, 2, 1));
+        assertThat(m.quarantined()).extracting(PendingRequest::requestId).containsExactly("db-down");
+        assertThat(runs).hasValue(3);
+        HttpResponse<String> retry = post(port, "/users", "{\"name\": \"\"}", "k-invalid");
+        assertThat(retry.statusCode()).as("the client's retry gets the replay's 400").isEqualTo(400);
+        assertThat(retry.body()).contains("name is required");
+        assertThat(retry.headers().firstValue("Idempotent-Replay")).contains("true");
+        assertThat(runs).hasValue(3);
+    }
+
 
     @Test
     void onRecoverReplaysAPendingRequestWithItsJournaledId() throws Exception {
