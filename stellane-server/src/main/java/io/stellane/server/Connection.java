@@ -40,6 +40,7 @@ import java.util.List;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.LockSupport;
 import java.util.function.BiConsumer;
 
 /**
@@ -140,6 +141,8 @@ final class Connection extends ChannelInboundHandlerAdapter implements Runnable 
     private int timed;
     private Future<?> timer;
     private long timerDeadline;
+    /** The streaming response being sent, if any: told when the channel drains. */
+    private Stream stream;
     /** Since when queued responses made no progress (the channel unwritable); 0 when writable. */
     private long stalledSince;
     private long stalledPending;
@@ -184,6 +187,9 @@ final class Connection extends ChannelInboundHandlerAdapter implements Runnable 
     @Override
     public void channelInactive(ChannelHandlerContext ctx) {
         closing = true;
+        if (stream != null) {
+            stream.wakeWriter(); // a producer waiting for room learns the stream is over
+        }
         if (timer != null) {
             timer.cancel(false);
             timer = null;
@@ -218,6 +224,9 @@ final class Connection extends ChannelInboundHandlerAdapter implements Runnable 
     public void channelWritabilityChanged(ChannelHandlerContext ctx) {
         if (ctx.channel().isWritable()) {
             stalledSince = 0;
+            if (stream != null) {
+                stream.wakeWriter();
+            }
             if (inputHeld || decoder.hasBufferedInput()) {
                 // not inline: this may be called from inside a flush, where a write would wait for the next one
                 ctx.executor().execute(this::resumeReading);
@@ -754,6 +763,7 @@ final class Connection extends ChannelInboundHandlerAdapter implements Runnable 
         addCommonHeaders(h, r, close);
         ctx.writeAndFlush(new DefaultHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.valueOf(r.status), h), ctx.voidPromise());
         Stream out = new Stream(this, close);
+        stream = out;
         if (headRequest) {
             out.close();
             return;
@@ -766,11 +776,21 @@ final class Connection extends ChannelInboundHandlerAdapter implements Runnable 
         }
     }
 
-    /** The ResponseStream of one streaming response; every call lands on the connection's loop. */
+    /**
+     * The ResponseStream of one streaming response; every call lands on the connection's loop.
+     * Backpressure: a producer off the workers (a virtual thread) waits in {@link #write} while the
+     * client is behind, up to {@code writeTimeout}; on a worker, where nothing may wait, bytes handed
+     * over but not yet on the channel are counted at the caller and a stream past
+     * {@code maxQueuedResponseBytes} is aborted.
+     */
     private static final class Stream implements io.stellane.server.ResponseStream {
+        private static final long WAIT_SLICE = TimeUnit.MILLISECONDS.toNanos(10);
+
         private final Connection conn;
         private final boolean closeAfter;
         private volatile boolean open = true;
+        private final AtomicLong inFlight = new AtomicLong();
+        private volatile Thread waiting;
 
         Stream(Connection conn, boolean closeAfter) {
             this.conn = conn;
@@ -779,20 +799,50 @@ final class Connection extends ChannelInboundHandlerAdapter implements Runnable 
 
         @Override
         public io.stellane.server.ResponseStream write(byte[] chunk) {
-            if (chunk.length > 0 && open) {
-                onLoop(() -> {
-                    if (open && conn.ctx.channel().isActive()) {
-                        if (conn.queuedBytes() + chunk.length > conn.config.maxQueuedResponseBytes()) {
-                            // a producer writing faster than the client reads: memory is not the client's to take
-                            conn.server.limitReached(ServerLimit.RESPONSE_QUEUE, conn.remote());
-                            abortNow();
-                            return;
-                        }
-                        conn.ctx.writeAndFlush(new DefaultHttpContent(Unpooled.wrappedBuffer(chunk)), conn.ctx.voidPromise());
-                    }
-                });
+            if (chunk.length == 0 || !open) {
+                return this;
             }
+            if (Worker.current() == null && !awaitRoom()) {
+                return this;
+            }
+            if (inFlight.addAndGet(chunk.length) + conn.queuedBytes() > conn.config.maxQueuedResponseBytes()) {
+                // a producer on a worker writing faster than the client reads: memory is not the client's to take
+                conn.server.limitReached(ServerLimit.RESPONSE_QUEUE, conn.remote());
+                abort();
+                return this;
+            }
+            onLoop(() -> {
+                inFlight.addAndGet(-chunk.length);
+                if (open && conn.ctx.channel().isActive()) {
+                    conn.ctx.writeAndFlush(new DefaultHttpContent(Unpooled.wrappedBuffer(chunk)), conn.ctx.voidPromise());
+                }
+                wakeWriter();
+            });
             return this;
+        }
+
+        /**
+         * Off the workers: waits while the client is behind. The connection's own write timeout ends
+         * a wait for a client that takes nothing (it resets the connection, and the stream is no
+         * longer open); false when the stream ended meanwhile.
+         */
+        private boolean awaitRoom() {
+            while (isOpen() && !isWritable()) {
+                waiting = Thread.currentThread();
+                if (isOpen() && !isWritable()) {
+                    LockSupport.parkNanos(this, WAIT_SLICE); // sliced: a missed wake-up costs 10 ms
+                }
+                waiting = null;
+            }
+            return isOpen();
+        }
+
+        /** On the loop, when bytes left for the channel or it drained. */
+        void wakeWriter() {
+            Thread t = waiting;
+            if (t != null) {
+                LockSupport.unpark(t);
+            }
         }
 
         @Override
@@ -807,6 +857,7 @@ final class Connection extends ChannelInboundHandlerAdapter implements Runnable 
                     return;
                 }
                 open = false;
+                conn.stream = null;
                 if (!conn.ctx.channel().isActive()) {
                     return;
                 }
@@ -824,18 +875,23 @@ final class Connection extends ChannelInboundHandlerAdapter implements Runnable 
 
         @Override
         public void abort() {
-            onLoop(this::abortNow);
-        }
-
-        private void abortNow() {
-            open = false;
-            conn.closing = true;
-            conn.ctx.close();
+            open = false; // now: writes after this, from any thread, are dropped
+            wakeWriter();
+            onLoop(() -> {
+                conn.stream = null;
+                conn.closing = true;
+                conn.ctx.close();
+            });
         }
 
         @Override
         public boolean isOpen() {
             return open && conn.ctx.channel().isActive();
+        }
+
+        @Override
+        public boolean isWritable() {
+            return isOpen() && conn.ctx.channel().isWritable() && inFlight.get() < conn.config.writeHighWaterMark();
         }
 
         private void onLoop(Runnable r) {

@@ -7,6 +7,13 @@ package io.stellane.server;
  * <p>Threading: every method is thread-safe; calls from other threads (a virtual thread, a client
  * callback) hop to the connection's worker, keeping their order. Writes after {@link #close()} or
  * after the client went away are ignored ({@link #isOpen()} tells).
+ *
+ * <p>Backpressure: called off the workers (a virtual thread, say), {@link #write} waits while the
+ * client is behind ({@link #isWritable()} false); a client that takes nothing for
+ * {@code ServerConfig.writeTimeout} is disconnected, which ends the wait and the stream
+ * ({@link #isOpen()} false). Called on a worker it never waits: a producer there should
+ * check {@link #isWritable()} itself, since a stream that queues more than
+ * {@code ServerConfig.maxQueuedResponseBytes} is aborted.
  */
 public interface ResponseStream {
 
@@ -21,4 +28,11 @@ public interface ResponseStream {
     void abort();
 
     boolean isOpen();
+
+    /**
+     * Whether the client keeps up: false while more than {@code ServerConfig.writeHighWaterMark}
+     * bytes wait to be sent. A producer that can wait should, while this is false: past
+     * {@code ServerConfig.maxQueuedResponseBytes} the stream is aborted.
+     */
+    boolean isWritable();
 }

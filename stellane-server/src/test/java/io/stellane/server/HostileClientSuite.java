@@ -18,6 +18,8 @@ import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.BooleanSupplier;
 
 import static org.assertj.core.api.Assertions.assertThat;
@@ -137,6 +139,93 @@ abstract class HostileClientSuite extends ServerTestBase {
             }
         }
         assertThat(server.requestCount()).isEqualTo(51);
+    }
+
+    @Test
+    void aStreamProducerOnAVirtualThreadWaitsForItsClientAndGivesUpAfterTheWriteTimeout() throws Exception {
+        AtomicLong written = new AtomicLong();
+        CountDownLatch ended = new CountDownLatch(1);
+        byte[] chunk = new byte[16 * 1024];
+        int port = start(ServerConfig.builder().writeTimeout(Duration.ofMillis(300)).build(), s -> {
+            routes(s);
+            s.get("/firehose", ctx -> Task.completed(Response.stream("application/octet-stream", out ->
+                    Thread.ofVirtual().start(() -> {
+                        while (out.isOpen() && written.get() < 64L << 20) { // writes as fast as write() returns
+                            out.write(chunk);
+                            written.addAndGet(chunk.length);
+                        }
+                        ended.countDown();
+                    }))));
+        });
+        Server server = lastServer();
+        try (Socket s = new Socket()) {
+            s.setReceiveBufferSize(4096);
+            s.connect(new InetSocketAddress("127.0.0.1", port));
+            s.getOutputStream().write("GET /firehose HTTP/1.1\r\nHost: x\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
+            assertThat(ended.await(10, TimeUnit.SECONDS)).isTrue();
+        }
+        report("stream to a client that reads nothing: the producer waited, then was stopped after %,d bytes", written.get());
+        assertThat(written.get()).as("what the producer got to write before it was stopped").isLessThan(16L << 20);
+        assertThat(server.limitCount(ServerLimit.WRITE_TIMEOUT)).isEqualTo(1);
+        assertThat(server.limitCount(ServerLimit.RESPONSE_QUEUE)).isZero();
+        assertStillServes(port);
+    }
+
+    @Test
+    void aStreamProducerOnAVirtualThreadKeepsPaceWithASlowReaderWithoutBeingCut() throws Exception {
+        long total = 2L << 20;
+        byte[] chunk = new byte[16 * 1024];
+        int port = start(ServerConfig.builder().writeTimeout(Duration.ofMillis(300)).maxQueuedResponseBytes(128 * 1024)
+                .build(), s -> s.get("/stream", ctx -> Task.completed(Response.stream("application/octet-stream", out ->
+                Thread.ofVirtual().start(() -> {
+                    for (long sent = 0; sent < total && out.isOpen(); sent += chunk.length) {
+                        out.write(chunk);
+                    }
+                    out.close();
+                })))));
+        Server server = lastServer();
+        try (Socket s = new Socket("127.0.0.1", port)) {
+            s.setSoTimeout(10_000);
+            s.getOutputStream().write("GET /stream HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+                    .getBytes(StandardCharsets.US_ASCII));
+            InputStream in = s.getInputStream();
+            byte[] buf = new byte[64 * 1024];
+            long read = 0;
+            for (int n; (n = in.read(buf)) >= 0; ) {
+                read += n;
+                TimeUnit.MILLISECONDS.sleep(10); // the slow reader under test
+            }
+            assertThat(read).isGreaterThan(total);
+        }
+        assertThat(server.limitCount(ServerLimit.WRITE_TIMEOUT)).isZero();
+        assertThat(server.limitCount(ServerLimit.RESPONSE_QUEUE)).isZero();
+    }
+
+    @Test
+    void aStreamProducerOnTheWorkerThatIgnoresBackpressureIsAbortedAtTheQueueCap() throws Exception {
+        AtomicLong written = new AtomicLong();
+        AtomicBoolean sawUnwritable = new AtomicBoolean();
+        byte[] chunk = new byte[16 * 1024];
+        int port = start(ServerConfig.builder().maxQueuedResponseBytes(256 * 1024).build(), s -> {
+            routes(s);
+            s.get("/firehose", ctx -> Task.completed(Response.stream("application/octet-stream", out -> {
+                for (int i = 0; i < 2048 && out.isOpen(); i++) { // up to 32 MiB on the worker, in one go
+                    sawUnwritable.compareAndSet(false, !out.isWritable());
+                    out.write(chunk);
+                    written.addAndGet(chunk.length);
+                }
+            })));
+        });
+        Server server = lastServer();
+        try (RawClient c = new RawClient(port)) {
+            c.send("GET /firehose HTTP/1.1\r\nHost: x\r\n\r\n");
+            awaitTrue(() -> server.limitCount(ServerLimit.RESPONSE_QUEUE) == 1, Duration.ofSeconds(5), "the stream is aborted");
+        }
+        report("stream producer on the worker ignoring a client that reads nothing: aborted after %,d bytes (cap 256 KiB)",
+                written.get());
+        assertThat(sawUnwritable).as("the producer could have seen the client was behind").isTrue();
+        assertThat(written.get()).as("what the kernel's buffers took plus the cap").isLessThan(16L << 20);
+        assertStillServes(port);
     }
 
     // ---------------------------------------------------------------- slow and missing bodies
