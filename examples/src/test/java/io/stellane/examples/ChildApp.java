@@ -22,6 +22,7 @@ import static org.assertj.core.api.Assertions.fail;
  */
 final class ChildApp {
     static final Pattern URL = Pattern.compile("serving http://127\\.0\\.0\\.1:(\\d+)/");
+    static final Pattern MANAGEMENT_URL = Pattern.compile("management http://127\\.0\\.0\\.1:(\\d+)/");
     private static final String EOF = "\u0000eof";
 
     final Process process;
@@ -71,6 +72,11 @@ final class ChildApp {
     /** Waits for the banner's URL and returns the port. */
     int port() throws InterruptedException {
         return Integer.parseInt(awaitLine(URL, 60).group(1));
+    }
+
+    /** Waits for the banner's management URL (the line after the public one) and returns its port. */
+    int managementPort() throws InterruptedException {
+        return Integer.parseInt(awaitLine(MANAGEMENT_URL, 10).group(1));
     }
 
     /** kill -9 of the process this test started, and waits for it to be gone. */
