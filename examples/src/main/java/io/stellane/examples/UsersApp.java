@@ -15,15 +15,8 @@ import org.slf4j.LoggerFactory;
 
 import java.io.IOException;
 import java.io.InputStream;
-import java.io.UncheckedIOException;
-import java.nio.file.FileAlreadyExistsException;
-import java.nio.file.Files;
-import java.nio.file.Path;
-import java.nio.file.attribute.PosixFilePermission;
-import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.util.Properties;
-import java.util.Set;
 import java.util.concurrent.CountDownLatch;
 
 /**
@@ -36,7 +29,6 @@ import java.util.concurrent.CountDownLatch;
  */
 public final class UsersApp implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(UsersApp.class);
-    static final Set<PosixFilePermission> DATA_DIR_PERMISSIONS = PosixFilePermissions.fromString("rwx------");
 
     private final AppConfig config;
     private final UserRepository repository;
@@ -78,7 +70,7 @@ public final class UsersApp implements AutoCloseable {
             // sampling leak detection costs on every pooled allocation; opt back in with -Dio.netty.leakDetection.level
             ResourceLeakDetector.setLevel(ResourceLeakDetector.Level.DISABLED);
         }
-        createDataDir(config.dataDir());
+        DataDir.prepare(config.dataDir());
         UserRepository repository = new UserRepository(config.database());
         StellaneMetrics metrics = null;
         Server server = new Server();
@@ -127,27 +119,6 @@ public final class UsersApp implements AutoCloseable {
             return server.listen(host, port);
         } catch (Exception e) { // the bind failure may arrive as a checked BindException
             throw new StellaneException("cannot listen on " + host + ":" + port + what + ": " + e.getMessage(), e);
-        }
-    }
-
-    /** Creates {@code dir} (and missing parents) with mode 0700; an existing directory is left as it is. */
-    static void createDataDir(Path dir) {
-        try {
-            if (Files.isDirectory(dir)) {
-                return;
-            }
-            Path parent = dir.toAbsolutePath().getParent();
-            if (parent != null) {
-                Files.createDirectories(parent);
-            }
-            Files.createDirectory(dir, PosixFilePermissions.asFileAttribute(DATA_DIR_PERMISSIONS));
-            Files.setPosixFilePermissions(dir, DATA_DIR_PERMISSIONS); // the umask may have masked bits off
-        } catch (FileAlreadyExistsException e) {
-            if (!Files.isDirectory(dir)) {
-                throw new io.stellane.config.ConfigException("--data-dir", dir.toString(), "a directory (a file of that name exists)");
-            }
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot create the data directory " + dir + ": " + e.getMessage(), e);
         }
     }
 

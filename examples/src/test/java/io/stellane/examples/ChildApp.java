@@ -31,8 +31,24 @@ final class ChildApp {
 
     /** {@code tmp} becomes the child's java.io.tmpdir, so what it extracts there goes with the test's directory even after kill -9. */
     ChildApp(Path tmp, String... args) throws Exception {
+        this(null, tmp, args);
+    }
+
+    /**
+     * The same under the umask {@code umask} (e.g. {@code "022"}), set by a shell that then execs the JVM:
+     * the process (and its PID) is the JVM's.
+     */
+    static ChildApp withUmask(String umask, Path tmp, String... args) throws Exception {
+        return new ChildApp(umask, tmp, args);
+    }
+
+    private ChildApp(String umask, Path tmp, String... args) throws Exception {
         Files.createDirectories(tmp);
-        List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+        List<String> cmd = new ArrayList<>();
+        if (umask != null) {
+            cmd.addAll(List.of("/bin/sh", "-c", "umask " + umask + " && exec \"$@\"", "sh"));
+        }
+        cmd.addAll(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
                 "--enable-native-access=ALL-UNNAMED", "--sun-misc-unsafe-memory-access=allow", "-Djava.io.tmpdir=" + tmp,
                 "-cp", System.getProperty("java.class.path"), UsersService.class.getName()));
         cmd.addAll(List.of(args));
