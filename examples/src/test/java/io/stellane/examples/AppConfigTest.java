@@ -127,6 +127,15 @@ class AppConfigTest {
     }
 
     @Test
+    void theRepositorysFileIsValidAndKeepsTheManagementListenerOnLoopback() {
+        Path file = Path.of(System.getProperty("basedir", "."), "..", "stellane.toml");
+        AppConfig c = AppConfig.resolve(args("--config", file.toString()), Map.of());
+        assertThat(c.management()).isEqualTo(AppConfig.Management.defaults());
+        assertThat(c.management().host()).isEqualTo("127.0.0.1");
+        assertThat(c.port()).isEqualTo(AppConfig.DEFAULT_PORT);
+    }
+
+    @Test
     void withoutFileOrFlagsTheDefaultsApply() {
         // the tests run in examples/, which has no stellane.toml
         AppConfig c = AppConfig.resolve(args(), Map.of());
