@@ -22,7 +22,7 @@ import java.util.concurrent.CountDownLatch;
 /**
  * One running instance of the service: data directory, database, runtime, metrics, and two servers on
  * the one runtime: the public one (the service's API and a bare {@code /health}) and the management one
- * (metrics, stats, the dashboard, the detailed {@code /health}), which observes nothing, so what operators
+ * (metrics, stats, the dashboard, the detailed {@code /health}), which is not observed, so what operators
  * poll stays out of the service's HTTP metrics. Starts in {@link #start} (the runtime is static, so one
  * per JVM at a time) and stops in {@link #close}: the servers drain in-flight requests, then the runtime
  * stops, then the metrics and the database close.
@@ -81,19 +81,19 @@ public final class UsersApp implements AutoCloseable {
             runtimeUp = true;
             metrics = StellaneMetrics.prometheus();
             UserService users = new UserService(repository);
+            AppConfig.Management m = config.management();
             // the public server's traffic only: also what feeds the HTTP meters
             Dashboard dashboard = Dashboard.observe(server, metrics);
             UsersService.routes(server, users);
             moreRoutes.accept(server);
             UsersService.managementRoutes(management, users, metrics);
             dashboard.serveOn(management);
-            if (config.management().serveOnPublicPort()) {
+            if (m.serveOnPublicPort()) {
                 UsersService.managementRoutes(server, users, metrics);
                 dashboard.serveOn(server);
             } else {
                 UsersService.publicHealth(server, users);
             }
-            AppConfig.Management m = config.management();
             int managementPort = listen(management, m.host(), m.port(), " (management)");
             Recovery.Status recovery = Recovery.enable(server, config.runtime(), metrics, dashboard);
             int port = listen(server, config.host(), config.port(), "");
