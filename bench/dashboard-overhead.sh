@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # What a dashboard left open costs the service: wrk on /json of the example app, once alone and once
-# while a client polls /stellane/dashboard/data twice a second (what an open dashboard page does).
+# while a client polls /stellane/dashboard/data on the management port twice a second (what an open
+# dashboard page does).
 # Prints requests/s of both and their ratio (with / without; 1.00 = free).
 #
 #   bench/dashboard-overhead.sh                    # defaults below
-#   PORT=9090 DURATION=30 CONNECTIONS=64 ROUNDS=3 bench/dashboard-overhead.sh
+#   PORT=9090 MANAGEMENT_PORT=9091 DURATION=30 CONNECTIONS=64 ROUNDS=3 bench/dashboard-overhead.sh
 #
-# The app must mount the dashboard (Dashboard.install(server, metrics), see docs/OPERATIONS.md); the
-# script checks that first. Each round runs baseline, then with the poller, then baseline again, and
+# The app must serve the dashboard on its management listener (see docs/OPERATIONS.md); the script
+# checks that first. Each round runs baseline, then with the poller, then baseline again, and
 # compares the polled run with the mean of the two baselines around it (less drift on a shared box).
 # The app is pinned to CPU 1, wrk (one thread) and the poller to CPU 0, like ../shared/bench.
 # Needs wrk, curl and taskset. Stops the app and the poller on any exit.
@@ -15,6 +16,7 @@ set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
 PORT=${PORT:-18089}
+MANAGEMENT_PORT=${MANAGEMENT_PORT:-18090}
 DURATION=${DURATION:-10}        # seconds per wrk run
 WARMUP=${WARMUP:-5}             # seconds of wrk before the first measured run
 THREADS=${THREADS:-1}
@@ -28,6 +30,7 @@ for tool in wrk curl taskset; do
 done
 
 base=http://127.0.0.1:$PORT
+management=http://127.0.0.1:$MANAGEMENT_PORT
 app_pid="" poller_pid=""
 data=$(mktemp -d "${TMPDIR:-/tmp}/dashboard-overhead.XXXXXX") # the app's database and journal
 log=$(mktemp "${TMPDIR:-/tmp}/dashboard-overhead-XXXXXX.log")
@@ -47,14 +50,17 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-if curl -s -o /dev/null --max-time 1 "$base/"; then
-    echo "dashboard-overhead: something already listens on port $PORT; pick another with PORT=" >&2
-    exit 1
-fi
+for url in "$base" "$management"; do
+    if curl -s -o /dev/null --max-time 1 "$url/"; then
+        echo "dashboard-overhead: something already listens on $url; pick other ports with PORT= and MANAGEMENT_PORT=" >&2
+        exit 1
+    fi
+done
 
 echo "dashboard-overhead: starting the example app on port $PORT (builds first if stale)" >&2
 # The app on CPU 1, wrk and the poller (the clients) on CPU 0, as the shared harness pins them.
-taskset -c 1 "$root/stellane" serve --port "$PORT" --backend "$BACKEND" --data-dir "$data" >"$log" 2>&1 &
+taskset -c 1 "$root/stellane" serve --port "$PORT" --management-port "$MANAGEMENT_PORT" --backend "$BACKEND" \
+    --data-dir "$data" >"$log" 2>&1 &
 app_pid=$!
 for i in $(seq 600); do   # up to 5 min: the first build is slow
     curl -s -o /dev/null --max-time 1 "$base/health" && break
@@ -64,10 +70,10 @@ for i in $(seq 600); do   # up to 5 min: the first build is slow
     ((i == 600)) && { echo "dashboard-overhead: the app did not answer /health" >&2; cat "$log" >&2; exit 1; }
     sleep 0.5
 done
-status=$(curl -s -o /dev/null -w '%{http_code}' "$base/stellane/dashboard/data")
+status=$(curl -s -o /dev/null -w '%{http_code}' "$management/stellane/dashboard/data")
 if [[ $status != 200 ]]; then
-    echo "dashboard-overhead: GET /stellane/dashboard/data answered $status: the app does not mount the dashboard" >&2
-    echo "  (add Dashboard.install(server, metrics) before listen; see docs/OPERATIONS.md, \"Dashboard\")" >&2
+    echo "dashboard-overhead: GET $management/stellane/dashboard/data answered $status: the app does not serve the dashboard there" >&2
+    echo "  (Dashboard.observe(server, metrics).serveOn(management) before listen; see docs/OPERATIONS.md, \"Dashboard\")" >&2
     exit 1
 fi
 
@@ -81,7 +87,7 @@ rps() { # wrk on /json for $1 seconds -> requests/s
 # (about 30 ms of CPU each) than the dashboard costs the server, and wrk shares that core.
 poll_once() {
     local line status=1
-    exec 3<>"/dev/tcp/127.0.0.1/$PORT" || return 1
+    exec 3<>"/dev/tcp/127.0.0.1/$MANAGEMENT_PORT" || return 1
     printf 'GET /stellane/dashboard/data HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n' >&3
     if IFS= read -r -t 2 line <&3 && [[ $line == *" 200 "* ]]; then status=0; fi
     while IFS= read -r -t 2 line <&3; do :; done # the rest, until the server closes
@@ -109,7 +115,7 @@ printf '%-6s %14s %14s %14s %8s\n' round "before rps" "polled rps" "after rps" r
 ratios=()
 for ((r = 1; r <= ROUNDS; r++)); do
     before=$(rps "$DURATION")
-    taskset -c 0 bash -c "$(declare -f poll poll_once); PORT=$PORT POLL_INTERVAL=$POLL_INTERVAL poll $DURATION" &
+    taskset -c 0 bash -c "$(declare -f poll poll_once); MANAGEMENT_PORT=$MANAGEMENT_PORT POLL_INTERVAL=$POLL_INTERVAL poll $DURATION" &
     poller_pid=$!
     polled=$(rps "$DURATION")
     wait "$poller_pid" || true

@@ -3,7 +3,8 @@
 # (../shared/bench/http-bench.sh): GET /plaintext, /plaintext pipelined 16 deep, /json. Two Stellane
 # servers: stellane-app is TechEmpowerApp (the two routes and nothing else, like the peer), and
 # stellane-service is the full example service of ./stellane serve (metrics observer, request journal,
-# work stealing, database), so the framework's cost and its features' cost show apart.
+# work stealing, database), so the framework's cost and its features' cost show apart; its management
+# listener takes any free port (the harness hands out one port per server).
 # usage: bench/http-vs-netty.sh [TRANSPORT=epoll] [extra http-bench.sh options, e.g. --rounds 3]
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -20,7 +21,7 @@ for run in "/plaintext 1" "/plaintext 16" "/json 1"; do
     read -r path depth <<<"$run"
     "$shared/http-bench.sh" --path "$path" --pipeline "$depth" --tsv "$tsv" "$@" \
         stellane-app="$java -cp '$root/examples/target/classes:$root/examples/target/lib/*' io.stellane.examples.TechEmpowerApp \$PORT $transport" \
-        stellane-service="cd $(printf %q "$root") && ./stellane serve --port \$PORT --backend $transport --data-dir $data" \
+        stellane-service="cd $(printf %q "$root") && ./stellane serve --port \$PORT --management-port 0 --backend $transport --data-dir $data" \
         netty-$transport="$java -cp $shared/peers/target/peers.jar bench.NettyPeer \$PORT $transport"
     echo
 done

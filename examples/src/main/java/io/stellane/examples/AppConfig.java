@@ -22,19 +22,20 @@ import java.util.Set;
  * <p>The file: {@code --config FILE}, else the default file if it exists ({@code stellane.toml} in the
  * working directory, or what the system property {@value #DEFAULT_CONFIG_PROPERTY} names: the launcher
  * points it at the repository's {@code stellane.toml}). Tables: {@code [runtime]} (see
- * {@link RuntimeConfig}), {@code [server]} {@code host}, {@code port}, and {@code [database]} (see
- * {@link DatabaseConfig}). Any other table or key is an error.
+ * {@link RuntimeConfig}), {@code [server]} {@code host}, {@code port}, {@code [management]} (see
+ * {@link Management}) and {@code [database]} (see {@link DatabaseConfig}). Any other table or key is an error.
  *
  * @param runtime    the runtime config; its recovery path is {@code <dataDir>/journal} unless the file or
  *                   the environment sets it
- * @param host       the address to listen on
+ * @param host       the address the service listens on
  * @param port       the port, 0..65535 (0: any free port)
+ * @param management where metrics, stats, the dashboard and the detailed health are served
  * @param database   where the users live
- * @param dataDir    the H2 database and the recovery journal (created {@code 0700} at startup)
+ * @param dataDir    the H2 database and the recovery journal (made {@code 0700} at startup)
  * @param configFile the file read, or null when none was
  */
-public record AppConfig(RuntimeConfig runtime, String host, int port, DatabaseConfig database, Path dataDir,
-                        Path configFile) {
+public record AppConfig(RuntimeConfig runtime, String host, int port, Management management, DatabaseConfig database,
+                        Path dataDir, Path configFile) {
     public static final String DEFAULT_CONFIG_PROPERTY = "stellane.config";
     public static final String DEFAULT_CONFIG_FILE = "stellane.toml";
     public static final String DEFAULT_HOST = "0.0.0.0";
@@ -42,44 +43,83 @@ public record AppConfig(RuntimeConfig runtime, String host, int port, DatabaseCo
     public static final Path DEFAULT_DATA_DIR = Path.of("data");
     static final String RECOVERY_PATH_ENV = "STELLANE_RUNTIME_RECOVERY_PATH";
 
-    private static final Set<String> TABLES = Set.of("runtime", "server", "database");
+    private static final Set<String> TABLES = Set.of("runtime", "server", "management", "database");
     private static final Set<String> SERVER_KEYS = Set.of("host", "port");
+    private static final Set<String> MANAGEMENT_KEYS = Set.of("host", "port", "serve_on_public_port");
     private static final String PORT_ALLOWED = "an integer from 0 to 65535";
     private static final String HOST_ALLOWED = "a host name or IP address string, e.g. \"0.0.0.0\"";
 
     public AppConfig {
         Objects.requireNonNull(runtime, "runtime");
         Objects.requireNonNull(host, "host");
+        Objects.requireNonNull(management, "management");
         Objects.requireNonNull(database, "database");
         Objects.requireNonNull(dataDir, "dataDir");
     }
 
+    /**
+     * The management listener: metrics ({@code /metrics}), stats ({@code /stats}), the dashboard
+     * ({@code /stellane/dashboard}) and the detailed {@code /health}, none of which the public port serves
+     * unless {@code serveOnPublicPort}. In the file:
+     * <pre>{@code
+     * [management]
+     * host = "127.0.0.1"             # default: loopback only
+     * port = 8081                    # 0..65535, 0: any free port; not the [server] port
+     * serve_on_public_port = false   # true: the public port serves them too
+     * }</pre>
+     *
+     * @param host              the address the management listener binds
+     * @param port              its port, 0..65535 (0: any free port)
+     * @param serveOnPublicPort whether the public listener serves the same routes as well
+     */
+    public record Management(String host, int port, boolean serveOnPublicPort) {
+        public static final String DEFAULT_HOST = "127.0.0.1";
+        public static final int DEFAULT_PORT = 8081;
+
+        public Management {
+            Objects.requireNonNull(host, "host");
+        }
+
+        /** Loopback, port {@value #DEFAULT_PORT}, nothing of it on the public port. */
+        public static Management defaults() {
+            return new Management(DEFAULT_HOST, DEFAULT_PORT, false);
+        }
+    }
+
     /** The help text of the app's options. */
     public static final String USAGE = """
-            usage: ./stellane serve [--config FILE] [--port N] [--host ADDR] [--backend NAME] [--data-dir DIR]
+            usage: ./stellane serve [--config FILE] [--port N] [--host ADDR] [--management-port N]
+                                    [--management-host ADDR] [--backend NAME] [--data-dir DIR]
 
             Runs the example users service in the foreground; Ctrl-C or SIGTERM stops it gracefully
             (in-flight requests finish).
 
-              --config FILE    TOML file with [runtime], [server] and [database] tables
-                               (default: stellane.toml of the repository, when it exists)
-              --port N         port to listen on, 0..65535 (0: any free port); overrides server.port
-              --host ADDR      address to listen on; overrides server.host (default 0.0.0.0)
-              --backend NAME   auto, nio, epoll or io_uring; overrides runtime.backend
-              --data-dir DIR   directory for the H2 database and the recovery journal, created 0700
-                               (default ./data)
-              -h, --help       this text
+              --config FILE            TOML file with [runtime], [server], [management] and [database]
+                                       tables (default: stellane.toml of the repository, when it exists)
+              --port N                 port to listen on, 0..65535 (0: any free port); overrides server.port
+              --host ADDR              address to listen on; overrides server.host (default 0.0.0.0)
+              --management-port N      port of /metrics, /stats, /stellane/dashboard and the detailed
+                                       /health, 0..65535; overrides management.port (default 8081)
+              --management-host ADDR   address of that listener; overrides management.host
+                                       (default 127.0.0.1)
+              --backend NAME           auto, nio, epoll or io_uring; overrides runtime.backend
+              --data-dir DIR           directory for the H2 database and the recovery journal, made 0700,
+                                       its files 0600 (default ./data)
+              -h, --help               this text
 
             STELLANE_RUNTIME_* environment variables override the [runtime] table (e.g.
             STELLANE_RUNTIME_WORKER_THREADS=4); flags override both.
             """;
 
     /** Parsed command-line flags; null means not given. */
-    record Flags(Path config, Integer port, String host, String backend, Path dataDir, boolean help) {
+    record Flags(Path config, Integer port, String host, Integer managementPort, String managementHost,
+                 String backend, Path dataDir, boolean help) {
         static Flags parse(List<String> args) {
             Path config = null;
             Integer port = null;
             String host = null;
+            Integer managementPort = null;
+            String managementHost = null;
             String backend = null;
             Path dataDir = null;
             boolean help = false;
@@ -90,14 +130,16 @@ public record AppConfig(RuntimeConfig runtime, String host, int port, DatabaseCo
                     case "--config" -> { config = Path.of(value(a, v)); i++; }
                     case "--port" -> { port = parsePort(a, value(a, v)); i++; }
                     case "--host" -> { host = nonBlank(a, value(a, v)); i++; }
+                    case "--management-port" -> { managementPort = parsePort(a, value(a, v)); i++; }
+                    case "--management-host" -> { managementHost = nonBlank(a, value(a, v)); i++; }
                     case "--backend" -> { backend = nonBlank(a, value(a, v)); i++; }
                     case "--data-dir" -> { dataDir = Path.of(nonBlank(a, value(a, v))); i++; }
                     case "-h", "--help" -> help = true;
                     default -> throw new ConfigException(a, "unknown option; the options are --config, --port, --host,"
-                            + " --backend, --data-dir, --help");
+                            + " --management-port, --management-host, --backend, --data-dir, --help");
                 }
             }
-            return new Flags(config, port, host, backend, dataDir, help);
+            return new Flags(config, port, host, managementPort, managementHost, backend, dataDir, help);
         }
 
         private static String value(String option, String v) {
@@ -169,43 +211,89 @@ public record AppConfig(RuntimeConfig runtime, String host, int port, DatabaseCo
             }
         }
 
-        JsonNode server = tree == null ? null : tree.get("server");
-        String host = DEFAULT_HOST;
-        int port = DEFAULT_PORT;
-        if (server != null) {
-            if (!server.isObject()) {
-                throw new ConfigException("server", server.toString(), "a table with keys host, port");
-            }
-            for (Iterator<Map.Entry<String, JsonNode>> it = server.fields(); it.hasNext(); ) {
-                Map.Entry<String, JsonNode> e = it.next();
-                if (!SERVER_KEYS.contains(e.getKey())) {
-                    throw new ConfigException("server." + e.getKey(), shown(e.getValue()),
-                            "unknown key; allowed keys are host, port");
-                }
-            }
-            JsonNode h = server.get("host");
-            if (h != null) {
-                if (!h.isTextual() || h.textValue().isBlank()) {
-                    throw new ConfigException("server.host", shown(h), HOST_ALLOWED);
-                }
-                host = h.textValue();
-            }
-            JsonNode p = server.get("port");
-            if (p != null) {
-                if (!p.isIntegralNumber() || !p.canConvertToInt() || p.intValue() < 0 || p.intValue() > 65535) {
-                    throw new ConfigException("server.port", shown(p), PORT_ALLOWED);
-                }
-                port = p.intValue();
-            }
-        }
+        JsonNode server = table(tree, "server", SERVER_KEYS);
+        String host = server == null ? DEFAULT_HOST : host(server, "server", DEFAULT_HOST);
+        int port = server == null ? DEFAULT_PORT : port(server, "server", DEFAULT_PORT);
         if (flags.host() != null) {
             host = flags.host();
         }
         if (flags.port() != null) {
             port = flags.port();
         }
+        Management management = management(table(tree, "management", MANAGEMENT_KEYS), flags, port);
         DatabaseConfig database = DatabaseConfig.fromToml(tree == null ? null : tree.get("database"), dataDir);
-        return new AppConfig(runtime, host, port, database, dataDir, file);
+        return new AppConfig(runtime, host, port, management, database, dataDir, file);
+    }
+
+    private static Management management(JsonNode table, Flags flags, int publicPort) {
+        Management d = Management.defaults();
+        String host = table == null ? d.host() : host(table, "management", d.host());
+        int port = table == null ? d.port() : port(table, "management", d.port());
+        boolean servePublicly = d.serveOnPublicPort();
+        JsonNode p = table == null ? null : table.get("serve_on_public_port");
+        if (p != null) {
+            if (!p.isBoolean()) {
+                throw new ConfigException("management.serve_on_public_port", shown(p), "true or false");
+            }
+            servePublicly = p.booleanValue();
+        }
+        String portKey = "management.port";
+        if (flags.managementHost() != null) {
+            host = flags.managementHost();
+        }
+        if (flags.managementPort() != null) {
+            port = flags.managementPort();
+            portKey = "--management-port";
+        }
+        // one port for both would not fail on every backend: with SO_REUSEPORT (epoll, io_uring) a
+        // loopback bind next to a wildcard one succeeds and quietly takes the loopback connections
+        if (port != 0 && port == publicPort) {
+            throw new ConfigException(portKey, port, "a port other than the public one (" + publicPort
+                    + "); to serve metrics and the dashboard there too, set management.serve_on_public_port = true");
+        }
+        return new Management(host, port, servePublicly);
+    }
+
+    /** The table {@code name} of {@code tree} after checking its keys, or null when the file has none. */
+    private static JsonNode table(JsonNode tree, String name, Set<String> keys) {
+        JsonNode t = tree == null ? null : tree.get(name);
+        if (t == null) {
+            return null;
+        }
+        String allowed = String.join(", ", keys.stream().sorted().toList());
+        if (!t.isObject()) {
+            throw new ConfigException(name, t.toString(), "a table with keys " + allowed);
+        }
+        for (Iterator<Map.Entry<String, JsonNode>> it = t.fields(); it.hasNext(); ) {
+            Map.Entry<String, JsonNode> e = it.next();
+            if (!keys.contains(e.getKey())) {
+                throw new ConfigException(name + "." + e.getKey(), shown(e.getValue()),
+                        "unknown key; allowed keys are " + allowed);
+            }
+        }
+        return t;
+    }
+
+    private static String host(JsonNode table, String name, String fallback) {
+        JsonNode h = table.get("host");
+        if (h == null) {
+            return fallback;
+        }
+        if (!h.isTextual() || h.textValue().isBlank()) {
+            throw new ConfigException(name + ".host", shown(h), HOST_ALLOWED);
+        }
+        return h.textValue();
+    }
+
+    private static int port(JsonNode table, String name, int fallback) {
+        JsonNode p = table.get("port");
+        if (p == null) {
+            return fallback;
+        }
+        if (!p.isIntegralNumber() || !p.canConvertToInt() || p.intValue() < 0 || p.intValue() > 65535) {
+            throw new ConfigException(name + ".port", shown(p), PORT_ALLOWED);
+        }
+        return p.intValue();
     }
 
     /** A TOML value as the user wrote it: strings quoted (by ConfigException), numbers and tables not. */
@@ -218,7 +306,7 @@ public record AppConfig(RuntimeConfig runtime, String host, int port, DatabaseCo
             Map.Entry<String, JsonNode> e = it.next();
             if (!TABLES.contains(e.getKey())) {
                 throw new ConfigException(e.getKey(), shown(e.getValue()),
-                        "unknown key; allowed tables are [runtime], [server], [database]");
+                        "unknown key; allowed tables are [runtime], [server], [management], [database]");
             }
         }
     }

@@ -15,79 +15,95 @@ import org.slf4j.LoggerFactory;
 
 import java.io.IOException;
 import java.io.InputStream;
-import java.io.UncheckedIOException;
-import java.nio.file.FileAlreadyExistsException;
-import java.nio.file.Files;
-import java.nio.file.Path;
-import java.nio.file.attribute.PosixFilePermission;
-import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Duration;
 import java.util.Properties;
-import java.util.Set;
 import java.util.concurrent.CountDownLatch;
 
 /**
- * One running instance of the service: data directory, database, runtime, metrics, server. Starts in
- * {@link #start} (the runtime is static, so one per JVM at a time) and stops in {@link #close}:
- * the server drains in-flight requests, then the runtime stops, then the metrics and the database close.
+ * One running instance of the service: data directory, database, runtime, metrics, and two servers on
+ * the one runtime: the public one (the service's API and a bare {@code /health}) and the management one
+ * (metrics, stats, the dashboard, the detailed {@code /health}), which is not observed, so what operators
+ * poll stays out of the service's HTTP metrics. Starts in {@link #start} (the runtime is static, so one
+ * per JVM at a time) and stops in {@link #close}: the servers drain in-flight requests, then the runtime
+ * stops, then the metrics and the database close.
  */
 public final class UsersApp implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(UsersApp.class);
-    static final Set<PosixFilePermission> DATA_DIR_PERMISSIONS = PosixFilePermissions.fromString("rwx------");
 
     private final AppConfig config;
     private final UserRepository repository;
     private final StellaneMetrics metrics;
     private final BlockedWorkerDetector detector;
     private final Server server;
+    private final Server management;
     private final Recovery.Status recovery;
     private final int port;
+    private final int managementPort;
     private final CountDownLatch stopped = new CountDownLatch(1);
     private boolean closed;
 
     private UsersApp(AppConfig config, UserRepository repository, StellaneMetrics metrics, BlockedWorkerDetector detector,
-                     Server server, Recovery.Status recovery, int port) {
+                     Server server, Server management, Recovery.Status recovery, int port, int managementPort) {
         this.config = config;
         this.repository = repository;
         this.metrics = metrics;
         this.detector = detector;
         this.server = server;
+        this.management = management;
         this.recovery = recovery;
         this.port = port;
+        this.managementPort = managementPort;
     }
 
     /**
-     * Creates the data directory, opens the database, initializes the runtime, wires routes, metrics and
-     * recovery, and listens. On failure everything opened so far is closed again.
+     * Prepares the data directory, opens the database, initializes the runtime, wires routes, metrics and
+     * recovery, and listens: the management listener first, the public one last. On failure everything
+     * opened so far is closed again.
      */
     public static UsersApp start(AppConfig config) {
         return start(config, server -> { });
     }
 
-    /** {@link #start(AppConfig)} with more routes (tests use it for a handler they control). */
+    /** {@link #start(AppConfig)} with more routes on the public server (tests use it for a handler they control). */
     static UsersApp start(AppConfig config, java.util.function.Consumer<Server> moreRoutes) {
         if (System.getProperty("io.netty.leakDetection.level") == null) {
             // sampling leak detection costs on every pooled allocation; opt back in with -Dio.netty.leakDetection.level
             ResourceLeakDetector.setLevel(ResourceLeakDetector.Level.DISABLED);
         }
-        createDataDir(config.dataDir());
+        DataDir.prepare(config.dataDir());
         UserRepository repository = new UserRepository(config.database());
         StellaneMetrics metrics = null;
+        Server server = new Server();
+        Server management = new Server();
         boolean runtimeUp = false;
         try {
             Runtime.init(config.runtime());
             runtimeUp = true;
             metrics = StellaneMetrics.prometheus();
-            Server server = new Server();
-            Dashboard dashboard = Dashboard.install(server, metrics); // also feeds the HTTP meters
-            UsersService.routes(server, new UserService(repository), metrics);
+            UserService users = new UserService(repository);
+            AppConfig.Management m = config.management();
+            // the public server's traffic only: also what feeds the HTTP meters
+            Dashboard dashboard = Dashboard.observe(server, metrics);
+            UsersService.routes(server, users);
             moreRoutes.accept(server);
+            UsersService.managementRoutes(management, users, metrics);
+            dashboard.serveOn(management);
+            if (m.serveOnPublicPort()) {
+                UsersService.managementRoutes(server, users, metrics);
+                dashboard.serveOn(server);
+            } else {
+                UsersService.publicHealth(server, users);
+            }
+            int managementPort = listen(management, m.host(), m.port(), " (management)");
             Recovery.Status recovery = Recovery.enable(server, config.runtime(), metrics, dashboard);
-            int port = listen(server, config);
+            int port = listen(server, config.host(), config.port(), "");
             // a worker stuck for a second is logged with its stack and task, and counted
             BlockedWorkerDetector detector = BlockedWorkerDetector.builder().meterRegistry(metrics.registry()).start();
-            return new UsersApp(config, repository, metrics, detector, server, recovery, port);
+            return new UsersApp(config, repository, metrics, detector, server, management, recovery, port, managementPort);
         } catch (Throwable e) {
             if (runtimeUp) {
+                server.stop(Duration.ZERO);
+                management.stop(Duration.ZERO);
                 Runtime.stop();
             }
             if (metrics != null) {
@@ -98,38 +114,22 @@ public final class UsersApp implements AutoCloseable {
         }
     }
 
-    private static int listen(Server server, AppConfig config) {
+    private static int listen(Server server, String host, int port, String what) {
         try {
-            return server.listen(config.host(), config.port());
+            return server.listen(host, port);
         } catch (Exception e) { // the bind failure may arrive as a checked BindException
-            throw new StellaneException("cannot listen on " + config.host() + ":" + config.port() + ": " + e.getMessage(), e);
+            throw new StellaneException("cannot listen on " + host + ":" + port + what + ": " + e.getMessage(), e);
         }
     }
 
-    /** Creates {@code dir} (and missing parents) with mode 0700; an existing directory is left as it is. */
-    static void createDataDir(Path dir) {
-        try {
-            if (Files.isDirectory(dir)) {
-                return;
-            }
-            Path parent = dir.toAbsolutePath().getParent();
-            if (parent != null) {
-                Files.createDirectories(parent);
-            }
-            Files.createDirectory(dir, PosixFilePermissions.asFileAttribute(DATA_DIR_PERMISSIONS));
-            Files.setPosixFilePermissions(dir, DATA_DIR_PERMISSIONS); // the umask may have masked bits off
-        } catch (FileAlreadyExistsException e) {
-            if (!Files.isDirectory(dir)) {
-                throw new io.stellane.config.ConfigException("--data-dir", dir.toString(), "a directory (a file of that name exists)");
-            }
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot create the data directory " + dir + ": " + e.getMessage(), e);
-        }
-    }
-
-    /** The bound port. */
+    /** The bound port of the public listener. */
     public int port() {
         return port;
+    }
+
+    /** The bound port of the management listener. */
+    public int managementPort() {
+        return managementPort;
     }
 
     public AppConfig config() {
@@ -144,10 +144,13 @@ public final class UsersApp implements AutoCloseable {
         return recovery;
     }
 
-    /** The short startup banner: version, backend, workers, strategy, recovery, database, URL. */
+    /** The short startup banner: version, both URLs, backend, workers, strategy, recovery, database. */
     public String banner() {
         RuntimeStats s = Runtime.getStats();
+        AppConfig.Management m = config.management();
         return "stellane " + version() + " serving http://" + config.host() + ":" + port + "/\n"
+                + "  management http://" + m.host() + ":" + managementPort + "/ (/metrics, /stats, /health, "
+                + Dashboard.PATH + (m.serveOnPublicPort() ? "; also on the public port" : "") + ")\n"
                 + "  backend " + s.backendType() + ", " + s.workerCount() + " workers, strategy " + s.strategy() + "\n"
                 + "  recovery " + recovery.store() + ", " + recovery.recovered() + " request(s) recovered\n"
                 + "  database " + config.database().dialect() + " (" + safeUrl(config.database().jdbcUrl()) + ")";
@@ -189,7 +192,11 @@ public final class UsersApp implements AutoCloseable {
         closed = true;
         log.info("stopping: draining in-flight requests");
         try {
-            server.stop();
+            try {
+                server.stop();
+            } finally {
+                management.stop(); // after the public one: its metrics cover the drain
+            }
         } finally {
             try {
                 Runtime.stop();

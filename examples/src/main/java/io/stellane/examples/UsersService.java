@@ -37,14 +37,19 @@ import java.util.Optional;
  * request recovery) plus the TechEmpower endpoints, an echo, health, metrics and stats.
  *
  * <pre>
+ * public listener
  * POST /users            {"name": "...", "email": "..."} -> 201 + Location: /users/{id}; 400 {"error", "field"}
  * GET  /users/{id}       200 user JSON, 404 JSON
  * GET  /users?limit=&amp;offset=   {"users": [...], "limit", "offset", "total"}
  * GET  /plaintext, /json TechEmpower
  * POST /echo             the body back, with its content type
- * GET  /health           200 {"status":"UP","database":"UP"} or 503
+ * GET  /health           200 {"status":"UP"} or 503 {"status":"DOWN"}, nothing more
+ *
+ * management listener (and the public one too with management.serve_on_public_port)
+ * GET  /health           200 {"status":"UP","database":"UP"} or 503 with the database's error
  * GET  /metrics          Prometheus text 0.0.4
  * GET  /stats            RuntimeStats and WorkerStats as JSON
+ * GET  /stellane/dashboard  the live dashboard (of the public listener's traffic)
  * </pre>
  *
  * Every database call goes through {@link UserService} ({@code Task.blocking}): no worker blocks.
@@ -78,10 +83,9 @@ public final class UsersService {
     private UsersService() {
     }
 
-    /** Every route of the service, and the mapping of its failures to JSON errors. */
-    static void routes(Server server, UserService users, StellaneMetrics metrics) {
+    /** The service's own routes (without {@code /health}), and the mapping of their failures to JSON errors. */
+    static void routes(Server server, UserService users) {
         Objects.requireNonNull(users, "users");
-        Objects.requireNonNull(metrics, "metrics");
         server.get("/plaintext", ctx -> Task.completed(Response.ok(HELLO)));
         server.get("/json", ctx -> Task.completed(Response.json(new Message("Hello, World!"))));
         server.post("/echo", ctx -> {
@@ -112,17 +116,6 @@ public final class UsersService {
             }));
         });
 
-        server.get("/health", ctx -> users.ping().timeout(HEALTH_TIMEOUT)
-                .map(v -> Response.json(health("UP")))
-                .recover(e -> {
-                    ctx.logger().warn("health: the database does not answer: {}", e.toString());
-                    return Response.json(health("DOWN")).status(503);
-                }));
-        // scraping walks the whole registry: keep it off the worker
-        server.get("/metrics", ctx -> Task.blocking(() ->
-                Response.ok(metrics.scrape().getBytes(StandardCharsets.UTF_8), PROMETHEUS_TYPE)));
-        server.get("/stats", ctx -> Task.completed(Response.json(stats(Runtime.getStats(), Runtime.getWorkerStats()))));
-
         server.onError(FieldProblem.class, (e, ctx) -> fieldError(e.status, e.field, e.getMessage()));
         server.onError(ValidationException.class, (e, ctx) ->
                 fieldError(400, e.error().field(), e.error().field() + " " + e.error().reason()));
@@ -130,6 +123,38 @@ public final class UsersService {
             ctx.logger().error("database call failed", e);
             return Response.error(503, "database unavailable");
         });
+    }
+
+    /**
+     * {@code GET /health} as a load balancer on the public port needs it: 200 {@code {"status":"UP"}} while the
+     * database answers, else 503 {@code {"status":"DOWN"}}. Which part failed, and why, is for the
+     * management listener's {@link #managementRoutes}.
+     */
+    static void publicHealth(Server server, UserService users) {
+        health(server, users, false);
+    }
+
+    /**
+     * What operators read, on the management listener: {@code /metrics}, {@code /stats}, and a {@code /health}
+     * that names the database's state and, when it is down, its error.
+     */
+    static void managementRoutes(Server server, UserService users, StellaneMetrics metrics) {
+        Objects.requireNonNull(metrics, "metrics");
+        health(server, users, true);
+        // scraping walks the whole registry: keep it off the worker
+        server.get("/metrics", ctx -> Task.blocking(() ->
+                Response.ok(metrics.scrape().getBytes(StandardCharsets.UTF_8), PROMETHEUS_TYPE)));
+        server.get("/stats", ctx -> Task.completed(Response.json(stats(Runtime.getStats(), Runtime.getWorkerStats()))));
+    }
+
+    private static void health(Server server, UserService users, boolean details) {
+        Objects.requireNonNull(users, "users");
+        server.get("/health", ctx -> users.ping().timeout(HEALTH_TIMEOUT)
+                .map(v -> Response.json(health(null, details)))
+                .recover(e -> {
+                    ctx.logger().warn("health: the database does not answer: {}", e.toString());
+                    return Response.json(health(e, details)).status(503);
+                }));
     }
 
     // ---------------------------------------------------------------- request parsing
@@ -210,10 +235,17 @@ public final class UsersService {
         return Response.json(m).status(status);
     }
 
-    private static Map<String, String> health(String state) {
+    /** The body of {@code /health}: the state, and with {@code details} the database's state and error. */
+    private static Map<String, String> health(Throwable databaseError, boolean details) {
+        String state = databaseError == null ? "UP" : "DOWN";
         Map<String, String> m = new LinkedHashMap<>();
         m.put("status", state);
-        m.put("database", state);
+        if (details) {
+            m.put("database", state);
+            if (databaseError != null) {
+                m.put("databaseError", databaseError.toString());
+            }
+        }
         return m;
     }
 

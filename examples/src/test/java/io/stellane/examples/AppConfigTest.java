@@ -44,6 +44,11 @@ class AppConfigTest {
             host = "127.0.0.1"
             port = 1234
 
+            [management]
+            host = "10.0.0.7"
+            port = 1235
+            serve_on_public_port = true
+
             [database]
             pool_size = 4
             """;
@@ -81,8 +86,9 @@ class AppConfigTest {
         assertThat(c.runtime().enableRequestRecovery()).isTrue();
         assertThat(c.host()).isEqualTo("127.0.0.1");
         assertThat(c.port()).isEqualTo(1234);
+        assertThat(c.management()).isEqualTo(new AppConfig.Management("10.0.0.7", 1235, true));
         assertThat(c.database().poolSize()).isEqualTo(4);
-        assertThat(c.database().jdbcUrl()).startsWith("jdbc:h2:file:" + tmp.resolve("d").toAbsolutePath() + "/users");
+        assertThat(c.database().jdbcUrl()).startsWith("jdbc:h2:private:" + tmp.resolve("d").toAbsolutePath() + "/users");
         // the file does not set runtime.recovery.path: the journal lives in the data directory
         assertThat(c.runtime().recoveryPath()).isEqualTo(tmp.resolve("d").resolve("journal"));
     }
@@ -91,9 +97,11 @@ class AppConfigTest {
     void flagsOverrideTheFile() throws Exception {
         Path f = write(FILE);
         AppConfig c = AppConfig.resolve(args("--config", f.toString(), "--port", "0", "--host", "::1",
+                "--management-port", "9999", "--management-host", "::1",
                 "--backend", "nio", "--data-dir", tmp.resolve("x").toString()), Map.of());
         assertThat(c.port()).isZero();
         assertThat(c.host()).isEqualTo("::1");
+        assertThat(c.management()).isEqualTo(new AppConfig.Management("::1", 9999, true)); // the option from the file
         assertThat(c.runtime().backendType()).isEqualTo("nio");
         assertThat(c.runtime().workerThreads()).isEqualTo(3); // not overridden: from the file
         assertThat(c.dataDir()).isEqualTo(tmp.resolve("x"));
@@ -119,12 +127,22 @@ class AppConfigTest {
     }
 
     @Test
+    void theRepositorysFileIsValidAndKeepsTheManagementListenerOnLoopback() {
+        Path file = Path.of(System.getProperty("basedir", "."), "..", "stellane.toml");
+        AppConfig c = AppConfig.resolve(args("--config", file.toString()), Map.of());
+        assertThat(c.management()).isEqualTo(AppConfig.Management.defaults());
+        assertThat(c.management().host()).isEqualTo("127.0.0.1");
+        assertThat(c.port()).isEqualTo(AppConfig.DEFAULT_PORT);
+    }
+
+    @Test
     void withoutFileOrFlagsTheDefaultsApply() {
         // the tests run in examples/, which has no stellane.toml
         AppConfig c = AppConfig.resolve(args(), Map.of());
         assertThat(c.configFile()).isNull();
         assertThat(c.host()).isEqualTo("0.0.0.0");
         assertThat(c.port()).isEqualTo(8080);
+        assertThat(c.management()).isEqualTo(new AppConfig.Management("127.0.0.1", 8081, false));
         assertThat(c.dataDir()).isEqualTo(Path.of("data"));
         assertThat(c.runtime().recoveryPath()).isEqualTo(Path.of("data", "journal"));
         assertThat(c.runtime().backendType()).isEqualTo(RuntimeConfig.defaults().backendType());
@@ -136,6 +154,13 @@ class AppConfigTest {
             port out of range         | [server]\\nport = 70000                | server.port
             port as a string          | [server]\\nport = "80"                 | server.port
             host not a string         | [server]\\nhost = 5                    | server.host
+            unknown [management] key  | [management]\\nprot = 9000           | management.prot
+            management port too big   | [management]\\nport = 65536          | management.port
+            management port a string  | [management]\\nport = "9000"         | management.port
+            management host empty     | [management]\\nhost = ""             | management.host
+            management not a table    | management = 9000                     | management
+            serve_on_public_port text | [management]\\nserve_on_public_port = "yes" | management.serve_on_public_port
+            both on one port          | [server]\\nport = 9000\\n[management]\\nport = 9000 | management.port
             unknown [database] key    | [database]\\nurll = "jdbc:h2:mem:x"    | database.urll
             unsupported database url  | [database]\\nurl = "jdbc:mysql://h/db" | database.url
             unknown [runtime] key     | [runtime]\\nworkers = 2                | runtime.workers
@@ -162,12 +187,28 @@ class AppConfigTest {
                 .isEqualTo("stellane: invalid config server.port = \"80\": an integer from 0 to 65535\n");
     }
 
+    @Test
+    void managementErrorsNameTheKeyTheValueAndWhatIsAllowed() throws Exception {
+        assertThat(run("--config", write("[management]\nhots = \"0.0.0.0\"\n").toString()).err())
+                .isEqualTo("stellane: invalid config management.hots = \"0.0.0.0\": unknown key; allowed keys are host,"
+                        + " port, serve_on_public_port\n");
+        assertThat(run("--config", write("[management]\nserve_on_public_port = 1\n").toString()).err())
+                .isEqualTo("stellane: invalid config management.serve_on_public_port = 1: true or false\n");
+        assertThat(run("--config", write("[management]\nport = 8080\n").toString()).err())
+                .isEqualTo("stellane: invalid config management.port = 8080: a port other than the public one (8080);"
+                        + " to serve metrics and the dashboard there too, set management.serve_on_public_port = true\n");
+    }
+
     @ParameterizedTest(name = "{0}")
     @CsvSource(delimiter = '|', textBlock = """
             --bogus        |          | --bogus
             --port         | abc      | --port
             --port         | -1       | --port
             --port         | 65536    | --port
+            --management-port | x     | --management-port
+            --management-port | 70000 | --management-port
+            --management-port | 8080  | --management-port
+            --management-host | ''    | --management-host
             --backend      | ''       | --backend
             --data-dir     |          | --data-dir
             """)
@@ -182,7 +223,7 @@ class AppConfigTest {
     void anUnknownBackendExits2WithOneLine() throws Exception {
         Path f = write("[runtime.recovery]\nenabled = false\n");
         Outcome o = run("--config", f.toString(), "--backend", "warp_drive", "--port", "0", "--host", "127.0.0.1",
-                "--data-dir", tmp.resolve("d").toString());
+                "--management-port", "0", "--data-dir", tmp.resolve("d").toString());
         assertThat(o.code()).as(o.err()).isEqualTo(2);
         assertThat(o.err()).contains("warp_drive");
         assertThat(o.err().strip().lines()).hasSize(1);
@@ -195,7 +236,8 @@ class AppConfigTest {
         Path f = write("[runtime]\nworker_threads = 1\n[runtime.recovery]\nenabled = false\n");
         try (ServerSocket taken = new ServerSocket(0, 1, InetAddress.getByName("127.0.0.1"))) {
             Outcome o = run("--config", f.toString(), "--backend", "nio", "--host", "127.0.0.1",
-                    "--port", Integer.toString(taken.getLocalPort()), "--data-dir", tmp.resolve("d").toString());
+                    "--port", Integer.toString(taken.getLocalPort()), "--management-port", "0",
+                    "--data-dir", tmp.resolve("d").toString());
             assertThat(o.code()).as(o.err()).isEqualTo(1);
             assertThat(o.err()).startsWith("stellane: cannot start: cannot listen on 127.0.0.1:" + taken.getLocalPort());
             assertThat(o.err().strip().lines()).hasSize(1);
@@ -207,8 +249,8 @@ class AppConfigTest {
     void helpPrintsEveryOptionAndExits0() {
         Outcome o = run("--help");
         assertThat(o.code()).isZero();
-        assertThat(o.out()).contains("--config FILE", "--port N", "--host ADDR", "--backend NAME", "--data-dir DIR",
-                "STELLANE_RUNTIME_");
+        assertThat(o.out()).contains("--config FILE", "--port N", "--host ADDR", "--management-port N",
+                "--management-host ADDR", "--backend NAME", "--data-dir DIR", "STELLANE_RUNTIME_");
         assertThat(o.err()).isEmpty();
     }
 
@@ -217,7 +259,7 @@ class AppConfigTest {
         Path f = write("[runtime]\nworker_threads = 1\n[runtime.recovery]\nenabled = true\n");
         Path dir = tmp.resolve("nested").resolve("data");
         AppConfig c = AppConfig.resolve(args("--config", f.toString(), "--backend", "nio", "--host", "127.0.0.1",
-                "--port", "0", "--data-dir", dir.toString()), Map.of());
+                "--port", "0", "--management-port", "0", "--data-dir", dir.toString()), Map.of());
         try (UsersApp app = UsersApp.start(c)) {
             assertThat(dir).isDirectory();
             assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(dir))).isEqualTo("rwx------");
@@ -226,12 +268,5 @@ class AppConfigTest {
             assertThat(app.banner()).contains("http://127.0.0.1:" + app.port() + "/", "backend nio", "1 workers",
                     "recovery mmap at " + dir.resolve("journal"), "0 request(s) recovered");
         }
-    }
-
-    @Test
-    void aDataDirThatIsAFileIsAConfigError() throws Exception {
-        Path file = Files.createFile(tmp.resolve("plain"));
-        assertThatThrownBy(() -> UsersApp.createDataDir(file)).isInstanceOf(ConfigException.class)
-                .hasMessageContaining("--data-dir");
     }
 }

@@ -22,6 +22,7 @@ import static org.assertj.core.api.Assertions.fail;
  */
 final class ChildApp {
     static final Pattern URL = Pattern.compile("serving http://127\\.0\\.0\\.1:(\\d+)/");
+    static final Pattern MANAGEMENT_URL = Pattern.compile("management http://127\\.0\\.0\\.1:(\\d+)/");
     private static final String EOF = "\u0000eof";
 
     final Process process;
@@ -30,8 +31,24 @@ final class ChildApp {
 
     /** {@code tmp} becomes the child's java.io.tmpdir, so what it extracts there goes with the test's directory even after kill -9. */
     ChildApp(Path tmp, String... args) throws Exception {
+        this(null, tmp, args);
+    }
+
+    /**
+     * The same under the umask {@code umask} (e.g. {@code "022"}), set by a shell that then execs the JVM:
+     * the process (and its PID) is the JVM's.
+     */
+    static ChildApp withUmask(String umask, Path tmp, String... args) throws Exception {
+        return new ChildApp(umask, tmp, args);
+    }
+
+    private ChildApp(String umask, Path tmp, String... args) throws Exception {
         Files.createDirectories(tmp);
-        List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+        List<String> cmd = new ArrayList<>();
+        if (umask != null) {
+            cmd.addAll(List.of("/bin/sh", "-c", "umask " + umask + " && exec \"$@\"", "sh"));
+        }
+        cmd.addAll(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
                 "--enable-native-access=ALL-UNNAMED", "--sun-misc-unsafe-memory-access=allow", "-Djava.io.tmpdir=" + tmp,
                 "-cp", System.getProperty("java.class.path"), UsersService.class.getName()));
         cmd.addAll(List.of(args));
@@ -71,6 +88,11 @@ final class ChildApp {
     /** Waits for the banner's URL and returns the port. */
     int port() throws InterruptedException {
         return Integer.parseInt(awaitLine(URL, 60).group(1));
+    }
+
+    /** Waits for the banner's management URL (the line after the public one) and returns its port. */
+    int managementPort() throws InterruptedException {
+        return Integer.parseInt(awaitLine(MANAGEMENT_URL, 10).group(1));
     }
 
     /** kill -9 of the process this test started, and waits for it to be gone. */

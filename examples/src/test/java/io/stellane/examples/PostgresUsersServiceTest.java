@@ -100,8 +100,9 @@ class PostgresUsersServiceTest {
         HttpResponse<String> bad = call(port, "POST", "/users", "{\"name\":\"a\\u0000b\",\"email\":\"x@example.com\"}");
         assertThat(bad.statusCode()).isEqualTo(400);
         assertThat(json(bad).path("field").asText()).isEqualTo("name");
-        HttpResponse<String> health = call(port, "GET", "/health", null);
+        HttpResponse<String> health = call(app.managementPort(), "GET", "/health", null);
         assertThat(health.statusCode()).isEqualTo(200);
         assertThat(json(health).path("database").asText()).isEqualTo("UP");
+        assertThat(call(port, "GET", "/health", null).body()).isEqualTo("{\"status\":\"UP\"}");
     }
 }

@@ -40,7 +40,8 @@ class RecoveryObservabilityTest {
     void journaledCreatesMoveTheRecoveryMetersAndTheDashboard() throws Exception {
         RuntimeConfig runtime = RuntimeConfig.builder().backendType("nio").workerThreads(2)
                 .enableRequestRecovery(true).recoveryBackend("mmap").recoveryPath(tmp.resolve("journal")).build();
-        app = UsersApp.start(new AppConfig(runtime, "127.0.0.1", 0, DatabaseConfig.defaults(tmp), tmp, null));
+        app = UsersApp.start(new AppConfig(runtime, "127.0.0.1", 0, new AppConfig.Management("127.0.0.1", 0, false),
+                DatabaseConfig.defaults(tmp), tmp, null));
         int port = app.port();
         for (int i = 0; i < 3; i++) {
             HttpResponse<String> r = UsersServiceTest.call(port, "POST", "/users",
@@ -56,12 +57,12 @@ class RecoveryObservabilityTest {
         assertThat(retry.headers().firstValue("Idempotent-Replay")).hasValue("true");
         UsersServiceTest.call(port, "GET", "/users/1", null); // GETs are not journaled
 
-        String scrape = UsersServiceTest.call(port, "GET", "/metrics", null).body();
+        String scrape = UsersServiceTest.call(app.managementPort(), "GET", "/metrics", null).body();
         assertThat(metric(scrape, "stellane_recovery_journaled_total")).isEqualTo(4);
         assertThat(metric(scrape, "stellane_recovery_completed_total")).isEqualTo(4);
         assertThat(metric(scrape, "stellane_recovery_journal_size_bytes")).isPositive();
 
-        JsonNode data = new ObjectMapper().readTree(UsersServiceTest.call(port, "GET", "/stellane/dashboard/data", null).body());
+        JsonNode data = new ObjectMapper().readTree(UsersServiceTest.call(app.managementPort(), "GET", "/stellane/dashboard/data", null).body());
         assertThat(data.path("recovery").path("enabled").asBoolean()).isTrue();
         assertThat(data.path("recovery").path("journaled").asLong()).isEqualTo(4);
         assertThat(data.path("recovery").path("completed").asLong()).isEqualTo(4);

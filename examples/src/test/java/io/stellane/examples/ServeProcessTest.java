@@ -24,7 +24,7 @@ import static org.assertj.core.api.Assertions.fail;
 
 /**
  * What {@code ./stellane serve} does, in a child JVM (the same java binary, the test classpath, the
- * launcher's JVM flags): it starts, prints the banner with the URL, answers, and stops gracefully on SIGTERM.
+ * launcher's JVM flags): it starts, prints the banner with both URLs, answers, and stops gracefully on SIGTERM.
  */
 class ServeProcessTest {
     @TempDir
@@ -52,9 +52,11 @@ class ServeProcessTest {
                 port = 8080
                 """);
         Path dataDir = tmp.resolve("data");
-        child = new ChildApp(tmp.resolve("child-tmp"), "--config", config.toString(), "--port", "0", "--backend", "nio", "--data-dir", dataDir.toString());
+        child = new ChildApp(tmp.resolve("child-tmp"), "--config", config.toString(), "--port", "0",
+                "--management-port", "0", "--backend", "nio", "--data-dir", dataDir.toString());
 
         int port = child.port();
+        int managementPort = child.managementPort();
         child.awaitLine(Pattern.compile("recovery mmap at " + Pattern.quote(dataDir.resolve("journal").toString())
                 + ", 0 request\\(s\\) recovered"), 5);
 
@@ -68,6 +70,8 @@ class ServeProcessTest {
         JsonNode user = UsersServiceTest.json(created);
         assertThat(UsersServiceTest.call(port, "GET", "/users/" + user.path("id").asLong(), null).statusCode()).isEqualTo(200);
         assertThat(dataDir.resolve("users.mv.db")).isRegularFile();
+        assertThat(UsersServiceTest.call(managementPort, "GET", "/health", null).body())
+                .isEqualTo("{\"status\":\"UP\",\"database\":\"UP\"}");
 
         child.process.toHandle().destroy(); // SIGTERM (Process.destroy() would also close our end of its output): the shutdown hook drains, stops the runtime and closes the database
         child.awaitLine(Pattern.compile("\\bstopped$"), 30);

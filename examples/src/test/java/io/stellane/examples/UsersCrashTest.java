@@ -42,7 +42,7 @@ class UsersCrashTest {
     }
 
     private ChildApp start(Path config, Path dataDir) throws Exception {
-        ChildApp c = new ChildApp(tmp.resolve("child-tmp"), "--config", config.toString(), "--port", "0", "--backend", "nio", "--data-dir", dataDir.toString());
+        ChildApp c = new ChildApp(tmp.resolve("child-tmp"), "--config", config.toString(), "--port", "0", "--management-port", "0", "--backend", "nio", "--data-dir", dataDir.toString());
         children.add(c);
         return c;
     }

@@ -17,7 +17,10 @@ import java.nio.file.Path;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-/** Every endpoint of the service over real HTTP, on an embedded H2 database in a temporary directory. */
+/**
+ * Every endpoint of the service over real HTTP, on an embedded H2 database in a temporary directory: the
+ * service's on the public port, metrics, stats and health details on the management port.
+ */
 class UsersServiceTest {
     static final HttpClient CLIENT = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
     static final ObjectMapper JSON = new ObjectMapper();
@@ -27,8 +30,13 @@ class UsersServiceTest {
     private UsersApp app;
 
     static AppConfig testConfig(DatabaseConfig db, Path dataDir) {
+        return testConfig(db, dataDir, false);
+    }
+
+    /** Both listeners on 127.0.0.1, any free port; {@code servePublicly}: the management routes on the public port too. */
+    static AppConfig testConfig(DatabaseConfig db, Path dataDir, boolean servePublicly) {
         return new AppConfig(RuntimeConfig.builder().backendType("nio").workerThreads(2).build(),
-                "127.0.0.1", 0, db, dataDir, null);
+                "127.0.0.1", 0, new AppConfig.Management("127.0.0.1", 0, servePublicly), db, dataDir, null);
     }
 
     @BeforeEach
@@ -209,16 +217,24 @@ class UsersServiceTest {
     }
 
     @Test
-    void healthIsUpWithTheDatabaseAnd503WithoutIt() throws Exception {
+    void healthIsUpWithTheDatabaseAnd503WithoutItAndOnlyTheManagementPortSaysWhy() throws Exception {
         HttpResponse<String> up = call("GET", "/health", null);
         assertThat(up.statusCode()).isEqualTo(200);
-        assertThat(json(up).path("status").asText()).isEqualTo("UP");
-        assertThat(json(up).path("database").asText()).isEqualTo("UP");
+        assertThat(up.body()).isEqualTo("{\"status\":\"UP\"}");
+        HttpResponse<String> upInside = call(app.managementPort(), "GET", "/health", null);
+        assertThat(upInside.statusCode()).isEqualTo(200);
+        assertThat(json(upInside).path("status").asText()).isEqualTo("UP");
+        assertThat(json(upInside).path("database").asText()).isEqualTo("UP");
 
         app.repository().close();
         HttpResponse<String> down = call("GET", "/health", null);
         assertThat(down.statusCode()).isEqualTo(503);
-        assertThat(json(down).path("status").asText()).isEqualTo("DOWN");
+        assertThat(down.body()).isEqualTo("{\"status\":\"DOWN\"}");
+        HttpResponse<String> downInside = call(app.managementPort(), "GET", "/health", null);
+        assertThat(downInside.statusCode()).isEqualTo(503);
+        assertThat(json(downInside).path("status").asText()).isEqualTo("DOWN");
+        assertThat(json(downInside).path("database").asText()).isEqualTo("DOWN");
+        assertThat(json(downInside).path("databaseError").asText()).isNotBlank();
     }
 
     @Test
@@ -238,7 +254,7 @@ class UsersServiceTest {
     void metricsExportTheHttpMetersInPrometheusText() throws Exception {
         assertThat(call("GET", "/users/777", null).statusCode()).isEqualTo(404);
         assertThat(call("GET", "/nope", null).statusCode()).isEqualTo(404);
-        HttpResponse<String> r = call("GET", "/metrics", null);
+        HttpResponse<String> r = call(app.managementPort(), "GET", "/metrics", null);
         assertThat(r.statusCode()).isEqualTo(200);
         assertThat(r.headers().firstValue("content-type")).hasValue(UsersService.PROMETHEUS_TYPE);
         assertThat(r.body())
@@ -250,7 +266,7 @@ class UsersServiceTest {
 
     @Test
     void statsShowTheRuntimeAndEachWorker() throws Exception {
-        HttpResponse<String> r = call("GET", "/stats", null);
+        HttpResponse<String> r = call(app.managementPort(), "GET", "/stats", null);
         assertThat(r.statusCode()).isEqualTo(200);
         JsonNode s = json(r);
         assertThat(s.path("runtime").path("backendType").asText()).isEqualTo("nio");

@@ -19,13 +19,19 @@ import java.util.List;
 import java.util.Objects;
 
 /**
- * A live page of the runtime on the application's own server: workers (queue, tasks/s, CPU, mean task
- * time), a moving chart of task rate and duration, HTTP requests and errors, open connections,
- * recovery totals.
+ * A live page of the runtime: workers (queue, tasks/s, CPU, mean task time), a moving chart of task
+ * rate and duration, HTTP requests and errors, open connections, recovery totals.
+ *
+ * <p>It observes one server and is served by one or more, which need not be the same. The HTTP card
+ * shows the traffic of the observed server only; requests to the page (and anything else) on a server
+ * that is not observed are not counted, neither on the page nor in the HTTP meters.
  *
  * <pre>{@code
  * StellaneMetrics metrics = StellaneMetrics.prometheus();
- * Dashboard.install(server, metrics);          // before server.listen(...)
+ * // on the application's own server:
+ * Dashboard.install(server, metrics);                        // before server.listen(...)
+ * // or: observe the public server, serve the page on an internal one:
+ * Dashboard.observe(publicServer, metrics).serveOn(managementServer);
  * // http://host:port/stellane/dashboard
  * }</pre>
  *
@@ -33,11 +39,12 @@ import java.util.Objects;
  * resources), and {@code GET /stellane/dashboard/data}, a JSON snapshot the page polls twice a second.
  * Building a snapshot costs one {@code Runtime.getStats()}, one {@code Runtime.getWorkerStats()} and
  * a few adder sums: O(workers), no lock of the dashboard's own; it runs on the worker that serves the
- * request. The routes have no access control: mount the dashboard on an internal listener, or put a
- * filter in front of it.
+ * request. The routes have no access control: serve them on an internal listener, or put a filter in
+ * front of them.
  *
- * <p>Threading: {@link #install} must be called before the server's first {@code listen}, like any
- * route. {@link #recovery} may be called from any thread at any time.
+ * <p>Threading: {@link #serveOn} (and so {@link #install}) must be called before that server's first
+ * {@code listen}, like any route; {@link #observe} may be called before or after the observed server
+ * listens. {@link #recovery} may be called from any thread at any time.
  */
 public final class Dashboard {
     /** Where the page is served; the JSON is under {@code PATH + "/data"}. */
@@ -54,29 +61,57 @@ public final class Dashboard {
     }
 
     /**
-     * Adds the dashboard's routes to {@code server} and, unless the server already has a
-     * {@link MetricsObserver} for {@code metrics}, observes it with a new one (so the HTTP meters of
-     * {@code metrics} are fed too).
+     * {@code observe(server, metrics).serveOn(server)}: the page on the server it shows.
      *
      * @throws IllegalStateException when the server already listens (routes are fixed then)
      */
     public static Dashboard install(Server server, StellaneMetrics metrics) {
-        Objects.requireNonNull(server, "server");
-        Objects.requireNonNull(metrics, "metrics");
-        MetricsObserver observer = null;
-        for (ServerObserver o : server.observers()) {
-            if (o instanceof MetricsObserver m && m.metrics() == metrics) {
-                observer = m;
-                break;
-            }
-        }
-        Dashboard d = new Dashboard(observer != null ? observer : new MetricsObserver(metrics));
-        server.get(PATH, ctx -> Task.completed(Response.ok(PAGE).header("Cache-Control", "no-cache")));
-        server.get(PATH + "/data", ctx -> Task.completed(d.dataResponse()));
-        if (observer == null) {
+        MetricsObserver existing = existingObserver(server, metrics);
+        Dashboard d = new Dashboard(existing != null ? existing : new MetricsObserver(metrics));
+        d.serveOn(server); // first: a server that already listens refuses the routes, and is left unobserved
+        if (existing == null) {
             server.observe(d.http);
         }
         return d;
+    }
+
+    /**
+     * A dashboard of {@code server}'s traffic, served nowhere yet (see {@link #serveOn}). Unless the server
+     * already has a {@link MetricsObserver} for {@code metrics}, observes it with a new one (so the HTTP
+     * meters of {@code metrics} are fed too).
+     */
+    public static Dashboard observe(Server server, StellaneMetrics metrics) {
+        MetricsObserver existing = existingObserver(server, metrics);
+        Dashboard d = new Dashboard(existing != null ? existing : new MetricsObserver(metrics));
+        if (existing == null) {
+            server.observe(d.http);
+        }
+        return d;
+    }
+
+    private static MetricsObserver existingObserver(Server server, StellaneMetrics metrics) {
+        Objects.requireNonNull(server, "server");
+        Objects.requireNonNull(metrics, "metrics");
+        for (ServerObserver o : server.observers()) {
+            if (o instanceof MetricsObserver m && m.metrics() == metrics) {
+                return m;
+            }
+        }
+        return null;
+    }
+
+    /**
+     * Adds the page's two routes to {@code server}, which may be the observed one or another (an internal
+     * listener); several servers may serve one dashboard. A server serving it without being observed adds
+     * nothing to the figures it shows.
+     *
+     * @throws IllegalStateException when {@code server} already listens (routes are fixed then)
+     */
+    public Dashboard serveOn(Server server) {
+        Objects.requireNonNull(server, "server");
+        server.get(PATH, ctx -> Task.completed(Response.ok(PAGE).header("Cache-Control", "no-cache")));
+        server.get(PATH + "/data", ctx -> Task.completed(dataResponse()));
+        return this;
     }
 
     /**
@@ -88,7 +123,7 @@ public final class Dashboard {
         return this;
     }
 
-    /** The observer whose totals the page shows (the one found or added by {@link #install}). */
+    /** The observer whose totals the page shows (the one found or added by {@link #observe}). */
     public MetricsObserver observer() {
         return http;
     }

@@ -29,8 +29,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.fail;
 
 /**
- * End to end: the dashboard in headless Chromium while the test keeps the runtime busy. Fails when
- * the page shows no workers or its numbers stop moving; leaves a screenshot in
+ * End to end: the dashboard in headless Chromium while the test keeps the runtime busy, laid out as a
+ * service runs it: the page on an internal server, showing the traffic of the application's server.
+ * Fails when the page shows no workers, no requests, or its numbers stop moving; leaves a screenshot in
  * target/dashboard.png. Needs Debian's chromium: {@code ./stellane test} installs it
  * (scripts/chromium.sh) and sets {@code STELLANE_CHROMIUM}.
  */
@@ -85,8 +86,10 @@ class DashboardBrowserTest {
         try (StellaneMetrics metrics = StellaneMetrics.prometheus()) {
             Server server = new Server();
             server.get("/work", ctx -> Task.completed(Response.ok("done")));
-            Dashboard.install(server, metrics);
+            Server internal = new Server();
+            Dashboard.observe(server, metrics).serveOn(internal);
             int port = server.listen("127.0.0.1", 0);
+            int internalPort = internal.listen("127.0.0.1", 0);
             try {
                 AtomicLong sink = new AtomicLong();
                 AtomicInteger inFlight = new AtomicInteger();
@@ -115,7 +118,7 @@ class DashboardBrowserTest {
                 }, 0, 20, TimeUnit.MILLISECONDS);
 
                 try (HeadlessChromium chromium = HeadlessChromium.start(Path.of(binary), tmp)) {
-                    chromium.open("http://127.0.0.1:" + port + Dashboard.PATH);
+                    chromium.open("http://127.0.0.1:" + internalPort + Dashboard.PATH);
                     List<JsonNode> seen = new ArrayList<>();
                     long deadline = System.nanoTime() + DEADLINE.toNanos();
                     JsonNode state = nextState(chromium, deadline);
@@ -152,6 +155,7 @@ class DashboardBrowserTest {
                 load.shutdownNow();
                 load.awaitTermination(5, TimeUnit.SECONDS);
                 server.stop(Duration.ofSeconds(2));
+                internal.stop(Duration.ofSeconds(2));
             }
         } finally {
             client.close();

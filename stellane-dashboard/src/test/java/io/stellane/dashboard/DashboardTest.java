@@ -37,6 +37,8 @@ class DashboardTest {
             .connectTimeout(Duration.ofSeconds(5)).build();
     private StellaneMetrics metrics;
     private Server server;
+    /** A second server, when a test has one: it serves the page of {@link #server}. */
+    private Server internal;
     private Dashboard dashboard;
     private int port;
 
@@ -52,6 +54,9 @@ class DashboardTest {
         try {
             if (server != null) {
                 server.stop(Duration.ofSeconds(2));
+            }
+            if (internal != null) {
+                internal.stop(Duration.ofSeconds(2));
             }
         } finally {
             Runtime.stop();
@@ -74,6 +79,10 @@ class DashboardTest {
     }
 
     private HttpResponse<String> get(String path) throws Exception {
+        return get(port, path);
+    }
+
+    private HttpResponse<String> get(int port, String path) throws Exception {
         return client.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + path)).build(),
                 HttpResponse.BodyHandlers.ofString());
     }
@@ -161,6 +170,47 @@ class DashboardTest {
         }
         assertThat(requestCount(metrics.scrape(), "/ok", 200)).isEqualTo(7);
         assertThat(mine.requests()).isEqualTo(7);
+    }
+
+    @Test
+    void servedOnAnotherServerItShowsTheObservedServersTrafficAndNotItsOwn() throws Exception {
+        server = new Server();
+        server.get("/ok", ctx -> Task.completed(Response.ok("ok")));
+        internal = new Server();
+        dashboard = Dashboard.observe(server, metrics).serveOn(internal);
+        port = server.listen("127.0.0.1", 0);
+        int internalPort = internal.listen("127.0.0.1", 0);
+
+        assertThat(get(Dashboard.PATH).statusCode()).as("the observed server does not serve the page").isEqualTo(404);
+        assertThat(get(internalPort, Dashboard.PATH).statusCode()).isEqualTo(200);
+        int ok = 6;
+        for (int i = 0; i < ok; i++) {
+            assertThat(get("/ok").statusCode()).isEqualTo(200);
+        }
+        JsonNode d = null;
+        for (int i = 0; i < 5; i++) {
+            HttpResponse<String> r = get(internalPort, Dashboard.PATH + "/data");
+            assertThat(r.statusCode()).isEqualTo(200);
+            d = JSON.readTree(r.body());
+        }
+        // the 404 above and the /ok requests; the page and its polls are the other server's
+        assertThat(d.at("/http/requests").asLong()).isEqualTo(ok + 1);
+        assertThat(dashboard.observer().requests()).isEqualTo(ok + 1);
+        assertThat(server.observers()).containsExactly(dashboard.observer());
+        assertThat(internal.observers()).isEmpty();
+        String scrape = metrics.scrape();
+        assertThat(requestCount(scrape, "/ok", 200)).isEqualTo(ok);
+        assertThat(scrape).doesNotContain("route=\"" + Dashboard.PATH);
+    }
+
+    @Test
+    void installOnAServerThatListensFailsAndLeavesItUnobserved() {
+        Server s = new Server();
+        server = s;
+        s.listen("127.0.0.1", 0);
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> Dashboard.install(s, metrics))
+                .isInstanceOf(IllegalStateException.class);
+        assertThat(s.observers()).isEmpty();
     }
 
     @Test

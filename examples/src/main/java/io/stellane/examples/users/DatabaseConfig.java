@@ -17,7 +17,7 @@ import java.util.Set;
  * <p>In {@code stellane.toml}:
  * <pre>{@code
  * [database]
- * url = "jdbc:postgresql://127.0.0.1:5432/users"   # default: an H2 file under the data directory
+ * url = "jdbc:postgresql://127.0.0.1:5432/users"   # default: an H2 file under the data directory, 0600
  * user = "stellane"
  * password = "secret"
  * pool_size = 8                                     # 1..256, default 8
@@ -28,6 +28,8 @@ public record DatabaseConfig(String jdbcUrl, String user, String password, int p
     public static final int MAX_POOL_SIZE = 256;
     /** The user of the default embedded H2 database. */
     public static final String DEFAULT_H2_USER = "sa";
+    /** The default H2 database's name in the data directory: its files are {@code users.*}. */
+    public static final String DEFAULT_H2_NAME = "users";
 
     static final String TABLE = "database";
     private static final Set<String> KEYS = Set.of("url", "user", "password", "pool_size");
@@ -50,8 +52,9 @@ public record DatabaseConfig(String jdbcUrl, String user, String password, int p
     }
 
     /**
-     * The H2 file URL under {@code dataDir}. The database stays open until the repository closes its
-     * last connection ({@code DB_CLOSE_ON_EXIT=FALSE}: the runtime's shutdown hook, not H2's, decides).
+     * The H2 file URL under {@code dataDir}, through {@link PrivateFilePath} so that every file H2 creates
+     * there is {@code 0600}. The database stays open until the repository closes its last connection
+     * ({@code DB_CLOSE_ON_EXIT=FALSE}: the runtime's shutdown hook, not H2's, decides).
      */
     public static String defaultUrl(Path dataDir) {
         Objects.requireNonNull(dataDir, "dataDir");
@@ -62,7 +65,8 @@ public record DatabaseConfig(String jdbcUrl, String user, String password, int p
         }
         // WRITE_DELAY=0: a commit reaches the file before the create is acknowledged. H2's default
         // (500 ms) loses acknowledged users to a kill -9; the crash test (UsersCrashTest) shows it.
-        return "jdbc:h2:file:" + dir + "/users;DB_CLOSE_ON_EXIT=FALSE;WRITE_DELAY=0";
+        return "jdbc:h2:" + PrivateFilePath.SCHEME + ":" + dir + "/" + DEFAULT_H2_NAME
+                + ";DB_CLOSE_ON_EXIT=FALSE;WRITE_DELAY=0";
     }
 
     /**

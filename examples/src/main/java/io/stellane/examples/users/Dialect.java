@@ -63,7 +63,10 @@ public enum Dialect {
     /** A JDBC driver for this dialect, used directly (no {@code DriverManager} lookup through the class path). */
     Driver newDriver() {
         return switch (this) {
-            case H2 -> new org.h2.Driver();
+            case H2 -> {
+                PrivateFilePath.register(); // the default URL is a private: one
+                yield new org.h2.Driver();
+            }
             case POSTGRESQL -> new org.postgresql.Driver();
         };
     }

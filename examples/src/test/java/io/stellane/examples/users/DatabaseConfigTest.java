@@ -20,7 +20,7 @@ class DatabaseConfigTest {
     @Test
     void noTableMeansAnH2FileUnderTheDataDirectory() {
         DatabaseConfig c = DatabaseConfig.fromToml(null, DATA);
-        assertThat(c.jdbcUrl()).isEqualTo("jdbc:h2:file:/var/lib/stellane/users;DB_CLOSE_ON_EXIT=FALSE;WRITE_DELAY=0");
+        assertThat(c.jdbcUrl()).isEqualTo("jdbc:h2:private:/var/lib/stellane/users;DB_CLOSE_ON_EXIT=FALSE;WRITE_DELAY=0");
         assertThat(c.user()).isEqualTo("sa");
         assertThat(c.password()).isEmpty();
         assertThat(c.poolSize()).isEqualTo(8);
@@ -33,7 +33,7 @@ class DatabaseConfigTest {
     @Test
     void aRelativeDataDirectoryBecomesAbsolute() {
         String url = DatabaseConfig.defaultUrl(Path.of("data/../data"));
-        assertThat(url).startsWith("jdbc:h2:file:/").endsWith("/data/users;DB_CLOSE_ON_EXIT=FALSE;WRITE_DELAY=0").doesNotContain("..");
+        assertThat(url).startsWith("jdbc:h2:private:/").endsWith("/data/users;DB_CLOSE_ON_EXIT=FALSE;WRITE_DELAY=0").doesNotContain("..");
     }
 
     @Test
@@ -53,7 +53,7 @@ class DatabaseConfigTest {
         DatabaseConfig c = DatabaseConfig.fromToml(table("pool_size = 2"), DATA);
         assertThat(c.poolSize()).isEqualTo(2);
         assertThat(c.user()).isEqualTo("sa");
-        assertThat(c.jdbcUrl()).startsWith("jdbc:h2:file:/var/lib/stellane/users");
+        assertThat(c.jdbcUrl()).startsWith("jdbc:h2:private:/var/lib/stellane/users");
         DatabaseConfig pg = DatabaseConfig.fromToml(table("url = \"jdbc:postgresql://db/users?user=u\""), DATA);
         assertThat(pg.user()).as("no H2 default user for a URL of one's own").isEmpty();
     }

@@ -164,8 +164,9 @@ final class MmapRecoveryStore implements RecoveryStore {
         try {
             if (!Files.isDirectory(dir)) {
                 Files.createDirectories(dir, PosixFilePermissions.asFileAttribute(DIR_PERMS));
-                Files.setPosixFilePermissions(dir, DIR_PERMS);
             }
+            // the store owns its directory: one made by someone else (mkdir under umask 022) is narrowed too
+            Files.setPosixFilePermissions(dir, DIR_PERMS);
             Path lockPath = dir.resolve(LOCK_FILE);
             if (!Files.exists(lockPath)) {
                 Files.createFile(lockPath, PosixFilePermissions.asFileAttribute(FILE_PERMS));

@@ -341,6 +341,16 @@ class MmapJournalTest {
         assertThat(Files.size(JournalFiles.segments(dir).getFirst())).isEqualTo(SEGMENT); // preallocated
     }
 
+    @Test
+    void anExistingLooserDirectoryIsNarrowedTo0700() throws Exception {
+        Path dir = Files.createDirectories(tmp.resolve("made-by-someone-else"));
+        Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwxr-xr-x"));
+        try (MmapRecoveryStore s = open(dir)) {
+            s.append(request("a"));
+            assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(dir))).isEqualTo("rwx------");
+        }
+    }
+
     @ParameterizedTest
     @EnumSource(SyncPolicy.class)
     void everySyncPolicySurvivesProcessDeath(SyncPolicy policy) {
