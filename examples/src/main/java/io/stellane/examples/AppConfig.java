@@ -5,6 +5,7 @@ import io.stellane.config.ConfigException;
 import io.stellane.config.ConfigLoader;
 import io.stellane.config.RuntimeConfig;
 import io.stellane.examples.users.DatabaseConfig;
+import io.stellane.server.ServerConfig;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -22,20 +23,22 @@ import java.util.Set;
  * <p>The file: {@code --config FILE}, else the default file if it exists ({@code stellane.toml} in the
  * working directory, or what the system property {@value #DEFAULT_CONFIG_PROPERTY} names: the launcher
  * points it at the repository's {@code stellane.toml}). Tables: {@code [runtime]} (see
- * {@link RuntimeConfig}), {@code [server]} {@code host}, {@code port}, {@code [management]} (see
+ * {@link RuntimeConfig}), {@code [server]} {@code host}, {@code port} and the limits of {@link ServerConfig}, {@code [management]} (see
  * {@link Management}) and {@code [database]} (see {@link DatabaseConfig}). Any other table or key is an error.
  *
  * @param runtime    the runtime config; its recovery path is {@code <dataDir>/journal} unless the file or
  *                   the environment sets it
  * @param host       the address the service listens on
  * @param port       the port, 0..65535 (0: any free port)
+ * @param server     the public server's limits and timeouts: the other keys of {@code [server]} (see
+ *                   {@link ServerConfig#fromToml})
  * @param management where metrics, stats, the dashboard and the detailed health are served
  * @param database   where the users live
  * @param dataDir    the H2 database and the recovery journal (made {@code 0700} at startup)
  * @param configFile the file read, or null when none was
  */
-public record AppConfig(RuntimeConfig runtime, String host, int port, Management management, DatabaseConfig database,
-                        Path dataDir, Path configFile) {
+public record AppConfig(RuntimeConfig runtime, String host, int port, ServerConfig server, Management management,
+                        DatabaseConfig database, Path dataDir, Path configFile) {
     public static final String DEFAULT_CONFIG_PROPERTY = "stellane.config";
     public static final String DEFAULT_CONFIG_FILE = "stellane.toml";
     public static final String DEFAULT_HOST = "0.0.0.0";
@@ -44,7 +47,8 @@ public record AppConfig(RuntimeConfig runtime, String host, int port, Management
     static final String RECOVERY_PATH_ENV = "STELLANE_RUNTIME_RECOVERY_PATH";
 
     private static final Set<String> TABLES = Set.of("runtime", "server", "management", "database");
-    private static final Set<String> SERVER_KEYS = Set.of("host", "port");
+    /** The keys of {@code [server]} read here; the rest are {@link ServerConfig}'s. */
+    private static final Set<String> SERVER_KEYS = new java.util.LinkedHashSet<>(List.of("host", "port"));
     private static final Set<String> MANAGEMENT_KEYS = Set.of("host", "port", "serve_on_public_port");
     private static final String PORT_ALLOWED = "an integer from 0 to 65535";
     private static final String HOST_ALLOWED = "a host name or IP address string, e.g. \"0.0.0.0\"";
@@ -52,6 +56,7 @@ public record AppConfig(RuntimeConfig runtime, String host, int port, Management
     public AppConfig {
         Objects.requireNonNull(runtime, "runtime");
         Objects.requireNonNull(host, "host");
+        Objects.requireNonNull(server, "server");
         Objects.requireNonNull(management, "management");
         Objects.requireNonNull(database, "database");
         Objects.requireNonNull(dataDir, "dataDir");
@@ -211,9 +216,10 @@ public record AppConfig(RuntimeConfig runtime, String host, int port, Management
             }
         }
 
-        JsonNode server = table(tree, "server", SERVER_KEYS);
-        String host = server == null ? DEFAULT_HOST : host(server, "server", DEFAULT_HOST);
-        int port = server == null ? DEFAULT_PORT : port(server, "server", DEFAULT_PORT);
+        JsonNode serverTable = tree == null ? null : tree.get("server");
+        ServerConfig limits = ServerConfig.fromToml("server", serverTable, ServerConfig.defaults(), SERVER_KEYS);
+        String host = serverTable == null ? DEFAULT_HOST : host(serverTable, "server", DEFAULT_HOST);
+        int port = serverTable == null ? DEFAULT_PORT : port(serverTable, "server", DEFAULT_PORT);
         if (flags.host() != null) {
             host = flags.host();
         }
@@ -222,7 +228,7 @@ public record AppConfig(RuntimeConfig runtime, String host, int port, Management
         }
         Management management = management(table(tree, "management", MANAGEMENT_KEYS), flags, port);
         DatabaseConfig database = DatabaseConfig.fromToml(tree == null ? null : tree.get("database"), dataDir);
-        return new AppConfig(runtime, host, port, management, database, dataDir, file);
+        return new AppConfig(runtime, host, port, limits, management, database, dataDir, file);
     }
 
     private static Management management(JsonNode table, Flags flags, int publicPort) {

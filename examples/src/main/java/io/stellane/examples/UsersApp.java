@@ -73,7 +73,7 @@ public final class UsersApp implements AutoCloseable {
         DataDir.prepare(config.dataDir());
         UserRepository repository = new UserRepository(config.database());
         StellaneMetrics metrics = null;
-        Server server = new Server();
+        Server server = new Server(config.server());
         Server management = new Server();
         boolean runtimeUp = false;
         try {

@@ -4,6 +4,7 @@ import io.stellane.config.ConfigException;
 import io.stellane.config.RuntimeConfig;
 import io.stellane.runtime.Runtime;
 import io.stellane.scheduler.TaskSchedulingStrategy;
+import io.stellane.server.ServerConfig;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
@@ -18,6 +19,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -154,6 +156,10 @@ class AppConfigTest {
             port out of range         | [server]\\nport = 70000                | server.port
             port as a string          | [server]\\nport = "80"                 | server.port
             host not a string         | [server]\\nhost = 5                    | server.host
+            server limit of bad size  | [server]\\nmax_body_size = "4MB"      | server.max_body_size
+            server limit negative     | [server]\\nmax_connections = -1      | server.max_connections
+            server timeout as number  | [server]\\nwrite_timeout = 30        | server.write_timeout
+            server limits misfit      | [server]\\nwrite_high_water_mark = "2MiB" | server
             unknown [management] key  | [management]\\nprot = 9000           | management.prot
             management port too big   | [management]\\nport = 65536          | management.port
             management port a string  | [management]\\nport = "9000"         | management.port
@@ -177,6 +183,29 @@ class AppConfigTest {
         assertThat(o.err()).doesNotContain("Exception", "\tat ");
         assertThat(o.out()).isEmpty();
         assertThat(tmp.resolve("d")).as("nothing is created for a bad config").doesNotExist();
+    }
+
+    @Test
+    void theServerTableSetsThePublicServersLimits() throws Exception {
+        AppConfig c = AppConfig.resolve(args("--config", write("""
+                [server]
+                port = 9000
+                max_body_size = "512KiB"
+                max_buffered_body_bytes = 33554432
+                write_timeout = "5s"
+                min_body_rate = 0
+                max_connections_per_address = 10000
+                """).toString()), Map.of());
+        assertThat(c.port()).isEqualTo(9000);
+        assertThat(c.server()).isEqualTo(ServerConfig.defaults().toBuilder().maxBodySize(512 * 1024)
+                .maxBufferedBodyBytes(32 << 20).writeTimeout(Duration.ofSeconds(5)).minBodyRate(0)
+                .maxConnectionsPerAddress(10_000).build());
+        assertThat(run("--config", write("[server]\nmax_body_size = \"4MB\"\n").toString()).err())
+                .isEqualTo("stellane: invalid config server.max_body_size = \"4MB\": 0 or more bytes and at most "
+                        + "2147483639, as an integer or with a unit (\"64KiB\", \"4MiB\")\n");
+        assertThat(run("--config", write("[server]\nmax_bodysize = 1\n").toString()).err())
+                .startsWith("stellane: invalid config server.max_bodysize = 1: unknown key; allowed keys in [server]: "
+                        + "host, port, max_request_line_length,");
     }
 
     @Test

@@ -140,7 +140,7 @@ class ManagementListenerTest {
     void aTakenManagementPortFailsTheStartNamingItAndReleasesEverything() throws Exception {
         try (java.net.ServerSocket taken = new java.net.ServerSocket(0, 1, java.net.InetAddress.getByName("127.0.0.1"))) {
             AppConfig c = UsersServiceTest.testConfig(DatabaseConfig.defaults(tmp), tmp);
-            AppConfig config = new AppConfig(c.runtime(), c.host(), c.port(),
+            AppConfig config = new AppConfig(c.runtime(), c.host(), c.port(), c.server(),
                     new AppConfig.Management("127.0.0.1", taken.getLocalPort(), false), c.database(), c.dataDir(), null);
             assertThatThrownBy(() -> UsersApp.start(config))
                     .hasMessageStartingWith("cannot listen on 127.0.0.1:" + taken.getLocalPort() + " (management)");

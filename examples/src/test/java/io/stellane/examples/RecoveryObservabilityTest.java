@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.stellane.config.RuntimeConfig;
 import io.stellane.examples.users.DatabaseConfig;
+import io.stellane.server.ServerConfig;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -40,7 +41,7 @@ class RecoveryObservabilityTest {
     void journaledCreatesMoveTheRecoveryMetersAndTheDashboard() throws Exception {
         RuntimeConfig runtime = RuntimeConfig.builder().backendType("nio").workerThreads(2)
                 .enableRequestRecovery(true).recoveryBackend("mmap").recoveryPath(tmp.resolve("journal")).build();
-        app = UsersApp.start(new AppConfig(runtime, "127.0.0.1", 0, new AppConfig.Management("127.0.0.1", 0, false),
+        app = UsersApp.start(new AppConfig(runtime, "127.0.0.1", 0, ServerConfig.defaults(), new AppConfig.Management("127.0.0.1", 0, false),
                 DatabaseConfig.defaults(tmp), tmp, null));
         int port = app.port();
         for (int i = 0; i < 3; i++) {

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.stellane.config.RuntimeConfig;
 import io.stellane.examples.users.DatabaseConfig;
+import io.stellane.server.ServerConfig;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -36,7 +37,8 @@ class UsersServiceTest {
     /** Both listeners on 127.0.0.1, any free port; {@code servePublicly}: the management routes on the public port too. */
     static AppConfig testConfig(DatabaseConfig db, Path dataDir, boolean servePublicly) {
         return new AppConfig(RuntimeConfig.builder().backendType("nio").workerThreads(2).build(),
-                "127.0.0.1", 0, new AppConfig.Management("127.0.0.1", 0, servePublicly), db, dataDir, null);
+                "127.0.0.1", 0, ServerConfig.defaults(), new AppConfig.Management("127.0.0.1", 0, servePublicly), db,
+                dataDir, null);
     }
 
     @BeforeEach
