@@ -31,7 +31,12 @@ final class ChildApp {
 
     /** {@code tmp} becomes the child's java.io.tmpdir, so what it extracts there goes with the test's directory even after kill -9. */
     ChildApp(Path tmp, String... args) throws Exception {
-        this(null, tmp, args);
+        this(null, List.of(), tmp, args);
+    }
+
+    /** With extra JVM options (heap settings, say), given before the class name. */
+    static ChildApp withJvmOptions(List<String> jvmOptions, Path tmp, String... args) throws Exception {
+        return new ChildApp(null, jvmOptions, tmp, args);
     }
 
     /**
@@ -39,18 +44,19 @@ final class ChildApp {
      * the process (and its PID) is the JVM's.
      */
     static ChildApp withUmask(String umask, Path tmp, String... args) throws Exception {
-        return new ChildApp(umask, tmp, args);
+        return new ChildApp(umask, List.of(), tmp, args);
     }
 
-    private ChildApp(String umask, Path tmp, String... args) throws Exception {
+    private ChildApp(String umask, List<String> jvmOptions, Path tmp, String... args) throws Exception {
         Files.createDirectories(tmp);
         List<String> cmd = new ArrayList<>();
         if (umask != null) {
             cmd.addAll(List.of("/bin/sh", "-c", "umask " + umask + " && exec \"$@\"", "sh"));
         }
         cmd.addAll(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "--enable-native-access=ALL-UNNAMED", "--sun-misc-unsafe-memory-access=allow", "-Djava.io.tmpdir=" + tmp,
-                "-cp", System.getProperty("java.class.path"), UsersService.class.getName()));
+                "--enable-native-access=ALL-UNNAMED", "--sun-misc-unsafe-memory-access=allow", "-Djava.io.tmpdir=" + tmp));
+        cmd.addAll(jvmOptions);
+        cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), UsersService.class.getName()));
         cmd.addAll(List.of(args));
         process = new ProcessBuilder(cmd).redirectErrorStream(true).start();
         Thread reader = new Thread(() -> {
@@ -83,6 +89,19 @@ final class ChildApp {
                 return m;
             }
         }
+    }
+
+    /** The output lines so far, without waiting (those {@link #awaitLine} read past included). */
+    List<String> outputSoFar() {
+        for (String line; (line = lines.poll()) != null; ) {
+            if (!line.equals(EOF)) {
+                output.add(line);
+            } else {
+                lines.add(EOF); // keep the end for awaitLine
+                break;
+            }
+        }
+        return List.copyOf(output);
     }
 
     /** Waits for the banner's URL and returns the port. */

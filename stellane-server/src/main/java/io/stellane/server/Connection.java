@@ -143,6 +143,8 @@ final class Connection extends ChannelInboundHandlerAdapter implements Runnable 
     private long timerDeadline;
     /** The streaming response being sent, if any: told when the channel drains. */
     private Stream stream;
+    /** The large fixed-length body being sent, if any: continued when the channel drains. */
+    private LargeBody large;
     /** Since when queued responses made no progress (the channel unwritable); 0 when writable. */
     private long stalledSince;
     private long stalledPending;
@@ -187,6 +189,10 @@ final class Connection extends ChannelInboundHandlerAdapter implements Runnable 
     @Override
     public void channelInactive(ChannelHandlerContext ctx) {
         closing = true;
+        if (large != null) {
+            large.content.release();
+            large = null;
+        }
         if (stream != null) {
             stream.wakeWriter(); // a producer waiting for room learns the stream is over
         }
@@ -226,6 +232,13 @@ final class Connection extends ChannelInboundHandlerAdapter implements Runnable 
             stalledSince = 0;
             if (stream != null) {
                 stream.wakeWriter();
+            }
+            if (large != null) {
+                ctx.executor().execute(() -> {
+                    if (large != null && ctx.channel().isActive()) {
+                        writeLargeBody();
+                    }
+                });
             }
             if (inputHeld || decoder.hasBufferedInput()) {
                 // not inline: this may be called from inside a flush, where a write would wait for the next one
@@ -665,6 +678,12 @@ final class Connection extends ChannelInboundHandlerAdapter implements Runnable 
             h.add(HttpHeaderNames.CONTENT_LENGTH, length);
         }
         addCommonHeaders(h, r, close);
+        if (content.hasArray() && content.readableBytes() > SLICE) {
+            ctx.write(new DefaultHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.valueOf(r.status), h), ctx.voidPromise());
+            large = new LargeBody(content, cx, r.status, close);
+            writeLargeBody();
+            return;
+        }
         FullHttpResponse res = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.valueOf(r.status),
                 content, h, EmptyHttpHeaders.INSTANCE);
         if (close) {
@@ -682,6 +701,47 @@ final class Connection extends ChannelInboundHandlerAdapter implements Runnable 
             server.requestCompleted(cx, r.status, requestStart);
         }
         finishRequest();
+    }
+
+    /**
+     * A large array body on its way out. Netty copies a heap buffer into a direct one to write it, and
+     * a direct buffer of several MiB comes from outside the pool: fresh memory mapped, faulted in and
+     * unmapped per response. Written as slices while the channel is writable, each copy is a pooled
+     * {@value #SLICE}-byte buffer, and no more than the high-water mark of them waits at a time.
+     */
+    private record LargeBody(ByteBuf content, Context cx, int status, boolean close) {
+    }
+
+    private static final int SLICE = 64 * 1024;
+
+    private void writeLargeBody() {
+        LargeBody b = large;
+        ByteBuf content = b.content;
+        while (content.isReadable() && ctx.channel().isWritable()) {
+            ctx.write(new DefaultHttpContent(content.readRetainedSlice(Math.min(SLICE, content.readableBytes()))),
+                    ctx.voidPromise());
+        }
+        if (content.isReadable()) {
+            ctx.flush(); // the rest follows when the channel drains (channelWritabilityChanged)
+            return;
+        }
+        large = null;
+        content.release();
+        if (b.close) {
+            closing = true;
+            dropBody();
+            ctx.writeAndFlush(LastHttpContent.EMPTY_LAST_CONTENT).addListener(ChannelFutureListener.CLOSE);
+        } else {
+            ctx.write(LastHttpContent.EMPTY_LAST_CONTENT, ctx.voidPromise());
+            needsFlush = true;
+        }
+        if (requestStart != 0) {
+            server.requestCompleted(b.cx, b.status, requestStart);
+        }
+        if (!b.close) {
+            finishRequest();
+            flushOutsideRead();
+        }
     }
 
     private ByteBuf encodeJson(Object value) throws Exception {
