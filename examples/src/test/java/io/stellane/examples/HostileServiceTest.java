@@ -174,7 +174,7 @@ class HostileServiceTest {
                         retryAfter.add(r.headers().firstValue("Retry-After").orElse(""));
                     }
                 } catch (java.util.concurrent.ExecutionException e) {
-                    status = -1; // a 503 sent before the body: the client may see the reset of the body it still sends
+                    status = -1; // no answer at all: the connection was reset under the client
                 }
                 statuses.merge(status, 1, Integer::sum);
             }
@@ -184,11 +184,11 @@ class HostileServiceTest {
         double blocked = m.entrySet().stream().filter(e -> e.getKey().startsWith("stellane_workers_blocked_total"))
                 .mapToDouble(Map.Entry::getValue).sum();
         String reports = blockedReports();
-        System.out.printf("hostile service: 300 concurrent 4 MiB POST /echo: statuses %s (-1: connection closed while "
-                        + "sending, after a 503); %.0f over the body budget; server anonymous memory %,d KiB -> %,d KiB; "
+        System.out.printf("hostile service: 300 concurrent 4 MiB POST /echo: statuses %s; %.0f over the body budget; "
+                        + "server anonymous memory %,d KiB -> %,d KiB; "
                         + "blocked-worker episodes %.0f%s%n",
                 statuses, limit(m, "body_budget"), before, after, blocked, reports.isEmpty() ? "" : ":\n" + reports);
-        assertThat(statuses.keySet()).as("answers: the echo, or 503 over the budget").isSubsetOf(200, 503, -1);
+        assertThat(statuses.keySet()).as("answers: the echo, or 503 over the budget (never a reset)").isSubsetOf(200, 503);
         assertThat(statuses.getOrDefault(200, 0)).isPositive();
         assertThat(retryAfter).containsOnly("1");
         // what used to hold the workers for seconds: journal appends of the bodies, and waits for direct

@@ -4,9 +4,11 @@ import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufOutputStream;
 import io.netty.buffer.ByteBufUtil;
 import io.netty.buffer.Unpooled;
+import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.ChannelOutboundBuffer;
+import io.netty.channel.socket.DuplexChannel;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.handler.codec.http.DefaultFullHttpResponse;
@@ -806,9 +808,33 @@ final class Connection extends ChannelInboundHandlerAdapter implements Runnable 
             h.add(HttpHeaderNames.RETRY_AFTER, "1");
         }
         h.add(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
-        ctx.writeAndFlush(new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.valueOf(refusal.status()),
-                Unpooled.wrappedBuffer(json), h, EmptyHttpHeaders.INSTANCE)).addListener(ChannelFutureListener.CLOSE);
+        ChannelFuture sent = ctx.writeAndFlush(new DefaultFullHttpResponse(HttpVersion.HTTP_1_1,
+                HttpResponseStatus.valueOf(refusal.status()), Unpooled.wrappedBuffer(json), h, EmptyHttpHeaders.INSTANCE));
+        if ((refusal == TOO_LARGE || refusal == BUSY) && ctx.channel() instanceof DuplexChannel duplex) {
+            sent.addListener(f -> linger(duplex, f.isSuccess()));
+        } else {
+            sent.addListener(ChannelFutureListener.CLOSE);
+        }
     }
+
+    /**
+     * After refusing a body the client is still sending: closing at once would reset the connection
+     * under the client's feet, and most clients then report the reset, not the answer. So the server
+     * closes its side only, discards what still comes for up to {@value #LINGER_MILLIS} ms, and closes
+     * when the client does (nginx's lingering close).
+     */
+    private void linger(DuplexChannel channel, boolean answered) {
+        if (!answered || !channel.isActive()) {
+            channel.close();
+            return;
+        }
+        channel.shutdownOutput();
+        ctx.executor().schedule(() -> {
+            channel.close();
+        }, LINGER_MILLIS, TimeUnit.MILLISECONDS);
+    }
+
+    private static final int LINGER_MILLIS = 2000;
 
     // ---------------------------------------------------------------- streaming
 
