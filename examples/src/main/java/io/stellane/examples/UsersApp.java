@@ -7,6 +7,7 @@ import io.stellane.examples.users.UserService;
 import io.stellane.dashboard.Dashboard;
 import io.stellane.metrics.BlockedWorkerDetector;
 import io.stellane.metrics.StellaneMetrics;
+import io.stellane.recovery.RecoveryManager;
 import io.stellane.runtime.Runtime;
 import io.stellane.server.Server;
 import io.stellane.stats.RuntimeStats;
@@ -24,6 +25,7 @@ import java.nio.file.attribute.PosixFilePermissions;
 import java.util.Properties;
 import java.util.Set;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.atomic.AtomicReference;
 
 /**
  * One running instance of the service: data directory, database, runtime, metrics, server. Starts in
@@ -79,9 +81,12 @@ public final class UsersApp implements AutoCloseable {
             metrics = StellaneMetrics.prometheus();
             Server server = new Server();
             Dashboard dashboard = Dashboard.install(server, metrics); // also feeds the HTTP meters
-            UsersService.routes(server, new UserService(repository), metrics);
+            // the routes come first (replays at startup need them), the journal for /health after
+            AtomicReference<RecoveryManager> journal = new AtomicReference<>();
+            UsersService.routes(server, new UserService(repository), metrics, journal::get);
             moreRoutes.accept(server);
             Recovery.Status recovery = Recovery.enable(server, config.runtime(), metrics, dashboard);
+            journal.set(recovery.manager());
             int port = listen(server, config);
             // a worker stuck for a second is logged with its stack and task, and counted
             BlockedWorkerDetector detector = BlockedWorkerDetector.builder().meterRegistry(metrics.registry()).start();
@@ -197,7 +202,7 @@ public final class UsersApp implements AutoCloseable {
                 try {
                     detector.close();
                     metrics.close();
-                    closeQuietly(recovery.resource());
+                    closeQuietly(recovery.manager());
                 } finally {
                     repository.close();
                     stopped.countDown();

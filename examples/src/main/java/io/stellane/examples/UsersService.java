@@ -12,7 +12,9 @@ import io.stellane.examples.users.User;
 import io.stellane.examples.users.UserRepository;
 import io.stellane.examples.users.UserService;
 import io.stellane.examples.users.ValidationException;
+import io.stellane.logging.LogThrottle;
 import io.stellane.metrics.StellaneMetrics;
+import io.stellane.recovery.RecoveryManager;
 import io.stellane.runtime.Runtime;
 import io.stellane.server.Body;
 import io.stellane.server.Context;
@@ -31,6 +33,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
+import java.util.function.Supplier;
 
 /**
  * The service {@code ./stellane serve} runs: the spec's Complete Example (users on a database, behind
@@ -42,13 +45,17 @@ import java.util.Optional;
  * GET  /users?limit=&amp;offset=   {"users": [...], "limit", "offset", "total"}
  * GET  /plaintext, /json TechEmpower
  * POST /echo             the body back, with its content type
- * GET  /health           200 {"status":"UP","database":"UP"} or 503
+ * GET  /health           200 {"status":"UP","database":"UP","journal":"UP"}, or 503 with "DOWN" for the part that fails
  * GET  /metrics          Prometheus text 0.0.4
  * GET  /stats            RuntimeStats and WorkerStats as JSON
  * </pre>
  *
  * Every database call goes through {@link UserService} ({@code Task.blocking}): no worker blocks.
  * {@link #main} is the entry point of {@code ./stellane serve}; {@link UsersApp} owns the lifecycle.
+ *
+ * <p>A failing database (a full disk, a lost server) answers 503 with {@code Retry-After: 1}; the pool
+ * reconnects by itself once it is back. The same failure is logged once per {@link #LOG_INTERVAL}
+ * with a count, not once per request.
  */
 public final class UsersService {
     static final Body HELLO = Body.of("Hello, World!", "text/plain");
@@ -56,6 +63,7 @@ public final class UsersService {
     static final int DEFAULT_LIMIT = 20;
     static final int MAX_IDEMPOTENCY_KEY = 200;
     static final Duration HEALTH_TIMEOUT = Duration.ofSeconds(2);
+    static final Duration LOG_INTERVAL = Duration.ofSeconds(10);
 
     private static final ObjectMapper JSON = new ObjectMapper();
 
@@ -78,10 +86,15 @@ public final class UsersService {
     private UsersService() {
     }
 
-    /** Every route of the service, and the mapping of its failures to JSON errors. */
-    static void routes(Server server, UserService users, StellaneMetrics metrics) {
+    /**
+     * Every route of the service, and the mapping of its failures to JSON errors. {@code journal} gives the
+     * request journal once recovery is on (null while it is not), for {@code /health}.
+     */
+    static void routes(Server server, UserService users, StellaneMetrics metrics, Supplier<RecoveryManager> journal) {
         Objects.requireNonNull(users, "users");
         Objects.requireNonNull(metrics, "metrics");
+        Objects.requireNonNull(journal, "journal");
+        LogThrottle throttle = new LogThrottle(LOG_INTERVAL);
         server.get("/plaintext", ctx -> Task.completed(Response.ok(HELLO)));
         server.get("/json", ctx -> Task.completed(Response.json(new Message("Hello, World!"))));
         server.post("/echo", ctx -> {
@@ -113,10 +126,14 @@ public final class UsersService {
         });
 
         server.get("/health", ctx -> users.ping().timeout(HEALTH_TIMEOUT)
-                .map(v -> Response.json(health("UP")))
+                .map(v -> Boolean.TRUE)
                 .recover(e -> {
-                    ctx.logger().warn("health: the database does not answer: {}", e.toString());
-                    return Response.json(health("DOWN")).status(503);
+                    throttle.warn(ctx.logger(), "health", "health: the database does not answer: " + e, null);
+                    return Boolean.FALSE;
+                })
+                .map(databaseUp -> {
+                    Map<String, String> health = health(databaseUp, journal.get());
+                    return Response.json(health).status("UP".equals(health.get("status")) ? 200 : 503);
                 }));
         // scraping walks the whole registry: keep it off the worker
         server.get("/metrics", ctx -> Task.blocking(() ->
@@ -127,8 +144,8 @@ public final class UsersService {
         server.onError(ValidationException.class, (e, ctx) ->
                 fieldError(400, e.error().field(), e.error().field() + " " + e.error().reason()));
         server.onError(DatabaseException.class, (e, ctx) -> {
-            ctx.logger().error("database call failed", e);
-            return Response.error(503, "database unavailable");
+            throttle.error(ctx.logger(), "database." + e.sqlState(), "database call failed, answering 503", e);
+            return Response.error(503, "database unavailable").header("Retry-After", "1");
         });
     }
 
@@ -210,10 +227,19 @@ public final class UsersService {
         return Response.json(m).status(status);
     }
 
-    private static Map<String, String> health(String state) {
+    /**
+     * The body of {@code /health}: {@code {"status":"UP","database":"UP","journal":"UP"}} when both work
+     * (answered 200), else {@code "DOWN"} for the status and each part that does not (answered 503). The
+     * journal is DOWN while its store reports a fault (a full disk, a failed sync it has not healed from:
+     * journaled requests get 503 meanwhile), and {@code "OFF"} without request recovery.
+     */
+    static Map<String, String> health(boolean databaseUp, RecoveryManager journal) {
+        String journalState = journal == null ? "OFF" : journal.store().fault().isPresent() ? "DOWN" : "UP";
+        boolean up = databaseUp && !"DOWN".equals(journalState);
         Map<String, String> m = new LinkedHashMap<>();
-        m.put("status", state);
-        m.put("database", state);
+        m.put("status", up ? "UP" : "DOWN");
+        m.put("database", databaseUp ? "UP" : "DOWN");
+        m.put("journal", journalState);
         return m;
     }
 

@@ -4,6 +4,11 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.stellane.config.RuntimeConfig;
 import io.stellane.examples.users.DatabaseConfig;
+import io.stellane.recovery.RecoveryException;
+import io.stellane.recovery.RecoveryManager;
+import io.stellane.recovery.RecoveryStore;
+import io.stellane.recovery.RecoveryStoreConfig;
+import io.stellane.recovery.RecoveryStores;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -13,7 +18,11 @@ import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
+import java.lang.reflect.Proxy;
 import java.nio.file.Path;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.atomic.AtomicReference;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -214,11 +223,36 @@ class UsersServiceTest {
         assertThat(up.statusCode()).isEqualTo(200);
         assertThat(json(up).path("status").asText()).isEqualTo("UP");
         assertThat(json(up).path("database").asText()).isEqualTo("UP");
+        assertThat(json(up).path("journal").asText()).as("no request recovery here").isEqualTo("OFF");
 
         app.repository().close();
         HttpResponse<String> down = call("GET", "/health", null);
         assertThat(down.statusCode()).isEqualTo(503);
         assertThat(json(down).path("status").asText()).isEqualTo("DOWN");
+        assertThat(json(down).path("database").asText()).isEqualTo("DOWN");
+    }
+
+    @Test
+    void healthIsDownWhileTheJournalReportsAFault() {
+        AtomicReference<RecoveryException> fault = new AtomicReference<>();
+        try (RecoveryStore real = RecoveryStores.create("mmap", RecoveryStoreConfig.defaults(tmp.resolve("journal"))
+                .withSegmentSize(64 << 10))) {
+            // the store as it is, but for its fault, which only a failing disk sets (JournalDiskFullTest)
+            RecoveryStore store = (RecoveryStore) Proxy.newProxyInstance(RecoveryStore.class.getClassLoader(),
+                    new Class<?>[] {RecoveryStore.class}, (proxy, method, args) -> method.getName().equals("fault")
+                            ? Optional.ofNullable(fault.get()) : method.invoke(real, args));
+            RecoveryManager journal = new RecoveryManager(store);
+            assertThat(UsersService.health(true, journal)).containsExactly(
+                    Map.entry("status", "UP"), Map.entry("database", "UP"), Map.entry("journal", "UP"));
+            fault.set(new RecoveryException("cannot create journal segment: No space left on device"));
+            assertThat(UsersService.health(true, journal)).containsExactly(
+                    Map.entry("status", "DOWN"), Map.entry("database", "UP"), Map.entry("journal", "DOWN"));
+            assertThat(UsersService.health(false, journal)).containsEntry("status", "DOWN")
+                    .containsEntry("database", "DOWN").containsEntry("journal", "DOWN");
+            fault.set(null);
+            assertThat(UsersService.health(false, journal)).containsEntry("status", "DOWN")
+                    .containsEntry("journal", "UP");
+        }
     }
 
     @Test

@@ -62,7 +62,9 @@ public record DatabaseConfig(String jdbcUrl, String user, String password, int p
         }
         // WRITE_DELAY=0: a commit reaches the file before the create is acknowledged. H2's default
         // (500 ms) loses acknowledged users to a kill -9; the crash test (UsersCrashTest) shows it.
-        return "jdbc:h2:file:" + dir + "/users;DB_CLOSE_ON_EXIT=FALSE;WRITE_DELAY=0";
+        // TRACE_LEVEL_FILE=0: no users.trace.db. Its errors reach the service as SQLExceptions, logged
+        // once per interval; H2's own file took a stack trace per failed call, on the disk that was full.
+        return "jdbc:h2:file:" + dir + "/users;DB_CLOSE_ON_EXIT=FALSE;WRITE_DELAY=0;TRACE_LEVEL_FILE=0";
     }
 
     /**
