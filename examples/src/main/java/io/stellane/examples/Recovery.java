@@ -41,9 +41,9 @@ final class Recovery {
      * @param store       the store, e.g. {@code mmap at data/journal}, or {@code off}
      * @param recovered   requests replayed at startup
      * @param quarantined requests given up on at startup
-     * @param resource    what to close at shutdown (the recovery manager), or null
+     * @param manager     the recovery manager (closed at shutdown), or null when recovery is off
      */
-    record Status(boolean active, String store, long recovered, long quarantined, AutoCloseable resource) {
+    record Status(boolean active, String store, long recovered, long quarantined, RecoveryManager manager) {
     }
 
     /** Turns on request recovery for {@code server} if the config asks for it; call before listen. */

@@ -7,6 +7,7 @@ import io.stellane.examples.users.UserService;
 import io.stellane.dashboard.Dashboard;
 import io.stellane.metrics.BlockedWorkerDetector;
 import io.stellane.metrics.StellaneMetrics;
+import io.stellane.recovery.RecoveryManager;
 import io.stellane.runtime.Runtime;
 import io.stellane.server.Server;
 import io.stellane.stats.RuntimeStats;
@@ -18,6 +19,7 @@ import java.io.InputStream;
 import java.time.Duration;
 import java.util.Properties;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.atomic.AtomicReference;
 
 /**
  * One running instance of the service: data directory, database, runtime, metrics, and two servers on
@@ -84,18 +86,21 @@ public final class UsersApp implements AutoCloseable {
             AppConfig.Management m = config.management();
             // the public server's traffic only: also what feeds the HTTP meters
             Dashboard dashboard = Dashboard.observe(server, metrics);
+            // the routes come first (replays at startup need them), the journal for /health after
+            AtomicReference<RecoveryManager> journal = new AtomicReference<>();
             UsersService.routes(server, users);
             moreRoutes.accept(server);
-            UsersService.managementRoutes(management, users, metrics);
+            UsersService.managementRoutes(management, users, metrics, journal::get);
             dashboard.serveOn(management);
             if (m.serveOnPublicPort()) {
-                UsersService.managementRoutes(server, users, metrics);
+                UsersService.managementRoutes(server, users, metrics, journal::get);
                 dashboard.serveOn(server);
             } else {
-                UsersService.publicHealth(server, users);
+                UsersService.publicHealth(server, users, journal::get);
             }
             int managementPort = listen(management, m.host(), m.port(), " (management)");
             Recovery.Status recovery = Recovery.enable(server, config.runtime(), metrics, dashboard);
+            journal.set(recovery.manager());
             int port = listen(server, config.host(), config.port(), "");
             // a worker stuck for a second is logged with its stack and task, and counted
             BlockedWorkerDetector detector = BlockedWorkerDetector.builder().meterRegistry(metrics.registry()).start();
@@ -204,7 +209,7 @@ public final class UsersApp implements AutoCloseable {
                 try {
                     detector.close();
                     metrics.close();
-                    closeQuietly(recovery.resource());
+                    closeQuietly(recovery.manager());
                 } finally {
                     repository.close();
                     stopped.countDown();

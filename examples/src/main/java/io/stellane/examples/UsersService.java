@@ -12,7 +12,9 @@ import io.stellane.examples.users.User;
 import io.stellane.examples.users.UserRepository;
 import io.stellane.examples.users.UserService;
 import io.stellane.examples.users.ValidationException;
+import io.stellane.logging.LogThrottle;
 import io.stellane.metrics.StellaneMetrics;
+import io.stellane.recovery.RecoveryManager;
 import io.stellane.runtime.Runtime;
 import io.stellane.server.Body;
 import io.stellane.server.Context;
@@ -31,6 +33,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
+import java.util.function.Supplier;
 
 /**
  * The service {@code ./stellane serve} runs: the spec's Complete Example (users on a database, behind
@@ -46,7 +49,7 @@ import java.util.Optional;
  * GET  /health           200 {"status":"UP"} or 503 {"status":"DOWN"}, nothing more
  *
  * management listener (and the public one too with management.serve_on_public_port)
- * GET  /health           200 {"status":"UP","database":"UP"} or 503 with the database's error
+ * GET  /health           200 {"status":"UP","database":"UP","journal":"UP"}, or 503 with "DOWN" for the part that fails
  * GET  /metrics          Prometheus text 0.0.4
  * GET  /stats            RuntimeStats and WorkerStats as JSON
  * GET  /stellane/dashboard  the live dashboard (of the public listener's traffic)
@@ -54,6 +57,10 @@ import java.util.Optional;
  *
  * Every database call goes through {@link UserService} ({@code Task.blocking}): no worker blocks.
  * {@link #main} is the entry point of {@code ./stellane serve}; {@link UsersApp} owns the lifecycle.
+ *
+ * <p>A failing database (a full disk, a lost server) answers 503 with {@code Retry-After: 1}; the pool
+ * reconnects by itself once it is back. The same failure is logged once per {@link #LOG_INTERVAL}
+ * with a count, not once per request.
  */
 public final class UsersService {
     static final Body HELLO = Body.of("Hello, World!", "text/plain");
@@ -61,6 +68,7 @@ public final class UsersService {
     static final int DEFAULT_LIMIT = 20;
     static final int MAX_IDEMPOTENCY_KEY = 200;
     static final Duration HEALTH_TIMEOUT = Duration.ofSeconds(2);
+    static final Duration LOG_INTERVAL = Duration.ofSeconds(10);
 
     private static final ObjectMapper JSON = new ObjectMapper();
 
@@ -86,6 +94,7 @@ public final class UsersService {
     /** The service's own routes (without {@code /health}), and the mapping of their failures to JSON errors. */
     static void routes(Server server, UserService users) {
         Objects.requireNonNull(users, "users");
+        LogThrottle throttle = new LogThrottle(LOG_INTERVAL);
         server.get("/plaintext", ctx -> Task.completed(Response.ok(HELLO)));
         server.get("/json", ctx -> Task.completed(Response.json(new Message("Hello, World!"))));
         server.post("/echo", ctx -> {
@@ -120,8 +129,8 @@ public final class UsersService {
         server.onError(ValidationException.class, (e, ctx) ->
                 fieldError(400, e.error().field(), e.error().field() + " " + e.error().reason()));
         server.onError(DatabaseException.class, (e, ctx) -> {
-            ctx.logger().error("database call failed", e);
-            return Response.error(503, "database unavailable");
+            throttle.error(ctx.logger(), "database." + e.sqlState(), "database call failed, answering 503", e);
+            return Response.error(503, "database unavailable").header("Retry-After", "1");
         });
     }
 
@@ -130,30 +139,38 @@ public final class UsersService {
      * database answers, else 503 {@code {"status":"DOWN"}}. Which part failed, and why, is for the
      * management listener's {@link #managementRoutes}.
      */
-    static void publicHealth(Server server, UserService users) {
-        health(server, users, false);
+    static void publicHealth(Server server, UserService users, Supplier<RecoveryManager> journal) {
+        health(server, users, journal, false);
     }
 
     /**
      * What operators read, on the management listener: {@code /metrics}, {@code /stats}, and a {@code /health}
      * that names the database's state and, when it is down, its error.
      */
-    static void managementRoutes(Server server, UserService users, StellaneMetrics metrics) {
+    static void managementRoutes(Server server, UserService users, StellaneMetrics metrics,
+                                 Supplier<RecoveryManager> journal) {
         Objects.requireNonNull(metrics, "metrics");
-        health(server, users, true);
+        health(server, users, journal, true);
         // scraping walks the whole registry: keep it off the worker
         server.get("/metrics", ctx -> Task.blocking(() ->
                 Response.ok(metrics.scrape().getBytes(StandardCharsets.UTF_8), PROMETHEUS_TYPE)));
         server.get("/stats", ctx -> Task.completed(Response.json(stats(Runtime.getStats(), Runtime.getWorkerStats()))));
     }
 
-    private static void health(Server server, UserService users, boolean details) {
+    /** {@code journal} gives the request journal once recovery is on (null while it is not). */
+    private static void health(Server server, UserService users, Supplier<RecoveryManager> journal, boolean details) {
         Objects.requireNonNull(users, "users");
+        Objects.requireNonNull(journal, "journal");
+        LogThrottle throttle = new LogThrottle(LOG_INTERVAL);
         server.get("/health", ctx -> users.ping().timeout(HEALTH_TIMEOUT)
-                .map(v -> Response.json(health(null, details)))
+                .map(v -> (Throwable) null)
                 .recover(e -> {
-                    ctx.logger().warn("health: the database does not answer: {}", e.toString());
-                    return Response.json(health(e, details)).status(503);
+                    throttle.warn(ctx.logger(), "health", "health: the database does not answer: " + e, null);
+                    return e;
+                })
+                .map(databaseError -> {
+                    Map<String, String> health = health(databaseError, journal.get(), details);
+                    return Response.json(health).status("UP".equals(health.get("status")) ? 200 : 503);
                 }));
     }
 
@@ -235,13 +252,21 @@ public final class UsersService {
         return Response.json(m).status(status);
     }
 
-    /** The body of {@code /health}: the state, and with {@code details} the database's state and error. */
-    private static Map<String, String> health(Throwable databaseError, boolean details) {
-        String state = databaseError == null ? "UP" : "DOWN";
+    /**
+     * The body of {@code /health}: {@code {"status":"UP"}} when the database answers and the journal takes
+     * writes, else {@code "DOWN"}; with {@code details} also each part's state ({@code "UP"}, {@code "DOWN"},
+     * the journal {@code "OFF"} without request recovery) and the database's error. The journal is DOWN while
+     * its store reports a fault (a full disk, a failed sync it has not healed from: journaled requests get
+     * 503 meanwhile).
+     */
+    static Map<String, String> health(Throwable databaseError, RecoveryManager journal, boolean details) {
+        String journalState = journal == null ? "OFF" : journal.store().fault().isPresent() ? "DOWN" : "UP";
+        boolean up = databaseError == null && !"DOWN".equals(journalState);
         Map<String, String> m = new LinkedHashMap<>();
-        m.put("status", state);
+        m.put("status", up ? "UP" : "DOWN");
         if (details) {
-            m.put("database", state);
+            m.put("database", databaseError == null ? "UP" : "DOWN");
+            m.put("journal", journalState);
             if (databaseError != null) {
                 m.put("databaseError", databaseError.toString());
             }

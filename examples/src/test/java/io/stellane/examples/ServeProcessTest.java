@@ -71,7 +71,7 @@ class ServeProcessTest {
         assertThat(UsersServiceTest.call(port, "GET", "/users/" + user.path("id").asLong(), null).statusCode()).isEqualTo(200);
         assertThat(dataDir.resolve("users.mv.db")).isRegularFile();
         assertThat(UsersServiceTest.call(managementPort, "GET", "/health", null).body())
-                .isEqualTo("{\"status\":\"UP\",\"database\":\"UP\"}");
+                .isEqualTo("{\"status\":\"UP\",\"database\":\"UP\",\"journal\":\"UP\"}");
 
         child.process.toHandle().destroy(); // SIGTERM (Process.destroy() would also close our end of its output): the shutdown hook drains, stops the runtime and closes the database
         child.awaitLine(Pattern.compile("\\bstopped$"), 30);

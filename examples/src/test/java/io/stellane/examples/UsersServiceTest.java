@@ -4,6 +4,11 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.stellane.config.RuntimeConfig;
 import io.stellane.examples.users.DatabaseConfig;
+import io.stellane.recovery.RecoveryException;
+import io.stellane.recovery.RecoveryManager;
+import io.stellane.recovery.RecoveryStore;
+import io.stellane.recovery.RecoveryStoreConfig;
+import io.stellane.recovery.RecoveryStores;
 import io.stellane.server.ServerConfig;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -14,7 +19,11 @@ import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
+import java.lang.reflect.Proxy;
 import java.nio.file.Path;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.atomic.AtomicReference;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -227,6 +236,7 @@ class UsersServiceTest {
         assertThat(upInside.statusCode()).isEqualTo(200);
         assertThat(json(upInside).path("status").asText()).isEqualTo("UP");
         assertThat(json(upInside).path("database").asText()).isEqualTo("UP");
+        assertThat(json(upInside).path("journal").asText()).as("no request recovery here").isEqualTo("OFF");
 
         app.repository().close();
         HttpResponse<String> down = call("GET", "/health", null);
@@ -237,6 +247,33 @@ class UsersServiceTest {
         assertThat(json(downInside).path("status").asText()).isEqualTo("DOWN");
         assertThat(json(downInside).path("database").asText()).isEqualTo("DOWN");
         assertThat(json(downInside).path("databaseError").asText()).isNotBlank();
+    }
+
+    private static final Exception DOWN = new java.sql.SQLException("database down");
+
+    @Test
+    void healthIsDownWhileTheJournalReportsAFault() {
+        AtomicReference<RecoveryException> fault = new AtomicReference<>();
+        try (RecoveryStore real = RecoveryStores.create("mmap", RecoveryStoreConfig.defaults(tmp.resolve("journal"))
+                .withSegmentSize(64 << 10))) {
+            // the store as it is, but for its fault, which only a failing disk sets (JournalDiskFullTest)
+            RecoveryStore store = (RecoveryStore) Proxy.newProxyInstance(RecoveryStore.class.getClassLoader(),
+                    new Class<?>[] {RecoveryStore.class}, (proxy, method, args) -> method.getName().equals("fault")
+                            ? Optional.ofNullable(fault.get()) : method.invoke(real, args));
+            RecoveryManager journal = new RecoveryManager(store);
+            assertThat(UsersService.health(null, journal, true)).containsExactly(
+                    Map.entry("status", "UP"), Map.entry("database", "UP"), Map.entry("journal", "UP"));
+            fault.set(new RecoveryException("cannot create journal segment: No space left on device"));
+            assertThat(UsersService.health(null, journal, true)).containsExactly(
+                    Map.entry("status", "DOWN"), Map.entry("database", "UP"), Map.entry("journal", "DOWN"));
+            assertThat(UsersService.health(DOWN, journal, true)).containsEntry("status", "DOWN")
+                    .containsEntry("database", "DOWN").containsEntry("journal", "DOWN");
+            assertThat(UsersService.health(null, journal, false)).as("the public port says only that it is down")
+                    .containsExactly(Map.entry("status", "DOWN"));
+            fault.set(null);
+            assertThat(UsersService.health(DOWN, journal, true)).containsEntry("status", "DOWN")
+                    .containsEntry("journal", "UP");
+        }
     }
 
     @Test

@@ -122,6 +122,17 @@ public interface RecoveryStore extends AutoCloseable {
     /** Counters and sizes; cheap, for metrics. */
     RecoveryStoreStats stats();
 
+    /**
+     * Why the store cannot take requests right now, or empty while it can: a full disk, a failed
+     * sync it has not healed from yet. A store heals by itself once the cause is gone (it retries in
+     * the background, with or without traffic), and this turns empty again; a journal that is full
+     * by its own cap ({@link JournalFullException}) is not a fault. Cheap and non-blocking, for
+     * health checks. The default, for stores that cannot tell, is always empty.
+     */
+    default Optional<RecoveryException> fault() {
+        return Optional.empty();
+    }
+
     /** The configuration the store was opened with. */
     RecoveryStoreConfig config();
 

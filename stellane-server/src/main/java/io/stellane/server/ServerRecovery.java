@@ -6,6 +6,7 @@ import io.netty.handler.codec.http.DefaultHttpRequest;
 import io.netty.handler.codec.http.HttpHeaders;
 import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.HttpVersion;
+import io.stellane.logging.LogThrottle;
 import io.stellane.recovery.HttpHeader;
 import io.stellane.recovery.JournalFullException;
 import io.stellane.recovery.JournaledRequest;
@@ -19,6 +20,7 @@ import io.stellane.task.Task;
 
 import java.nio.charset.StandardCharsets;
 import java.security.SecureRandom;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -49,10 +51,14 @@ import java.util.function.Predicate;
  * touch memory (mmap pages or RocksDB's memtable plus an unsynced WAL write) and run inline on the
  * connection's worker. Under {@link SyncPolicy#ALWAYS} each append and completion waits for the disk,
  * so they run in {@link Task#blocking} and the connection continues on its worker when they return.
+ *
+ * <p>A journal that fails (a full disk) fails every request the same way: each failure is counted
+ * in {@link #stats()}, but logged at most once per {@link #LOG_INTERVAL} per kind, with the count.
  */
 final class ServerRecovery {
     static final String IDEMPOTENCY_KEY = "Idempotency-Key";
     static final String IDEMPOTENT_REPLAY = "Idempotent-Replay";
+    static final Duration LOG_INTERVAL = Duration.ofSeconds(10);
 
     private static final String BOOT_ID;
     private static final AtomicLong SEQ = new AtomicLong();
@@ -74,6 +80,7 @@ final class ServerRecovery {
     private final LongAdder journalErrors = new LongAdder();
     private final LongAdder idempotentReplays = new LongAdder();
     private final LongAdder conflicts = new LongAdder();
+    private final LogThrottle throttle = new LogThrottle(LOG_INTERVAL);
 
     ServerRecovery(Server server, RecoveryManager manager, Predicate<Request> journalIf) {
         this.server = server;
@@ -196,11 +203,11 @@ final class ServerRecovery {
         }
         if (e instanceof JournalFullException) {
             rejectedFull.increment();
-            cx.logger().warn("request journal full, answering 503: {}", e.getMessage());
+            throttle.warn(cx.logger(), "journal.full", "request journal full, answering 503: " + e.getMessage(), null);
             return Response.error(503, "request journal is full; retry later").header("Retry-After", "1");
         }
         journalErrors.increment();
-        cx.logger().error("cannot journal the request, answering 503", e);
+        throttle.error(cx.logger(), "journal.append", "cannot journal the request, answering 503", e);
         return Response.error(503, "request journal unavailable; retry later").header("Retry-After", "1");
     }
 
@@ -235,13 +242,18 @@ final class ServerRecovery {
         try {
             manager.complete(cx.requestId(), stored);
         } catch (RuntimeException e) {
-            journalErrors.increment();
-            cx.logger().error("cannot mark the request complete; it will be replayed after a restart", e);
+            completionFailed(cx, e);
         } finally {
             if (key != null) {
                 inFlightKeys.remove(key, cx.requestId());
             }
         }
+    }
+
+    private void completionFailed(Context cx, RuntimeException e) {
+        journalErrors.increment();
+        throttle.error(cx.logger(), "journal.complete", "cannot mark the request complete; it will be replayed"
+                + " after a restart", e);
     }
 
     /**
@@ -342,8 +354,7 @@ final class ServerRecovery {
                 Answered a = group.get(i);
                 RuntimeException failure = failures.get(i);
                 if (failure != null) {
-                    journalErrors.increment();
-                    a.cx.logger().error("cannot mark the request complete; it will be replayed after a restart", failure);
+                    completionFailed(a.cx, failure);
                 }
                 if (a.key != null) {
                     inFlightKeys.remove(a.key, a.cx.requestId());

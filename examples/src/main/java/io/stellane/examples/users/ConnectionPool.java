@@ -1,5 +1,9 @@
 package io.stellane.examples.users;
 
+import io.stellane.logging.LogThrottle;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
 import java.sql.Connection;
 import java.sql.Driver;
 import java.sql.SQLException;
@@ -14,13 +18,24 @@ import java.util.concurrent.atomic.AtomicInteger;
 /**
  * A small blocking JDBC connection pool: at most {@code size} connections, opened on demand, reused
  * most-recently-returned first. A connection idle longer than {@link #VALIDATE_AFTER_IDLE} is checked
- * with {@link Connection#isValid} before reuse; one whose work failed and that no longer answers is
- * closed rather than returned. Callers wait at most the acquire timeout for a free connection.
+ * with {@link Connection#isValid} before reuse. Callers wait at most the acquire timeout for a free
+ * connection.
+ *
+ * <p><b>Failures.</b> A connection whose work failed goes back to the pool only if the failure was the
+ * statement's own (bad data, a constraint, bad SQL, a rolled-back transaction: SQLSTATE classes 22, 23,
+ * 40, 42) and it still answers. Anything else may mean the database went away: H2 closes itself when a
+ * write fails (a full disk), after which every session answers "database closed" (90098) while
+ * {@code isValid} still says true; a PostgreSQL restart breaks every connection at once. So the
+ * connection is closed, and so is every idle one, and the next calls open fresh ones: once the database
+ * is back (H2 reopens its file on the next connect), calls succeed again without a restart. Each such
+ * purge is logged at most once per {@link #LOG_INTERVAL}, with a count.
  *
  * <p>Thread-safe. Meant for virtual threads ({@code Task.blocking}): waiting parks on a {@link Semaphore}.
  */
 final class ConnectionPool implements AutoCloseable {
     static final Duration VALIDATE_AFTER_IDLE = Duration.ofSeconds(30);
+    static final Duration LOG_INTERVAL = Duration.ofSeconds(10);
+    private static final Logger LOG = LoggerFactory.getLogger(ConnectionPool.class);
 
     @FunctionalInterface
     interface SqlWork<T> {
@@ -38,6 +53,7 @@ final class ConnectionPool implements AutoCloseable {
     private final Semaphore permits;
     private final ConcurrentLinkedDeque<Idle> idle = new ConcurrentLinkedDeque<>();
     private final AtomicInteger open = new AtomicInteger();
+    private final LogThrottle throttle = new LogThrottle(LOG_INTERVAL);
     private volatile boolean closed;
 
     ConnectionPool(Driver driver, String url, String user, String password, int size, Duration acquireTimeout) {
@@ -62,12 +78,35 @@ final class ConnectionPool implements AutoCloseable {
             T result = work.run(c);
             healthy = true;
             return result;
-        } catch (SQLException | RuntimeException | Error e) {
+        } catch (SQLException e) {
+            healthy = statementFailed(e) && stillUsable(c);
+            if (!healthy) {
+                int idle = drainIdle();
+                throttle.warn(LOG, "broken." + e.getSQLState(), "database call failed (SQLSTATE " + e.getSQLState()
+                        + "): closing the connection and " + idle + " idle one(s); calls open new ones", null);
+            }
+            throw e;
+        } catch (RuntimeException | Error e) {
             healthy = stillUsable(c);
             throw e;
         } finally {
             release(c, healthy);
         }
+    }
+
+    /**
+     * Whether {@code e} is a statement's own failure, which leaves its session as it was: SQLSTATE class 22
+     * (data), 23 (integrity constraint), 40 (transaction rolled back) or 42 (syntax or access rule).
+     */
+    static boolean statementFailed(SQLException e) {
+        String state = e.getSQLState();
+        if (state == null || state.length() < 2) {
+            return false;
+        }
+        return switch (state.substring(0, 2)) {
+            case "22", "23", "40", "42" -> true;
+            default -> false;
+        };
     }
 
     /** How many physical connections are open now (idle or in use). */
@@ -147,11 +186,15 @@ final class ConnectionPool implements AutoCloseable {
         }
     }
 
-    private void drainIdle() {
+    /** Closes every idle connection; returns how many. */
+    private int drainIdle() {
+        int n = 0;
         Idle i;
         while ((i = idle.pollFirst()) != null) {
             closePhysical(i.connection());
+            n++;
         }
+        return n;
     }
 
     private void closePhysical(Connection c) {

@@ -65,8 +65,10 @@ public record DatabaseConfig(String jdbcUrl, String user, String password, int p
         }
         // WRITE_DELAY=0: a commit reaches the file before the create is acknowledged. H2's default
         // (500 ms) loses acknowledged users to a kill -9; the crash test (UsersCrashTest) shows it.
+        // TRACE_LEVEL_FILE=0: no users.trace.db. Its errors reach the service as SQLExceptions, logged
+        // once per interval; H2's own file took a stack trace per failed call, on the disk that was full.
         return "jdbc:h2:" + PrivateFilePath.SCHEME + ":" + dir + "/" + DEFAULT_H2_NAME
-                + ";DB_CLOSE_ON_EXIT=FALSE;WRITE_DELAY=0";
+                + ";DB_CLOSE_ON_EXIT=FALSE;WRITE_DELAY=0;TRACE_LEVEL_FILE=0";
     }
 
     /**

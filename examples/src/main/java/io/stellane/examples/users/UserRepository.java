@@ -28,6 +28,11 @@ import java.util.Optional;
  * <p>Thread-safe: each call borrows its own connection from a pool of {@link DatabaseConfig#poolSize()}.
  * Failures are {@link DatabaseException}s; invalid arguments are {@link ValidationException}s (the body)
  * or {@link IllegalArgumentException}s (key, limit, offset).
+ *
+ * <p><b>Faults.</b> A database that fails (a full disk, a lost server) fails each call at once; the pool
+ * drops the broken connections and opens new ones as calls come, so calls succeed again as soon as the
+ * database does. {@link #ping} reports a database that answers reads but cannot write (H2 on a full disk
+ * reopens on the next connection and serves reads) as down until a write goes through again.
  */
 public final class UserRepository implements AutoCloseable {
     public static final int MAX_LIST_LIMIT = 1000;
@@ -40,6 +45,8 @@ public final class UserRepository implements AutoCloseable {
 
     private final Dialect dialect;
     private final ConnectionPool pool;
+    /** The last write's failure, if it was the database's rather than the statement's; null once a write succeeds. */
+    private volatile DatabaseException writeFailure;
 
     /**
      * Opens the pool and creates the schema if missing.
@@ -76,7 +83,7 @@ public final class UserRepository implements AutoCloseable {
         Objects.requireNonNull(user, "user").requireValid();
         checkKey(idempotencyKey);
         Instant createdAt = Instant.now().truncatedTo(ChronoUnit.MICROS);
-        return call("create user", c -> {
+        return write("create user", c -> {
             if (idempotencyKey != null) {
                 Optional<User> existing = findByKey(c, idempotencyKey);
                 if (existing.isPresent()) {
@@ -142,11 +149,21 @@ public final class UserRepository implements AutoCloseable {
     }
 
     /**
-     * A cheap liveness check: borrows a connection and runs {@code SELECT 1}.
+     * A cheap liveness check: borrows a connection and runs {@code SELECT 1}; while the last write failed,
+     * writes the one row of {@code health_probe} instead, so that a database that cannot write is down
+     * until it can, whether or not anyone else writes meanwhile.
      *
-     * @throws DatabaseException when the database does not answer
+     * @throws DatabaseException when the database does not answer, or cannot write after a write failed
      */
     public void ping() {
+        if (writeFailure != null) {
+            write("probe write", c -> {
+                try (Statement s = c.createStatement()) {
+                    return s.executeUpdate("UPDATE health_probe SET checked_at = CURRENT_TIMESTAMP WHERE id = 1");
+                }
+            });
+            return;
+        }
         call("ping", c -> {
             try (Statement s = c.createStatement(); ResultSet rs = s.executeQuery("SELECT 1")) {
                 rs.next();
@@ -234,6 +251,20 @@ public final class UserRepository implements AutoCloseable {
     private static User row(ResultSet rs) throws SQLException {
         return new User(rs.getLong(1), rs.getString(2), rs.getString(3),
                 rs.getObject(4, OffsetDateTime.class).toInstant());
+    }
+
+    /** {@link #call} for a write: remembers whether the database could write, for {@link #ping}. */
+    private <T> T write(String what, ConnectionPool.SqlWork<T> work) {
+        try {
+            T result = call(what, work);
+            writeFailure = null;
+            return result;
+        } catch (DatabaseException e) {
+            if (!(e.getCause() instanceof SQLException cause && ConnectionPool.statementFailed(cause))) {
+                writeFailure = e;
+            }
+            throw e;
+        }
     }
 
     private <T> T call(String what, ConnectionPool.SqlWork<T> work) {

@@ -135,6 +135,36 @@ class ConnectionPoolTest {
     }
 
     @Test
+    void aDatabaseThatClosedItselfLosesEveryPooledConnectionAndReconnects() throws SQLException {
+        ConnectionPool p = pool(3, Duration.ofSeconds(5));
+        p.withConnection(c -> p.withConnection(d -> selectOne(d.createStatement()))); // two idle connections
+        assertThat(p.openConnections()).isEqualTo(2);
+        // as H2 does after a failed write (a full disk): every session of the database is dead, while
+        // isValid() still says true
+        java.util.Properties sa = new java.util.Properties();
+        sa.setProperty("user", "sa");
+        try (java.sql.Connection other = new org.h2.Driver().connect(url, sa)) {
+            other.createStatement().execute("SHUTDOWN");
+        }
+        assertThatThrownBy(() -> one(p)).isInstanceOf(SQLException.class);
+        assertThat(p.openConnections()).as("the broken connection and the idle one, both closed").isZero();
+        assertThat(one(p)).isEqualTo(1);
+        assertThat(p.openConnections()).isEqualTo(1);
+    }
+
+    @Test
+    void onlyAStatementsOwnFailureKeepsItsConnection() {
+        assertThat(ConnectionPool.statementFailed(new SQLException("duplicate", "23505"))).isTrue();
+        assertThat(ConnectionPool.statementFailed(new SQLException("bad value", "22001"))).isTrue();
+        assertThat(ConnectionPool.statementFailed(new SQLException("deadlock", "40P01"))).isTrue();
+        assertThat(ConnectionPool.statementFailed(new SQLException("syntax", "42601"))).isTrue();
+        assertThat(ConnectionPool.statementFailed(new SQLException("connection lost", "08006"))).isFalse();
+        assertThat(ConnectionPool.statementFailed(new SQLException("database closed", "90098"))).isFalse();
+        assertThat(ConnectionPool.statementFailed(new SQLException("general error", "HY000"))).isFalse();
+        assertThat(ConnectionPool.statementFailed(new SQLException("no state"))).isFalse();
+    }
+
+    @Test
     void anUncommittedTransactionIsRolledBackOnReturn() throws SQLException {
         ConnectionPool p = pool(1, Duration.ofSeconds(5));
         p.withConnection(c -> c.createStatement().execute("CREATE TABLE t (x INT)"));

@@ -20,7 +20,7 @@ class DatabaseConfigTest {
     @Test
     void noTableMeansAnH2FileUnderTheDataDirectory() {
         DatabaseConfig c = DatabaseConfig.fromToml(null, DATA);
-        assertThat(c.jdbcUrl()).isEqualTo("jdbc:h2:private:/var/lib/stellane/users;DB_CLOSE_ON_EXIT=FALSE;WRITE_DELAY=0");
+        assertThat(c.jdbcUrl()).isEqualTo("jdbc:h2:private:/var/lib/stellane/users;DB_CLOSE_ON_EXIT=FALSE;WRITE_DELAY=0;TRACE_LEVEL_FILE=0");
         assertThat(c.user()).isEqualTo("sa");
         assertThat(c.password()).isEmpty();
         assertThat(c.poolSize()).isEqualTo(8);
@@ -33,7 +33,7 @@ class DatabaseConfigTest {
     @Test
     void aRelativeDataDirectoryBecomesAbsolute() {
         String url = DatabaseConfig.defaultUrl(Path.of("data/../data"));
-        assertThat(url).startsWith("jdbc:h2:private:/").endsWith("/data/users;DB_CLOSE_ON_EXIT=FALSE;WRITE_DELAY=0").doesNotContain("..");
+        assertThat(url).startsWith("jdbc:h2:private:/").endsWith("/data/users;DB_CLOSE_ON_EXIT=FALSE;WRITE_DELAY=0;TRACE_LEVEL_FILE=0").doesNotContain("..");
     }
 
     @Test

@@ -1,5 +1,6 @@
 package io.stellane.recovery.rocksdb;
 
+import io.stellane.logging.LogThrottle;
 import io.stellane.recovery.JournalFullException;
 import io.stellane.recovery.JournaledRequest;
 import io.stellane.recovery.PendingRequest;
@@ -19,6 +20,7 @@ import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermission;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Clock;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -32,8 +34,11 @@ import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
 import java.util.stream.Stream;
 import org.rocksdb.AbstractEventListener;
@@ -99,7 +104,7 @@ import org.slf4j.LoggerFactory;
  * {@code sync=false} and one daemon thread calls {@code flushWal(true)} every interval,
  * {@link SyncPolicy#NONE} never syncs. Attempts, quarantines and the clean-shutdown flag are
  * written with {@code sync=true} under every policy; close syncs the WAL. A failed sync makes the
- * store fail closed: every later write throws. An obsolete WAL file is kept for reuse
+ * store refuse every write until it has healed (below). An obsolete WAL file is kept for reuse
  * ({@code recycle_log_file_num = 1}): renamed and written over instead of deleted and created, so
  * a WAL write lands on allocated blocks and cached pages (ext4's delayed allocation cost the worker
  * about 0.25 µs per 1 KiB request). Each record carries its log's number, and RocksDB stops
@@ -123,6 +128,14 @@ import org.slf4j.LoggerFactory;
  * {@link JournalFullException}. Completions, attempts, quarantines and custom data are never
  * refused, so a full journal drains. {@code segmentSize} has no meaning here.
  *
+ * <p><b>Faults, and healing from them.</b> A full disk fails the write that met it, and RocksDB then
+ * stops (every write fails at once) until its SstFileManager sees room for a write buffer again
+ * (it polls every 5 s) and resumes by itself. While a write or a sync has failed, the store does
+ * not sync the WAL or flush on its own (either would meet the failed WAL writer and make RocksDB's
+ * error fatal); the maintenance thread instead retries every {@link #RETRY} to make everything
+ * acknowledged durable without the WAL ({@link #flushEverything}), and once that succeeds the fault
+ * is over: {@link #fault()} turns empty and writes are accepted again, with or without traffic.
+ *
  * <p><b>Garbage collection</b> (at open and every minute on the same daemon thread): expired
  * idempotency responses are found through {@code idempotency_expiry}, deleted, and the expired
  * index range goes with one {@code deleteRange}; quarantined requests older than the TTL are
@@ -130,7 +143,8 @@ import org.slf4j.LoggerFactory;
  *
  * <p><b>Threading:</b> RocksDB is thread-safe; operations on different requests run concurrently
  * (so concurrent synced writes share an fsync), operations on one request are serialized on its
- * index entry, and a read-write lock keeps {@link #close()} out while any call runs.
+ * index entry, and a read-write lock keeps {@link #close()} out while any call runs. Healing runs
+ * on the maintenance thread, under the read side of that lock.
  */
 public final class RocksDbRecoveryStore implements RecoveryStore {
     private static final Logger LOG = LoggerFactory.getLogger(RocksDbRecoveryStore.class);
@@ -150,11 +164,17 @@ public final class RocksDbRecoveryStore implements RecoveryStore {
     private static final byte[] META_FORMAT = utf8("format");
     private static final byte[] META_NEXT_SEQ = utf8("next_seq");
     private static final byte[] META_CLEAN = utf8("clean_shutdown");
+    /** Never stored: deleting it is the write that asks RocksDB whether it takes writes again. */
+    private static final byte[] META_PROBE = utf8("probe");
     private static final int FORMAT = 1;
     private static final int STATE_VERSION = 1;
     /** Rough per-entry cost in the WAL beyond key and value bytes. */
     private static final int ENTRY_OVERHEAD = 32;
     private static final long GC_PERIOD_MILLIS = 60_000;
+    /** How often a faulted store tries again to heal. */
+    static final Duration RETRY = Duration.ofMillis(500);
+    /** The same failure is logged at most once per this interval, with a count. */
+    static final Duration LOG_INTERVAL = Duration.ofSeconds(10);
 
     static {
         RocksDB.loadLibrary();
@@ -181,13 +201,22 @@ public final class RocksDbRecoveryStore implements RecoveryStore {
     private final CompactRangeOptions compactOptions;
 
     private final ReentrantReadWriteLock gate = new ReentrantReadWriteLock();
-    private boolean closed; // written under the write lock, read under either
+    private volatile boolean closed; // written under the write lock
     private final ConcurrentHashMap<String, Entry> index = new ConcurrentHashMap<>();
     private final AtomicLong nextSeq;
     private final boolean previousShutdownClean;
     /** Whether the clean-shutdown flag is on disk; set only under the write lock. */
     private volatile boolean cleanFlagOnDisk;
-    private volatile RecoveryException syncFailure;
+    /** Set by a failed sync; writes are refused until {@link #heal} has flushed every memtable. */
+    private final AtomicReference<RecoveryException> syncFailure = new AtomicReference<>();
+    /**
+     * The last write RocksDB refused (a full disk: it then stops all writes until it recovers);
+     * cleared by the next write it takes, or by {@link #heal}.
+     */
+    private final AtomicReference<RecoveryException> writeFault = new AtomicReference<>();
+    /** A {@link #heal} pass is scheduled. */
+    private final AtomicBoolean healing = new AtomicBoolean();
+    private final LogThrottle throttle = new LogThrottle(LOG_INTERVAL);
 
     private final AtomicLong journaled = new AtomicLong();
     private final AtomicLong completed = new AtomicLong();
@@ -692,6 +721,12 @@ public final class RocksDbRecoveryStore implements RecoveryStore {
     }
 
     @Override
+    public Optional<RecoveryException> fault() {
+        RecoveryException f = syncFailure.get();
+        return Optional.ofNullable(f != null ? f : writeFault.get());
+    }
+
+    @Override
     public void close() {
         gate.writeLock().lock();
         try {
@@ -712,12 +747,14 @@ public final class RocksDbRecoveryStore implements RecoveryStore {
         }
         gate.writeLock().lock();
         try {
-            if (syncFailure == null) {
-                try {
+            try {
+                if (syncFailure.get() == null && writeFault.get() == null) {
                     db.flushWal(true);
-                } catch (RocksDBException e) {
-                    LOG.error("final sync of recovery store {} failed", dir, e);
+                } else {
+                    flushEverything(); // a WAL whose write or sync failed cannot be trusted to hold the rest
                 }
+            } catch (RocksDBException e) {
+                LOG.error("final sync of recovery store {} failed", dir, e);
             }
             releaseNatives(db);
             tightenPermissions(dir);
@@ -795,8 +832,9 @@ public final class RocksDbRecoveryStore implements RecoveryStore {
             if (sync) {
                 throw syncFailed("synced write to recovery store " + dir + " failed", e);
             }
-            throw e;
+            throw writeFailed(e);
         }
+        wrote();
         if (clearFlag) {
             cleanFlagOnDisk = false;
         }
@@ -830,19 +868,36 @@ public final class RocksDbRecoveryStore implements RecoveryStore {
             if (sync) {
                 throw syncFailed("synced write to recovery store " + dir + " failed", e);
             }
-            throw e;
+            throw writeFailed(e);
         }
+        wrote();
         if (!sync) {
             unsynced.incrementAndGet();
         }
         writtenSinceMeasure.addAndGet(bytes);
     }
 
+    /** A failed sync: writes are refused until {@link #heal} has made everything acknowledged durable without the WAL. */
     private RecoveryException syncFailed(String message, RocksDBException e) {
         RecoveryException failure = new RecoveryException(message + ": " + e.getMessage()
-                + "; the store now refuses writes", e);
-        syncFailure = failure;
+                + "; writes are refused until every memtable is flushed", e);
+        syncFailure.set(failure);
+        startHealing();
         return failure;
+    }
+
+    /** A write RocksDB refused: remembered for {@link #fault()}, and healed from in the background. */
+    private RocksDBException writeFailed(RocksDBException e) {
+        writeFault.set(new RecoveryException("write to recovery store " + dir + " failed: " + e.getMessage(), e));
+        startHealing();
+        return e;
+    }
+
+    /** A write went through: RocksDB takes writes again (a failed sync still needs {@link #heal}). */
+    private void wrote() {
+        if (writeFault.get() != null) {
+            writeFault.set(null);
+        }
     }
 
     private RecoveryException failure(String message, Exception e) {
@@ -858,6 +913,11 @@ public final class RocksDbRecoveryStore implements RecoveryStore {
     private void ensureRoom(long bytes, String requestId) {
         if (measuredBytes + writtenSinceMeasure.get() + bytes <= cap) {
             return;
+        }
+        RecoveryException fault = writeFault.get();
+        if (fault != null) {
+            // reclaiming flushes, which must not meet a failed WAL writer (see flushEverything)
+            throw new RecoveryException("recovery store " + dir + " cannot reclaim space while writes fail", fault);
         }
         synchronized (roomLock) {
             try {
@@ -887,6 +947,7 @@ public final class RocksDbRecoveryStore implements RecoveryStore {
                         + " request " + requestId + " (about " + bytes + " bytes) was not journaled. Complete or"
                         + " quarantine requests, or raise maxJournalBytes");
             } catch (RocksDBException e) {
+                writeFailed(e);
                 throw new RecoveryException("cannot reclaim space in recovery store " + dir + ": " + e.getMessage(), e);
             }
         }
@@ -922,7 +983,10 @@ public final class RocksDbRecoveryStore implements RecoveryStore {
     private void syncQuietly() {
         gate.readLock().lock();
         try {
-            if (closed || syncFailure != null) {
+            if (closed || fault().isPresent()) {
+                // a WAL sync that met a failed WAL writer would make RocksDB's error fatal: heal() flushes
+                // instead. (A sync already running when the first write fails can still meet it; RocksDB
+                // then needs a restart.)
                 return;
             }
             long seen = unsynced.get();
@@ -932,8 +996,8 @@ public final class RocksDbRecoveryStore implements RecoveryStore {
             db.flushWal(true);
             unsynced.addAndGet(-seen);
         } catch (RocksDBException e) {
-            LOG.error("recovery store {}: background WAL sync failed; the store now refuses writes", dir,
-                    syncFailed("background WAL sync of " + dir + " failed", e));
+            throttle.error(LOG, "sync", "recovery store " + dir + ": background WAL sync failed; refusing writes"
+                    + " until every memtable is flushed", syncFailed("background WAL sync of " + dir + " failed", e));
         } finally {
             gate.readLock().unlock();
         }
@@ -942,11 +1006,11 @@ public final class RocksDbRecoveryStore implements RecoveryStore {
     private void collectGarbageQuietly() {
         gate.readLock().lock();
         try {
-            if (!closed && syncFailure == null) {
+            if (!closed && fault().isEmpty()) {
                 collectGarbage();
             }
         } catch (RuntimeException e) {
-            LOG.warn("recovery store {}: garbage collection failed; retrying in a minute", dir, e);
+            throttle.warn(LOG, "gc", "recovery store " + dir + ": garbage collection failed; retrying in a minute", e);
         } finally {
             gate.readLock().unlock();
         }
@@ -1023,6 +1087,78 @@ public final class RocksDbRecoveryStore implements RecoveryStore {
             tightenPermissions(dir);
         }
         return dropped;
+    }
+
+    // ------------------------------------------------------------------ healing
+
+    /** Schedules a {@link #heal} pass on the maintenance thread, unless one is pending. */
+    private void startHealing() {
+        if (!closed && healing.compareAndSet(false, true)) {
+            try {
+                maintenance.schedule(this::heal, RETRY.toMillis(), TimeUnit.MILLISECONDS);
+            } catch (RejectedExecutionException e) {
+                healing.set(false); // closing
+            }
+        }
+    }
+
+    /**
+     * Every {@link #RETRY} while a fault lasts, on the maintenance thread: flushes everything
+     * ({@link #flushEverything}); once that succeeds, the fault is over and writes are accepted
+     * again. Runs without traffic, so {@link #fault()} turns empty by itself.
+     */
+    private void heal() {
+        gate.readLock().lock();
+        try {
+            RecoveryException sync = syncFailure.get();
+            RecoveryException write = writeFault.get();
+            if (closed || sync == null && write == null) {
+                return;
+            }
+            try {
+                flushEverything();
+            } catch (RocksDBException e) {
+                throttle.warn(LOG, "heal", "recovery store " + dir + " still cannot write: " + e.getMessage(), null);
+                return;
+            }
+            writeFault.compareAndSet(write, null);
+            if (sync != null && syncFailure.compareAndSet(sync, null)) {
+                LOG.warn("recovery store {}: every memtable flushed after a failed sync ({}); writes are accepted"
+                        + " again", dir, sync.getMessage());
+            }
+        } finally {
+            gate.readLock().unlock();
+            healing.set(false);
+            if (syncFailure.get() != null || writeFault.get() != null) {
+                startHealing();
+            }
+        }
+    }
+
+    /**
+     * Makes everything acknowledged durable without relying on the WAL: a probe write, then every
+     * memtable flushed to a synced SST file, then a WAL sync. Throws while RocksDB is stopped by a
+     * background error.
+     *
+     * <p>A full disk stops RocksDB with such an error, and RocksDB ends it itself: its SstFileManager
+     * polls the free space every 5 s and resumes the database (flushing the memtables and starting a
+     * new WAL) once there is room for a write buffer. Until then nothing may touch the broken WAL
+     * writer: a WAL sync or a memtable flush that meets it fails with "Writer has previous error",
+     * which RocksDB (with paranoid checks) raises to a fatal error it never recovers from. Hence the
+     * probe first: while the database is stopped a write fails at once, without reaching the WAL.
+     * RocksJava has no binding for {@code DB::Resume()}, so an error RocksDB does not recover from by
+     * itself (an I/O error other than a full disk) keeps the store refusing writes until a restart.
+     *
+     * <p>Why a flush, and not a retried WAL sync, ends a sync failure: after a failed sync the WAL's
+     * last writes may never reach the disk (the kernel may have marked the failed pages clean), so a
+     * later sync that succeeds proves nothing about them. Every acknowledged write is in a memtable,
+     * though, and a flush writes those into SST files that are synced and recorded in the MANIFEST
+     * before it returns: afterwards nothing acknowledged depends on the old WAL.
+     */
+    private void flushEverything() throws RocksDBException {
+        db.delete(metaCf, plainWrite, META_PROBE);
+        db.flush(flushOptions, handles);
+        db.flushWal(true);
     }
 
     // ------------------------------------------------------------------ open
@@ -1173,7 +1309,7 @@ public final class RocksDbRecoveryStore implements RecoveryStore {
 
     private void checkWritable() {
         checkOpen();
-        RecoveryException failure = syncFailure;
+        RecoveryException failure = syncFailure.get();
         if (failure != null) {
             throw new RecoveryException("recovery store " + dir + " refuses writes after a failed sync", failure);
         }

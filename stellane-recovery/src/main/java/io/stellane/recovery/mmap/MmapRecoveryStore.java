@@ -1,5 +1,6 @@
 package io.stellane.recovery.mmap;
 
+import io.stellane.logging.LogThrottle;
 import io.stellane.recovery.JournalFullException;
 import io.stellane.recovery.JournaledRequest;
 import io.stellane.recovery.PendingRequest;
@@ -24,6 +25,7 @@ import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.PosixFilePermission;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Clock;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Comparator;
@@ -41,6 +43,8 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.stream.Stream;
 import java.util.zip.CRC32C;
@@ -90,11 +94,25 @@ import org.slf4j.LoggerFactory;
  * sync forces both (ALWAYS forces them at once). A compacted segment is deleted, after its carried
  * copies are forced, by the maintenance thread, which also runs the INTERVAL syncs. Spare and
  * compacted-but-undeleted files count against the segment cap; when the cap needs their room, the
- * roll deletes inline.
+ * roll deletes inline. A deleted segment is unmapped at once ({@link Segment#release}): a mapping
+ * keeps a deleted file's blocks allocated.
+ *
+ * <p><b>Faults, and healing from them</b> (a full disk, a failing one). Records are written into
+ * preallocated, already-faulted pages, so a full disk never faults a write into the mapping (no
+ * SIGBUS); what fails is creating a segment, or a force.
+ * <ul>
+ * <li>A segment that cannot be created fails the write that needed it, and every later one that
+ * needs it fails at once, without touching the disk, until the maintenance thread, retrying every
+ * {@link #RETRY}, has prepared a spare again (or, at the segment cap, sees room for one).
+ * <li>A failed force makes the store refuse every write until the maintenance thread has
+ * rewritten and forced everything written so far ({@link #healSync}: why a plain retry would lie is
+ * explained there). Until then {@link #fault()} says why.
+ * </ul>
  *
  * <p><b>Threading:</b> one lock guards the write position, sequence and index; payloads are
  * encoded into one reused buffer and copied into the mapping under it, and forces ({@code msync})
- * run after releasing it. A failed force makes the store fail closed: every later write throws.
+ * run after releasing it. Healing runs on the maintenance thread; it takes the lock only to read
+ * the segments and to publish its result.
  */
 final class MmapRecoveryStore implements RecoveryStore {
     private static final Logger LOG = LoggerFactory.getLogger(MmapRecoveryStore.class);
@@ -115,6 +133,16 @@ final class MmapRecoveryStore implements RecoveryStore {
 
     private static final VarHandle INT_VIEW =
             MethodHandles.byteBufferViewVarHandle(int[].class, ByteOrder.BIG_ENDIAN);
+    /** How often a faulted store tries again to heal. */
+    static final Duration RETRY = Duration.ofMillis(500);
+    /** The same failure is logged at most once per this interval, with a count. */
+    static final Duration LOG_INTERVAL = Duration.ofSeconds(10);
+
+    /** Forces {@code [from, to)} of a segment; throws {@link RecoveryException} when the disk did not take it. */
+    @FunctionalInterface
+    interface Msync {
+        void force(Segment segment, int from, int to);
+    }
 
     private final RecoveryStoreConfig config;
     private final Path dir;
@@ -132,7 +160,7 @@ final class MmapRecoveryStore implements RecoveryStore {
     private long nextSeq;
     private final HashMap<String, Entry> entries = new HashMap<>();
     private final HashMap<String, Idem> idempotency = new HashMap<>();
-    private boolean closed;
+    private volatile boolean closed;
     private long journaled;
     private long completed;
     private long attempts;
@@ -149,7 +177,18 @@ final class MmapRecoveryStore implements RecoveryStore {
     /** A segment was renamed into place since the directory was last forced. */
     private boolean dirDirty;
 
-    private volatile RecoveryException syncFailure;
+    /** Set by a failed force; writes are refused until {@link #healSync} has rewritten and forced everything. */
+    private final AtomicReference<RecoveryException> syncFailure = new AtomicReference<>();
+    /**
+     * Why the last segment could not be created (a full disk); until one can be, a record that needs
+     * a new segment fails at once instead of trying again on the appending thread.
+     */
+    private volatile RecoveryException segmentFault;
+    /** A {@link #heal} pass is scheduled. */
+    private final AtomicBoolean healing = new AtomicBoolean();
+    private final LogThrottle throttle = new LogThrottle(LOG_INTERVAL);
+    /** How every force is done: {@link Segment#force}, or a failing one in tests. */
+    private final Msync msync;
     private final boolean previousShutdownClean;
     private final FileChannel lockChannel;
     private final FileLock fileLock;
@@ -157,7 +196,12 @@ final class MmapRecoveryStore implements RecoveryStore {
     private final ScheduledExecutorService maintenance;
 
     MmapRecoveryStore(RecoveryStoreConfig config) {
+        this(config, Segment::force);
+    }
+
+    MmapRecoveryStore(RecoveryStoreConfig config, Msync msync) {
         this.config = Objects.requireNonNull(config, "config");
+        this.msync = Objects.requireNonNull(msync, "msync");
         this.dir = config.path().toAbsolutePath();
         this.clock = config.clock();
         this.maxSegments = (int) Math.min(Integer.MAX_VALUE, config.maxJournalBytes() / config.segmentSize());
@@ -193,7 +237,7 @@ final class MmapRecoveryStore implements RecoveryStore {
         try {
             previousShutdownClean = recover();
         } catch (RuntimeException e) {
-            segments.forEach(Segment::closeChannel);
+            segments.forEach(Segment::release);
             closeQuietly(lockChannel);
             throw e;
         }
@@ -248,8 +292,9 @@ final class MmapRecoveryStore implements RecoveryStore {
             RecordCodec.Writer payload = completePayload(scratch.reset(), requestId, keep ? key : null, expires,
                     keep ? responseOrNull : null);
             if (keep && HEADER + payload.size() > config.segmentSize() - Segment.FILE_HEADER) {
-                LOG.warn("response of request {} is too large for a journal segment; not kept for idempotency key {}",
-                        requestId, key);
+                throttle.warn(LOG, "complete.too-large", "recovery journal " + dir + ": a response of "
+                        + payload.size() + " bytes is too large for a journal segment; not kept for its idempotency key",
+                        null);
                 keep = false;
                 payload = completePayload(scratch.reset(), requestId, null, 0, null);
             }
@@ -401,6 +446,12 @@ final class MmapRecoveryStore implements RecoveryStore {
     }
 
     @Override
+    public Optional<RecoveryException> fault() {
+        RecoveryException f = syncFailure.get();
+        return Optional.ofNullable(f != null ? f : segmentFault);
+    }
+
+    @Override
     public void close() {
         lock.lock();
         try {
@@ -420,7 +471,12 @@ final class MmapRecoveryStore implements RecoveryStore {
             Thread.currentThread().interrupt();
         }
         try {
-            syncAll(false);
+            RecoveryException failed = syncFailure.get();
+            if (failed == null) {
+                syncAll(false);
+            } else {
+                healSync(failed); // a plain force would succeed without writing the pages that failed
+            }
         } catch (RecoveryException e) {
             LOG.error("final sync of recovery journal {} failed", dir, e);
         } finally {
@@ -435,7 +491,8 @@ final class MmapRecoveryStore implements RecoveryStore {
                 if (unused != null) {
                     unused.discard();
                 }
-                segments.forEach(Segment::closeChannel);
+                segments.forEach(Segment::release);
+                retiring.forEach(r -> r.segment.release());
                 try {
                     fileLock.release();
                 } catch (IOException e) {
@@ -526,8 +583,9 @@ final class MmapRecoveryStore implements RecoveryStore {
         nextSeq = Math.max(nextSeq, active.baseSeq + 1);
         Segment fresh = ready == null ? null : activate(ready, nextSeq);
         if (fresh == null) {
-            fresh = Segment.create(dir, nextSeq, (int) config.segmentSize());
+            fresh = createInline();
         }
+        segmentFault = null;
         segments.add(fresh);
         active = fresh;
         compact(reserve);
@@ -544,8 +602,28 @@ final class MmapRecoveryStore implements RecoveryStore {
         try {
             return f.join();
         } catch (CompletionException e) {
-            LOG.warn("recovery journal {}: {}; creating the next segment inline", dir, e.getCause().getMessage());
+            throttle.warn(LOG, "spare", "recovery journal " + dir + ": " + e.getCause().getMessage()
+                    + "; creating the next segment inline", null);
             return null;
+        }
+    }
+
+    /**
+     * Creates the next segment on the calling thread; fails at once while an earlier creation
+     * failed and the background retries have not yet found room for one (see {@link #heal}).
+     */
+    private Segment createInline() {
+        RecoveryException fault = segmentFault;
+        if (fault != null) {
+            throw new RecoveryException("recovery journal " + dir + " cannot create a new segment ("
+                    + fault.getMessage() + "); retrying in the background", fault);
+        }
+        try {
+            return Segment.create(dir, nextSeq, (int) config.segmentSize());
+        } catch (RecoveryException e) {
+            segmentFault = e;
+            startHealing();
+            throw e;
         }
     }
 
@@ -553,7 +631,7 @@ final class MmapRecoveryStore implements RecoveryStore {
         try {
             Segment seg = s.activate(dir, baseSeq);
             if (config.syncPolicy() == SyncPolicy.ALWAYS) {
-                seg.force(0, Segment.FILE_HEADER);
+                msync.force(seg, 0, Segment.FILE_HEADER);
                 forceDirectory(dir);
                 seg.syncedPos = Segment.FILE_HEADER;
             } else {
@@ -561,7 +639,8 @@ final class MmapRecoveryStore implements RecoveryStore {
             }
             return seg;
         } catch (RecoveryException | IOException e) {
-            LOG.warn("recovery journal {}: cannot use the prepared segment ({}); creating one inline", dir, e.getMessage());
+            throttle.warn(LOG, "activate", "recovery journal " + dir + ": cannot use the prepared segment ("
+                    + e.getMessage() + "); creating one inline", null);
             s.discard();
             return null;
         }
@@ -644,7 +723,6 @@ final class MmapRecoveryStore implements RecoveryStore {
             carriedEntries.forEach(e -> e.home = active);
             carriedIdem.forEach(idem -> idem.home = active);
             segments.removeFirst();
-            oldest.closeChannel();
             Retired r = new Retired(oldest, active, from, active.writePos);
             retiring.add(r);
             try {
@@ -665,10 +743,9 @@ final class MmapRecoveryStore implements RecoveryStore {
 
     private void retire(Retired r) {
         try {
-            r.carrier.force(r.from, r.to); // the copies must be durable before the original goes
+            msync.force(r.carrier, r.from, r.to); // the copies must be durable before the original goes
         } catch (RecoveryException e) {
-            syncFailure = e;
-            throw e;
+            throw syncFailed(e);
         }
         try {
             Files.deleteIfExists(r.segment.path);
@@ -676,13 +753,14 @@ final class MmapRecoveryStore implements RecoveryStore {
         } catch (IOException e) {
             throw new RecoveryException("cannot delete compacted journal segment " + r.segment.path, e);
         }
+        r.segment.release(); // only now are its blocks free
     }
 
     private void retireQuietly(Retired r) {
         try {
             retire(r);
         } catch (RuntimeException e) {
-            LOG.error("recovery journal {}: {}", dir, e.getMessage(), e);
+            throttle.error(LOG, "retire", "recovery journal " + dir + ": " + e.getMessage(), e);
             return;
         }
         lock.lock();
@@ -727,19 +805,29 @@ final class MmapRecoveryStore implements RecoveryStore {
     private void sync(Written w, boolean always) {
         if (always || config.syncPolicy() == SyncPolicy.ALWAYS) {
             try {
-                w.segment.force(w.offset, w.offset + w.length);
+                msync.force(w.segment, w.offset, w.offset + w.length);
             } catch (RecoveryException e) {
-                syncFailure = e;
-                throw e;
+                throw syncFailed(e);
             }
         }
     }
 
+    /** Records a failed force: writes are refused from now on, until {@link #heal} has made everything durable. */
+    private RecoveryException syncFailed(RecoveryException e) {
+        syncFailure.set(e);
+        startHealing();
+        return e;
+    }
+
     private void syncQuietly() {
+        if (syncFailure.get() != null) {
+            return; // healing rewrites everything: forcing now would only report pages it may never have written
+        }
         try {
             syncAll(true);
         } catch (RuntimeException e) {
-            LOG.error("recovery journal {}: background sync failed; the store now refuses writes", dir, e);
+            throttle.error(LOG, "sync", "recovery journal " + dir + ": background sync failed; refusing writes"
+                    + " until everything written is forced again", e);
         }
     }
 
@@ -775,19 +863,16 @@ final class MmapRecoveryStore implements RecoveryStore {
         }
         for (int i = 0; i < todo.size(); i++) {
             try {
-                todo.get(i).force(ranges.get(i)[0], ranges.get(i)[1]);
+                msync.force(todo.get(i), ranges.get(i)[0], ranges.get(i)[1]);
             } catch (RecoveryException e) {
-                syncFailure = e;
-                throw e;
+                throw syncFailed(e);
             }
         }
         if (forceDir) {
             try {
                 forceDirectory(dir); // a segment renamed into place since the last sync
             } catch (IOException e) {
-                RecoveryException failure = new RecoveryException("cannot force journal directory " + dir, e);
-                syncFailure = failure;
-                throw failure;
+                throw syncFailed(new RecoveryException("cannot force journal directory " + dir, e));
             }
         }
         lock.lock();
@@ -796,6 +881,175 @@ final class MmapRecoveryStore implements RecoveryStore {
                 Segment s = todo.get(i);
                 s.syncedPos = Math.max(s.syncedPos, ranges.get(i)[1]);
             }
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    // ------------------------------------------------------------------ healing
+
+    /** Schedules a {@link #heal} pass on the maintenance thread, unless one is pending. */
+    private void startHealing() {
+        if (!closed && healing.compareAndSet(false, true)) {
+            try {
+                maintenance.schedule(this::heal, RETRY.toMillis(), TimeUnit.MILLISECONDS);
+            } catch (RejectedExecutionException e) {
+                healing.set(false); // closing
+            }
+        }
+    }
+
+    /**
+     * Every {@link #RETRY} while a fault lasts, on the maintenance thread: after a failed force,
+     * rewrites and forces everything ({@link #healSync}); after a failed segment creation, prepares
+     * a spare again until one is made ({@link #probeSegments}). A store heals without traffic, so
+     * {@link #fault()} turns empty again by itself.
+     */
+    private void heal() {
+        if (closed) {
+            healing.set(false);
+            return; // close() makes its own attempt
+        }
+        try {
+            RecoveryException failed = syncFailure.get();
+            if (failed != null) {
+                healSync(failed);
+            }
+            if (segmentFault != null) {
+                probeSegments();
+            }
+        } catch (RuntimeException e) {
+            throttle.warn(LOG, "heal", "recovery journal " + dir + " still cannot write: " + e.getMessage(), null);
+        }
+        healing.set(false);
+        if (syncFailure.get() != null || segmentFault != null) {
+            startHealing();
+        }
+    }
+
+    /**
+     * Makes everything written durable again after a failed force, and only then accepts writes.
+     *
+     * <p>A failed msync cannot simply be retried: Linux reports a writeback error to one caller
+     * only and marks the pages that failed clean (some filesystems drop them), so a later msync, or
+     * a concurrent one of an overlapping range, succeeds without writing them. No range can be
+     * trusted, so every page written in every live segment is marked dirty again ({@link
+     * Segment#redirty}) and forced, then the directory. Before that, the frames in the mapping are
+     * checked: if the kernel dropped a page and read it back from disk, its CRC no longer matches,
+     * and rewriting it would make stale bytes durable; the store then stays failed (503) rather than
+     * heal over a hole. Nothing is written meanwhile (every write is refused), so the ranges cannot
+     * change under the rewrite.
+     */
+    private void healSync(RecoveryException failed) {
+        List<Segment> live;
+        int[] ends;
+        lock.lock();
+        try {
+            live = new ArrayList<>(segments);
+            ends = new int[live.size()];
+            for (int i = 0; i < ends.length; i++) {
+                ends[i] = live.get(i).writePos;
+            }
+        } finally {
+            lock.unlock();
+        }
+        for (int i = 0; i < ends.length; i++) {
+            String damage = damage(live.get(i), ends[i]);
+            if (damage != null) {
+                throw new RecoveryException("cannot heal after a failed sync (" + failed.getMessage() + "): "
+                        + live.get(i) + " " + damage + " in memory, so a page that failed to write is lost;"
+                        + " writes stay refused");
+            }
+        }
+        for (int i = 0; i < ends.length; i++) {
+            live.get(i).redirty(ends[i]);
+            msync.force(live.get(i), 0, ends[i]);
+        }
+        try {
+            forceDirectory(dir);
+        } catch (IOException e) {
+            throw new RecoveryException("cannot force journal directory " + dir + ": " + e.getMessage(), e);
+        }
+        List<Retired> unfinished;
+        lock.lock();
+        try {
+            for (int i = 0; i < ends.length; i++) {
+                Segment s = live.get(i);
+                s.syncedPos = Math.max(s.syncedPos, ends[i]);
+                s.seenPos = Math.max(s.seenPos, ends[i]);
+            }
+            if (!syncFailure.compareAndSet(failed, null)) {
+                return; // failed again meanwhile: the next pass rewrites it all once more
+            }
+            unfinished = closed ? List.of() : new ArrayList<>(retiring);
+        } finally {
+            lock.unlock();
+        }
+        LOG.warn("recovery journal {}: every segment was rewritten and forced after a failed sync ({}); writes are"
+                + " accepted again", dir, failed.getMessage());
+        for (Retired r : unfinished) {
+            try {
+                maintenance.execute(() -> retireQuietly(r)); // a failed force stopped it; retiring twice is harmless
+            } catch (RejectedExecutionException e) {
+                // closing: close() retires what is left
+            }
+        }
+    }
+
+    /**
+     * Null if {@code s} holds a valid file header and whole frames up to exactly {@code end};
+     * else what is wrong, as the recovery scan would find it.
+     */
+    private static String damage(Segment s, int end) {
+        if (!s.headerValid()) {
+            return "has an invalid file header";
+        }
+        CRC32C check = new CRC32C();
+        int pos = Segment.FILE_HEADER;
+        while (pos < end) {
+            int len = s.buf.getInt(pos);
+            if (len < HEADER || len > end - pos) {
+                return "has frame length " + len + " at offset " + pos;
+            }
+            check.reset();
+            check.update(s.buf.slice(pos + 8, len - 8));
+            if ((int) check.getValue() != s.buf.getInt(pos + 4)) {
+                return "has a CRC32C mismatch at offset " + pos;
+            }
+            pos += align8(len);
+        }
+        return pos == end ? null : "ends its last frame at " + pos + ", not " + end;
+    }
+
+    /**
+     * While segments cannot be created: a spare that got made proves there is room again and ends
+     * the fault; one that failed is started again. At the segment cap no spare is made: room for a
+     * segment on the filesystem ends the fault, and the next roll creates it inline.
+     */
+    private void probeSegments() {
+        lock.lock();
+        try {
+            if (closed || segmentFault == null) {
+                return;
+            }
+            CompletableFuture<Segment.Spare> f = spare;
+            if (f != null && f.isDone()) {
+                if (!f.isCompletedExceptionally()) {
+                    segmentFault = null;
+                    LOG.warn("recovery journal {}: a new segment could be created again; writes are accepted again", dir);
+                    return;
+                }
+                spare = null;
+            }
+            if (spare == null) {
+                if (segments.size() + retiring.size() < maxSegments) {
+                    prepareSpareLater();
+                } else if (Files.getFileStore(dir).getUsableSpace() >= config.segmentSize()) {
+                    segmentFault = null;
+                }
+            }
+        } catch (IOException e) {
+            throw new RecoveryException("cannot read the free space of " + dir + ": " + e.getMessage(), e);
         } finally {
             lock.unlock();
         }
@@ -836,7 +1090,7 @@ final class MmapRecoveryStore implements RecoveryStore {
             if (!s.headerValid()) {
                 Path aside = f.resolveSibling(name + ".corrupt");
                 LOG.warn("recovery journal {}: segment {} has an invalid file header; moved aside to {}", dir, f, aside);
-                s.closeChannel();
+                s.release();
                 try {
                     Files.move(f, aside, StandardCopyOption.REPLACE_EXISTING);
                 } catch (IOException e) {
@@ -1008,7 +1262,7 @@ final class MmapRecoveryStore implements RecoveryStore {
 
     private void checkWritable() {
         checkOpen();
-        RecoveryException failure = syncFailure;
+        RecoveryException failure = syncFailure.get();
         if (failure != null) {
             throw new RecoveryException("recovery journal " + dir + " refuses writes after a failed sync", failure);
         }

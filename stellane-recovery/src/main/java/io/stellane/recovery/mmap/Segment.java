@@ -3,7 +3,11 @@ package io.stellane.recovery.mmap;
 import io.stellane.recovery.RecoveryException;
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.lang.foreign.Arena;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
 import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.nio.MappedByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
@@ -16,6 +20,11 @@ import java.nio.file.attribute.PosixFilePermissions;
  * One preallocated, memory-mapped journal file {@code seg-<baseSeq>.log}. Writes happen under the
  * store's lock with absolute puts; {@link #force} may run concurrently from any thread (it only
  * msyncs a range and touches no buffer state).
+ *
+ * <p>The file is mapped in its own shared {@link Arena}, so {@link #release} unmaps it at once: a
+ * deleted file keeps its blocks for as long as it is mapped, and a mapping left to the garbage
+ * collector kept every compacted segment's space taken, so a disk that filled up stayed full.
+ * After release every access to {@link #buf} throws {@link IllegalStateException}, never crashes.
  */
 final class Segment {
     static final int MAGIC = 0x53544a31; // "STJ1"
@@ -32,12 +41,16 @@ final class Segment {
      * temporary direct one, which made preparing a segment take about twice as long.
      */
     private static final ByteBuffer ZEROS = ByteBuffer.allocateDirect(1 << 20).asReadOnlyBuffer();
+    private static final VarHandle INT_VIEW = MethodHandles.byteBufferViewVarHandle(int[].class, ByteOrder.BIG_ENDIAN);
 
     final Path path;
     final long baseSeq;
     final int capacity;
     final MappedByteBuffer buf;
     private final FileChannel channel;
+    private final Arena arena;
+    /** Unmapped: its records were forced elsewhere (a retired segment) or the store closed. */
+    private volatile boolean released;
     /** Next write offset; only under the store lock. */
     int writePos = FILE_HEADER;
     /** Bytes known forced; only under the store lock. */
@@ -51,23 +64,25 @@ final class Segment {
      * zeros, an fsync and a page fault per 4 KiB; done inline at a roll that stalls the worker
      * for tens of milliseconds, and the faults otherwise land on the journaled requests one by one.
      */
-    record Spare(Path path, FileChannel channel, MappedByteBuffer buf) {
+    record Spare(Path path, FileChannel channel, Arena arena, MappedByteBuffer buf) {
         static Spare create(Path dir, int size) {
             Path path = dir.resolve(SPARE);
             try {
                 writeZeros(path, size, null, false);
                 FileChannel ch = FileChannel.open(path, StandardOpenOption.READ, StandardOpenOption.WRITE);
+                Arena arena = Arena.ofShared();
                 MappedByteBuffer buf;
                 try {
-                    buf = ch.map(FileChannel.MapMode.READ_WRITE, 0, size);
+                    buf = map(ch, size, arena);
                 } catch (IOException e) {
+                    arena.close();
                     ch.close();
                     throw e;
                 }
                 for (int i = 0; i < size; i += PAGE) {
                     buf.put(i, (byte) 0); // the write fault now, not under a request
                 }
-                return new Spare(path, ch, buf);
+                return new Spare(path, ch, arena, buf);
             } catch (IOException e) {
                 deleteQuietly(path, e);
                 throw new RecoveryException("cannot prepare journal segment " + path + ": " + e.getMessage(), e);
@@ -90,7 +105,7 @@ final class Segment {
             } catch (IOException e) {
                 throw new RecoveryException("cannot rename " + path + " to " + target + ": " + e.getMessage(), e);
             }
-            Segment s = new Segment(target, baseSeq, channel, buf);
+            Segment s = new Segment(target, baseSeq, channel, arena, buf);
             s.syncedPos = 0;
             return s;
         }
@@ -101,16 +116,23 @@ final class Segment {
             } catch (IOException ignored) {
                 // nothing buffered in the channel
             }
+            arena.close();
             deleteQuietly(path, null);
         }
     }
 
-    private Segment(Path path, long baseSeq, FileChannel channel, MappedByteBuffer buf) {
+    private Segment(Path path, long baseSeq, FileChannel channel, Arena arena, MappedByteBuffer buf) {
         this.path = path;
         this.baseSeq = baseSeq;
         this.channel = channel;
+        this.arena = arena;
         this.buf = buf;
         this.capacity = buf.capacity();
+    }
+
+    /** {@code size} bytes of {@code ch} from 0, mapped read-write in {@code arena}: closing it unmaps them. */
+    private static MappedByteBuffer map(FileChannel ch, long size, Arena arena) throws IOException {
+        return (MappedByteBuffer) ch.map(FileChannel.MapMode.READ_WRITE, 0, size, arena).asByteBuffer();
     }
 
     static String fileName(long baseSeq) {
@@ -201,8 +223,14 @@ final class Segment {
                 ch.close();
                 throw new RecoveryException("journal segment " + path + " is larger than 2 GiB: " + size);
             }
-            MappedByteBuffer buf = ch.map(FileChannel.MapMode.READ_WRITE, 0, size);
-            return new Segment(path, baseSeq, ch, buf);
+            Arena arena = Arena.ofShared();
+            try {
+                return new Segment(path, baseSeq, ch, arena, map(ch, size, arena));
+            } catch (IOException e) {
+                arena.close();
+                ch.close();
+                throw e;
+            }
         } catch (IOException e) {
             throw new RecoveryException("cannot map journal segment " + path + ": " + e.getMessage(), e);
         }
@@ -218,15 +246,34 @@ final class Segment {
         return capacity - writePos;
     }
 
-    /** Forces {@code [from, to)} to stable storage. */
+    /**
+     * Forces {@code [from, to)} to stable storage. Nothing to do once {@link #release released}: a
+     * segment is released only after its records were forced elsewhere (a retired segment's live
+     * records, in the segment they were carried to) or by the store's final sync.
+     */
     void force(int from, int to) {
-        if (to > from) {
+        if (to > from && !released) {
             try {
                 buf.force(from, to - from);
             } catch (UncheckedIOException e) {
                 // fail closed: a caller told "durable" must never be told so wrongly
                 throw new RecoveryException("msync of " + path + " failed: " + e.getMessage(), e);
+            } catch (IllegalStateException e) {
+                if (!released) {
+                    throw e;
+                }
             }
+        }
+    }
+
+    /**
+     * Marks every page of {@code [0, end)} dirty without changing a byte (an atomic add of 0, which
+     * the compiler cannot drop as a store of the value just read): the next force then writes them
+     * all, even the pages a failed writeback left marked clean.
+     */
+    void redirty(int end) {
+        for (int i = 0; i < end; i += PAGE) {
+            INT_VIEW.getAndAdd(buf, i, 0);
         }
     }
 
@@ -259,12 +306,21 @@ final class Segment {
         force(from, capacity);
     }
 
-    void closeChannel() {
+    /**
+     * Closes the channel and unmaps the file, which frees its blocks once it is deleted. Idempotent;
+     * a {@link #force} running meanwhile returns, any other access throws {@link IllegalStateException}.
+     */
+    synchronized void release() {
+        if (released) {
+            return;
+        }
+        released = true;
         try {
             channel.close();
         } catch (IOException ignored) {
-            // the mapping stays valid and nothing is buffered in the channel
+            // nothing is buffered in the channel
         }
+        arena.close();
     }
 
     @Override
