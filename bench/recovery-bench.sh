@@ -9,6 +9,8 @@
 #
 # Environment: DURATION, WARMUP (seconds), ROUNDS, CONNECTIONS, MODES ("off mmap rocksdb"), SYNC
 # (INTERVAL|NONE|ALWAYS), BODY_BYTES, JAVA_HOME (default temurin 25). Needs wrk, taskset, mvn.
+# BEFORE=DIR also runs every mode from the checkout in DIR (e.g. a `git worktree add DIR <commit>`), as
+# "<mode>-before", interleaved with the others: a change's before and after in the same run.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
@@ -41,13 +43,24 @@ echo "building (test classes and classpath)..." >&2
   -Dmdep.outputFile="$WORK/cp.txt" -Dmdep.includeScope=test >"$WORK/build.log" 2>&1) \
   || { cat "$WORK/build.log" >&2; exit 1; }
 CP="$ROOT/stellane-server/target/test-classes:$ROOT/stellane-server/target/classes:$(cat "$WORK/cp.txt")"
+if [[ -n "${BEFORE:-}" ]]; then
+  (cd "$BEFORE" && mvn -B -ntp -q -o -pl stellane-server -am test-compile dependency:build-classpath \
+    -Dmdep.outputFile="$WORK/cp-before.txt" -Dmdep.includeScope=test >"$WORK/build-before.log" 2>&1) \
+    || { cat "$WORK/build-before.log" >&2; exit 1; }
+  CP_BEFORE="$BEFORE/stellane-server/target/test-classes:$BEFORE/stellane-server/target/classes:$(cat "$WORK/cp-before.txt")"
+  for mode in $MODES; do
+    ALL_MODES="${ALL_MODES:-} $mode $mode-before"
+  done
+  MODES="$ALL_MODES"
+fi
 
 # start_server MODE: starts CrashApp pinned to CPU 1, sets SERVER_PID and PORT
 start_server() {
-  local mode="$1" journal="$WORK/journal-$1"
+  local mode="${1%-before}" journal="$WORK/journal-$1" cp="$CP"
+  [[ "$1" == *-before ]] && cp="$CP_BEFORE"
   rm -rf "$journal"
   taskset -c 1 "$JAVA" -Dio.netty.leakDetection.level=disabled --enable-native-access=ALL-UNNAMED --sun-misc-unsafe-memory-access=allow \
-    -Xms512m -Xmx512m -cp "$CP" io.stellane.server.crash.CrashApp "$mode" "$journal" - - "$SYNC" 1 \
+    -Xms512m -Xmx512m -cp "$cp" io.stellane.server.crash.CrashApp "$mode" "$journal" - - "$SYNC" 1 \
     >"$WORK/server.out" 2>"$WORK/server-$mode.err" &
   SERVER_PID=$!
   PORT=""
