@@ -66,6 +66,8 @@ final class ServerRecovery {
     final Server server;
     final RecoveryManager manager;
     final Predicate<Request> journalIf;
+    /** Headers left out of the journal unless the route opts in ({@link Server#journalSensitiveHeaders}). */
+    private final String[] sensitive;
     final boolean blockingIo;
     /** Journal writes of a loop turn go to the store together (see {@link GroupCommit}). */
     final boolean grouped;
@@ -79,6 +81,7 @@ final class ServerRecovery {
         this.server = server;
         this.manager = manager;
         this.journalIf = journalIf;
+        this.sensitive = manager.store().config().sensitiveHeaders().toArray(String[]::new);
         this.blockingIo = manager.store().config().syncPolicy() == SyncPolicy.ALWAYS;
         this.grouped = !blockingIo && manager.store().groupsWrites();
     }
@@ -115,7 +118,7 @@ final class ServerRecovery {
             try {
                 early = storedAnswer(key, id);
                 if (early == null) {
-                    groups.get().admit(conn, cx, handler, toJournaled(cx, id, key), key);
+                    groups.get().admit(conn, cx, handler, toJournaled(cx, handler, id, key), key);
                     return;
                 }
             } catch (RuntimeException e) {
@@ -125,7 +128,7 @@ final class ServerRecovery {
             return;
         }
         if (!blockingIo) {
-            Response early = journal(cx, id, key);
+            Response early = journal(cx, handler, id, key);
             if (early == null) {
                 conn.runHandler(cx, handler);
             } else {
@@ -133,7 +136,7 @@ final class ServerRecovery {
             }
             return;
         }
-        Task.blocking(() -> journal(cx, id, key)).onComplete((early, error) -> conn.onLoop(() -> {
+        Task.blocking(() -> journal(cx, handler, id, key)).onComplete((early, error) -> conn.onLoop(() -> {
             if (error != null) {
                 conn.respondUnjournaled(cx, journalFailed(cx, key, error));
             } else if (early == null) {
@@ -146,13 +149,13 @@ final class ServerRecovery {
     }
 
     /** Appends the request; null when the handler may run, else the answer to send instead. */
-    private Response journal(Context cx, String id, String key) {
+    private Response journal(Context cx, Handler handler, String id, String key) {
         try {
             Response early = storedAnswer(key, id);
             if (early != null) {
                 return early;
             }
-            manager.journal(toJournaled(cx, id, key));
+            manager.journal(toJournaled(cx, handler, id, key));
             cx.recoveryState = new Context.RecoveryState(server, null);
             return null;
         } catch (RuntimeException e) {
@@ -174,9 +177,10 @@ final class ServerRecovery {
         return fromStored(stored.get()).header(IDEMPOTENT_REPLAY, "true");
     }
 
-    private static JournaledRequest toJournaled(Context cx, String id, String key) {
+    private JournaledRequest toJournaled(Context cx, Handler handler, String id, String key) {
         Request req = cx.request();
-        return new JournaledRequest(id, Instant.now(), req.method(), req.target(), headersOf(req), req.body(), key);
+        return new JournaledRequest(id, Instant.now(), req.method(), req.target(), headersOf(req, handler), req.body(),
+                key);
     }
 
     private Response journalFailed(Context cx, String key, Throwable e) {
@@ -439,13 +443,37 @@ final class ServerRecovery {
 
     // ---------------------------------------------------------------- conversions
 
-    static List<HttpHeader> headersOf(Request req) {
+    /**
+     * The request's headers as journaled: the sensitive ones left out, unless the route of
+     * {@code handler} opted in to them. Per header, a few case-insensitive compares that mostly stop
+     * at the length; the route's opt-ins are looked up only once a sensitive header is there.
+     */
+    List<HttpHeader> headersOf(Request req, Handler handler) {
         HttpHeaders h = req.nettyHeaders();
         List<HttpHeader> out = new ArrayList<>(h.size());
+        String[] kept = null;
         for (Entry<String, String> e : h) {
-            out.add(new HttpHeader(e.getKey(), e.getValue()));
+            String name = e.getKey();
+            if (isOneOf(name, sensitive)) {
+                if (kept == null) {
+                    kept = server.journaledSensitiveHeaders(handler);
+                }
+                if (!isOneOf(name, kept)) {
+                    continue;
+                }
+            }
+            out.add(new HttpHeader(name, e.getValue()));
         }
         return out;
+    }
+
+    private static boolean isOneOf(String name, String[] names) {
+        for (String n : names) {
+            if (n.equalsIgnoreCase(name)) {
+                return true;
+            }
+        }
+        return false;
     }
 
     /**
