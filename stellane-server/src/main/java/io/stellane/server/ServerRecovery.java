@@ -68,6 +68,8 @@ final class ServerRecovery {
     final Predicate<Request> journalIf;
     /** Headers left out of the journal unless the route opts in ({@link Server#journalSensitiveHeaders}). */
     private final String[] sensitive;
+    /** Bit n set when a sensitive name is n chars long (bit 63: 63 or more): most names need no compare. */
+    private final long sensitiveLengths;
     final boolean blockingIo;
     /** Journal writes of a loop turn go to the store together (see {@link GroupCommit}). */
     final boolean grouped;
@@ -82,6 +84,11 @@ final class ServerRecovery {
         this.manager = manager;
         this.journalIf = journalIf;
         this.sensitive = manager.store().config().sensitiveHeaders().toArray(String[]::new);
+        long lengths = 0;
+        for (String name : sensitive) {
+            lengths |= 1L << Math.min(name.length(), 63);
+        }
+        this.sensitiveLengths = lengths;
         this.blockingIo = manager.store().config().syncPolicy() == SyncPolicy.ALWAYS;
         this.grouped = !blockingIo && manager.store().groupsWrites();
     }
@@ -445,8 +452,9 @@ final class ServerRecovery {
 
     /**
      * The request's headers as journaled: the sensitive ones left out, unless the route of
-     * {@code handler} opted in to them. Per header, a few case-insensitive compares that mostly stop
-     * at the length; the route's opt-ins are looked up only once a sensitive header is there.
+     * {@code handler} opted in to them. Per header a length test, and case-insensitive compares only
+     * for a name as long as a sensitive one; the route's opt-ins are looked up only once a sensitive
+     * header is there.
      */
     List<HttpHeader> headersOf(Request req, Handler handler) {
         HttpHeaders h = req.nettyHeaders();
@@ -454,7 +462,7 @@ final class ServerRecovery {
         String[] kept = null;
         for (Entry<String, String> e : h) {
             String name = e.getKey();
-            if (isOneOf(name, sensitive)) {
+            if ((sensitiveLengths & 1L << Math.min(name.length(), 63)) != 0 && isOneOf(name, sensitive)) {
                 if (kept == null) {
                     kept = server.journaledSensitiveHeaders(handler);
                 }
