@@ -770,6 +770,9 @@ final class MmapRecoveryStore implements RecoveryStore {
             if (since == Long.MAX_VALUE || now - since < retentionMillis) {
                 return;
             }
+            if (spare != null && !spare.isDone()) {
+                return; // the roll would wait for it holding the lock: the next look finds it ready
+            }
             remarked = cleanMarkLast;
             rewriteLocked();
         } catch (RuntimeException e) {
