@@ -56,8 +56,8 @@ import java.util.function.Predicate;
  * {@code docs/RECOVERY.md}.
  *
  * <h2>Threading</h2>
- * Routes, filters, error mappers, recovery and recover hooks are registered before the first
- * {@link #listen}; registering afterwards throws. {@link #listen}, {@link #stop} and the accessors are thread-safe; {@code listen}
+ * Routes, filters, error mappers, recovery, recover hooks and sensitive-header opt-ins are
+ * registered before the first {@link #listen}; registering afterwards throws. {@link #listen}, {@link #stop} and the accessors are thread-safe; {@code listen}
  * and {@code stop} block briefly and must not be called on a worker.
  */
 public final class Server {

@@ -80,8 +80,8 @@ import org.slf4j.LoggerFactory;
  * count, failure reason and custom data; quarantined requests within the TTL; stored responses
  * within the TTL) are <em>carried forward</em> as SNAPSHOT-flagged copies into the active segment,
  * forced, and only then does the old segment leave the journal (renamed, scrubbed: see Retention).
- * A snapshot keeps the
- * original sequence number, so {@link #pending()} keeps append order. A crash between copy and
+ * A snapshot keeps the original sequence number, so {@link #pending()} keeps append order. A crash
+ * between copy and
  * delete leaves duplicates, which the scan resolves (a later snapshot replaces the state). Only the
  * oldest segment is ever deleted, so a COMPLETE is never deleted while its REQUEST survives. If
  * the live records do not fit the active segment, the old one is kept for now.
