@@ -29,7 +29,8 @@ import static org.assertj.core.api.Assertions.assertThat;
  * never, the body only without an encryption key; and what a replay after a crash gets back.
  */
 class JournalSecretsTest extends ServerTestBase {
-    private static final List<String> HEADER_SECRETS = List.of("AUTH-SECRET-1", "COOKIE-SECRET-2", "PROXY-SECRET-3");
+    private static final List<String> HEADER_SECRETS =
+            List.of("AUTH-SECRET-1", "COOKIE-SECRET-2", "PROXY-SECRET-3", "APIKEY-SECRET-4");
     private static final String BODY_SECRET = "hunter2-SECRET";
     private static final String BODY = "{\"user\":\"ann\",\"password\":\"" + BODY_SECRET + "\"}";
 
@@ -54,8 +55,10 @@ class JournalSecretsTest extends ServerTestBase {
         return m;
     }
 
+    /** With one sensitive header of the operator's besides the three defaults. */
     private static RecoveryStoreConfig config(Path journal) {
-        return RecoveryStoreConfig.defaults(journal).withSegmentSize(1 << 20).withMaxJournalBytes(64L << 20);
+        return RecoveryStoreConfig.defaults(journal).withSegmentSize(1 << 20).withMaxJournalBytes(64L << 20)
+                .withSensitiveHeaders(List.of("x-api-key"));
     }
 
     private static String login(String path) {
@@ -63,6 +66,7 @@ class JournalSecretsTest extends ServerTestBase {
                 + "Authorization: Bearer AUTH-SECRET-1\r\n"
                 + "Cookie: session=COOKIE-SECRET-2\r\n"
                 + "proxy-authorization: Basic PROXY-SECRET-3\r\n" // any case is the same header
+                + "X-Api-Key: APIKEY-SECRET-4\r\n"
                 + "Content-Type: application/json\r\nContent-Length: " + BODY.length() + "\r\n\r\n" + BODY;
     }
 
@@ -107,7 +111,8 @@ class JournalSecretsTest extends ServerTestBase {
                     + " | " + BODY + " | replay false");
             PendingRequest pending = m.store().pending().getFirst();
             assertThat(pending.request().headers()).extracting(HttpHeader::name)
-                    .contains("Host", "Content-Type").doesNotContain("Authorization", "Cookie", "proxy-authorization");
+                    .contains("Host", "Content-Type")
+                    .doesNotContain("Authorization", "Cookie", "proxy-authorization", "X-Api-Key");
             assertNoneInFiles(journal, HEADER_SECRETS);
             assertThat(TestRequests.filesHold(journal, BODY_SECRET)).as("without a key the body is stored as it came")
                     .isTrue();
