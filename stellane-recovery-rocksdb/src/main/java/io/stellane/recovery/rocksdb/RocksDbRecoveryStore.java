@@ -311,11 +311,14 @@ public final class RocksDbRecoveryStore implements RecoveryStore {
             tightenPermissions(dir);
 
             checkFormat();
-            checkKeyFingerprint();
+            boolean newKey = checkKeyFingerprint();
             byte[] clean = db.get(metaCf, META_CLEAN);
             previousShutdownClean = clean != null;
             cleanFlagOnDisk = previousShutdownClean;
             nextSeq = new AtomicLong(rebuildIndex());
+            if (newKey) { // only once every record was read: a failed open must not claim the store
+                db.put(metaCf, syncWrite, META_KEY_FINGERPRINT, utf8(config.encryptionKey().fingerprint()));
+            }
             collectGarbage();
             measure();
         } catch (RocksDBException e) {
@@ -1329,15 +1332,13 @@ public final class RocksDbRecoveryStore implements RecoveryStore {
 
     /**
      * A store opened with a key keeps its fingerprint in {@code meta} and from then on opens with
-     * that key only; one without a fingerprint gets the configured key's (its clear values stay readable).
+     * that key only. Returns whether it has none and a key is configured: the open then records the
+     * key's (the store's clear values stay readable).
      */
-    private void checkKeyFingerprint() throws RocksDBException {
+    private boolean checkKeyFingerprint() throws RocksDBException {
         byte[] stored = db.get(metaCf, META_KEY_FINGERPRINT);
-        EncryptionKey key = config.encryptionKey();
-        if (RecordCipher.checkFingerprint("recovery store " + dir,
-                stored == null ? null : new String(stored, StandardCharsets.US_ASCII), key)) {
-            db.put(metaCf, syncWrite, META_KEY_FINGERPRINT, utf8(key.fingerprint()));
-        }
+        return RecordCipher.checkFingerprint("recovery store " + dir,
+                stored == null ? null : new String(stored, StandardCharsets.US_ASCII), config.encryptionKey());
     }
 
     // ------------------------------------------------------------------ helpers

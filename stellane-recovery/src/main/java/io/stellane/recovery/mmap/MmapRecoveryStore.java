@@ -242,8 +242,11 @@ final class MmapRecoveryStore implements RecoveryStore {
             throw e;
         }
         try {
-            checkKeyFingerprint();
+            boolean newKey = checkKeyFingerprint();
             previousShutdownClean = recover();
+            if (newKey) {
+                writeKeyFingerprint(); // only once every record read: a failed open must not claim the journal
+            }
         } catch (RuntimeException e) {
             segments.forEach(Segment::closeChannel);
             closeQuietly(lockChannel);
@@ -1196,10 +1199,11 @@ final class MmapRecoveryStore implements RecoveryStore {
 
     /**
      * Before the scan: a journal that was ever opened with a key holds that key's fingerprint, and
-     * only opens with that key. A journal without one gets the configured key's fingerprint (written
-     * crash-safely), so from now on it opens with that key only; its clear records stay readable.
+     * only opens with that key. Returns whether the journal has none and a key is configured: it
+     * then gets the key's fingerprint once it has been read, and from then on opens with that key
+     * only (its clear records stay readable).
      */
-    private void checkKeyFingerprint() {
+    private boolean checkKeyFingerprint() {
         Path file = dir.resolve(KEY_FINGERPRINT_FILE);
         String stored;
         try {
@@ -1207,9 +1211,12 @@ final class MmapRecoveryStore implements RecoveryStore {
         } catch (IOException e) {
             throw new RecoveryException("cannot read " + file + ": " + e.getMessage(), e);
         }
-        if (!RecordCipher.checkFingerprint("recovery journal " + dir, stored, config.encryptionKey())) {
-            return;
-        }
+        return RecordCipher.checkFingerprint("recovery journal " + dir, stored, config.encryptionKey());
+    }
+
+    /** Writes the configured key's fingerprint crash-safely: a temporary file, forced, renamed, the directory forced. */
+    private void writeKeyFingerprint() {
+        Path file = dir.resolve(KEY_FINGERPRINT_FILE);
         Path tmp = dir.resolve(KEY_FINGERPRINT_FILE + ".tmp");
         try {
             Files.deleteIfExists(tmp);
