@@ -227,7 +227,8 @@ class RocksDbRecoveryStoreTest {
             s.putCustomData("b", Map.of("step", "1"));
         }
         byte[] fingerprint = RocksDbRecoveryStore.utf8("key_fingerprint");
-        assertThat(metaValue(dir, fingerprint, true)).isEqualTo(RocksDbRecoveryStore.utf8(TestRequests.KEY.fingerprint()));
+        byte[] expected = RocksDbRecoveryStore.utf8(TestRequests.KEY.fingerprint());
+        assertThat(metaValue(dir, fingerprint, true)).isEqualTo(expected);
         metaValue(dir, fingerprint, false); // without it the open cannot refuse early
 
         assertThatThrownBy(() -> new RocksDbRecoveryStore(cfg.withEncryptionKey(TestRequests.OTHER_KEY)))
@@ -237,7 +238,7 @@ class RocksDbRecoveryStoreTest {
         try (RecoveryStore s = new RocksDbRecoveryStore(cfg)) {
             assertThat(ids(s.pending())).containsExactly("a", "b");
         }
-        assertThat(metaValue(dir, fingerprint, true)).isEqualTo(RocksDbRecoveryStore.utf8(TestRequests.KEY.fingerprint()));
+        assertThat(metaValue(dir, fingerprint, true)).isEqualTo(expected);
     }
 
     /** A {@code meta} value of a closed store, read with plain RocksDB; with {@code keep} false, deleted after. */
