@@ -779,6 +779,7 @@ final class MmapRecoveryStore implements RecoveryStore {
             remarked = cleanMarkLast;
             rewriteLocked();
         } catch (RuntimeException e) {
+            garbageSince = clock.millis(); // the next try a retention later, not at every look
             LOG.warn("recovery journal {}: cannot rewrite it without its completed records yet: {}", dir, e.toString());
             return;
         } finally {
