@@ -196,8 +196,12 @@ final class MmapRecoveryStore implements RecoveryStore {
     private long garbageSince = Long.MAX_VALUE;
     /** The earliest time a stored response or dead letter expires; may be early (it is only a hint). */
     private long nextExpiry = Long.MAX_VALUE;
-    /** The last frame written is CLEAN_SHUTDOWN: a rewrite must write it again after its copies. */
-    private boolean cleanMarkLast;
+    /**
+     * The sequence of the last CLEAN_SHUTDOWN frame; it is the last frame while {@code nextSeq} is
+     * one above it, and a rewrite must then write it again after its copies. Kept so, rather than
+     * noted on every write, to leave the append path as it is.
+     */
+    private long cleanMarkSeq = -1;
 
     private volatile RecoveryException syncFailure;
     private final boolean previousShutdownClean;
@@ -437,7 +441,7 @@ final class MmapRecoveryStore implements RecoveryStore {
                             dir, e.getMessage());
                 }
             }
-            write(CLEAN_SHUTDOWN, 0, scratch.reset(), false);
+            cleanMarkSeq = write(CLEAN_SHUTDOWN, 0, scratch.reset(), false).seq;
         } finally {
             lock.unlock();
         }
@@ -564,7 +568,6 @@ final class MmapRecoveryStore implements RecoveryStore {
                 throw full();
             }
         }
-        cleanMarkLast = type == CLEAN_SHUTDOWN;
         return put(type, flags, bytes, length);
     }
 
@@ -776,7 +779,7 @@ final class MmapRecoveryStore implements RecoveryStore {
             if (spare != null && !spare.isDone()) {
                 return; // the roll would wait for it holding the lock: the next look finds it ready
             }
-            remarked = cleanMarkLast;
+            remarked = cleanMarkLast();
             rewriteLocked();
         } catch (RuntimeException e) {
             garbageSince = clock.millis(); // the next try a retention later, not at every look
@@ -808,13 +811,17 @@ final class MmapRecoveryStore implements RecoveryStore {
             LOG.debug("recovery journal {}: live records may not fit one segment; rewrite postponed", dir);
             return;
         }
-        boolean clean = cleanMarkLast;
+        boolean clean = cleanMarkLast();
         roll(0);
         garbageSince = segments.size() == 1 ? Long.MAX_VALUE : now;
         recomputeNextExpiry();
-        if (clean) {
-            write(CLEAN_SHUTDOWN, 0, scratch.reset(), false); // copies written after the mark would void it
+        if (clean) { // copies written after the mark would void it
+            cleanMarkSeq = write(CLEAN_SHUTDOWN, 0, scratch.reset(), false).seq;
         }
+    }
+
+    private boolean cleanMarkLast() {
+        return nextSeq == cleanMarkSeq + 1;
     }
 
     /** At least the bytes compaction writes to carry every live record forward (every char taken as 3 bytes). */
@@ -1194,8 +1201,10 @@ final class MmapRecoveryStore implements RecoveryStore {
         if (garbage) {
             garbageSince = now; // what the last run left behind goes within the retention of this one
         }
-        cleanMarkLast = lastType == CLEAN_SHUTDOWN;
-        return cleanMarkLast;
+        if (lastType == CLEAN_SHUTDOWN) {
+            cleanMarkSeq = lastSeq;
+        }
+        return lastType == CLEAN_SHUTDOWN;
     }
 
     /**

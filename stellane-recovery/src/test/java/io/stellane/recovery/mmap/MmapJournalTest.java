@@ -12,6 +12,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.stellane.recovery.JournaledRequest;
+import io.stellane.recovery.MutableClock;
 import io.stellane.recovery.PendingRequest;
 import io.stellane.recovery.RecoveryException;
 import io.stellane.recovery.RecoveryStoreConfig;
@@ -442,6 +443,35 @@ class MmapJournalTest {
         }
         try (MmapRecoveryStore s = new MmapRecoveryStore(cfg)) {
             assertThat(s.pending()).extracting(PendingRequest::requestId).containsExactly("kept", "more", "roll");
+        }
+    }
+
+    @Test
+    void anExpiredResponseGoesAfterACleanShutdownMarkAndTheMarkIsWrittenAgain() {
+        Path dir = tmp.resolve("j");
+        MutableClock clock = new MutableClock(java.time.Instant.parse("2030-01-01T00:00:00Z"));
+        RecoveryStoreConfig cfg = config(dir).withClock(clock).withIdempotencyTtl(Duration.ofMinutes(1))
+                .withCompletedRetention(Duration.ofMillis(100));
+        try (MmapRecoveryStore s = new MmapRecoveryStore(cfg)) {
+            s.append(secretRequest("a", "key-a", "REQUEST-SECRET"));
+            s.complete("a", response("RESPONSE-SECRET"));
+            s.append(request("p"));
+            s.markCleanShutdown(); // the completed request goes now; its response is kept for the TTL
+            assertThat(filesHold(dir, "REQUEST-SECRET")).isFalse();
+            assertThat(filesHold(dir, "RESPONSE-SECRET")).isTrue();
+
+            clock.advance(Duration.ofMinutes(2));
+            await("the expired response rewritten away", () -> {
+                clock.advance(Duration.ofMillis(20));
+                return !filesHold(dir, "RESPONSE-SECRET");
+            });
+            Path copy = crashCopy(dir, tmp.resolve("after-kill"));
+            try (MmapRecoveryStore reopened = new MmapRecoveryStore(cfg.withPath(copy))) {
+                assertThat(reopened.pending()).singleElement().satisfies(p -> {
+                    assertThat(p.requestId()).isEqualTo("p");
+                    assertThat(p.previousShutdownClean()).as("nothing was journaled after the mark").isTrue();
+                });
+            }
         }
     }
 
