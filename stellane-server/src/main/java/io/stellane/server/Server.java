@@ -245,8 +245,8 @@ public final class Server {
      * default the sensitive headers ({@code Authorization}, {@code Proxy-Authorization}, {@code Cookie}
      * and those of {@code RecoveryStoreConfig.sensitiveHeaders}) are left out of the journal, and a
      * replay sees the request without them. What is kept is stored as it came: configure an
-     * encryption key ({@code RecoveryStoreConfig.encryptionKey}) when you do this; the server warns at
-     * {@link #listen} if there is none.
+     * encryption key ({@code RecoveryStoreConfig.encryptionKey}) when you do this; the first
+     * {@link #recover} or {@link #listen} logs a warning if there is none.
      *
      * @param method      the route's method, as registered
      * @param path        the route's pattern, as registered
