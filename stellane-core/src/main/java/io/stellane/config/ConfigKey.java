@@ -3,6 +3,7 @@ package io.stellane.config;
 import com.fasterxml.jackson.databind.JsonNode;
 
 import java.time.Duration;
+import java.util.Base64;
 import java.util.List;
 import java.util.Locale;
 import java.util.Optional;
@@ -33,6 +34,10 @@ record ConfigKey<T>(
 
     private static final Pattern NAME = Pattern.compile("[a-z0-9_\\-]+");
     private static final String NAME_ALLOWED = "a non-blank name of lowercase letters, digits, '_' and '-'";
+    /** An HTTP header name (RFC 9110 token); checked here only, never per request. */
+    private static final Pattern HEADER_NAME = Pattern.compile("[!#$%&'*+.^_`|~0-9A-Za-z-]+");
+    static final String ENCRYPTION_KEY = "runtime.recovery.encryption_key";
+    static final String ENCRYPTION_KEY_FILE = "runtime.recovery.encryption_key_file";
 
     static final List<ConfigKey<?>> ALL = List.of(
             key("runtime.backend", ValueType.STRING, ConfigKey::isName, NAME_ALLOWED,
@@ -60,6 +65,21 @@ record ConfigKey<T>(
                     RuntimeConfig::recoveryPath, RuntimeConfig.Builder::recoveryPath),
             key("runtime.recovery.max_attempts", ValueType.INTEGER, between(1, 100), "an integer from 1 to 100",
                     RuntimeConfig::maxRecoveryAttempts, RuntimeConfig.Builder::maxRecoveryAttempts),
+            key("runtime.recovery.completed_retention", ValueType.DURATION,
+                    within(Duration.ofSeconds(1), Duration.ofHours(24)), "a duration from 1s to 24h",
+                    RuntimeConfig::recoveryCompletedRetention, RuntimeConfig.Builder::recoveryCompletedRetention),
+            key("runtime.recovery.sensitive_headers", ValueType.STRING_LIST,
+                    l -> l.stream().allMatch(h -> HEADER_NAME.matcher(h).matches()),
+                    "a list of HTTP header names (letters, digits and !#$%&'*+-.^_`|~), e.g. [\"X-Api-Key\"]",
+                    RuntimeConfig::recoverySensitiveHeaders, RuntimeConfig.Builder::recoverySensitiveHeaders),
+            key(ENCRYPTION_KEY_FILE, ValueType.PATH, p -> p == null || !p.toString().isEmpty(),
+                    "a non-empty path of a file that only its owner can read (mode 0600 or 0400), holding a"
+                            + " base64-encoded 32-byte key",
+                    RuntimeConfig::recoveryEncryptionKeyFile, RuntimeConfig.Builder::recoveryEncryptionKeyFile),
+            key(ENCRYPTION_KEY, ValueType.SECRET, k -> k == null || isAesKey(k.reveal()),
+                    "a base64-encoded 32-byte key (e.g. from openssl rand -base64 32), from the environment"
+                            + " only; a TOML file names a key file with encryption_key_file instead",
+                    RuntimeConfig::recoveryEncryptionKey, RuntimeConfig.Builder::recoveryEncryptionKey),
             key("runtime.performance.zero_copy_io", ValueType.BOOLEAN, v -> true, "true or false",
                     RuntimeConfig::zeroCopyIo, RuntimeConfig.Builder::zeroCopyIo),
             key("runtime.performance.io_batch_size", ValueType.INTEGER, between(1, 4096), "an integer from 1 to 4096",
@@ -93,6 +113,10 @@ record ConfigKey<T>(
 
     /** Parses a TOML value and stores it in the builder. */
     void applyToml(RuntimeConfig.Builder b, JsonNode node) {
+        if (type.secret()) {
+            throw new ConfigException(path, Secret.HIDDEN, "never read from a TOML file, where it would sit in"
+                    + " clear text: set the environment variable " + envName() + " instead; allowed: " + allowed);
+        }
         setter.accept(b, type.fromToml(path, node));
     }
 
@@ -103,7 +127,7 @@ record ConfigKey<T>(
     void applyText(RuntimeConfig.Builder b, String variable, String text) {
         T value = type.fromText(variable, text);
         if (!valid.test(value)) {
-            throw new ConfigException(variable, text, allowed);
+            throw new ConfigException(variable, type.secret() ? Secret.HIDDEN : text, allowed);
         }
         setter.accept(b, value);
     }
@@ -124,6 +148,15 @@ record ConfigKey<T>(
 
     private static boolean isName(String s) {
         return NAME.matcher(s).matches();
+    }
+
+    /** Whether {@code text} is base64 for exactly 32 bytes (an AES-256 key); surrounding blanks allowed. */
+    static boolean isAesKey(String text) {
+        try {
+            return Base64.getDecoder().decode(text.strip()).length == 32;
+        } catch (IllegalArgumentException e) {
+            return false;
+        }
     }
 
     private static Predicate<Integer> between(int min, int max) {

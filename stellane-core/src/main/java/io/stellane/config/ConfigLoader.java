@@ -229,10 +229,11 @@ public final class ConfigLoader {
         return ConfigKey.ALL.stream().anyMatch(k -> k.path().startsWith(path + "."));
     }
 
-    /** The keys and sub-tables directly inside {@code table}, in table order. */
+    /** The keys and sub-tables directly inside {@code table} that a file may set, in table order. */
     private static List<String> entriesOf(String table) {
         String prefix = table + ".";
         return ConfigKey.ALL.stream()
+                .filter(k -> !k.type().secret())
                 .map(ConfigKey::path)
                 .filter(p -> p.startsWith(prefix))
                 .map(p -> p.substring(prefix.length()).split("\\.", 2)[0])

@@ -13,5 +13,11 @@ final class ConfigValidator {
         for (ConfigKey<?> key : ConfigKey.ALL) {
             key.check(c);
         }
+        if (c.recoveryEncryptionKeyFile() != null && c.recoveryEncryptionKey() != null) {
+            // two keys with no rule for which wins: using either could open the journal with the wrong one
+            throw new ConfigException(ConfigKey.ENCRYPTION_KEY_FILE, c.recoveryEncryptionKeyFile().toString(),
+                    "conflicts with " + ConfigKey.byPath(ConfigKey.ENCRYPTION_KEY).orElseThrow().envName()
+                            + ", which is set too; set only one of them");
+        }
     }
 }

@@ -4,6 +4,7 @@ import io.stellane.scheduler.TaskSchedulingStrategy;
 
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
 import java.util.Objects;
 
 /**
@@ -13,7 +14,9 @@ import java.util.Objects;
  *
  * <p>TOML layout (keys in snake_case): {@code [runtime]} backend, worker_threads, max_tasks_per_loop,
  * enable_cpu_affinity, enable_numa_awareness, strategy, custom_scheduler, shutdown_timeout;
- * {@code [runtime.recovery]} enabled, backend, path, max_attempts; {@code [runtime.performance]}
+ * {@code [runtime.recovery]} enabled, backend, path, max_attempts, completed_retention,
+ * sensitive_headers, encryption_key_file (the key itself only from the environment:
+ * {@code STELLANE_RUNTIME_RECOVERY_ENCRYPTION_KEY}); {@code [runtime.performance]}
  * zero_copy_io, io_batch_size, idle_timeout.
  *
  * @param backendType         event-loop backend: {@code auto} (io_uring, else epoll, else nio), {@code nio},
@@ -29,6 +32,14 @@ import java.util.Objects;
  * @param recoveryBackend     recovery store: {@code mmap} or {@code rocksdb} or a registered name
  * @param recoveryPath        directory of the recovery store
  * @param maxRecoveryAttempts replays of one request before it is quarantined, 1..100
+ * @param recoveryCompletedRetention how long records of completed requests may stay in the journal's
+ *                            files, 1s..24h (see {@code docs/RECOVERY.md} for each store's bound)
+ * @param recoverySensitiveHeaders request headers the server leaves out of the journal besides
+ *                            {@code Authorization}, {@code Proxy-Authorization} and {@code Cookie}
+ * @param recoveryEncryptionKeyFile a file (mode 0600 or 0400) holding the base64 key the journal is
+ *                            encrypted with, or null
+ * @param recoveryEncryptionKey the base64 key itself, from the environment only, or null; at most
+ *                            one of the two is set
  * @param zeroCopyIo          pooled direct buffers for socket I/O (no copy between heap and kernel)
  * @param ioBatchSize         reads per connection per I/O turn before the loop moves on, 1..4096
  * @param idleTimeout         longest an idle worker sleeps in I/O wait before it looks for work to steal
@@ -46,6 +57,10 @@ public record RuntimeConfig(
         String recoveryBackend,
         Path recoveryPath,
         int maxRecoveryAttempts,
+        Duration recoveryCompletedRetention,
+        List<String> recoverySensitiveHeaders,
+        Path recoveryEncryptionKeyFile,
+        Secret recoveryEncryptionKey,
         boolean zeroCopyIo,
         int ioBatchSize,
         Duration idleTimeout) {
@@ -57,6 +72,8 @@ public record RuntimeConfig(
         Objects.requireNonNull(shutdownTimeout, "shutdownTimeout");
         Objects.requireNonNull(recoveryBackend, "recoveryBackend");
         Objects.requireNonNull(recoveryPath, "recoveryPath");
+        Objects.requireNonNull(recoveryCompletedRetention, "recoveryCompletedRetention");
+        recoverySensitiveHeaders = List.copyOf(recoverySensitiveHeaders);
         Objects.requireNonNull(idleTimeout, "idleTimeout");
     }
 
@@ -101,6 +118,10 @@ public record RuntimeConfig(
         private String recoveryBackend = "mmap";
         private Path recoveryPath = Path.of("/tmp/stellane_recovery");
         private int maxRecoveryAttempts = 3;
+        private Duration recoveryCompletedRetention = Duration.ofMinutes(1);
+        private List<String> recoverySensitiveHeaders = List.of();
+        private Path recoveryEncryptionKeyFile;
+        private Secret recoveryEncryptionKey;
         private boolean zeroCopyIo = true;
         private int ioBatchSize = 32;
         private Duration idleTimeout = Duration.ofMillis(100);
@@ -121,6 +142,10 @@ public record RuntimeConfig(
             recoveryBackend = c.recoveryBackend;
             recoveryPath = c.recoveryPath;
             maxRecoveryAttempts = c.maxRecoveryAttempts;
+            recoveryCompletedRetention = c.recoveryCompletedRetention;
+            recoverySensitiveHeaders = c.recoverySensitiveHeaders;
+            recoveryEncryptionKeyFile = c.recoveryEncryptionKeyFile;
+            recoveryEncryptionKey = c.recoveryEncryptionKey;
             zeroCopyIo = c.zeroCopyIo;
             ioBatchSize = c.ioBatchSize;
             idleTimeout = c.idleTimeout;
@@ -138,6 +163,10 @@ public record RuntimeConfig(
         public Builder recoveryBackend(String v) { recoveryBackend = v; return this; }
         public Builder recoveryPath(Path v) { recoveryPath = v; return this; }
         public Builder maxRecoveryAttempts(int v) { maxRecoveryAttempts = v; return this; }
+        public Builder recoveryCompletedRetention(Duration v) { recoveryCompletedRetention = v; return this; }
+        public Builder recoverySensitiveHeaders(List<String> v) { recoverySensitiveHeaders = v; return this; }
+        public Builder recoveryEncryptionKeyFile(Path v) { recoveryEncryptionKeyFile = v; return this; }
+        public Builder recoveryEncryptionKey(Secret v) { recoveryEncryptionKey = v; return this; }
         public Builder zeroCopyIo(boolean v) { zeroCopyIo = v; return this; }
         public Builder ioBatchSize(int v) { ioBatchSize = v; return this; }
         public Builder idleTimeout(Duration v) { idleTimeout = v; return this; }
@@ -145,7 +174,9 @@ public record RuntimeConfig(
         public RuntimeConfig build() {
             return new RuntimeConfig(backendType, workerThreads, maxTasksPerLoop, enableCpuAffinity,
                     enableNumaAwareness, strategy, customScheduler, shutdownTimeout, enableRequestRecovery,
-                    recoveryBackend, recoveryPath, maxRecoveryAttempts, zeroCopyIo, ioBatchSize, idleTimeout);
+                    recoveryBackend, recoveryPath, maxRecoveryAttempts, recoveryCompletedRetention,
+                    recoverySensitiveHeaders, recoveryEncryptionKeyFile, recoveryEncryptionKey, zeroCopyIo, ioBatchSize,
+                    idleTimeout);
         }
     }
 }

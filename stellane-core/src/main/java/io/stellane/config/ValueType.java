@@ -6,7 +6,9 @@ import io.stellane.scheduler.TaskSchedulingStrategy;
 import java.nio.file.InvalidPathException;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.List;
 import java.util.Locale;
 import java.util.stream.Collectors;
 
@@ -30,6 +32,11 @@ interface ValueType<T> {
     /** The value as a user would write it, so messages echo the user's spelling. */
     default Object display(T value) {
         return value;
+    }
+
+    /** Whether values of this type are never shown, nor read from a file that may be shared. */
+    default boolean secret() {
+        return false;
     }
 
     ValueType<String> STRING = new ValueType<>() {
@@ -170,6 +177,51 @@ interface ValueType<T> {
         @Override public Object display(Path value) {
             return value.toString();
         }
+    };
+
+    /** A TOML array of strings; in the environment, comma-separated (blanks around commas dropped). */
+    ValueType<List<String>> STRING_LIST = new ValueType<>() {
+        @Override public String expected() { return "an array of strings"; }
+
+        @Override public List<String> fromToml(String key, JsonNode node) {
+            if (!node.isArray()) {
+                throw wrongType(key, node, this);
+            }
+            List<String> out = new ArrayList<>(node.size());
+            for (JsonNode item : node) {
+                if (!item.isTextual()) {
+                    throw new ConfigException(key, node, "expected " + expected() + ", got an element that is "
+                            + describe(item));
+                }
+                out.add(item.textValue());
+            }
+            return List.copyOf(out);
+        }
+
+        @Override public List<String> fromText(String key, String text) {
+            return Arrays.stream(text.split(",")).map(String::strip).filter(s -> !s.isEmpty()).toList();
+        }
+
+        // each item quoted, the list not: ["a b", "c"], as TOML writes it
+        @Override public Object display(List<String> value) {
+            return value.stream().map(v -> '"' + v + '"').toList();
+        }
+    };
+
+    /**
+     * A secret: read only from the environment (a TOML file is often shared, checked in or left
+     * readable), shown as {@value Secret#HIDDEN}.
+     */
+    ValueType<Secret> SECRET = new ValueType<>() {
+        @Override public String expected() { return "a secret"; }
+
+        @Override public Secret fromToml(String key, JsonNode node) {
+            throw new ConfigException(key, Secret.HIDDEN, "a secret is never read from a TOML file");
+        }
+
+        @Override public Secret fromText(String key, String text) { return Secret.of(text); }
+
+        @Override public boolean secret() { return true; }
     };
 
     private static ConfigException wrongType(String key, JsonNode node, ValueType<?> type) {

@@ -10,6 +10,7 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
 import java.util.Map;
 
 import static io.stellane.config.ConfigAssertions.assertConfigError;
@@ -19,6 +20,8 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 class ConfigLoaderEnvTest {
 
     private static final RuntimeConfig DEFAULTS = RuntimeConfig.defaults();
+    /** 32 bytes in base64, as {@code openssl rand -base64 32} prints them. */
+    private static final String KEY = "q83vEjRWeJCrze8SNFZ4kKvN7xI0VniQq83vEjRWeJA=";
 
     @TempDir
     Path dir;
@@ -38,6 +41,9 @@ class ConfigLoaderEnvTest {
                 Map.entry("STELLANE_RUNTIME_RECOVERY_BACKEND", "rocksdb"),
                 Map.entry("STELLANE_RUNTIME_RECOVERY_PATH", "/data/recovery"),
                 Map.entry("STELLANE_RUNTIME_RECOVERY_MAX_ATTEMPTS", "9"),
+                Map.entry("STELLANE_RUNTIME_RECOVERY_COMPLETED_RETENTION", "30s"),
+                Map.entry("STELLANE_RUNTIME_RECOVERY_SENSITIVE_HEADERS", " X-Api-Key, X-Session ,"),
+                Map.entry("STELLANE_RUNTIME_RECOVERY_ENCRYPTION_KEY", KEY),
                 Map.entry("STELLANE_RUNTIME_PERFORMANCE_ZERO_COPY_IO", "false"),
                 Map.entry("STELLANE_RUNTIME_PERFORMANCE_IO_BATCH_SIZE", "128"),
                 Map.entry("STELLANE_RUNTIME_PERFORMANCE_IDLE_TIMEOUT", "1500us"));
@@ -45,8 +51,8 @@ class ConfigLoaderEnvTest {
         RuntimeConfig c = ConfigLoader.applyEnvironment(DEFAULTS, env);
 
         assertThat(c).isEqualTo(new RuntimeConfig("epoll", 6, 250, true, true, TaskSchedulingStrategy.PRIORITY,
-                "mine", Duration.ofMinutes(1), true, "rocksdb", Path.of("/data/recovery"), 9, false, 128,
-                Duration.ofNanos(1_500_000)));
+                "mine", Duration.ofMinutes(1), true, "rocksdb", Path.of("/data/recovery"), 9, Duration.ofSeconds(30),
+                List.of("X-Api-Key", "X-Session"), null, Secret.of(KEY), false, 128, Duration.ofNanos(1_500_000)));
     }
 
     @Test
@@ -163,6 +169,45 @@ class ConfigLoaderEnvTest {
 
         assertThat(ConfigLoader.load(file, Map.of("STELLANE_RUNTIME_WORKER_THREADS", "3")).workerThreads()).isEqualTo(3);
         assertConfigError(() -> ConfigLoader.load(file, Map.of()), "runtime.worker_threads", "0", "from 1 to 1024");
+    }
+
+    @Test
+    void theEncryptionKeyIsNeverShownNorReadFromAFile() throws IOException {
+        RuntimeConfig c = ConfigLoader.applyEnvironment(DEFAULTS, Map.of("STELLANE_RUNTIME_RECOVERY_ENCRYPTION_KEY", KEY));
+        assertThat(c.recoveryEncryptionKey().reveal()).isEqualTo(KEY);
+        assertThat(c.toString()).doesNotContain(KEY).contains("recoveryEncryptionKey=" + Secret.HIDDEN);
+
+        String shortKey = "c2hvcnQ=";
+        assertThatThrownBy(() -> ConfigLoader.applyEnvironment(DEFAULTS,
+                Map.of("STELLANE_RUNTIME_RECOVERY_ENCRYPTION_KEY", shortKey)))
+                .hasMessageNotContaining(shortKey);
+        assertConfigError(() -> ConfigLoader.applyEnvironment(DEFAULTS,
+                        Map.of("STELLANE_RUNTIME_RECOVERY_ENCRYPTION_KEY", shortKey)),
+                "STELLANE_RUNTIME_RECOVERY_ENCRYPTION_KEY", "\"" + Secret.HIDDEN + "\"", "base64-encoded 32-byte key");
+
+        Path file = Files.writeString(dir.resolve("stellane.toml"),
+                "[runtime.recovery]\nencryption_key = \"" + KEY + "\"\n");
+        assertThatThrownBy(() -> ConfigLoader.load(file, Map.of())).hasMessageNotContaining(KEY);
+        assertConfigError(() -> ConfigLoader.load(file, Map.of()), "runtime.recovery.encryption_key", "\"" + Secret.HIDDEN + "\"",
+                "never read from a TOML file", "STELLANE_RUNTIME_RECOVERY_ENCRYPTION_KEY", "encryption_key_file");
+    }
+
+    @Test
+    void aKeyFileAndAKeyInTheEnvironmentConflict() throws IOException {
+        Path file = Files.writeString(dir.resolve("stellane.toml"),
+                "[runtime.recovery]\nencryption_key_file = \"/etc/stellane/journal.key\"\n");
+        assertThat(ConfigLoader.load(file, Map.of()).recoveryEncryptionKeyFile())
+                .isEqualTo(Path.of("/etc/stellane/journal.key"));
+        assertConfigError(() -> ConfigLoader.load(file, Map.of("STELLANE_RUNTIME_RECOVERY_ENCRYPTION_KEY", KEY)),
+                "runtime.recovery.encryption_key_file", "\"/etc/stellane/journal.key\"",
+                "conflicts with STELLANE_RUNTIME_RECOVERY_ENCRYPTION_KEY", "set only one");
+    }
+
+    @Test
+    void sensitiveHeadersAreHeaderNames() {
+        assertConfigError(() -> ConfigLoader.applyEnvironment(DEFAULTS,
+                        Map.of("STELLANE_RUNTIME_RECOVERY_SENSITIVE_HEADERS", "X-Api-Key, X Token")),
+                "STELLANE_RUNTIME_RECOVERY_SENSITIVE_HEADERS", "\"X-Api-Key, X Token\"", "HTTP header names");
     }
 
     @Test

@@ -189,6 +189,9 @@ class ConfigLoaderTomlTest {
             [runtime.recovery]\\nbackend = " "                 | runtime.recovery.backend          | " "        | non-blank name of lowercase letters, digits
             [runtime]\\ncustom_scheduler = "  "                | runtime.custom_scheduler          | "  "       | non-blank scheduler name
             [runtime.recovery]\\npath = ""                     | runtime.recovery.path             | ""         | non-empty path
+            [runtime.recovery]\\ncompleted_retention = "999ms" | runtime.recovery.completed_retention | "999ms" | from 1s to 24h
+            [runtime.recovery]\\ncompleted_retention = "25h" | runtime.recovery.completed_retention | "25h"   | from 1s to 24h
+            [runtime.recovery]\\nsensitive_headers = ["a b"] | runtime.recovery.sensitive_headers | ["a b"] | HTTP header names
             """)
     void outOfRangeNamesKeyValueAndRange(String toml, String key, String value, String allowed) {
         assertConfigError(() -> ConfigLoader.fromTomlString(toml.replace("\\n", "\n")), key, value, allowed);

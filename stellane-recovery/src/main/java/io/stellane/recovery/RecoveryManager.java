@@ -1,6 +1,8 @@
 package io.stellane.recovery;
 
+import io.stellane.config.ConfigException;
 import io.stellane.config.RuntimeConfig;
+import io.stellane.config.Secret;
 import io.stellane.task.Task;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -81,7 +83,15 @@ public final class RecoveryManager implements AutoCloseable {
         this.clock = store.config().clock();
     }
 
-    /** Opens the store the runtime config names ({@code runtime.recovery.backend}, {@code path}, {@code max_attempts}). */
+    /**
+     * Opens the store the runtime config names: {@code runtime.recovery.backend}, {@code path},
+     * {@code max_attempts}, {@code completed_retention}, {@code sensitive_headers}, and the encryption
+     * key from {@code encryption_key_file} or {@code STELLANE_RUNTIME_RECOVERY_ENCRYPTION_KEY}.
+     *
+     * @throws ConfigException   if the key file cannot be used (the message names the file and, when
+     *                           that is the trouble, its mode)
+     * @throws RecoveryException if the store cannot be opened, e.g. with a key it was not written with
+     */
     public static RecoveryManager open(RuntimeConfig config) {
         return open(config, RecoveryStoreConfig.DEFAULT_SYNC_POLICY);
     }
@@ -89,8 +99,23 @@ public final class RecoveryManager implements AutoCloseable {
     public static RecoveryManager open(RuntimeConfig config, SyncPolicy sync) {
         RecoveryStoreConfig storeConfig = RecoveryStoreConfig.defaults(config.recoveryPath())
                 .withMaxAttempts(config.maxRecoveryAttempts())
+                .withCompletedRetention(config.recoveryCompletedRetention())
+                .withSensitiveHeaders(config.recoverySensitiveHeaders())
+                .withEncryptionKey(encryptionKey(config))
                 .withSyncPolicy(sync);
         return new RecoveryManager(RecoveryStores.create(config.recoveryBackend(), storeConfig));
+    }
+
+    private static EncryptionKey encryptionKey(RuntimeConfig config) {
+        if (config.recoveryEncryptionKeyFile() != null) {
+            try {
+                return EncryptionKey.fromFile(config.recoveryEncryptionKeyFile());
+            } catch (RecoveryException e) {
+                throw new ConfigException("runtime.recovery.encryption_key_file", e.getMessage(), e);
+            }
+        }
+        Secret key = config.recoveryEncryptionKey();
+        return key == null ? null : EncryptionKey.fromBase64(key.reveal());
     }
 
     public void addListener(Listener listener) {

@@ -21,6 +21,12 @@ import java.util.Optional;
  * {@link SyncPolicy}, and power loss as that policy states. A method that throws has journaled
  * nothing. Methods taking a request id throw {@link RecoveryException} if the id is not pending or
  * quarantined (never appended, already completed, or the store is closed).
+ *
+ * <p><b>At rest.</b> With {@link RecoveryStoreConfig#encryptionKey()} a store writes nothing it was
+ * given in clear (what stays clear, such as lookup keys, its class doc names), keeps the key's
+ * fingerprint and refuses to open with no key or another one. It rewrites the records of completed
+ * requests away within {@link RecoveryStoreConfig#completedRetention()} (its class doc gives the
+ * exact bound and what it cannot bound), and at once on {@link #markCleanShutdown()}.
  */
 public interface RecoveryStore extends AutoCloseable {
 

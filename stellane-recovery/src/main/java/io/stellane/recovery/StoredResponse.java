@@ -23,6 +23,11 @@ public record StoredResponse(int status, List<HttpHeader> headers, byte[] body) 
         return body.clone();
     }
 
+    /** The body length without copying it. */
+    public int bodyLength() {
+        return body.length;
+    }
+
     @Override
     public boolean equals(Object o) {
         return o instanceof StoredResponse r && status == r.status && headers.equals(r.headers)

@@ -1,5 +1,7 @@
 package io.stellane.recovery;
 
+import static io.stellane.recovery.TestRequests.KEY;
+import static io.stellane.recovery.TestRequests.OTHER_KEY;
 import static io.stellane.recovery.TestRequests.crashCopy;
 import static io.stellane.recovery.TestRequests.request;
 import static io.stellane.recovery.TestRequests.response;
@@ -473,6 +475,148 @@ public abstract class RecoveryStoreContractTest {
         assertThatThrownBy(() -> s.append(request("b"))).isInstanceOf(RecoveryException.class)
                 .hasMessageContaining("closed");
         assertThatThrownBy(s::pending).isInstanceOf(RecoveryException.class);
+    }
+
+    // ---------------------------------------------------------------- secrets at rest
+
+    /**
+     * Files of an open store that may still hold bytes of deleted records after the retention
+     * (each store's class doc says which, and until when); none by default. Once the store is closed
+     * none may.
+     */
+    protected java.util.Collection<Path> filesKeptForReuse(RecoveryStore store) {
+        return List.of();
+    }
+
+    @Test
+    void withAKeyNoSecretIsInTheFilesAndEveryRecordComesBack() {
+        Path dir = tmp.resolve("store");
+        // small segments, so that compaction carries the live records forward more than once
+        RecoveryStoreConfig cfg = config(dir).withSegmentSize(64 * 1024).withEncryptionKey(KEY);
+        RecoveryStore s = openTracked(dir, cfg);
+        s.append(TestRequests.secretRequest("a", "key-a", "PENDING-SECRET"));
+        s.putCustomData("a", Map.of("card", "CUSTOM-SECRET"));
+        s.recordAttempt("a", "FAILED-ON-FAILURE-SECRET");
+        s.append(TestRequests.secretRequest("b", "key-b", "ANSWERED-SECRET"));
+        s.complete("b", response("RESPONSE-SECRET"));
+        s.append(TestRequests.secretRequest("c", null, "QUARANTINED-SECRET"));
+        s.quarantine("c", "poison");
+        for (int i = 0; i < 400; i++) { // several segments' worth: rolls and compactions
+            s.append(request("f" + i, null, 1024));
+            s.complete("f" + i, null);
+        }
+        List<String> secrets = List.of("PENDING-SECRET", "CUSTOM-SECRET", "FAILURE-SECRET", "ANSWERED-SECRET",
+                "RESPONSE-SECRET", "QUARANTINED-SECRET");
+        Path copy = crashCopy(dir, tmp.resolve("after-kill"));
+        for (String secret : secrets) {
+            assertThat(TestRequests.filesHolding(dir, secret)).as(secret).isEmpty();
+        }
+
+        for (RecoveryStore reopened : List.of(openTracked(copy, cfg.withPath(copy)), reopen(s, dir, cfg))) {
+            PendingRequest a = reopened.pending().getFirst();
+            assertThat(a.request()).isEqualTo(TestRequests.secretRequest("a", "key-a", "PENDING-SECRET"));
+            assertThat(a.customData()).containsEntry("card", "CUSTOM-SECRET");
+            assertThat(a.lastFailureReason()).isEqualTo("FAILED-ON-FAILURE-SECRET");
+            assertThat(reopened.findByIdempotencyKey("key-b")).contains(response("RESPONSE-SECRET"));
+            assertThat(reopened.quarantined()).singleElement().extracting(PendingRequest::request)
+                    .isEqualTo(TestRequests.secretRequest("c", null, "QUARANTINED-SECRET"));
+        }
+        for (String secret : secrets) {
+            assertThat(TestRequests.filesHolding(dir, secret)).as(secret).isEmpty();
+        }
+    }
+
+    private RecoveryStore reopen(RecoveryStore s, Path dir, RecoveryStoreConfig cfg) {
+        s.close();
+        return openTracked(dir, cfg);
+    }
+
+    @Test
+    void aJournalWrittenWithAKeyOpensWithThatKeyOnly() {
+        Path dir = tmp.resolve("store");
+        RecoveryStoreConfig cfg = config(dir).withEncryptionKey(KEY);
+        RecoveryStore s = openTracked(dir, cfg);
+        s.append(request("a"));
+        s.close();
+
+        assertThatThrownBy(() -> openTracked(dir, config(dir)))
+                .isInstanceOf(RecoveryException.class)
+                .hasMessageContainingAll(dir.toString(), "no encryption key is configured", KEY.fingerprint(),
+                        "encryption_key_file", "STELLANE_RUNTIME_RECOVERY_ENCRYPTION_KEY");
+        assertThatThrownBy(() -> openTracked(dir, config(dir).withEncryptionKey(OTHER_KEY)))
+                .isInstanceOf(RecoveryException.class)
+                .hasMessageContainingAll(dir.toString(), KEY.fingerprint(), OTHER_KEY.fingerprint());
+        assertThat(ids(openTracked(dir, cfg).pending())).containsExactly("a");
+    }
+
+    @Test
+    void aClearJournalOpenedWithAKeyKeepsItsRecordsAndWritesNewOnesEncrypted() {
+        Path dir = tmp.resolve("store");
+        RecoveryStore clear = openTracked(dir, config(dir));
+        clear.append(TestRequests.secretRequest("old", "key-old", "OLD-SECRET"));
+        clear.append(request("done", "key-done", 10));
+        clear.complete("done", response("OLD-RESPONSE"));
+        clear.close();
+
+        RecoveryStoreConfig cfg = config(dir).withEncryptionKey(KEY);
+        RecoveryStore s = openTracked(dir, cfg);
+        assertThat(s.pending()).singleElement().extracting(PendingRequest::request)
+                .isEqualTo(TestRequests.secretRequest("old", "key-old", "OLD-SECRET"));
+        assertThat(s.findByIdempotencyKey("key-done")).contains(response("OLD-RESPONSE"));
+        s.append(TestRequests.secretRequest("new", null, "NEW-SECRET"));
+        s.putCustomData("old", Map.of("step", "NEW-CUSTOM-SECRET"));
+        assertThat(TestRequests.filesHold(dir, "NEW-SECRET")).isFalse();
+        assertThat(TestRequests.filesHold(dir, "NEW-CUSTOM-SECRET")).isFalse();
+        s.close();
+
+        assertThatThrownBy(() -> openTracked(dir, config(dir))).isInstanceOf(RecoveryException.class)
+                .hasMessageContaining("no encryption key is configured");
+        RecoveryStore reopened = openTracked(dir, cfg);
+        assertThat(ids(reopened.pending())).containsExactly("old", "new");
+        assertThat(reopened.pending().getFirst().customData()).containsEntry("step", "NEW-CUSTOM-SECRET");
+        assertThat(reopened.findByIdempotencyKey("key-done")).contains(response("OLD-RESPONSE"));
+    }
+
+    @Test
+    void completedRecordsLeaveTheFilesWithinTheRetention() {
+        Path dir = tmp.resolve("store");
+        RecoveryStoreConfig cfg = config(dir).withCompletedRetention(Duration.ofMillis(200));
+        RecoveryStore first = openTracked(dir, cfg);
+        first.append(TestRequests.secretRequest("done", null, "COMPLETED-SECRET"));
+        first.append(TestRequests.secretRequest("waiting", null, "PENDING-SECRET"));
+        first.close(); // pending across a close: in the store's longer-lived files (RocksDB: an SST)
+        RecoveryStore s = openTracked(dir, cfg);
+        s.complete("done", null);
+        assertThat(TestRequests.filesHold(dir, "COMPLETED-SECRET")).as("written clear, no key").isTrue();
+
+        // the retention runs on the store's clock: move it on while the store's thread looks
+        TestRequests.await("the completed request's bytes are gone", () -> {
+            clock.advance(Duration.ofMillis(50));
+            List<Path> holding = new ArrayList<>(TestRequests.filesHolding(dir, "COMPLETED-SECRET"));
+            holding.removeAll(filesKeptForReuse(s));
+            return holding.isEmpty();
+        });
+        assertThat(ids(s.pending())).containsExactly("waiting");
+        assertThat(TestRequests.filesHold(dir, "PENDING-SECRET")).as("a pending request stays").isTrue();
+        s.close();
+        assertThat(ids(openTracked(dir, cfg).pending())).containsExactly("waiting");
+    }
+
+    @Test
+    void aCleanShutdownLeavesNoCompletedRecordBehind() {
+        Path dir = tmp.resolve("store");
+        RecoveryStoreConfig cfg = config(dir).withCompletedRetention(Duration.ofHours(1));
+        RecoveryStore s = openTracked(dir, cfg);
+        s.append(TestRequests.secretRequest("done", null, "COMPLETED-SECRET"));
+        s.append(TestRequests.secretRequest("waiting", null, "PENDING-SECRET"));
+        s.complete("done", null);
+        s.markCleanShutdown();
+        s.close();
+
+        assertThat(TestRequests.filesHolding(dir, "COMPLETED-SECRET")).isEmpty();
+        RecoveryStore reopened = openTracked(dir, cfg);
+        assertThat(ids(reopened.pending())).containsExactly("waiting");
+        assertThat(reopened.pending().getFirst().previousShutdownClean()).isTrue();
     }
 
     @Test

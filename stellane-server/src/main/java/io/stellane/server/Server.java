@@ -53,12 +53,14 @@ import java.util.function.Predicate;
  * <h2>Request recovery</h2>
  * With {@link #enableRequestRecovery} the server journals requests before their handler runs and
  * marks them complete once their response is ready; after a crash, {@link #recover()} replays what
- * was left pending through the {@link #onRecover} hooks or the original handlers. See
+ * was left pending through the {@link #onRecover} hooks or the original handlers. The journal never
+ * holds the sensitive headers ({@code Authorization}, {@code Proxy-Authorization}, {@code Cookie} and
+ * those the store's config adds) unless a route opts in with {@link #journalSensitiveHeaders}. See
  * {@code docs/RECOVERY.md}.
  *
  * <h2>Threading</h2>
- * Routes, filters, error mappers, recovery and recover hooks are registered before the first
- * {@link #listen}; registering afterwards throws. {@link #listen}, {@link #stop} and the accessors are thread-safe; {@code listen}
+ * Routes, filters, error mappers, recovery, recover hooks and sensitive-header opt-ins are
+ * registered before the first {@link #listen}; registering afterwards throws. {@link #listen}, {@link #stop} and the accessors are thread-safe; {@code listen}
  * and {@code stop} block briefly and must not be called on a worker.
  */
 public final class Server {
@@ -98,6 +100,11 @@ public final class Server {
     /** Null unless request recovery is enabled: the hot path pays one null check. */
     volatile ServerRecovery recovery;
     private final List<RecoverHookWithMetadata> recoverHooks = new CopyOnWriteArrayList<>();
+    /** Sensitive headers a route journals anyway, by "METHOD pattern" as registered. */
+    private final Map<String, String[]> journaledSensitive = new LinkedHashMap<>();
+    /** The same by the route's handler in the frozen tree, which is what a request brings along. */
+    private volatile Map<Handler, String[]> journaledSensitiveByHandler = Map.of();
+    private static final String[] NONE = {};
 
     private record Route(String method, String pattern, Handler handler) {
     }
@@ -247,6 +254,45 @@ public final class Server {
         recovery = new ServerRecovery(this, Objects.requireNonNull(manager, "manager"),
                 Objects.requireNonNull(journalIf, "journalIf"));
         return this;
+    }
+
+    /**
+     * Lets the journal keep these sensitive headers of one route's requests, for a handler that needs
+     * them when it is replayed (say, a webhook that checks its {@code Authorization} again). By
+     * default the sensitive headers ({@code Authorization}, {@code Proxy-Authorization}, {@code Cookie}
+     * and those of {@code RecoveryStoreConfig.sensitiveHeaders}) are left out of the journal, and a
+     * replay sees the request without them. What is kept is stored as it came: configure an
+     * encryption key ({@code RecoveryStoreConfig.encryptionKey}) when you do this; the first
+     * {@link #recover} or {@link #listen} logs a warning if there is none.
+     *
+     * @param method      the route's method, as registered
+     * @param path        the route's pattern, as registered
+     * @param headerNames the headers to keep, compared ignoring case
+     * @throws IllegalArgumentException if no such route is registered yet, or a name is blank
+     */
+    public synchronized Server journalSensitiveHeaders(String method, String path, String... headerNames) {
+        checkNotListening("journalSensitiveHeaders");
+        if (routeList.stream().noneMatch(r -> r.method.equals(method) && r.pattern.equals(path))) {
+            throw new IllegalArgumentException("journalSensitiveHeaders: no route " + method + " " + path
+                    + " is registered; register the route first");
+        }
+        for (String name : headerNames) {
+            if (Objects.requireNonNull(name, "header name").isBlank()) {
+                throw new IllegalArgumentException("journalSensitiveHeaders: a header name is blank");
+            }
+        }
+        journaledSensitive.merge(method + " " + path, headerNames.clone(), (a, b) -> {
+            String[] both = java.util.Arrays.copyOf(a, a.length + b.length);
+            System.arraycopy(b, 0, both, a.length, b.length);
+            return both;
+        });
+        return this;
+    }
+
+    /** The sensitive headers the route of {@code handler} (a handler of the frozen route tree) journals anyway. */
+    String[] journaledSensitiveHeaders(Handler handler) {
+        Map<Handler, String[]> byHandler = journaledSensitiveByHandler;
+        return byHandler.isEmpty() ? NONE : byHandler.getOrDefault(handler, NONE);
     }
 
     /** Adds a recover hook; hooks run in registration order for each replayed request. See {@link RecoverHook}. */
@@ -635,9 +681,21 @@ public final class Server {
             return;
         }
         RouteTree<Handler> tree = new RouteTree<>();
+        Map<Handler, String[]> kept = new java.util.IdentityHashMap<>();
         for (Route r : routeList) {
-            tree.add(r.method, r.pattern, wrap(r.handler));
+            Handler h = wrap(r.handler);
+            tree.add(r.method, r.pattern, h);
+            String[] names = journaledSensitive.get(r.method + " " + r.pattern);
+            if (names != null) {
+                kept.put(h, names);
+            }
         }
+        ServerRecovery rec = recovery;
+        if (!kept.isEmpty() && rec != null && rec.manager.store().config().encryptionKey() == null) {
+            log.warn("routes {} journal sensitive headers, and the journal has no encryption key: those headers"
+                    + " are stored in clear text", journaledSensitive.keySet());
+        }
+        journaledSensitiveByHandler = kept;
         allowAll = tree.allowAll();
         routes = tree;
     }

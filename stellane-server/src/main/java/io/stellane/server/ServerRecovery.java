@@ -72,6 +72,10 @@ final class ServerRecovery {
     final Server server;
     final RecoveryManager manager;
     final Predicate<Request> journalIf;
+    /** Headers left out of the journal unless the route opts in ({@link Server#journalSensitiveHeaders}). */
+    private final String[] sensitive;
+    /** Bit n set when a sensitive name is n chars long (bit 63: 63 or more): most names need no compare. */
+    private final long sensitiveLengths;
     final boolean blockingIo;
     /** Journal writes of a loop turn go to the store together (see {@link GroupCommit}). */
     final boolean grouped;
@@ -86,6 +90,12 @@ final class ServerRecovery {
         this.server = server;
         this.manager = manager;
         this.journalIf = journalIf;
+        this.sensitive = manager.store().config().sensitiveHeaders().toArray(String[]::new);
+        long lengths = 0;
+        for (String name : sensitive) {
+            lengths |= 1L << Math.min(name.length(), 63);
+        }
+        this.sensitiveLengths = lengths;
         this.blockingIo = manager.store().config().syncPolicy() == SyncPolicy.ALWAYS;
         this.grouped = !blockingIo && manager.store().groupsWrites();
     }
@@ -122,7 +132,7 @@ final class ServerRecovery {
             try {
                 early = storedAnswer(key, id);
                 if (early == null) {
-                    groups.get().admit(conn, cx, handler, toJournaled(cx, id, key), key);
+                    groups.get().admit(conn, cx, handler, toJournaled(cx, handler, id, key), key);
                     return;
                 }
             } catch (RuntimeException e) {
@@ -132,7 +142,7 @@ final class ServerRecovery {
             return;
         }
         if (!blockingIo && !offloaded(cx.request())) {
-            Response early = journal(cx, id, key);
+            Response early = journal(cx, handler, id, key);
             if (early == null) {
                 conn.runHandler(cx, handler);
             } else {
@@ -140,7 +150,7 @@ final class ServerRecovery {
             }
             return;
         }
-        Task.blocking(() -> journal(cx, id, key)).onComplete((early, error) -> conn.onLoop(() -> {
+        Task.blocking(() -> journal(cx, handler, id, key)).onComplete((early, error) -> conn.onLoop(() -> {
             if (error != null) {
                 conn.respondUnjournaled(cx, journalFailed(cx, key, error));
             } else if (early == null) {
@@ -164,13 +174,13 @@ final class ServerRecovery {
     }
 
     /** Appends the request; null when the handler may run, else the answer to send instead. */
-    private Response journal(Context cx, String id, String key) {
+    private Response journal(Context cx, Handler handler, String id, String key) {
         try {
             Response early = storedAnswer(key, id);
             if (early != null) {
                 return early;
             }
-            manager.journal(toJournaled(cx, id, key));
+            manager.journal(toJournaled(cx, handler, id, key));
             cx.recoveryState = new Context.RecoveryState(server, null);
             return null;
         } catch (RuntimeException e) {
@@ -192,9 +202,10 @@ final class ServerRecovery {
         return fromStored(stored.get()).header(IDEMPOTENT_REPLAY, "true");
     }
 
-    private static JournaledRequest toJournaled(Context cx, String id, String key) {
+    private JournaledRequest toJournaled(Context cx, Handler handler, String id, String key) {
         Request req = cx.request();
-        return new JournaledRequest(id, Instant.now(), req.method(), req.target(), headersOf(req), req.body(), key);
+        return new JournaledRequest(id, Instant.now(), req.method(), req.target(), headersOf(req, handler), req.body(),
+                key);
     }
 
     private Response journalFailed(Context cx, String key, Throwable e) {
@@ -483,13 +494,38 @@ final class ServerRecovery {
 
     // ---------------------------------------------------------------- conversions
 
-    static List<HttpHeader> headersOf(Request req) {
+    /**
+     * The request's headers as journaled: the sensitive ones left out, unless the route of
+     * {@code handler} opted in to them. Per header a length test, and case-insensitive compares only
+     * for a name as long as a sensitive one; the route's opt-ins are looked up only once a sensitive
+     * header is there.
+     */
+    List<HttpHeader> headersOf(Request req, Handler handler) {
         HttpHeaders h = req.nettyHeaders();
         List<HttpHeader> out = new ArrayList<>(h.size());
+        String[] kept = null;
         for (Entry<String, String> e : h) {
-            out.add(new HttpHeader(e.getKey(), e.getValue()));
+            String name = e.getKey();
+            if ((sensitiveLengths & 1L << Math.min(name.length(), 63)) != 0 && isOneOf(name, sensitive)) {
+                if (kept == null) {
+                    kept = server.journaledSensitiveHeaders(handler);
+                }
+                if (!isOneOf(name, kept)) {
+                    continue;
+                }
+            }
+            out.add(new HttpHeader(name, e.getValue()));
         }
         return out;
+    }
+
+    private static boolean isOneOf(String name, String[] names) {
+        for (String n : names) {
+            if (n.equalsIgnoreCase(name)) {
+                return true;
+            }
+        }
+        return false;
     }
 
     /**

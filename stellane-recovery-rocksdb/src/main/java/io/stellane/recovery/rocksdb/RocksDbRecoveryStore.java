@@ -1,6 +1,7 @@
 package io.stellane.recovery.rocksdb;
 
 import io.stellane.logging.LogThrottle;
+import io.stellane.recovery.EncryptionKey;
 import io.stellane.recovery.JournalFullException;
 import io.stellane.recovery.JournaledRequest;
 import io.stellane.recovery.PendingRequest;
@@ -10,13 +11,16 @@ import io.stellane.recovery.RecoveryStoreConfig;
 import io.stellane.recovery.RecoveryStoreStats;
 import io.stellane.recovery.StoredResponse;
 import io.stellane.recovery.SyncPolicy;
+import io.stellane.recovery.spi.RecordCipher;
 import io.stellane.recovery.spi.RecordCodec;
 import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.PosixFilePermission;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Clock;
@@ -84,8 +88,9 @@ import org.slf4j.LoggerFactory;
  *                                                           | str quarantineReason | i64 quarantinedAt (ms)
  *   idempotency        idempotencyKey                       i64 expiresAt (ms) | response
  *   idempotency_expiry u64 expiresAt | idempotencyKey       empty: an index for the GC pass
- *   meta               "format" / "clean_shutdown" / "next_seq" (older stores; the next sequence now
- *                      comes from the highest key in pending and quarantined)
+ *   meta               "format" / "clean_shutdown" / "key_fingerprint" (of the encryption key) /
+ *                      "next_seq" (older stores; the next sequence now comes from the highest key in
+ *                      pending and quarantined)
  * </pre>
  * The big-endian sequence number in front of the id makes RocksDB's key order the append order.
  * Every change is one {@link WriteBatch}, so it is applied whole or not at all: append = put
@@ -103,13 +108,36 @@ import org.slf4j.LoggerFactory;
  * (RocksDB group-commits concurrent synced writers), {@link SyncPolicy#INTERVAL} writes with
  * {@code sync=false} and one daemon thread calls {@code flushWal(true)} every interval,
  * {@link SyncPolicy#NONE} never syncs. Attempts, quarantines and the clean-shutdown flag are
- * written with {@code sync=true} under every policy; close syncs the WAL. A failed sync makes the
- * store refuse every write until it has healed (below). An obsolete WAL file is kept for reuse
+ * written with {@code sync=true} under every policy; close flushes the memtables (if that fails,
+ * it syncs the WAL). A failed sync makes the store refuse every write until it has healed (below). An
+ * obsolete WAL file is kept for reuse
  * ({@code recycle_log_file_num = 1}): renamed and written over instead of deleted and created, so
  * a WAL write lands on allocated blocks and cached pages (ext4's delayed allocation cost the worker
  * about 0.25 µs per 1 KiB request). Each record carries its log's number, and RocksDB stops
  * replaying at the first record of an earlier life of the file ({@code RocksDbWalRecyclingCrashTest}
  * kills a writer on such a file).
+ *
+ * <p><b>Encryption</b> (with {@link RecoveryStoreConfig#encryptionKey()}): the values of pending,
+ * quarantined and state are sealed whole, that of idempotency after its clear expiry (the GC pass
+ * reads it), by {@link RecordCipher} (AES-256-GCM, a nonce per value, the value's kind and the
+ * request id or idempotency key as associated data). Keys stay clear: request ids, sequence numbers
+ * and idempotency keys. The key's fingerprint goes to {@code meta} at the first open with it; an
+ * open with no key or another key fails. Values written before a key was configured begin with no
+ * {@link RecordCipher#MARKER} and are read as they are.
+ *
+ * <p><b>Retention:</b> completing a request single-deletes its value. Until a flush, the value and
+ * its delete sit in the memtable and the live WAL; a flush drops the pair (nothing reaches an SST)
+ * and the WAL is no longer needed; a value flushed while pending stays in its SST until a compaction
+ * meets the delete. So every tenth of {@link RecoveryStoreConfig#completedRetention()} the
+ * maintenance thread checks for deletes (completions, quarantines, GC), and once it has seen some
+ * for a retention it flushes every memtable and compacts pending, quarantined and state
+ * ({@code compactRange}, bottommost forced): within 1.2 retentions no SST and no needed WAL holds a
+ * deleted value. {@link #markCleanShutdown()} does this at once. What it cannot bound: a WAL file
+ * kept for reuse ({@code recycle_log_file_num = 1}) holds the period before the last flush until the
+ * next WAL written into it has overwritten it, and that WAL keeps the rest of the old bytes past its
+ * end; on a quiet server that lasts until the store closes. {@link #close()} flushes every memtable,
+ * so that no WAL is needed, closes the database, then zeroes, forces and deletes every WAL file (a
+ * reopen finds none and needs none). SST files RocksDB compacts away are deleted by it, not zeroed.
  *
  * <p><b>Memory:</b> an index of request metadata (id, seq, attempts, custom data, quarantine) is
  * rebuilt from {@code state} on open; request bodies and stored responses stay in RocksDB. Memtables
@@ -166,6 +194,11 @@ public final class RocksDbRecoveryStore implements RecoveryStore {
     private static final byte[] META_CLEAN = utf8("clean_shutdown");
     /** Never stored: deleting it is the write that asks RocksDB whether it takes writes again. */
     private static final byte[] META_PROBE = utf8("probe");
+    private static final byte[] META_KEY_FINGERPRINT = utf8("key_fingerprint");
+    /** What a sealed value is, as associated data: it opens only as what it was sealed as. */
+    private static final byte SEALED_REQUEST = 1;
+    private static final byte SEALED_STATE = 2;
+    private static final byte SEALED_RESPONSE = 3;
     private static final int FORMAT = 1;
     private static final int STATE_VERSION = 1;
     /** Rough per-entry cost in the WAL beyond key and value bytes. */
@@ -237,12 +270,21 @@ public final class RocksDbRecoveryStore implements RecoveryStore {
 
     private final ScheduledExecutorService maintenance;
 
+    /** Null without an encryption key; a cipher is not thread-safe, so one per thread. */
+    private final ThreadLocal<RecordCipher> ciphers;
+    /** {@link #deletes} when the request column families were last compacted. */
+    private long deletesAtScrub;
+    /** When the maintenance thread first saw deletes not yet compacted away; {@code Long.MAX_VALUE} when none. */
+    private long garbageSince = Long.MAX_VALUE;
+
     /** Opens (creating if needed) the store at {@code config.path()}. */
     public RocksDbRecoveryStore(RecoveryStoreConfig config) {
         this.config = Objects.requireNonNull(config, "config");
         this.dir = config.path().toAbsolutePath();
         this.clock = config.clock();
         this.cap = config.maxJournalBytes();
+        EncryptionKey key = config.encryptionKey();
+        this.ciphers = key == null ? null : ThreadLocal.withInitial(() -> new RecordCipher(key));
         RocksDB opened = null;
         try {
             prepareDirectory(dir);
@@ -298,10 +340,14 @@ public final class RocksDbRecoveryStore implements RecoveryStore {
             tightenPermissions(dir);
 
             checkFormat();
+            boolean newKey = checkKeyFingerprint();
             byte[] clean = db.get(metaCf, META_CLEAN);
             previousShutdownClean = clean != null;
             cleanFlagOnDisk = previousShutdownClean;
             nextSeq = new AtomicLong(rebuildIndex());
+            if (newKey) { // only once every record was read: a failed open must not claim the store
+                db.put(metaCf, syncWrite, META_KEY_FINGERPRINT, utf8(config.encryptionKey().fingerprint()));
+            }
             collectGarbage();
             measure();
         } catch (RocksDBException e) {
@@ -322,6 +368,8 @@ public final class RocksDbRecoveryStore implements RecoveryStore {
         }
         maintenance.scheduleWithFixedDelay(this::collectGarbageQuietly, GC_PERIOD_MILLIS, GC_PERIOD_MILLIS,
                 TimeUnit.MILLISECONDS);
+        long tick = Math.max(1, config.completedRetention().toMillis() / 10);
+        maintenance.scheduleWithFixedDelay(this::scrubQuietly, tick, tick, TimeUnit.MILLISECONDS);
     }
 
     // ------------------------------------------------------------------ API
@@ -329,8 +377,8 @@ public final class RocksDbRecoveryStore implements RecoveryStore {
     @Override
     public void append(JournaledRequest request) {
         String id = request.requestId();
-        byte[] value = RecordCodec.encode(request);
         byte[] idBytes = utf8(id);
+        byte[] value = seal(SEALED_REQUEST, idBytes, RecordCodec.encode(request));
         gate.readLock().lock();
         try {
             checkWritable();
@@ -384,6 +432,7 @@ public final class RocksDbRecoveryStore implements RecoveryStore {
             try (WriteBatch b = new WriteBatch()) {
                 long bytes = 0;
                 Scratch scratch = Scratch.ofCurrentThread();
+                RecordCipher cipher = ciphers == null ? null : ciphers.get();
                 for (int i = 0; i < n; i++) {
                     JournaledRequest r = requests.get(i);
                     Entry e = new Entry(r.requestId(), nextSeq.getAndIncrement(), r.idempotencyKey());
@@ -396,9 +445,9 @@ public final class RocksDbRecoveryStore implements RecoveryStore {
                     byte[] key = seqKey(e.seq, idBytes);
                     int size;
                     if (scratch != null) {
-                        size = scratch.put(b, pendingCf, key, r);
+                        size = scratch.put(b, pendingCf, key, r, cipher, idBytes);
                     } else {
-                        byte[] value = RecordCodec.encode(r);
+                        byte[] value = seal(SEALED_REQUEST, idBytes, RecordCodec.encode(r));
                         size = value.length;
                         batchPut(b, pendingCf, key, value);
                     }
@@ -541,8 +590,7 @@ public final class RocksDbRecoveryStore implements RecoveryStore {
                 }
                 if (keep) {
                     byte[] keyBytes = utf8(key);
-                    byte[] stored = new RecordCodec.Writer(64 + responseOrNull.body().length)
-                            .i64(expires).response(responseOrNull).toByteArray();
+                    byte[] stored = storedResponse(keyBytes, expires, responseOrNull);
                     b.put(idemCf, keyBytes, stored);
                     b.put(idemExpiryCf, seqKey(expires, keyBytes), new byte[0]);
                     bytes += 2L * keyBytes.length + stored.length + 8 + 2 * ENTRY_OVERHEAD;
@@ -656,13 +704,17 @@ public final class RocksDbRecoveryStore implements RecoveryStore {
         gate.readLock().lock();
         try {
             checkOpen();
-            byte[] stored = db.get(idemCf, utf8(idempotencyKey));
+            byte[] keyBytes = utf8(idempotencyKey);
+            byte[] stored = db.get(idemCf, keyBytes);
             if (stored == null) {
                 return Optional.empty();
             }
             RecordCodec.Reader in = new RecordCodec.Reader(stored);
             if (in.i64() <= clock.millis()) {
                 return Optional.empty(); // expired; the next GC pass deletes it
+            }
+            if (RecordCipher.isSealed(stored, 8)) {
+                in = new RecordCodec.Reader(opened(SEALED_RESPONSE, keyBytes, stored, 8));
             }
             return Optional.ofNullable(in.response());
         } catch (RocksDBException e) {
@@ -680,6 +732,15 @@ public final class RocksDbRecoveryStore implements RecoveryStore {
         gate.writeLock().lock(); // no other write may interleave with setting the flag
         try {
             checkWritable();
+            long seen = deletes.get();
+            if (seen != deletesAtScrub) {
+                try {
+                    scrub(seen); // nothing a finished run leaves behind needs to outlive it
+                } catch (RocksDBException e) {
+                    LOG.warn("recovery store {}: cannot compact deleted requests away at shutdown: {}", dir,
+                            e.getMessage());
+                }
+            }
             try (WriteBatch b = new WriteBatch()) {
                 b.put(metaCf, META_CLEAN, new byte[] {1});
                 db.write(syncWrite, b);
@@ -747,9 +808,18 @@ public final class RocksDbRecoveryStore implements RecoveryStore {
         }
         gate.writeLock().lock();
         try {
+            boolean walNeeded = true;
             try {
                 if (syncFailure.get() == null && writeFault.get() == null) {
-                    db.flushWal(true);
+                    try {
+                        // every memtable into an SST file (synced, as is the MANIFEST): no WAL is needed any
+                        // more, so none is left holding what was written, deleted requests included
+                        db.flush(flushOptions, handles);
+                        walNeeded = false;
+                    } catch (RocksDBException e) {
+                        LOG.warn("recovery store {}: final flush failed ({}); its WAL is kept", dir, e.getMessage());
+                        db.flushWal(true);
+                    }
                 } else {
                     flushEverything(); // a WAL whose write or sync failed cannot be trusted to hold the rest
                 }
@@ -757,9 +827,39 @@ public final class RocksDbRecoveryStore implements RecoveryStore {
                 LOG.error("final sync of recovery store {} failed", dir, e);
             }
             releaseNatives(db);
+            if (!walNeeded) {
+                scrubWalFiles(dir);
+            }
             tightenPermissions(dir);
         } finally {
             gate.writeLock().unlock();
+        }
+    }
+
+    /**
+     * After a flush and close: zeroes every WAL file (the live one may hold a reused file's old
+     * records past its end, the one kept for reuse those of an earlier period), forces it and
+     * deletes it. A crash half way leaves zeros, which RocksDB reads as the end of a log.
+     */
+    private static void scrubWalFiles(Path dir) {
+        try (Stream<Path> list = Files.list(dir)) {
+            for (Path f : list.filter(p -> p.getFileName().toString().endsWith(".log")).toList()) {
+                try (FileChannel ch = FileChannel.open(f, StandardOpenOption.WRITE)) {
+                    long size = ch.size();
+                    ByteBuffer zeros = ByteBuffer.allocate((int) Math.min(size, 1 << 20));
+                    for (long pos = 0; pos < size; ) {
+                        zeros.clear().limit((int) Math.min(zeros.capacity(), size - pos));
+                        pos += ch.write(zeros, pos);
+                    }
+                    ch.force(true);
+                }
+                Files.delete(f);
+            }
+            try (FileChannel d = FileChannel.open(dir, StandardOpenOption.READ)) {
+                d.force(true);
+            }
+        } catch (IOException e) {
+            LOG.warn("recovery store {}: cannot scrub its WAL files: {}", dir, e.getMessage());
         }
     }
 
@@ -776,7 +876,7 @@ public final class RocksDbRecoveryStore implements RecoveryStore {
         Entry next = e.copy();
         next.quarantineReason = reason;
         next.quarantinedAt = at;
-        byte[] state = next.encode();
+        byte[] state = seal(SEALED_STATE, idBytes, next.encode());
         try (WriteBatch b = new WriteBatch()) {
             long bytes = idBytes.length + state.length + ENTRY_OVERHEAD;
             if (e.quarantineReason == null) {
@@ -807,7 +907,7 @@ public final class RocksDbRecoveryStore implements RecoveryStore {
 
     private void putState(Entry next, boolean forced, String what) {
         byte[] idBytes = utf8(next.id);
-        byte[] state = next.encode();
+        byte[] state = seal(SEALED_STATE, idBytes, next.encode());
         try (WriteBatch b = new WriteBatch()) {
             b.put(stateCf, idBytes, state);
             write(b, forced, idBytes.length + state.length + ENTRY_OVERHEAD);
@@ -1003,6 +1103,50 @@ public final class RocksDbRecoveryStore implements RecoveryStore {
         }
     }
 
+    /**
+     * Every tenth of {@link RecoveryStoreConfig#completedRetention()}: once deletes (completions,
+     * quarantines, GC) have waited a retention since the thread first saw them, {@link #scrub}.
+     */
+    private void scrubQuietly() {
+        gate.readLock().lock();
+        try {
+            if (closed || syncFailure.get() != null || writeFault.get() != null) {
+                return; // a flush now would make a recoverable write error a fatal one (see heal)
+            }
+            long seen = deletes.get();
+            if (seen == deletesAtScrub) {
+                return;
+            }
+            long now = clock.millis();
+            if (garbageSince == Long.MAX_VALUE) {
+                garbageSince = now;
+            }
+            if (now - garbageSince >= config.completedRetention().toMillis()) {
+                scrub(seen);
+            }
+        } catch (RocksDBException | RuntimeException e) {
+            throttle.warn(LOG, "scrub", "recovery store " + dir + ": cannot compact deleted requests away yet: " + e, null);
+        } finally {
+            gate.readLock().unlock();
+        }
+    }
+
+    /**
+     * Flushes every memtable, so no live WAL holds what was deleted (a put and its single delete in
+     * one memtable leave nothing in the SST), then compacts the request column families, so no SST
+     * does either. {@code seen} is {@link #deletes} before it started. Only the maintenance thread
+     * and {@link #markCleanShutdown()} (which keeps it out) call it.
+     */
+    private void scrub(long seen) throws RocksDBException {
+        db.flush(flushOptions, handles);
+        for (ColumnFamilyHandle cf : List.of(pendingCf, quarantinedCf, stateCf)) {
+            db.compactRange(cf, null, null, compactOptions);
+        }
+        deletesAtScrub = seen;
+        garbageSince = Long.MAX_VALUE;
+        tightenPermissions(dir);
+    }
+
     private void collectGarbageQuietly() {
         gate.readLock().lock();
         try {
@@ -1192,7 +1336,7 @@ public final class RocksDbRecoveryStore implements RecoveryStore {
                 String id = new String(it.key(), StandardCharsets.UTF_8);
                 Entry e;
                 try {
-                    e = Entry.decode(id, it.value());
+                    e = Entry.decode(id, opened(SEALED_STATE, it.key(), it.value(), 0));
                 } catch (IllegalArgumentException ex) {
                     throw new RecoveryException("corrupt state of request " + id + " in recovery store " + dir, ex);
                 }
@@ -1213,7 +1357,7 @@ public final class RocksDbRecoveryStore implements RecoveryStore {
                     Entry e = index.get(id);
                     if (e == null && !quarantinedSide) {
                         // a request with nothing recorded since its append: the implied fresh state
-                        e = new Entry(id, seq, new RecordCodec.Reader(it.value()).request().idempotencyKey());
+                        e = new Entry(id, seq, requestOf(k, it.value()).idempotencyKey());
                         e.live = true;
                         index.put(id, e);
                     } else if (e == null || e.seq != seq || (e.quarantineReason != null) != quarantinedSide) {
@@ -1221,7 +1365,7 @@ public final class RocksDbRecoveryStore implements RecoveryStore {
                         LOG.warn("recovery store {}: request {} (seq {}) in {} has no matching state; kept as pending",
                                 dir, id, seq, quarantinedSide ? CF_QUARANTINED : CF_PENDING);
                         if (e == null) {
-                            e = new Entry(id, seq, new RecordCodec.Reader(it.value()).request().idempotencyKey());
+                            e = new Entry(id, seq, requestOf(k, it.value()).idempotencyKey());
                             e.live = true;
                             index.put(id, e);
                         }
@@ -1264,7 +1408,7 @@ public final class RocksDbRecoveryStore implements RecoveryStore {
                     }
                     JournaledRequest request;
                     try {
-                        request = new RecordCodec.Reader(it.value()).request();
+                        request = requestOf(k, it.value());
                     } catch (IllegalArgumentException ex) {
                         throw new RecoveryException("corrupt journaled request " + id + " in " + dir, ex);
                     }
@@ -1279,6 +1423,58 @@ public final class RocksDbRecoveryStore implements RecoveryStore {
             throw new RecoveryException("cannot read recovery store " + dir + ": " + ex.getMessage(), ex);
         }
         return out;
+    }
+
+    // ------------------------------------------------------------------ encryption
+
+    /** {@code value} sealed for {@code context} and {@code id} with the store's key; as it is without one. */
+    private byte[] seal(byte context, byte[] id, byte[] value) {
+        return ciphers == null ? value : ciphers.get().seal(context, id, value, 0, value.length);
+    }
+
+    /** The clear bytes of a stored value from {@code offset} on: opened if sealed, else as stored. */
+    private byte[] opened(byte context, byte[] id, byte[] value, int offset) {
+        if (!RecordCipher.isSealed(value, offset)) {
+            return offset == 0 ? value : Arrays.copyOfRange(value, offset, value.length);
+        }
+        if (ciphers == null) {
+            throw new RecoveryException("recovery store " + dir + " holds encrypted records and no encryption key"
+                    + " is configured; " + RecordCipher.KEY_HINT);
+        }
+        try {
+            return ciphers.get().open(context, id, value, offset, value.length - offset);
+        } catch (RecoveryException e) {
+            throw new RecoveryException("recovery store " + dir + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** The request stored under a pending or quarantined key. */
+    private JournaledRequest requestOf(byte[] key, byte[] value) {
+        byte[] id = Arrays.copyOfRange(key, 8, key.length);
+        return new RecordCodec.Reader(opened(SEALED_REQUEST, id, value, 0)).request();
+    }
+
+    /** An idempotency value: the expiry in clear (the GC pass reads it), then the response, sealed with a key. */
+    private byte[] storedResponse(byte[] idempotencyKey, long expires, StoredResponse r) {
+        if (ciphers == null) {
+            return new RecordCodec.Writer(64 + r.bodyLength()).i64(expires).response(r).toByteArray();
+        }
+        RecordCodec.Writer clear = new RecordCodec.Writer(64 + r.bodyLength()).response(r);
+        byte[] out = new byte[8 + clear.size() + RecordCipher.OVERHEAD];
+        System.arraycopy(be64(expires), 0, out, 0, 8);
+        ciphers.get().seal(SEALED_RESPONSE, idempotencyKey, clear.array(), 0, clear.size(), out, 8);
+        return out;
+    }
+
+    /**
+     * A store opened with a key keeps its fingerprint in {@code meta} and from then on opens with
+     * that key only. Returns whether it has none and a key is configured: the open then records the
+     * key's (the store's clear values stay readable).
+     */
+    private boolean checkKeyFingerprint() throws RocksDBException {
+        byte[] stored = db.get(metaCf, META_KEY_FINGERPRINT);
+        return RecordCipher.checkFingerprint("recovery store " + dir,
+                stored == null ? null : new String(stored, StandardCharsets.US_ASCII), config.encryptionKey());
     }
 
     // ------------------------------------------------------------------ helpers
@@ -1423,6 +1619,8 @@ public final class RocksDbRecoveryStore implements RecoveryStore {
         private static final ThreadLocal<Scratch> PER_THREAD = ThreadLocal.withInitial(Scratch::new);
 
         final RecordCodec.Writer writer = new RecordCodec.Writer(4096);
+        /** Made by the first sealed request: without a key, never. */
+        byte[] sealed = new byte[0];
         ByteBuffer key = ByteBuffer.allocateDirect(256);
         ByteBuffer value = ByteBuffer.allocateDirect(4096);
 
@@ -1430,16 +1628,27 @@ public final class RocksDbRecoveryStore implements RecoveryStore {
             return Thread.currentThread().isVirtual() ? null : PER_THREAD.get();
         }
 
-        /** Adds {@code r} under {@code k} to the batch; returns the value's size. */
-        int put(WriteBatch b, ColumnFamilyHandle cf, byte[] k, JournaledRequest r) {
+        /**
+         * Adds {@code r} under {@code k} to the batch, sealed if {@code cipher} is not null;
+         * returns the value's size.
+         */
+        int put(WriteBatch b, ColumnFamilyHandle cf, byte[] k, JournaledRequest r, RecordCipher cipher, byte[] id) {
             RecordCodec.Writer w = writer.reset().request(r);
+            byte[] bytes = w.array();
             int size = w.size();
+            if (cipher != null) {
+                if (sealed.length < size + RecordCipher.OVERHEAD) {
+                    sealed = new byte[Math.max(size + RecordCipher.OVERHEAD, 2 * sealed.length)];
+                }
+                size = cipher.seal(SEALED_REQUEST, id, bytes, 0, size, sealed, 0);
+                bytes = sealed;
+            }
             if (size > MAX) {
-                batchPut(b, cf, k, Arrays.copyOf(w.array(), size));
+                batchPut(b, cf, k, Arrays.copyOf(bytes, size));
                 return size;
             }
             key = fill(key, k, k.length);
-            value = fill(value, w.array(), size);
+            value = fill(value, bytes, size);
             try {
                 b.put(cf, key, value);
             } catch (RocksDBException e) {

@@ -3,12 +3,30 @@ package io.stellane.recovery.rocksdb;
 import io.stellane.recovery.RecoveryStore;
 import io.stellane.recovery.RecoveryStoreConfig;
 import io.stellane.recovery.RecoveryStoreContractTest;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Collection;
+import java.util.stream.Stream;
 
 /** The shared conformance suite, unchanged, against the RocksDB store. */
 class RocksDbRecoveryStoreContractTest extends RecoveryStoreContractTest {
     @Override
     protected RecoveryStore open(Path dir, RecoveryStoreConfig config) {
         return new RocksDbRecoveryStore(config);
+    }
+
+    /**
+     * The WAL files: a reused one keeps an earlier period's records past what was written into it
+     * since, until overwritten or the store closes.
+     */
+    @Override
+    protected Collection<Path> filesKeptForReuse(RecoveryStore store) {
+        try (Stream<Path> files = Files.list(store.config().path())) {
+            return files.filter(f -> f.getFileName().toString().endsWith(".log")).toList();
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
     }
 }

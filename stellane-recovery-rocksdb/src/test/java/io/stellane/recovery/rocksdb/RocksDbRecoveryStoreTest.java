@@ -13,6 +13,7 @@ import io.stellane.recovery.RecoveryStore;
 import io.stellane.recovery.RecoveryStoreConfig;
 import io.stellane.recovery.RecoveryStores;
 import io.stellane.recovery.SyncPolicy;
+import io.stellane.recovery.TestRequests;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -214,6 +215,55 @@ class RocksDbRecoveryStoreTest {
         assertThat(raw.get(RocksDbRecoveryStore.CF_QUARANTINED)).isEmpty();
         assertThat(raw.get(RocksDbRecoveryStore.CF_STATE)).isEmpty(); // a fresh request has no state record
         assertThat(raw.get(RocksDbRecoveryStore.CF_PENDING)).hasSize(1);
+    }
+
+    @Test
+    void aValueThatDoesNotOpenFailsTheOpenEvenWithoutTheKeysFingerprint() throws RocksDBException {
+        Path dir = tmp.resolve("store");
+        RecoveryStoreConfig cfg = config(dir, SyncPolicy.NONE).withEncryptionKey(TestRequests.KEY);
+        try (RecoveryStore s = new RocksDbRecoveryStore(cfg)) {
+            s.append(request("a"));
+            s.append(request("b"));
+            s.putCustomData("b", Map.of("step", "1"));
+        }
+        byte[] fingerprint = RocksDbRecoveryStore.utf8("key_fingerprint");
+        byte[] expected = RocksDbRecoveryStore.utf8(TestRequests.KEY.fingerprint());
+        assertThat(metaValue(dir, fingerprint, true)).isEqualTo(expected);
+        metaValue(dir, fingerprint, false); // without it the open cannot refuse early
+
+        assertThatThrownBy(() -> new RocksDbRecoveryStore(cfg.withEncryptionKey(TestRequests.OTHER_KEY)))
+                .isInstanceOf(io.stellane.recovery.RecoveryException.class)
+                .hasMessageContainingAll("does not decrypt", TestRequests.OTHER_KEY.fingerprint());
+        assertThat(metaValue(dir, fingerprint, true)).as("a failed open claims nothing").isNull();
+        try (RecoveryStore s = new RocksDbRecoveryStore(cfg)) {
+            assertThat(ids(s.pending())).containsExactly("a", "b");
+        }
+        assertThat(metaValue(dir, fingerprint, true)).isEqualTo(expected);
+    }
+
+    /** A {@code meta} value of a closed store, read with plain RocksDB; with {@code keep} false, deleted after. */
+    private static byte[] metaValue(Path dir, byte[] key, boolean keep) throws RocksDBException {
+        List<ColumnFamilyDescriptor> descriptors = new ArrayList<>();
+        descriptors.add(new ColumnFamilyDescriptor(RocksDB.DEFAULT_COLUMN_FAMILY));
+        for (String name : RocksDbRecoveryStore.COLUMN_FAMILIES) {
+            descriptors.add(new ColumnFamilyDescriptor(RocksDbRecoveryStore.utf8(name)));
+        }
+        List<ColumnFamilyHandle> handles = new ArrayList<>();
+        try (DBOptions options = new DBOptions();
+                RocksDB db = RocksDB.open(options, dir.toString(), descriptors, handles)) {
+            try {
+                ColumnFamilyHandle meta = handles.get(1 + RocksDbRecoveryStore.COLUMN_FAMILIES
+                        .indexOf(RocksDbRecoveryStore.CF_META));
+                byte[] value = db.get(meta, key);
+                if (!keep) {
+                    db.delete(meta, key);
+                    db.flushWal(true);
+                }
+                return value;
+            } finally {
+                handles.forEach(ColumnFamilyHandle::close);
+            }
+        }
     }
 
     /** The keys of every column family, read with plain RocksDB from a closed store. */

@@ -1,6 +1,7 @@
 package io.stellane.recovery.mmap;
 
 import io.stellane.logging.LogThrottle;
+import io.stellane.recovery.HttpHeader;
 import io.stellane.recovery.JournalFullException;
 import io.stellane.recovery.JournaledRequest;
 import io.stellane.recovery.PendingRequest;
@@ -10,11 +11,13 @@ import io.stellane.recovery.RecoveryStoreConfig;
 import io.stellane.recovery.RecoveryStoreStats;
 import io.stellane.recovery.StoredResponse;
 import io.stellane.recovery.SyncPolicy;
+import io.stellane.recovery.spi.RecordCipher;
 import io.stellane.recovery.spi.RecordCodec;
 import java.io.IOException;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
 import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
 import java.nio.channels.FileChannel;
 import java.nio.channels.FileLock;
 import java.nio.channels.OverlappingFileLockException;
@@ -58,10 +61,12 @@ import org.slf4j.LoggerFactory;
  * <pre>
  * dir/                       0700, fsynced after every segment create/delete
  *   journal.lock             exclusive FileLock while open (one store per directory)
+ *   key.fingerprint          0600, the fingerprint of the encryption key (absent: never opened with a key)
  *   seg-&lt;baseSeq:020d&gt;.log   0600, preallocated with zeros, mapped READ_WRITE; only the last is written
  *
  * segment = file header (u32 magic "STJ1" | u32 version 1 | u64 baseSeq) + frames, 8-byte aligned:
  *   u32 len | u32 crc32c | u8 type | u8 flags | u16 0 | u32 0 | u64 seq | payload
+ *   flags: 1 SNAPSHOT (carried forward by compaction), 2 ENCRYPTED (payload sealed, see below)
  *   len = 24 + payload bytes; crc32c (java.util.zip.CRC32C) covers bytes 8..len; seq strictly increases
  *   across the whole journal; the next frame starts at align8(offset + len); len == 0 ends the log.
  *   The payload and the rest of the header are stored first, len last with a release store.
@@ -78,21 +83,45 @@ import org.slf4j.LoggerFactory;
  * full): oldest segment first, the records still live in it (pending requests with their attempt
  * count, failure reason and custom data; quarantined requests within the TTL; stored responses
  * within the TTL) are <em>carried forward</em> as SNAPSHOT-flagged copies into the active segment,
- * forced, and only then is the old segment deleted and the directory forced. A snapshot keeps the
- * original sequence number, so {@link #pending()} keeps append order. A crash between copy and
+ * forced, and only then does the old segment leave the journal (renamed, scrubbed: see Retention).
+ * A snapshot keeps the original sequence number, so {@link #pending()} keeps append order. A crash
+ * between copy and
  * delete leaves duplicates, which the scan resolves (a later snapshot replaces the state). Only the
  * oldest segment is ever deleted, so a COMPLETE is never deleted while its REQUEST survives. If
  * the live records do not fit the active segment, the old one is kept for now.
+ *
+ * <p><b>Encryption</b> (with {@link RecoveryStoreConfig#encryptionKey()}): every payload is sealed
+ * ({@link RecordCipher}: AES-256-GCM, a nonce per frame, the record type as associated data) and the
+ * frame flagged ENCRYPTED; lengths, CRCs, types and sequence numbers stay clear. The key's
+ * fingerprint is written to {@code key.fingerprint} (a temporary file, forced, renamed, the
+ * directory forced) the first time the journal opens with it; an open with no key or another key
+ * fails before the scan. A journal written without a key opens with one: its clear frames are read
+ * as before and count as garbage (below), so they are rewritten sealed. An ENCRYPTED frame whose CRC
+ * holds but that does not open fails the open: stopping the scan there would silently drop
+ * everything after it.
+ *
+ * <p><b>Retention:</b> records nobody needs (those of completed requests; stored responses and dead
+ * letters past the TTL; clear frames of an encrypted journal) leave the files within 1.2 times
+ * {@link RecoveryStoreConfig#completedRetention()}: the maintenance thread looks every tenth of it,
+ * notes when it first sees such records, and once they are a retention old it rolls to a fresh
+ * segment, so that compaction carries the live records out of every older one. Nothing is rewritten
+ * while no such record exists (a quiet journal stays as it is), nor when the live records might not
+ * fit one segment (it tries again a retention later). {@link #markCleanShutdown()} does the same at
+ * once, before its mark, and a rewrite after the mark writes the mark again. A compacted segment,
+ * once its carried copies are forced, is renamed to {@code seg-*.log.tmp} (the directory forced: from
+ * here a crash leaves a file that open deletes), its written bytes are zeroed and forced (overwritten
+ * in place, not left in freed blocks), then it becomes the next spare, or is deleted if one is ready.
  *
  * <p><b>Bounded disk:</b> at most {@code maxJournalBytes / segmentSize} segments exist. The last
  * one is reserved for completions, attempts and quarantines: a REQUEST is refused with
  * {@link JournalFullException} while the reserve is in use, so a full journal can still drain.
  *
  * <p><b>Off the appending threads</b> (a worker journals inline under NONE and INTERVAL): the next
- * segment is prepared ahead on a virtual thread (zeros, fsync, map, one write fault per page) as
- * {@code seg-spare.log.tmp}; a roll writes its file header and renames it into place, and the next
- * sync forces both (ALWAYS forces them at once). A compacted segment is deleted, after its carried
- * copies are forced, by the maintenance thread, which also runs the INTERVAL syncs. Spare and
+ * segment is prepared ahead on a virtual thread: the segment a compaction retired, scrubbed as
+ * above, or else a fresh file {@code seg-spare.log.tmp} (zeros, fsync, map, one write fault per
+ * page); a roll writes its file header and renames it into place, and the next sync forces both
+ * (ALWAYS forces them at once). Other compacted segments are scrubbed and deleted by the maintenance
+ * thread, which also runs the INTERVAL syncs and the retention checks. Spare and
  * compacted-but-undeleted files count against the segment cap; when the cap needs their room, the
  * roll deletes inline. A deleted segment is unmapped at once ({@link Segment#release}): a mapping
  * keeps a deleted file's blocks allocated.
@@ -130,6 +159,10 @@ final class MmapRecoveryStore implements RecoveryStore {
     static final byte CLEAN_SHUTDOWN = 6;
     /** A copy carried forward by compaction: REQUEST with full state, or a COMPLETE kept for its response. */
     static final byte FLAG_SNAPSHOT = 1;
+    /** The payload is sealed with the store's key ({@link RecordCipher}, the record type as context). */
+    static final byte FLAG_ENCRYPTED = 2;
+    /** Holds the fingerprint of the key the journal is encrypted with; absent for a clear-text journal. */
+    static final String KEY_FINGERPRINT_FILE = "key.fingerprint";
 
     private static final VarHandle INT_VIEW =
             MethodHandles.byteBufferViewVarHandle(int[].class, ByteOrder.BIG_ENDIAN);
@@ -153,6 +186,11 @@ final class MmapRecoveryStore implements RecoveryStore {
     private final byte[] header = new byte[HEADER];
     /** Payloads are encoded here, under the lock: no buffer per record. */
     private final RecordCodec.Writer scratch = new RecordCodec.Writer(4096);
+    /** Null without an encryption key; used under the lock (and by the scan, before any other thread). */
+    private final RecordCipher cipher;
+    /** Sealed payloads are written here, under the lock. */
+    private byte[] sealed = new byte[0];
+    private final long retentionMillis;
 
     // all below guarded by lock
     private final ArrayList<Segment> segments = new ArrayList<>();
@@ -176,6 +214,22 @@ final class MmapRecoveryStore implements RecoveryStore {
     private final ArrayList<Retired> retiring = new ArrayList<>();
     /** A segment was renamed into place since the directory was last forced. */
     private boolean dirDirty;
+    /** {@link #completed} when the files last held no completed request. */
+    private long completedAtRewrite;
+    /**
+     * When the maintenance thread first saw records nobody needs in the files (a completion since the
+     * last rewrite, an expired response or dead letter, a clear record in an encrypted journal);
+     * {@code Long.MAX_VALUE} when it has seen none.
+     */
+    private long garbageSince = Long.MAX_VALUE;
+    /** The earliest time a stored response or dead letter expires; may be early (it is only a hint). */
+    private long nextExpiry = Long.MAX_VALUE;
+    /**
+     * The sequence of the last CLEAN_SHUTDOWN frame; it is the last frame while {@code nextSeq} is
+     * one above it, and a rewrite must then write it again after its copies. Kept so, rather than
+     * noted on every write, to leave the append path as it is.
+     */
+    private long cleanMarkSeq = -1;
 
     /** Set by a failed force; writes are refused until {@link #healSync} has rewritten and forced everything. */
     private final AtomicReference<RecoveryException> syncFailure = new AtomicReference<>();
@@ -205,6 +259,8 @@ final class MmapRecoveryStore implements RecoveryStore {
         this.dir = config.path().toAbsolutePath();
         this.clock = config.clock();
         this.maxSegments = (int) Math.min(Integer.MAX_VALUE, config.maxJournalBytes() / config.segmentSize());
+        this.cipher = config.encryptionKey() == null ? null : new RecordCipher(config.encryptionKey());
+        this.retentionMillis = Math.max(1, config.completedRetention().toMillis());
         try {
             if (!Files.isDirectory(dir)) {
                 Files.createDirectories(dir, PosixFilePermissions.asFileAttribute(DIR_PERMS));
@@ -235,7 +291,11 @@ final class MmapRecoveryStore implements RecoveryStore {
             throw e;
         }
         try {
+            boolean newKey = checkKeyFingerprint();
             previousShutdownClean = recover();
+            if (newKey) {
+                writeKeyFingerprint(); // only once every record read: a failed open must not claim the journal
+            }
         } catch (RuntimeException e) {
             segments.forEach(Segment::release);
             closeQuietly(lockChannel);
@@ -250,6 +310,8 @@ final class MmapRecoveryStore implements RecoveryStore {
             long nanos = config.syncInterval().toNanos();
             maintenance.scheduleWithFixedDelay(this::syncQuietly, nanos, nanos, TimeUnit.NANOSECONDS);
         }
+        long tick = Math.max(1, retentionMillis / 10);
+        maintenance.scheduleWithFixedDelay(this::dropGarbageQuietly, tick, tick, TimeUnit.MILLISECONDS);
         lock.lock();
         try {
             prepareSpareLater();
@@ -291,7 +353,7 @@ final class MmapRecoveryStore implements RecoveryStore {
             long expires = keep ? config.idempotencyExpiryMillis() : 0;
             RecordCodec.Writer payload = completePayload(scratch.reset(), requestId, keep ? key : null, expires,
                     keep ? responseOrNull : null);
-            if (keep && HEADER + payload.size() > config.segmentSize() - Segment.FILE_HEADER) {
+            if (keep && HEADER + payload.size() + sealOverhead() > config.segmentSize() - Segment.FILE_HEADER) {
                 throttle.warn(LOG, "complete.too-large", "recovery journal " + dir + ": a response of "
                         + payload.size() + " bytes is too large for a journal segment; not kept for its idempotency key",
                         null);
@@ -302,6 +364,7 @@ final class MmapRecoveryStore implements RecoveryStore {
             entries.remove(requestId);
             if (keep) {
                 idempotency.put(key, new Idem(responseOrNull, expires, w.segment));
+                nextExpiry = Math.min(nextExpiry, expires);
             }
             completed++;
             terminalVersion++;
@@ -416,7 +479,15 @@ final class MmapRecoveryStore implements RecoveryStore {
         lock.lock();
         try {
             checkWritable();
-            write(CLEAN_SHUTDOWN, 0, scratch.reset(), false);
+            if (garbageSince != Long.MAX_VALUE || completed != completedAtRewrite || nextExpiry <= clock.millis()) {
+                try {
+                    rewriteLocked(); // nothing a finished run leaves behind needs to outlive it
+                } catch (RecoveryException e) {
+                    LOG.warn("recovery journal {}: cannot rewrite it without its completed records at shutdown: {}",
+                            dir, e.getMessage());
+                }
+            }
+            cleanMarkSeq = write(CLEAN_SHUTDOWN, 0, scratch.reset(), false).seq;
         } finally {
             lock.unlock();
         }
@@ -520,6 +591,7 @@ final class MmapRecoveryStore implements RecoveryStore {
         Written w = write(QUARANTINE, 0, scratch.reset().str(e.request.requestId()).str(reason).i64(at), false);
         e.quarantineReason = reason;
         e.quarantinedAt = at;
+        nextExpiry = Math.min(nextExpiry, deadLetterExpiry(e));
         quarantinedCount++;
         terminalVersion++;
         return w;
@@ -527,9 +599,19 @@ final class MmapRecoveryStore implements RecoveryStore {
 
     /** Writes one frame into the active segment, rolling (and compacting) if it does not fit. */
     private Written write(byte type, int flags, RecordCodec.Writer payload, boolean isRequest) {
-        int aligned = align8(HEADER + payload.size());
+        byte[] bytes = payload.array();
+        int length = payload.size();
+        if (cipher != null) {
+            if (sealed.length < length + RecordCipher.OVERHEAD) {
+                sealed = new byte[Math.max(length + RecordCipher.OVERHEAD, 2 * sealed.length)];
+            }
+            length = cipher.seal(type, null, bytes, 0, length, sealed, 0);
+            bytes = sealed;
+            flags |= FLAG_ENCRYPTED;
+        }
+        int aligned = align8(HEADER + length);
         if (aligned > config.segmentSize() - Segment.FILE_HEADER) {
-            throw new JournalFullException("a " + (HEADER + payload.size()) + "-byte journal record can never fit a "
+            throw new JournalFullException("a " + (HEADER + length) + "-byte journal record can never fit a "
                     + config.segmentSize() + "-byte segment; raise segmentSize");
         }
         if (isRequest && segments.size() >= maxSegments) {
@@ -544,7 +626,16 @@ final class MmapRecoveryStore implements RecoveryStore {
                 throw full();
             }
         }
-        return put(type, flags, payload.array(), payload.size());
+        return put(type, flags, bytes, length);
+    }
+
+    private int sealOverhead() {
+        return cipher == null ? 0 : RecordCipher.OVERHEAD;
+    }
+
+    /** A payload as it goes into a frame: sealed when the store has a key (a fresh array then). */
+    private byte[] stored(byte type, byte[] payload) {
+        return cipher == null ? payload : cipher.seal(type, null, payload, 0, payload.length);
     }
 
     private Written put(byte type, int flags, byte[] payload, int length) {
@@ -688,7 +779,7 @@ final class MmapRecoveryStore implements RecoveryStore {
             }
             carriedEntries.sort(Comparator.comparingLong(e -> e.originSeq));
             for (Entry e : carriedEntries) {
-                byte[] p = snapshotPayload(e);
+                byte[] p = stored(REQUEST, snapshotPayload(e));
                 payloads.add(p);
                 types.add(REQUEST);
                 bytes += align8(HEADER + p.length);
@@ -704,8 +795,8 @@ final class MmapRecoveryStore implements RecoveryStore {
                     it.remove();
                     continue;
                 }
-                byte[] p = completePayload(new RecordCodec.Writer(64), "", me.getKey(), idem.expiresAt, idem.response)
-                        .toByteArray();
+                byte[] p = stored(COMPLETE, completePayload(new RecordCodec.Writer(64), "", me.getKey(), idem.expiresAt,
+                        idem.response).toByteArray());
                 payloads.add(p);
                 types.add(COMPLETE);
                 carriedIdem.add(idem);
@@ -716,22 +807,143 @@ final class MmapRecoveryStore implements RecoveryStore {
                 return;
             }
             int from = active.writePos;
+            int flags = FLAG_SNAPSHOT | (cipher == null ? 0 : FLAG_ENCRYPTED);
             for (int i = 0; i < payloads.size(); i++) {
                 byte[] p = payloads.get(i);
-                put(types.get(i), FLAG_SNAPSHOT, p, p.length);
+                put(types.get(i), flags, p, p.length);
             }
             carriedEntries.forEach(e -> e.home = active);
             carriedIdem.forEach(idem -> idem.home = active);
             segments.removeFirst();
             Retired r = new Retired(oldest, active, from, active.writePos);
-            retiring.add(r);
-            try {
-                maintenance.execute(() -> retireQuietly(r));
-            } catch (RejectedExecutionException e) {
-                // closing: close() retires what is left
+            if (spare == null && !closed && oldest.capacity == config.segmentSize()) {
+                // the next segment: its pages are allocated and mapped already, and scrubbing what was
+                // written costs less than zero-filling a fresh file
+                spare = CompletableFuture.supplyAsync(() -> recycle(r),
+                        t -> Thread.ofVirtual().name("stellane-journal-recycle").start(t));
+            } else {
+                retiring.add(r);
+                try {
+                    maintenance.execute(() -> retireQuietly(r));
+                } catch (RejectedExecutionException e) {
+                    // closing: close() retires what is left
+                }
             }
             LOG.debug("journal {}: compacted {} ({} records carried forward)", dir, oldest, payloads.size());
         }
+    }
+
+    // ------------------------------------------------------------------ retention
+
+    /**
+     * The maintenance thread's check, every tenth of the retention: once records nobody needs (a
+     * completion since the last rewrite, an expired response or dead letter, a clear record of an
+     * encrypted journal) have been in the files for the retention, the journal is rewritten without them.
+     */
+    private void dropGarbageQuietly() {
+        boolean remarked;
+        lock.lock();
+        try {
+            if (closed || syncFailure != null) {
+                return;
+            }
+            long now = clock.millis();
+            if (completed != completedAtRewrite && garbageSince == Long.MAX_VALUE) {
+                garbageSince = now;
+            }
+            long since = Math.min(garbageSince, nextExpiry);
+            if (since == Long.MAX_VALUE || now - since < retentionMillis) {
+                return;
+            }
+            if (spare != null && !spare.isDone()) {
+                return; // the roll would wait for it holding the lock: the next look finds it ready
+            }
+            remarked = cleanMarkLast();
+            rewriteLocked();
+        } catch (RuntimeException e) {
+            garbageSince = clock.millis(); // the next try a retention later, not at every look
+            LOG.warn("recovery journal {}: cannot rewrite it without its completed records yet: {}", dir, e.toString());
+            return;
+        } finally {
+            lock.unlock();
+        }
+        if (remarked) {
+            try {
+                syncAll(false); // the clean-shutdown mark written again is forced, as the first one was
+            } catch (RuntimeException e) {
+                LOG.error("recovery journal {}: sync failed; the store now refuses writes", dir, e);
+            }
+        }
+    }
+
+    /**
+     * Rolls to a fresh segment so that compaction carries every live record out of the older ones,
+     * which are then scrubbed and deleted, with every record nobody needs. Skipped (and tried again a
+     * retention later) when the live records might not fit one segment: the rewrite would then add
+     * a segment and empty none.
+     */
+    private void rewriteLocked() {
+        long now = clock.millis();
+        completedAtRewrite = completed;
+        if (Segment.FILE_HEADER + liveBytesBound() > config.segmentSize()) {
+            garbageSince = now;
+            LOG.debug("recovery journal {}: live records may not fit one segment; rewrite postponed", dir);
+            return;
+        }
+        boolean clean = cleanMarkLast();
+        roll(0);
+        garbageSince = segments.size() == 1 ? Long.MAX_VALUE : now;
+        recomputeNextExpiry();
+        if (clean) { // copies written after the mark would void it
+            cleanMarkSeq = write(CLEAN_SHUTDOWN, 0, scratch.reset(), false).seq;
+        }
+    }
+
+    private boolean cleanMarkLast() {
+        return nextSeq == cleanMarkSeq + 1;
+    }
+
+    /** At least the bytes compaction writes to carry every live record forward (every char taken as 3 bytes). */
+    private long liveBytesBound() {
+        long bytes = 0;
+        for (Entry e : entries.values()) {
+            JournaledRequest r = e.request;
+            long n = 64 + r.bodyLength() + chars(r.requestId()) + chars(r.method()) + chars(r.target())
+                    + chars(r.idempotencyKey()) + chars(e.lastFailure) + chars(e.quarantineReason);
+            for (HttpHeader h : r.headers()) {
+                n += 8 + chars(h.name()) + chars(h.value());
+            }
+            for (Map.Entry<String, String> c : e.customOrEmpty().entrySet()) {
+                n += 8 + chars(c.getKey()) + chars(c.getValue());
+            }
+            bytes += HEADER + 8 + n + sealOverhead();
+        }
+        for (Map.Entry<String, Idem> me : idempotency.entrySet()) {
+            StoredResponse r = me.getValue().response;
+            long n = 32 + r.bodyLength() + chars(me.getKey());
+            for (HttpHeader h : r.headers()) {
+                n += 8 + chars(h.name()) + chars(h.value());
+            }
+            bytes += HEADER + 8 + n + sealOverhead();
+        }
+        return bytes;
+    }
+
+    private static long chars(String s) {
+        return s == null ? 0 : 3L * s.length();
+    }
+
+    private void recomputeNextExpiry() {
+        long next = Long.MAX_VALUE;
+        for (Idem idem : idempotency.values()) {
+            next = Math.min(next, idem.expiresAt);
+        }
+        for (Entry e : entries.values()) {
+            if (e.quarantineReason != null) {
+                next = Math.min(next, deadLetterExpiry(e));
+            }
+        }
+        nextExpiry = next;
     }
 
     /**
@@ -742,18 +954,59 @@ final class MmapRecoveryStore implements RecoveryStore {
     }
 
     private void retire(Retired r) {
+        Path tmp = unlink(r);
+        try {
+            r.segment.scrub();
+            Files.deleteIfExists(tmp);
+        } catch (IOException | RuntimeException e) {
+            throw new RecoveryException("cannot delete compacted journal segment " + tmp + ": " + e.getMessage(), e);
+        }
+        r.segment.release(); // only now are its blocks free
+    }
+
+    /**
+     * A compacted segment as the next spare: out of the journal ({@link #unlink}), then its written
+     * bytes zeroed and forced, so it is all zeros again, as a fresh segment is, and what it held is
+     * overwritten rather than left in freed blocks. Runs on a virtual thread that never takes the lock.
+     */
+    private Segment.Spare recycle(Retired r) {
+        Path tmp = unlink(r);
+        try {
+            r.segment.scrub();
+            return r.segment.asSpare(tmp);
+        } catch (RuntimeException e) {
+            r.segment.release();
+            try {
+                Files.deleteIfExists(tmp);
+            } catch (IOException suppressed) {
+                e.addSuppressed(suppressed);
+            }
+            throw e;
+        }
+    }
+
+    /**
+     * Takes a compacted segment out of the journal once the copies of its live records are durable:
+     * renames it to a {@code .tmp} name (what a crash leaves under it, open deletes) and forces the
+     * directory. Returns the new name.
+     */
+    private Path unlink(Retired r) {
         try {
             msync.force(r.carrier, r.from, r.to); // the copies must be durable before the original goes
         } catch (RecoveryException e) {
             throw syncFailed(e);
         }
+        Path tmp = r.segment.path.resolveSibling(r.segment.path.getFileName() + ".tmp");
         try {
-            Files.deleteIfExists(r.segment.path);
+            if (Files.exists(r.segment.path)) { // not on a retry after the rename went through
+                Files.move(r.segment.path, tmp, StandardCopyOption.ATOMIC_MOVE);
+            }
             forceDirectory(dir);
         } catch (IOException e) {
-            throw new RecoveryException("cannot delete compacted journal segment " + r.segment.path, e);
+            throw new RecoveryException("cannot remove compacted journal segment " + r.segment.path + ": "
+                    + e.getMessage(), e);
         }
-        r.segment.release(); // only now are its blocks free
+        return tmp;
     }
 
     private void retireQuietly(Retired r) {
@@ -1101,8 +1354,20 @@ final class MmapRecoveryStore implements RecoveryStore {
             found.add(s);
         }
         found.sort(Comparator.comparingLong(s -> s.baseSeq));
+        try {
+            return scan(found);
+        } catch (RuntimeException e) {
+            found.forEach(Segment::release);
+            segments.clear();
+            throw e;
+        }
+    }
+
+    /** Rebuilds the index from the segments in order; returns whether the last record is CLEAN_SHUTDOWN. */
+    private boolean scan(List<Segment> found) {
         long lastSeq = 0;
         int lastType = -1;
+        boolean garbage = false;
         for (int i = 0; i < found.size(); i++) {
             Segment seg = found.get(i);
             boolean last = i == found.size() - 1;
@@ -1132,6 +1397,26 @@ final class MmapRecoveryStore implements RecoveryStore {
                 byte flags = seg.buf.get(pos + 9);
                 byte[] payload = new byte[len - HEADER];
                 seg.buf.get(pos + HEADER, payload);
+                if ((flags & FLAG_ENCRYPTED) != 0) {
+                    // fatal, not a torn tail: the CRC held, so the key is missing or wrong, and stopping
+                    // here would drop every request after this one without a word
+                    if (cipher == null) {
+                        throw new RecoveryException("recovery journal " + dir + " holds encrypted records (" + seg.path
+                                + " at offset " + pos + ") and no encryption key is configured; "
+                                + RecordCipher.KEY_HINT);
+                    }
+                    try {
+                        payload = cipher.open(type, null, payload, 0, payload.length);
+                    } catch (RecoveryException e) {
+                        throw new RecoveryException("recovery journal " + dir + ": " + e.getMessage() + " ("
+                                + seg.path + " at offset " + pos + ")", e);
+                    }
+                } else if (cipher != null && type != CLEAN_SHUTDOWN) {
+                    garbage = true; // a clear record of a journal now encrypted: rewritten sealed, then scrubbed
+                }
+                if (type == COMPLETE && (flags & FLAG_SNAPSHOT) == 0) {
+                    garbage = true;
+                }
                 Runnable apply;
                 try {
                     apply = decode(type, flags, seq, payload, seg);
@@ -1146,6 +1431,7 @@ final class MmapRecoveryStore implements RecoveryStore {
             }
             seg.writePos = pos;
             seg.syncedPos = pos;
+            seg.tailDirty = stop != null && !last;
             if (stop != null) {
                 LOG.warn("recovery journal {}: {} at offset {} in {}; the rest of the segment is ignored{}",
                         dir, stop, pos, seg.path, last ? " and zeroed" : "");
@@ -1165,8 +1451,51 @@ final class MmapRecoveryStore implements RecoveryStore {
         active = segments.getLast();
         nextSeq = Math.max(lastSeq + 1, active.baseSeq);
         long now = clock.millis();
-        idempotency.values().removeIf(idem -> idem.expiresAt <= now);
+        garbage |= idempotency.values().removeIf(idem -> idem.expiresAt <= now);
+        recomputeNextExpiry();
+        if (garbage) {
+            garbageSince = now; // what the last run left behind goes within the retention of this one
+        }
+        if (lastType == CLEAN_SHUTDOWN) {
+            cleanMarkSeq = lastSeq;
+        }
         return lastType == CLEAN_SHUTDOWN;
+    }
+
+    /**
+     * Before the scan: a journal that was ever opened with a key holds that key's fingerprint, and
+     * only opens with that key. Returns whether the journal has none and a key is configured: it
+     * then gets the key's fingerprint once it has been read, and from then on opens with that key
+     * only (its clear records stay readable).
+     */
+    private boolean checkKeyFingerprint() {
+        Path file = dir.resolve(KEY_FINGERPRINT_FILE);
+        String stored;
+        try {
+            stored = Files.exists(file) ? Files.readString(file, StandardCharsets.US_ASCII).strip() : null;
+        } catch (IOException e) {
+            throw new RecoveryException("cannot read " + file + ": " + e.getMessage(), e);
+        }
+        return RecordCipher.checkFingerprint("recovery journal " + dir, stored, config.encryptionKey());
+    }
+
+    /** Writes the configured key's fingerprint crash-safely: a temporary file, forced, renamed, the directory forced. */
+    private void writeKeyFingerprint() {
+        Path file = dir.resolve(KEY_FINGERPRINT_FILE);
+        Path tmp = dir.resolve(KEY_FINGERPRINT_FILE + ".tmp");
+        try {
+            Files.deleteIfExists(tmp);
+            Files.createFile(tmp, PosixFilePermissions.asFileAttribute(FILE_PERMS));
+            try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE)) {
+                ch.write(java.nio.ByteBuffer.wrap((config.encryptionKey().fingerprint() + "\n")
+                        .getBytes(StandardCharsets.US_ASCII)));
+                ch.force(true);
+            }
+            Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE);
+            forceDirectory(dir);
+        } catch (IOException e) {
+            throw new RecoveryException("cannot write " + file + ": " + e.getMessage(), e);
+        }
     }
 
     /** Decodes a frame fully (throwing on corrupt input) and returns how to apply it to the index. */
@@ -1269,7 +1598,12 @@ final class MmapRecoveryStore implements RecoveryStore {
     }
 
     private boolean deadLetterExpired(Entry e, long now) {
-        return e.quarantinedAt + config.idempotencyTtl().toMillis() <= now;
+        return deadLetterExpiry(e) <= now;
+    }
+
+    private long deadLetterExpiry(Entry e) {
+        long at = e.quarantinedAt + config.idempotencyTtl().toMillis();
+        return at < e.quarantinedAt ? Long.MAX_VALUE : at;
     }
 
     private PendingRequest view(Entry e) {

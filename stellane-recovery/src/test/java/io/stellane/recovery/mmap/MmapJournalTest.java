@@ -1,12 +1,20 @@
 package io.stellane.recovery.mmap;
 
+import static io.stellane.recovery.TestRequests.KEY;
+import static io.stellane.recovery.TestRequests.OTHER_KEY;
+import static io.stellane.recovery.TestRequests.await;
 import static io.stellane.recovery.TestRequests.crashCopy;
+import static io.stellane.recovery.TestRequests.filesHold;
+import static io.stellane.recovery.TestRequests.secretRequest;
 import static io.stellane.recovery.TestRequests.request;
 import static io.stellane.recovery.TestRequests.response;
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.stellane.recovery.JournaledRequest;
+import io.stellane.recovery.MutableClock;
 import io.stellane.recovery.PendingRequest;
+import io.stellane.recovery.RecoveryException;
 import io.stellane.recovery.RecoveryStoreConfig;
 import io.stellane.recovery.RecoveryStoreStats;
 import io.stellane.recovery.SyncPolicy;
@@ -197,7 +205,8 @@ class MmapJournalTest {
         int threads = 3;
         int scans = 5;
         java.util.concurrent.atomic.AtomicInteger scanned = new java.util.concurrent.atomic.AtomicInteger();
-        try (MmapRecoveryStore s = open(dir)) {
+        // and a retention short enough that the store also rewrites itself all along
+        try (MmapRecoveryStore s = new MmapRecoveryStore(config(dir).withCompletedRetention(Duration.ofMillis(10)))) {
             java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newFixedThreadPool(threads);
             try {
                 List<java.util.concurrent.Future<?>> appenders = new ArrayList<>();
@@ -377,6 +386,103 @@ class MmapJournalTest {
         String log = JournalFiles.stderrOf(() -> assertThat(pendingIds(dir)).isEmpty());
         assertThat(log).contains("invalid file header");
         assertThat(segment.resolveSibling(segment.getFileName() + ".corrupt")).exists();
+    }
+
+    @Test
+    void clearRecordsOfAJournalNowEncryptedAreRewrittenSealedWithinTheRetention() {
+        Path dir = tmp.resolve("j");
+        try (MmapRecoveryStore s = open(dir)) {
+            s.append(secretRequest("old", "key-old", "OLD-SECRET"));
+        }
+        assertThat(filesHold(dir, "OLD-SECRET")).isTrue();
+        RecoveryStoreConfig encrypted = config(dir).withEncryptionKey(KEY)
+                .withCompletedRetention(Duration.ofMillis(50));
+        try (MmapRecoveryStore s = new MmapRecoveryStore(encrypted)) {
+            await("the clear record rewritten sealed", () -> !filesHold(dir, "OLD-SECRET"));
+            assertThat(s.pending()).singleElement().extracting(PendingRequest::request)
+                    .isEqualTo(secretRequest("old", "key-old", "OLD-SECRET"));
+        }
+        try (MmapRecoveryStore s = new MmapRecoveryStore(encrypted)) {
+            assertThat(s.pending()).extracting(PendingRequest::requestId).containsExactly("old");
+        }
+    }
+
+    @Test
+    void anEncryptedFrameThatDoesNotOpenFailsTheOpenInsteadOfEndingTheScan() throws Exception {
+        Path dir = tmp.resolve("j");
+        try (MmapRecoveryStore s = new MmapRecoveryStore(config(dir).withEncryptionKey(KEY))) {
+            s.append(request("a"));
+            s.append(request("b"));
+        }
+        // without the fingerprint the open cannot refuse early; the scan must not skip what it cannot read
+        Files.delete(dir.resolve(MmapRecoveryStore.KEY_FINGERPRINT_FILE));
+        assertThatThrownBy(() -> new MmapRecoveryStore(config(dir).withEncryptionKey(OTHER_KEY)))
+                .isInstanceOf(RecoveryException.class)
+                .hasMessageContainingAll("does not decrypt", OTHER_KEY.fingerprint(), "offset " + Segment.FILE_HEADER);
+        assertThat(dir.resolve(MmapRecoveryStore.KEY_FINGERPRINT_FILE)).as("a failed open claims nothing")
+                .doesNotExist();
+        assertThatThrownBy(() -> new MmapRecoveryStore(config(dir)))
+                .isInstanceOf(RecoveryException.class)
+                .hasMessageContaining("holds encrypted records").hasMessageContaining("no encryption key");
+        try (MmapRecoveryStore s = new MmapRecoveryStore(config(dir).withEncryptionKey(KEY))) {
+            assertThat(s.pending()).extracting(PendingRequest::requestId).containsExactly("a", "b");
+        }
+    }
+
+    @Test
+    void aRewriteOfAQuietJournalReusesTheCompactedSegmentScrubbed() throws Exception {
+        Path dir = tmp.resolve("j");
+        RecoveryStoreConfig cfg = config(dir).withCompletedRetention(Duration.ofMillis(50));
+        try (MmapRecoveryStore s = new MmapRecoveryStore(cfg)) {
+            awaitFile(dir.resolve(Segment.SPARE));
+            Path first = JournalFiles.segments(dir).getFirst();
+            s.append(secretRequest("done", null, "DONE-SECRET"));
+            s.append(secretRequest("kept", null, "KEPT-SECRET"));
+            s.complete("done", null);
+            await("the segment holding the completed request rewritten", () -> !Files.exists(first));
+            // the fresh spare became the active segment; the compacted one, zeroed, is the next spare
+            Path reused = dir.resolve(first.getFileName() + ".tmp");
+            await("the compacted segment scrubbed for reuse", () -> Files.exists(reused)
+                    && JournalFiles.endOfData(reused) == 0);
+            assertThat(Files.size(reused)).isEqualTo(SEGMENT);
+            assertThat(filesHold(dir, "DONE-SECRET")).isFalse();
+            assertThat(filesHold(dir, "KEPT-SECRET")).isTrue();
+            s.append(request("more", null, SEGMENT / 2));
+            s.append(request("roll", null, SEGMENT / 2)); // does not fit: the reused file is the next segment
+            await("the reused file in place", () -> !Files.exists(reused));
+        }
+        try (MmapRecoveryStore s = new MmapRecoveryStore(cfg)) {
+            assertThat(s.pending()).extracting(PendingRequest::requestId).containsExactly("kept", "more", "roll");
+        }
+    }
+
+    @Test
+    void anExpiredResponseGoesAfterACleanShutdownMarkAndTheMarkIsWrittenAgain() {
+        Path dir = tmp.resolve("j");
+        MutableClock clock = new MutableClock(java.time.Instant.parse("2030-01-01T00:00:00Z"));
+        RecoveryStoreConfig cfg = config(dir).withClock(clock).withIdempotencyTtl(Duration.ofMinutes(1))
+                .withCompletedRetention(Duration.ofMillis(100));
+        try (MmapRecoveryStore s = new MmapRecoveryStore(cfg)) {
+            s.append(secretRequest("a", "key-a", "REQUEST-SECRET"));
+            s.complete("a", response("RESPONSE-SECRET"));
+            s.append(request("p"));
+            s.markCleanShutdown(); // the completed request goes now (its old segment is scrubbed in the background)
+            await("the completed request rewritten away", () -> !filesHold(dir, "REQUEST-SECRET"));
+            assertThat(filesHold(dir, "RESPONSE-SECRET")).as("kept for the TTL").isTrue();
+
+            clock.advance(Duration.ofMinutes(2));
+            await("the expired response rewritten away", () -> {
+                clock.advance(Duration.ofMillis(20));
+                return !filesHold(dir, "RESPONSE-SECRET");
+            });
+            Path copy = crashCopy(dir, tmp.resolve("after-kill"));
+            try (MmapRecoveryStore reopened = new MmapRecoveryStore(cfg.withPath(copy))) {
+                assertThat(reopened.pending()).singleElement().satisfies(p -> {
+                    assertThat(p.requestId()).isEqualTo("p");
+                    assertThat(p.previousShutdownClean()).as("nothing was journaled after the mark").isTrue();
+                });
+            }
+        }
     }
 
     @Test
