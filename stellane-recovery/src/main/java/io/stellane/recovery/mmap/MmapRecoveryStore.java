@@ -844,8 +844,8 @@ final class MmapRecoveryStore implements RecoveryStore {
         boolean remarked;
         lock.lock();
         try {
-            if (closed || syncFailure != null) {
-                return;
+            if (closed || syncFailure.get() != null || segmentFault != null) {
+                return; // healing comes first; what it rewrites is checked a tenth of a retention later
             }
             long now = clock.millis();
             if (completed != completedAtRewrite && garbageSince == Long.MAX_VALUE) {
