@@ -83,9 +83,8 @@ import org.slf4j.LoggerFactory;
  * full): oldest segment first, the records still live in it (pending requests with their attempt
  * count, failure reason and custom data; quarantined requests within the TTL; stored responses
  * within the TTL) are <em>carried forward</em> as SNAPSHOT-flagged copies into the active segment,
- * forced, and only then does the old segment leave the journal (renamed, scrubbed: see Retention).
- * A snapshot keeps the original sequence number, so {@link #pending()} keeps append order. A crash
- * between copy and
+ * forced, and only then is the old segment deleted and the directory forced. A snapshot keeps the
+ * original sequence number, so {@link #pending()} keeps append order. A crash between copy and
  * delete leaves duplicates, which the scan resolves (a later snapshot replaces the state). Only the
  * oldest segment is ever deleted, so a COMPLETE is never deleted while its REQUEST survives. If
  * the live records do not fit the active segment, the old one is kept for now.
@@ -107,20 +106,17 @@ import org.slf4j.LoggerFactory;
  * segment, so that compaction carries the live records out of every older one. Nothing is rewritten
  * while no such record exists (a quiet journal stays as it is), nor when the live records might not
  * fit one segment (it tries again a retention later). {@link #markCleanShutdown()} does the same at
- * once, before its mark, and a rewrite after the mark writes the mark again. A compacted segment,
- * once its carried copies are forced, is renamed to {@code seg-*.log.tmp} (the directory forced: from
- * here a crash leaves a file that open deletes), its written bytes are zeroed and forced (overwritten
- * in place, not left in freed blocks), then it becomes the next spare, or is deleted if one is ready.
+ * once, before its mark, and a rewrite after the mark writes the mark again. A compacted segment is
+ * deleted once its carried copies are forced ({@link #retire}: deleted, not zeroed in place).
  *
  * <p><b>Bounded disk:</b> at most {@code maxJournalBytes / segmentSize} segments exist. The last
  * one is reserved for completions, attempts and quarantines: a REQUEST is refused with
  * {@link JournalFullException} while the reserve is in use, so a full journal can still drain.
  *
  * <p><b>Off the appending threads</b> (a worker journals inline under NONE and INTERVAL): the next
- * segment is prepared ahead on a virtual thread: the segment a compaction retired, scrubbed as
- * above, or else a fresh file {@code seg-spare.log.tmp} (zeros, fsync, map, one write fault per
- * page); a roll writes its file header and renames it into place, and the next sync forces both
- * (ALWAYS forces them at once). Other compacted segments are scrubbed and deleted by the maintenance
+ * segment is prepared ahead on a virtual thread as {@code seg-spare.log.tmp} (zeros, fsync, map,
+ * one write fault per page); a roll writes its file header and renames it into place, and the next
+ * sync forces both (ALWAYS forces them at once). Compacted segments are deleted by the maintenance
  * thread, which also runs the INTERVAL syncs and the retention checks. Spare and
  * compacted-but-undeleted files count against the segment cap; when the cap needs their room, the
  * roll deletes inline. A deleted segment is unmapped at once ({@link Segment#release}): a mapping
@@ -816,18 +812,11 @@ final class MmapRecoveryStore implements RecoveryStore {
             carriedIdem.forEach(idem -> idem.home = active);
             segments.removeFirst();
             Retired r = new Retired(oldest, active, from, active.writePos);
-            if (spare == null && !closed && oldest.capacity == config.segmentSize()) {
-                // the next segment: its pages are allocated and mapped already, and scrubbing what was
-                // written costs less than zero-filling a fresh file
-                spare = CompletableFuture.supplyAsync(() -> recycle(r),
-                        t -> Thread.ofVirtual().name("stellane-journal-recycle").start(t));
-            } else {
-                retiring.add(r);
-                try {
-                    maintenance.execute(() -> retireQuietly(r));
-                } catch (RejectedExecutionException e) {
-                    // closing: close() retires what is left
-                }
+            retiring.add(r);
+            try {
+                maintenance.execute(() -> retireQuietly(r));
+            } catch (RejectedExecutionException e) {
+                // closing: close() retires what is left
             }
             LOG.debug("journal {}: compacted {} ({} records carried forward)", dir, oldest, payloads.size());
         }
@@ -878,7 +867,7 @@ final class MmapRecoveryStore implements RecoveryStore {
 
     /**
      * Rolls to a fresh segment so that compaction carries every live record out of the older ones,
-     * which are then scrubbed and deleted, with every record nobody needs. Skipped (and tried again a
+     * which are then deleted, with every record nobody needs. Skipped (and tried again a
      * retention later) when the live records might not fit one segment: the rewrite would then add
      * a segment and empty none.
      */
@@ -953,60 +942,28 @@ final class MmapRecoveryStore implements RecoveryStore {
     private record Retired(Segment segment, Segment carrier, int from, int to) {
     }
 
+    /**
+     * Deletes a compacted segment once the copies of its live records are durable, forces the
+     * directory, and only then unmaps it: a mapping keeps a deleted file's blocks allocated. Its
+     * bytes are not zeroed first: on this project's machines, writing a whole segment again through
+     * the mapping cost a quarter of the journaled throughput (write-protect faults on pages just
+     * written back), and a deleted segment is out of the journal's files either way. What its freed
+     * blocks may still hold on the device is ciphertext when the journal has a key.
+     */
     private void retire(Retired r) {
-        Path tmp = unlink(r);
-        try {
-            r.segment.scrub();
-            Files.deleteIfExists(tmp);
-        } catch (IOException | RuntimeException e) {
-            throw new RecoveryException("cannot delete compacted journal segment " + tmp + ": " + e.getMessage(), e);
-        }
-        r.segment.release(); // only now are its blocks free
-    }
-
-    /**
-     * A compacted segment as the next spare: out of the journal ({@link #unlink}), then its written
-     * bytes zeroed and forced, so it is all zeros again, as a fresh segment is, and what it held is
-     * overwritten rather than left in freed blocks. Runs on a virtual thread that never takes the lock.
-     */
-    private Segment.Spare recycle(Retired r) {
-        Path tmp = unlink(r);
-        try {
-            r.segment.scrub();
-            return r.segment.asSpare(tmp);
-        } catch (RuntimeException e) {
-            r.segment.release();
-            try {
-                Files.deleteIfExists(tmp);
-            } catch (IOException suppressed) {
-                e.addSuppressed(suppressed);
-            }
-            throw e;
-        }
-    }
-
-    /**
-     * Takes a compacted segment out of the journal once the copies of its live records are durable:
-     * renames it to a {@code .tmp} name (what a crash leaves under it, open deletes) and forces the
-     * directory. Returns the new name.
-     */
-    private Path unlink(Retired r) {
         try {
             msync.force(r.carrier, r.from, r.to); // the copies must be durable before the original goes
         } catch (RecoveryException e) {
             throw syncFailed(e);
         }
-        Path tmp = r.segment.path.resolveSibling(r.segment.path.getFileName() + ".tmp");
         try {
-            if (Files.exists(r.segment.path)) { // not on a retry after the rename went through
-                Files.move(r.segment.path, tmp, StandardCopyOption.ATOMIC_MOVE);
-            }
+            Files.deleteIfExists(r.segment.path);
             forceDirectory(dir);
         } catch (IOException e) {
-            throw new RecoveryException("cannot remove compacted journal segment " + r.segment.path + ": "
+            throw new RecoveryException("cannot delete compacted journal segment " + r.segment.path + ": "
                     + e.getMessage(), e);
         }
-        return tmp;
+        r.segment.release(); // only now are its blocks free
     }
 
     private void retireQuietly(Retired r) {
@@ -1412,7 +1369,7 @@ final class MmapRecoveryStore implements RecoveryStore {
                                 + seg.path + " at offset " + pos + ")", e);
                     }
                 } else if (cipher != null && type != CLEAN_SHUTDOWN) {
-                    garbage = true; // a clear record of a journal now encrypted: rewritten sealed, then scrubbed
+                    garbage = true; // a clear record of a journal now encrypted: rewritten sealed, its segment deleted
                 }
                 if (type == COMPLETE && (flags & FLAG_SNAPSHOT) == 0) {
                     garbage = true;
@@ -1431,7 +1388,6 @@ final class MmapRecoveryStore implements RecoveryStore {
             }
             seg.writePos = pos;
             seg.syncedPos = pos;
-            seg.tailDirty = stop != null && !last;
             if (stop != null) {
                 LOG.warn("recovery journal {}: {} at offset {} in {}; the rest of the segment is ignored{}",
                         dir, stop, pos, seg.path, last ? " and zeroed" : "");

@@ -57,8 +57,6 @@ final class Segment {
     int syncedPos = FILE_HEADER;
     /** {@link #writePos} at the previous interval sync, which forces up to here; only under the store lock. */
     int seenPos;
-    /** The scan stopped early in this (not last) segment: bytes past {@link #writePos} may be non-zero. */
-    boolean tailDirty;
 
     /**
      * The next segment, made ready off the writer's path: a zero-filled (not forced: see writeZeros), mapped file whose
@@ -304,27 +302,12 @@ final class Segment {
         zero(from, capacity);
     }
 
-    /**
-     * Zeroes every byte the journal wrote here (the file header and the frames; the whole file if
-     * bytes past the log may be non-zero) and forces them. For a segment out of the journal: nothing
-     * else writes it any more.
-     */
-    void scrub() {
-        zero(0, tailDirty ? capacity : writePos);
-        tailDirty = false;
-    }
-
     private void zero(int from, int to) {
         byte[] zeros = new byte[64 * 1024];
         for (int i = from; i < to; i += zeros.length) {
             buf.put(i, zeros, 0, Math.min(zeros.length, to - i));
         }
         force(from, to);
-    }
-
-    /** This segment, scrubbed and renamed to {@code tmp}, as the next spare: same channel, same mapping. */
-    Spare asSpare(Path tmp) {
-        return new Spare(tmp, channel, arena, buf);
     }
 
     /**

@@ -430,7 +430,7 @@ class MmapJournalTest {
     }
 
     @Test
-    void aRewriteOfAQuietJournalReusesTheCompactedSegmentScrubbed() throws Exception {
+    void aRewriteOfAQuietJournalDeletesTheSegmentThatHeldTheCompletedRequest() throws Exception {
         Path dir = tmp.resolve("j");
         RecoveryStoreConfig cfg = config(dir).withCompletedRetention(Duration.ofMillis(50));
         try (MmapRecoveryStore s = new MmapRecoveryStore(cfg)) {
@@ -439,17 +439,11 @@ class MmapJournalTest {
             s.append(secretRequest("done", null, "DONE-SECRET"));
             s.append(secretRequest("kept", null, "KEPT-SECRET"));
             s.complete("done", null);
-            await("the segment holding the completed request rewritten", () -> !Files.exists(first));
-            // the fresh spare became the active segment; the compacted one, zeroed, is the next spare
-            Path reused = dir.resolve(first.getFileName() + ".tmp");
-            await("the compacted segment scrubbed for reuse", () -> Files.exists(reused)
-                    && JournalFiles.endOfData(reused) == 0);
-            assertThat(Files.size(reused)).isEqualTo(SEGMENT);
+            await("the segment holding the completed request deleted", () -> !Files.exists(first));
             assertThat(filesHold(dir, "DONE-SECRET")).isFalse();
             assertThat(filesHold(dir, "KEPT-SECRET")).isTrue();
             s.append(request("more", null, SEGMENT / 2));
-            s.append(request("roll", null, SEGMENT / 2)); // does not fit: the reused file is the next segment
-            await("the reused file in place", () -> !Files.exists(reused));
+            s.append(request("roll", null, SEGMENT / 2)); // does not fit: the journal rolls on as before
         }
         try (MmapRecoveryStore s = new MmapRecoveryStore(cfg)) {
             assertThat(s.pending()).extracting(PendingRequest::requestId).containsExactly("kept", "more", "roll");
@@ -466,7 +460,7 @@ class MmapJournalTest {
             s.append(secretRequest("a", "key-a", "REQUEST-SECRET"));
             s.complete("a", response("RESPONSE-SECRET"));
             s.append(request("p"));
-            s.markCleanShutdown(); // the completed request goes now (its old segment is scrubbed in the background)
+            s.markCleanShutdown(); // the completed request goes now (its old segment is deleted in the background)
             await("the completed request rewritten away", () -> !filesHold(dir, "REQUEST-SECRET"));
             assertThat(filesHold(dir, "RESPONSE-SECRET")).as("kept for the TTL").isTrue();
 
