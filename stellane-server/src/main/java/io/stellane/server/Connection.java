@@ -210,6 +210,11 @@ final class Connection extends ChannelInboundHandlerAdapter implements Runnable 
     public void channelRead(ChannelHandlerContext ctx, Object msg) {
         inRead = true;
         if (closing) {
+            if (lingering && msg instanceof LastHttpContent) {
+                ctx.close(); // the refused body is all in: the client reads the answer, nothing is reset
+            } else if (lingering) {
+                lingerLastRead = System.nanoTime();
+            }
             ReferenceCountUtil.release(msg);
         } else {
             handle(msg);
@@ -820,21 +825,40 @@ final class Connection extends ChannelInboundHandlerAdapter implements Runnable 
     /**
      * After refusing a body the client is still sending: closing at once would reset the connection
      * under the client's feet, and most clients then report the reset, not the answer. So the server
-     * closes its side only, discards what still comes for up to {@value #LINGER_MILLIS} ms, and closes
-     * when the client does (nginx's lingering close).
+     * closes its side only and reads the rest of the refused body, discarding it, and closes once it
+     * has all come in, or the client stopped sending for {@value #LINGER_IDLE_MILLIS} ms, or after
+     * {@value #LINGER_MAX_MILLIS} ms in all (nginx's lingering close, with its timeouts shortened).
      */
     private void linger(DuplexChannel channel, boolean answered) {
         if (!answered || !channel.isActive()) {
             channel.close();
             return;
         }
+        lingering = true;
+        lingerLastRead = System.nanoTime();
+        long until = lingerLastRead + TimeUnit.MILLISECONDS.toNanos(LINGER_MAX_MILLIS);
         channel.shutdownOutput();
-        ctx.executor().schedule(() -> {
-            channel.close();
-        }, LINGER_MILLIS, TimeUnit.MILLISECONDS);
+        ctx.executor().schedule(new Runnable() {
+            @Override
+            public void run() {
+                long now = System.nanoTime();
+                long idle = now - lingerLastRead;
+                if (!channel.isActive()) {
+                    return;
+                }
+                if (now - until >= 0 || idle >= TimeUnit.MILLISECONDS.toNanos(LINGER_IDLE_MILLIS)) {
+                    channel.close();
+                } else {
+                    ctx.executor().schedule(this, LINGER_IDLE_MILLIS, TimeUnit.MILLISECONDS);
+                }
+            }
+        }, LINGER_IDLE_MILLIS, TimeUnit.MILLISECONDS);
     }
 
-    private static final int LINGER_MILLIS = 2000;
+    private static final int LINGER_IDLE_MILLIS = 2_000;
+    private static final int LINGER_MAX_MILLIS = 30_000;
+    private boolean lingering;
+    private long lingerLastRead;
 
     // ---------------------------------------------------------------- streaming
 
