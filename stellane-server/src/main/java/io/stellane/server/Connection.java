@@ -912,11 +912,20 @@ final class Connection extends ChannelInboundHandlerAdapter implements Runnable 
             if (chunk.length == 0 || !open) {
                 return this;
             }
-            if (Worker.current() == null && !awaitRoom()) {
-                return this;
+            long cap = conn.config.maxQueuedResponseBytes();
+            boolean overCap;
+            if (Worker.current() == null) {
+                if (!awaitRoom()) {
+                    return this;
+                }
+                // it waited for the client: what is queued is under the high-water mark now
+                overCap = chunk.length > cap;
+                inFlight.addAndGet(chunk.length);
+            } else {
+                overCap = inFlight.addAndGet(chunk.length) + conn.queuedBytes() > cap;
             }
-            if (inFlight.addAndGet(chunk.length) + conn.queuedBytes() > conn.config.maxQueuedResponseBytes()) {
-                // a producer on a worker writing faster than the client reads: memory is not the client's to take
+            if (overCap) {
+                // a producer writing faster than the client reads: memory is not the client's to take
                 conn.server.limitReached(ServerLimit.RESPONSE_QUEUE, conn.remote());
                 abort();
                 return this;
