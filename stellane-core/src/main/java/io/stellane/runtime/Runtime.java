@@ -32,8 +32,10 @@ import java.util.concurrent.CopyOnWriteArrayList;
  * <h2>Lifecycle</h2>
  * {@link #init} creates the workers and starts their loops, so servers can bind and tasks run right
  * away; {@link #start()} then parks the calling thread (usually {@code main}) until {@link #stop()}.
- * {@code stop()} is graceful: each worker runs what is queued, bounded by {@code shutdown_timeout}.
- * After {@code stop()}, {@code init} may be called again; {@link #restart()} does both.
+ * {@code stop()} is graceful: {@link RuntimeLifecycleListener}s (servers) drain first, then each
+ * worker runs what is queued, bounded by {@code shutdown_timeout}. After {@code stop()}, {@code init}
+ * may be called again. {@link #restart()} does both with the same config, and servers come back on
+ * the new workers; a thread parked in {@code start()} stays parked across it.
  *
  * <h2>Threading</h2>
  * Every method is thread-safe. Config changes through {@link #updateConfig} apply to tasks
@@ -45,6 +47,7 @@ public final class Runtime {
     private static final List<TaskErrorHandler> ERROR_HANDLERS = new CopyOnWriteArrayList<>();
     private static final Metrics METRICS = new Metrics();
     private static final List<TaskObserver> OBSERVERS = new CopyOnWriteArrayList<>();
+    private static final CopyOnWriteArrayList<RuntimeLifecycleListener> LIFECYCLE = new CopyOnWriteArrayList<>();
     private static volatile RuntimeEngine engine;
     private static volatile boolean profiling;
 
@@ -92,36 +95,107 @@ public final class Runtime {
 
     // ---------------------------------------------------------------- lifecycle
 
-    /** Parks the calling thread until {@link #stop()}; the loops already run since {@link #init}. */
+    /**
+     * Parks the calling thread until {@link #stop()}; the loops already run since {@link #init}. A
+     * {@link #restart()} does not end it: it goes on waiting for the restarted runtime.
+     */
     public static void start() {
-        RuntimeEngine e = current();
-        try {
-            e.awaitStop();
-        } catch (InterruptedException ie) {
-            Thread.currentThread().interrupt();
-            throw new StellaneException("interrupted while the runtime was running", ie);
+        RuntimeEngine e;
+        synchronized (LOCK) { // not between the two lives of a restart
+            e = current();
+        }
+        while (true) {
+            try {
+                e.awaitStop();
+            } catch (InterruptedException ie) {
+                Thread.currentThread().interrupt();
+                throw new StellaneException("interrupted while the runtime was running", ie);
+            }
+            synchronized (LOCK) { // a restart holds the lock from before its stop until its new engine runs
+                RuntimeEngine now = engine;
+                if (now == null || now == e || now.state() == RuntimeEngine.State.STOPPED) {
+                    return;
+                }
+                e = now;
+            }
         }
     }
 
     /**
-     * Graceful stop: queued tasks run, bounded by {@code shutdown_timeout}; then the workers end.
-     * Idempotent. From a task (a worker thread) it starts the stop and returns without waiting.
+     * Graceful stop: the {@linkplain #addLifecycleListener lifecycle listeners} (servers) drain, then
+     * queued tasks run, bounded by {@code shutdown_timeout}; then the workers end. Idempotent. From a
+     * task (a worker thread) it starts the stop on a thread of its own and returns without waiting.
      */
     public static void stop() {
         RuntimeEngine e = engine;
-        if (e != null) {
+        if (e == null || e.state() != RuntimeEngine.State.RUNNING) {
+            return;
+        }
+        if (onWorkerOf(e)) {
+            Thread.ofPlatform().name("stellane-stop").start(Runtime::stop); // a worker cannot wait for itself
+            return;
+        }
+        notifyStopping(false);
+        e.stop();
+    }
+
+    /**
+     * Stops gracefully and initializes again with the current config: servers drain, the workers end,
+     * new ones start, and servers listen again on the same addresses. A thread parked in {@link #start()}
+     * stays parked. From a task (a worker thread) the restart runs on a thread of its own and this call
+     * returns at once; elsewhere it returns once the new workers run.
+     *
+     * @throws StellaneException when the runtime is not initialized
+     */
+    public static void restart() {
+        RuntimeEngine e = current();
+        if (onWorkerOf(e)) {
+            Thread.ofPlatform().name("stellane-restart").start(() -> {
+                try {
+                    restart();
+                } catch (RuntimeException ex) {
+                    log.error("runtime restart failed", ex);
+                }
+            });
+            return;
+        }
+        synchronized (LOCK) {
+            e = current();
+            RuntimeConfig config = e.config();
+            notifyStopping(true);
             e.stop();
+            init(config);
+            for (RuntimeLifecycleListener l : LIFECYCLE) {
+                try {
+                    l.restarted();
+                } catch (RuntimeException ex) {
+                    log.error("lifecycle listener {} failed after the restart", l, ex);
+                }
+            }
         }
     }
 
-    /** Stops gracefully and initializes again with the current config. */
-    public static void restart() {
-        synchronized (LOCK) {
-            RuntimeEngine e = current();
-            RuntimeConfig config = e.config();
-            e.stop();
-            init(config);
+    private static boolean onWorkerOf(RuntimeEngine e) {
+        return io.stellane.task.Worker.current() instanceof RuntimeWorker rw && rw.engine() == e;
+    }
+
+    private static void notifyStopping(boolean restarting) {
+        for (RuntimeLifecycleListener l : LIFECYCLE) {
+            try {
+                l.stopping(restarting);
+            } catch (RuntimeException ex) {
+                log.error("lifecycle listener {} failed while the runtime stopped", l, ex);
+            }
         }
+    }
+
+    /** Adds a listener of stops and restarts (applies to this and later inits); adding it again does nothing. */
+    public static void addLifecycleListener(RuntimeLifecycleListener listener) {
+        LIFECYCLE.addIfAbsent(Objects.requireNonNull(listener, "listener"));
+    }
+
+    public static void removeLifecycleListener(RuntimeLifecycleListener listener) {
+        LIFECYCLE.remove(listener);
     }
 
     public static boolean isRunning() {

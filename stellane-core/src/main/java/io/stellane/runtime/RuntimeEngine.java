@@ -204,6 +204,13 @@ final class RuntimeEngine {
 
     // ---------------------------------------------------------------- failures, profiling, metrics
 
+    /** Tells the error handlers, if any; nothing is logged when there are none. */
+    void notifyErrorHandlers(Task<?> task, Throwable error) {
+        if (!errorHandlers.isEmpty()) {
+            reportFailure(task, error);
+        }
+    }
+
     void reportFailure(Task<?> task, Throwable error) {
         if (errorHandlers.isEmpty()) {
             long n = unreportedFailures.incrementAndGet();

@@ -187,6 +187,41 @@ final class RuntimeWorker implements Worker, WorkerContext {
         engine.reportFailure(task, error);
     }
 
+    /** One in {@value #TIMING_SAMPLE} is timed, as for queued tasks: the clock read when it is, 0 otherwise. */
+    @Override
+    public long beginInline() {
+        return (counters.executed & (TIMING_SAMPLE - 1)) == 0 ? System.nanoTime() | 1 : 0;
+    }
+
+    @Override
+    public void endInline(long began) {
+        Counters c = counters;
+        if (began != 0) {
+            TIMED_TASKS.setOpaque(c, c.timedTasks + 1);
+            TIMED_NANOS.setOpaque(c, c.timedNanos + (System.nanoTime() - began));
+        }
+        EXECUTED.setOpaque(c, c.executed + 1);
+    }
+
+    /** The caller reports the failure itself (a server logs and maps it): no "unhandled" warning here. */
+    @Override
+    public void inlineFailed(Task<?> task, Throwable error) {
+        failed.increment();
+        engine.notifyErrorHandlers(task, error);
+    }
+
+    /** Counted like a task of this worker; its duration is its virtual thread's, timed there. */
+    @Override
+    public void blockingDone(Task<?> task, long nanos, Throwable error) {
+        Counters c = counters;
+        TIMED_TASKS.setOpaque(c, c.timedTasks + 1);
+        TIMED_NANOS.setOpaque(c, c.timedNanos + nanos);
+        EXECUTED.setOpaque(c, c.executed + 1);
+        if (error != null && !(error instanceof java.util.concurrent.CancellationException)) {
+            failed.increment();
+        }
+    }
+
     // ---------------------------------------------------------------- WorkerContext (what the backend sees)
 
     @Override

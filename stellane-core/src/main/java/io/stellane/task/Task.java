@@ -186,12 +186,15 @@ public final class Task<T> {
         Objects.requireNonNull(call, "call");
         return new Task<>("blocking", self -> {
             Thread thread = BLOCKING_THREADS.newThread(() -> {
+                long t0 = System.nanoTime(); // on the virtual thread, not the worker
+                T value = null;
+                Throwable error = null;
                 try {
-                    T value = call.get();
-                    self.completeAtHome(value, null);
+                    value = call.get();
                 } catch (Throwable t) {
-                    self.completeAtHome(null, t);
+                    error = t;
                 }
+                self.completeBlocking(value, error, System.nanoTime() - t0);
             });
             self.addCancelAction(thread::interrupt);
             thread.start();
@@ -797,6 +800,23 @@ public final class Task<T> {
                 // the home worker is gone (stopped): complete here rather than lose the result
                 settle(value, error);
             }
+        }
+    }
+
+    /** A blocking call ended: its home worker counts it, then the result is delivered there. */
+    private void completeBlocking(T value, Throwable error, long nanos) {
+        Worker w = home;
+        if (w == null) {
+            settle(value, error);
+            return;
+        }
+        try {
+            w.execute(() -> {
+                w.blockingDone(this, nanos, error);
+                settle(value, error);
+            });
+        } catch (Throwable rejected) {
+            settle(value, error); // the home worker is gone (stopped): complete here rather than lose the result
         }
     }
 

@@ -45,4 +45,35 @@ public interface Worker extends Executor {
 
     /** Accounting hook: a scheduled task (started on this worker) completed with {@code error}. */
     void taskFailed(Task<?> task, Throwable error);
+
+    /**
+     * Work a caller runs inline on this worker instead of queueing it (a server starts a request's
+     * handler where it read the request): call this before it and {@link #endInline} after, and it
+     * counts as one of this worker's tasks, timed one in the worker's sample like a queued task. No
+     * clock read otherwise, no atomic operation. On this worker's thread.
+     *
+     * @return what to pass to {@link #endInline}
+     */
+    default long beginInline() {
+        return 0;
+    }
+
+    /** Ends what {@link #beginInline} began. On this worker's thread. */
+    default void endInline(long began) {
+    }
+
+    /**
+     * A task run inline ({@link #beginInline}) failed: counted as this worker's failure and told to the
+     * runtime's error handlers ({@code Runtime.onTaskError}). On this worker's thread.
+     */
+    default void inlineFailed(Task<?> task, Throwable error) {
+    }
+
+    /**
+     * A blocking task ({@link Task#blocking}) started on this worker ended: {@code nanos} on its
+     * virtual thread, {@code error} null when it succeeded. Counted as one of this worker's tasks. On
+     * this worker's thread, before the task's result is delivered.
+     */
+    default void blockingDone(Task<?> task, long nanos, Throwable error) {
+    }
 }

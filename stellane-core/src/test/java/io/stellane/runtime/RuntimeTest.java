@@ -413,4 +413,43 @@ class RuntimeTest {
         assertThat(Runtime.metrics().gauge("never_set")).isNaN();
         assertThatThrownBy(() -> Runtime.incrementMetric(" ")).isInstanceOf(IllegalArgumentException.class);
     }
+    @Test
+    void lifecycleListenersHearStopsAndRestartsAndStartBlocksAcrossARestartFromATask() throws Exception {
+        List<String> heard = new java.util.concurrent.CopyOnWriteArrayList<>();
+        RuntimeLifecycleListener listener = new RuntimeLifecycleListener() {
+            @Override
+            public void stopping(boolean restarting) {
+                heard.add("stopping " + restarting + " running " + Runtime.isRunning());
+            }
+
+            @Override
+            public void restarted() {
+                heard.add("restarted running " + Runtime.isRunning());
+            }
+        };
+        Runtime.addLifecycleListener(listener);
+        Runtime.addLifecycleListener(listener); // twice: heard once
+        try {
+            Runtime.init(RuntimeConfig.builder().backendType("nio").workerThreads(1).build());
+            CountDownLatch returned = new CountDownLatch(1);
+            Thread main = Thread.ofPlatform().start(() -> {
+                Runtime.start();
+                returned.countDown();
+            });
+            Runtime.schedule(Task.of(Runtime::restart)); // on a worker: runs on a thread of its own
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+            while (heard.size() < 2) {
+                assertThat(System.nanoTime() < deadline).as("the restart happened: %s", heard).isTrue();
+                Thread.onSpinWait();
+            }
+            assertThat(heard).containsExactly("stopping true running true", "restarted running true");
+            assertThat(returned.await(200, TimeUnit.MILLISECONDS)).as("start() still blocks").isFalse();
+            Runtime.stop();
+            assertThat(returned.await(10, TimeUnit.SECONDS)).as("a stop ends it").isTrue();
+            assertThat(heard).last().isEqualTo("stopping false running true");
+            main.join(5000);
+        } finally {
+            Runtime.removeLifecycleListener(listener);
+        }
+    }
 }

@@ -547,7 +547,13 @@ final class Connection extends ChannelInboundHandlerAdapter implements Runnable 
         runHandler(cx, handler);
     }
 
+    /**
+     * Calls the handler and starts its task, here on the worker, counted as one of the worker's tasks
+     * (the handler's own work included, however little of it the task does).
+     */
     void runHandler(Context cx, Handler handler) {
+        Worker w = worker();
+        long began = w == null ? 0 : w.beginInline();
         Task<Response> task;
         try {
             task = handler.handle(cx);
@@ -556,8 +562,15 @@ final class Connection extends ChannelInboundHandlerAdapter implements Runnable 
             }
             task.start();
         } catch (Throwable t) {
+            if (w != null) {
+                w.endInline(began);
+            }
+            handlerFailed(cx, null, t);
             finish(cx, server.mapError(t, cx));
             return;
+        }
+        if (w != null) {
+            w.endInline(began);
         }
         if (task.isDone()) {
             complete(cx, task);
@@ -586,6 +599,7 @@ final class Connection extends ChannelInboundHandlerAdapter implements Runnable 
 
     private void complete(Context cx, Task<Response> task) {
         if (task.isFailed()) {
+            handlerFailed(cx, task, task.exceptionNow());
             finish(cx, server.mapError(task.exceptionNow(), cx));
             return;
         }
@@ -1035,14 +1049,35 @@ final class Connection extends ChannelInboundHandlerAdapter implements Runnable 
 
     /** Phase times come from the worker's loop clock: a clock read per loop turn, not per request. */
     private long now() {
+        Worker w = worker();
+        return w == null ? System.nanoTime() : w.loopNanos();
+    }
+
+    /** This connection's worker, or null when called off its loop (or on a backend without workers). */
+    private Worker worker() {
         Worker w = worker;
         if (w == null) {
             if (ctx == null || !ctx.executor().inEventLoop() || (w = Worker.current()) == null) {
-                return System.nanoTime();
+                return null;
             }
             worker = w;
         }
-        return w.loopNanos();
+        return w;
+    }
+
+    /**
+     * A handler failed (threw, or its task failed): counted as its worker's failed task and told to the
+     * runtime's error handlers ({@code Server.onTaskError}, {@code Runtime.onTaskError}); the response is
+     * still the error mappers'. A handler that threw has no task: the report gets a failed one named
+     * after the request.
+     */
+    private void handlerFailed(Context cx, Task<Response> task, Throwable error) {
+        Worker w = worker();
+        if (w != null) {
+            Task<?> t = task != null ? task
+                    : Task.failed(error).named(cx.request().method() + " " + (cx.route() == null ? "?" : cx.route()));
+            w.inlineFailed(t, Server.unwrap(error));
+        }
     }
 
     private void setPhase(Phase p) {

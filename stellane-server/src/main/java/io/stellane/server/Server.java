@@ -100,6 +100,12 @@ public final class Server {
     /** Null unless request recovery is enabled: the hot path pays one null check. */
     volatile ServerRecovery recovery;
     private final List<RecoverHookWithMetadata> recoverHooks = new CopyOnWriteArrayList<>();
+    /** The journal this server opened itself (recovery on in the runtime's config): closed by {@link #stop}. */
+    private volatile RecoveryManager ownedRecovery;
+    private boolean recoveryConfigChecked;
+    /** Where this server listens (host and bound port), to listen there again after a runtime restart. */
+    private final List<InetSocketAddress> addresses = new CopyOnWriteArrayList<>();
+    private final Lifecycle lifecycle = new Lifecycle();
     /** Sensitive headers a route journals anyway, by "METHOD pattern" as registered. */
     private final Map<String, String[]> journaledSensitive = new LinkedHashMap<>();
     /** The same by the route's handler in the frozen tree, which is what a request brings along. */
@@ -403,13 +409,84 @@ public final class Server {
             io.add(iob);
         }
         freeze();
+        openConfiguredRecovery();
+        int bound = bind(io, host, port);
+        addresses.add(new InetSocketAddress(host, bound));
+        Runtime.addLifecycleListener(lifecycle); // once: adding it again does nothing
+        return bound;
+    }
+
+    private int bind(List<IoBackend> io, String host, int port) {
         draining = false;
         drained = null;
         Listener l = new Listener(this, io, Runtime.getConfig());
         int bound = l.bind(new InetSocketAddress(host, port));
         listeners.add(l);
-        log.debug("listening on {}:{} ({} acceptor(s), {} worker(s))", host, bound, l.acceptors(), io.size());
+        log.info("listening on {}:{} ({} acceptor(s), {} worker(s))", host, bound, l.acceptors(), io.size());
         return bound;
+    }
+
+    /**
+     * Request recovery the spec's way: with {@code enable_request_recovery} on in the runtime's config
+     * and no manager given ({@link #enableRequestRecovery}), the first {@code listen} of a server that
+     * has something to journal (a POST, PUT, PATCH or DELETE route, or an {@link #onRecover} hook) opens
+     * the configured store, replays what the last run left pending, and only then binds; {@link #stop}
+     * closes it. A server with only safe routes (a management port, say) opens nothing.
+     */
+    private synchronized void openConfiguredRecovery() {
+        if (recovery != null || recoveryConfigChecked) {
+            return;
+        }
+        recoveryConfigChecked = true;
+        io.stellane.config.RuntimeConfig rc = Runtime.getConfig();
+        boolean journals = !recoverHooks.isEmpty() || routeList.stream().anyMatch(r -> switch (r.method) {
+            case "POST", "PUT", "PATCH", "DELETE" -> true;
+            default -> false;
+        });
+        if (!rc.enableRequestRecovery() || !journals) {
+            return;
+        }
+        RecoveryManager manager;
+        try {
+            manager = RecoveryManager.open(rc);
+        } catch (RuntimeException e) {
+            throw new StellaneException("Server.listen(): request recovery is on in the runtime config, but its "
+                    + rc.recoveryBackend() + " journal at " + rc.recoveryPath() + " cannot be opened: " + e.getMessage()
+                    + " (another server of this runtime may have opened it: give each its own"
+                    + " RecoveryManager with enableRequestRecovery)", e);
+        }
+        ownedRecovery = manager;
+        recovery = new ServerRecovery(this, manager, UNSAFE_METHODS);
+        RecoveryManager.RecoveryReport report = recover();
+        log.info("request recovery: {} journal at {}; {} pending request(s) found, {} recovered, {} quarantined",
+                rc.recoveryBackend(), rc.recoveryPath(), report.found(), report.recovered(), report.quarantined());
+    }
+
+    /** How a server follows the runtime: drains before its workers end, listens again on a restart's new ones. */
+    private final class Lifecycle implements io.stellane.runtime.RuntimeLifecycleListener {
+        @Override
+        public void stopping(boolean restarting) {
+            if (restarting) {
+                drainAndClose(config.drainTimeout()); // keeps the addresses and the journal for restarted()
+            } else {
+                stop();
+            }
+        }
+
+        @Override
+        public void restarted() {
+            List<IoBackend> io = new ArrayList<>();
+            for (EventLoopBackend b : Runtime.backends()) {
+                io.add((IoBackend) b);
+            }
+            for (InetSocketAddress a : addresses) {
+                try {
+                    bind(io, a.getHostString(), a.getPort());
+                } catch (RuntimeException e) {
+                    log.error("after the runtime restarted, cannot listen on {} again: {}", a, e.getMessage());
+                }
+            }
+        }
     }
 
     /** The port of the first listen() still open; throws when not listening. */
@@ -435,6 +512,25 @@ public final class Server {
      * is left. Idempotent. On a worker thread it does not wait.
      */
     public void stop(Duration timeout) {
+        drainAndClose(timeout);
+        addresses.clear();
+        Runtime.removeLifecycleListener(lifecycle);
+        for (TaskErrorHandler h : taskErrorHandlers) {
+            Runtime.removeTaskErrorHandler(h);
+        }
+        RecoveryManager owned = ownedRecovery;
+        if (owned != null) {
+            ownedRecovery = null;
+            try {
+                owned.close(); // a clean-shutdown mark, then the store closes
+            } catch (RuntimeException e) {
+                log.warn("closing the request journal failed", e);
+            }
+        }
+    }
+
+    /** Stops listening and drains the connections, bounded by {@code timeout}; what stop and a restart share. */
+    private void drainAndClose(Duration timeout) {
         CompletableFuture<Void> done = new CompletableFuture<>();
         drained = done;
         draining = true; // from here every response closes its connection
@@ -462,9 +558,6 @@ public final class Server {
         }
         for (Connection c : connections) {
             c.forceClose();
-        }
-        for (TaskErrorHandler h : taskErrorHandlers) {
-            Runtime.removeTaskErrorHandler(h);
         }
     }
 
