@@ -42,7 +42,8 @@ record ConfigKey<T>(
     static final List<ConfigKey<?>> ALL = List.of(
             key("runtime.backend", ValueType.STRING, ConfigKey::isName, NAME_ALLOWED,
                     RuntimeConfig::backendType, RuntimeConfig.Builder::backendType),
-            key("runtime.worker_threads", ValueType.INTEGER, between(1, 1024), "an integer from 1 to 1024",
+            key("runtime.worker_threads", ValueType.WORKERS,
+                    v -> v == RuntimeConfig.AUTO_WORKERS || v >= 1 && v <= 1024, "an integer from 1 to 1024, or \"auto\"",
                     RuntimeConfig::workerThreads, RuntimeConfig.Builder::workerThreads,
                     "STELLANE_RUNTIME_WORKERS"),
             key("runtime.max_tasks_per_loop", ValueType.INTEGER, between(1, 1_000_000), "an integer from 1 to 1000000",
@@ -86,7 +87,20 @@ record ConfigKey<T>(
                     RuntimeConfig::ioBatchSize, RuntimeConfig.Builder::ioBatchSize),
             key("runtime.performance.idle_timeout", ValueType.DURATION,
                     within(Duration.ofMillis(1), Duration.ofSeconds(60)), "a duration from 1ms to 60s",
-                    RuntimeConfig::idleTimeout, RuntimeConfig.Builder::idleTimeout));
+                    RuntimeConfig::idleTimeout, RuntimeConfig.Builder::idleTimeout),
+            key("runtime.scaling.enabled", ValueType.BOOLEAN, v -> true, "true or false",
+                    RuntimeConfig::scalingEnabled, RuntimeConfig.Builder::scalingEnabled),
+            key("runtime.scaling.min_workers", ValueType.INTEGER, between(1, 1024), "an integer from 1 to 1024",
+                    RuntimeConfig::minWorkers, RuntimeConfig.Builder::minWorkers),
+            key("runtime.scaling.max_workers", ValueType.INTEGER, between(1, 1024),
+                    "an integer from 1 to 1024, at least min_workers",
+                    RuntimeConfig::maxWorkers, RuntimeConfig.Builder::maxWorkers),
+            key("runtime.scaling.scale_up_after", ValueType.DURATION,
+                    within(Duration.ofMillis(100), Duration.ofHours(1)), "a duration from 100ms to 1h",
+                    RuntimeConfig::scaleUpAfter, RuntimeConfig.Builder::scaleUpAfter),
+            key("runtime.scaling.scale_down_after", ValueType.DURATION,
+                    within(Duration.ofMillis(100), Duration.ofHours(1)), "a duration from 100ms to 1h",
+                    RuntimeConfig::scaleDownAfter, RuntimeConfig.Builder::scaleDownAfter));
 
     ConfigKey {
         aliases = List.copyOf(aliases);

@@ -13,6 +13,10 @@ final class ConfigValidator {
         for (ConfigKey<?> key : ConfigKey.ALL) {
             key.check(c);
         }
+        if (c.maxWorkers() < c.minWorkers()) {
+            throw new ConfigException("runtime.scaling.max_workers", c.maxWorkers(),
+                    "at least runtime.scaling.min_workers (" + c.minWorkers() + ")");
+        }
         if (c.recoveryEncryptionKeyFile() != null && c.recoveryEncryptionKey() != null) {
             // two keys with no rule for which wins: using either could open the journal with the wrong one
             throw new ConfigException(ConfigKey.ENCRYPTION_KEY_FILE, c.recoveryEncryptionKeyFile().toString(),

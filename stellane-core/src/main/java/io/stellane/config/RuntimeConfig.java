@@ -17,11 +17,13 @@ import java.util.Objects;
  * {@code [runtime.recovery]} enabled, backend, path, max_attempts, completed_retention,
  * sensitive_headers, encryption_key_file (the key itself only from the environment:
  * {@code STELLANE_RUNTIME_RECOVERY_ENCRYPTION_KEY}); {@code [runtime.performance]}
- * zero_copy_io, io_batch_size, idle_timeout.
+ * zero_copy_io, io_batch_size, idle_timeout; {@code [runtime.scaling]} enabled, min_workers, max_workers,
+ * scale_up_after, scale_down_after.
  *
  * @param backendType         event-loop backend: {@code auto} (io_uring, else epoll, else nio), {@code nio},
  *                            {@code epoll}, {@code io_uring}, {@code libuv} (alias of nio) or a registered name
- * @param workerThreads       number of workers (event-loop threads), 1..1024
+ * @param workerThreads       number of workers (event-loop threads), 1..1024; or {@link #AUTO_WORKERS}
+ *                            ({@code "auto"} in TOML): scaling on, starting from {@code minWorkers}
  * @param maxTasksPerLoop     tasks a worker runs between two I/O polls, so I/O is never starved, 1..1_000_000
  * @param enableCpuAffinity   pin worker i to the i-th allowed CPU (sched_setaffinity)
  * @param enableNumaAwareness group workers by NUMA node; stealing prefers same-node victims
@@ -43,6 +45,12 @@ import java.util.Objects;
  * @param zeroCopyIo          pooled direct buffers for socket I/O (no copy between heap and kernel)
  * @param ioBatchSize         reads per connection per I/O turn before the loop moves on, 1..4096
  * @param idleTimeout         longest an idle worker sleeps in I/O wait before it looks for work to steal
+ * @param scalingEnabled      the runtime adds and retires workers by load, between {@code minWorkers} and
+ *                            {@code maxWorkers} ({@code docs/OPERATIONS.md}, "Worker scaling")
+ * @param minWorkers          the fewest workers scaling leaves, 1..1024
+ * @param maxWorkers          the most workers scaling adds, 1..1024, at least {@code minWorkers}
+ * @param scaleUpAfter        how long workers must stay saturated (or queues deep) before one is added
+ * @param scaleDownAfter      how long workers must stay mostly idle before one is retired
  */
 public record RuntimeConfig(
         String backendType,
@@ -63,7 +71,15 @@ public record RuntimeConfig(
         Secret recoveryEncryptionKey,
         boolean zeroCopyIo,
         int ioBatchSize,
-        Duration idleTimeout) {
+        Duration idleTimeout,
+        boolean scalingEnabled,
+        int minWorkers,
+        int maxWorkers,
+        Duration scaleUpAfter,
+        Duration scaleDownAfter) {
+
+    /** {@code worker_threads = "auto"}: scaling decides, starting from {@code minWorkers}. */
+    public static final int AUTO_WORKERS = -1;
 
     public RuntimeConfig {
         Objects.requireNonNull(backendType, "backendType");
@@ -75,6 +91,21 @@ public record RuntimeConfig(
         Objects.requireNonNull(recoveryCompletedRetention, "recoveryCompletedRetention");
         recoverySensitiveHeaders = List.copyOf(recoverySensitiveHeaders);
         Objects.requireNonNull(idleTimeout, "idleTimeout");
+        Objects.requireNonNull(scaleUpAfter, "scaleUpAfter");
+        Objects.requireNonNull(scaleDownAfter, "scaleDownAfter");
+    }
+
+    /** Whether the runtime scales its workers: {@code scaling.enabled}, or {@code worker_threads = "auto"}. */
+    public boolean scales() {
+        return scalingEnabled || workerThreads == AUTO_WORKERS;
+    }
+
+    /** The workers the runtime starts with: {@code worker_threads}, within the scaling range when it scales. */
+    public int initialWorkers() {
+        if (workerThreads == AUTO_WORKERS) {
+            return minWorkers;
+        }
+        return scales() ? Math.clamp(workerThreads, minWorkers, Math.max(minWorkers, maxWorkers)) : workerThreads;
     }
 
     /** The defaults: the spec's, with {@code auto} for the backend and one worker per available CPU. */
@@ -125,6 +156,11 @@ public record RuntimeConfig(
         private boolean zeroCopyIo = true;
         private int ioBatchSize = 32;
         private Duration idleTimeout = Duration.ofMillis(100);
+        private boolean scalingEnabled;
+        private int minWorkers = 1;
+        private int maxWorkers = Math.min(Runtime.getRuntime().availableProcessors(), 1024);
+        private Duration scaleUpAfter = Duration.ofSeconds(3);
+        private Duration scaleDownAfter = Duration.ofSeconds(30);
 
         private Builder() {
         }
@@ -149,6 +185,11 @@ public record RuntimeConfig(
             zeroCopyIo = c.zeroCopyIo;
             ioBatchSize = c.ioBatchSize;
             idleTimeout = c.idleTimeout;
+            scalingEnabled = c.scalingEnabled;
+            minWorkers = c.minWorkers;
+            maxWorkers = c.maxWorkers;
+            scaleUpAfter = c.scaleUpAfter;
+            scaleDownAfter = c.scaleDownAfter;
         }
 
         public Builder backendType(String v) { backendType = v; return this; }
@@ -170,13 +211,18 @@ public record RuntimeConfig(
         public Builder zeroCopyIo(boolean v) { zeroCopyIo = v; return this; }
         public Builder ioBatchSize(int v) { ioBatchSize = v; return this; }
         public Builder idleTimeout(Duration v) { idleTimeout = v; return this; }
+        public Builder scalingEnabled(boolean v) { scalingEnabled = v; return this; }
+        public Builder minWorkers(int v) { minWorkers = v; return this; }
+        public Builder maxWorkers(int v) { maxWorkers = v; return this; }
+        public Builder scaleUpAfter(Duration v) { scaleUpAfter = v; return this; }
+        public Builder scaleDownAfter(Duration v) { scaleDownAfter = v; return this; }
 
         public RuntimeConfig build() {
             return new RuntimeConfig(backendType, workerThreads, maxTasksPerLoop, enableCpuAffinity,
                     enableNumaAwareness, strategy, customScheduler, shutdownTimeout, enableRequestRecovery,
                     recoveryBackend, recoveryPath, maxRecoveryAttempts, recoveryCompletedRetention,
                     recoverySensitiveHeaders, recoveryEncryptionKeyFile, recoveryEncryptionKey, zeroCopyIo, ioBatchSize,
-                    idleTimeout);
+                    idleTimeout, scalingEnabled, minWorkers, maxWorkers, scaleUpAfter, scaleDownAfter);
         }
     }
 }

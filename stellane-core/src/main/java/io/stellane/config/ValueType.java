@@ -75,6 +75,40 @@ interface ValueType<T> {
         }
     };
 
+    /** {@code worker_threads}: an integer, or {@code "auto"} ({@link RuntimeConfig#AUTO_WORKERS}). */
+    ValueType<Integer> WORKERS = new ValueType<>() {
+        @Override public String expected() { return "an integer or \"auto\""; }
+
+        @Override public Integer fromToml(String key, JsonNode node) {
+            if (node.isTextual() && node.textValue().strip().equalsIgnoreCase("auto")) {
+                return RuntimeConfig.AUTO_WORKERS;
+            }
+            if (!node.isIntegralNumber() || !node.canConvertToInt()) {
+                throw wrongType(key, node, this);
+            }
+            return counted(key, node, node.intValue());
+        }
+
+        @Override public Integer fromText(String key, String text) {
+            if (text.strip().equalsIgnoreCase("auto")) {
+                return RuntimeConfig.AUTO_WORKERS;
+            }
+            return counted(key, text, INTEGER.fromText(key, text));
+        }
+
+        /** A count as written; only the word "auto" means {@link RuntimeConfig#AUTO_WORKERS}. */
+        private Integer counted(String key, Object written, int n) {
+            if (n == RuntimeConfig.AUTO_WORKERS) {
+                throw new ConfigException(key, written, "an integer from 1 to 1024, or \"auto\"");
+            }
+            return n;
+        }
+
+        @Override public Object display(Integer value) {
+            return value == RuntimeConfig.AUTO_WORKERS ? "auto" : value;
+        }
+    };
+
     ValueType<Boolean> BOOLEAN = new ValueType<>() {
         @Override public String expected() { return "a boolean (true or false)"; }
 

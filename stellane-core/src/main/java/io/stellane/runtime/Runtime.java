@@ -71,7 +71,7 @@ public final class Runtime {
                 throw new StellaneException("Runtime.init() called twice: the runtime is already "
                         + e.state().name().toLowerCase() + "; call Runtime.stop() first (or Runtime.restart())");
             }
-            RuntimeEngine created = new RuntimeEngine(config, ERROR_HANDLERS, METRICS);
+            RuntimeEngine created = new RuntimeEngine(config, ERROR_HANDLERS, METRICS, LIFECYCLE);
             created.enableProfiling(profiling);
             OBSERVERS.forEach(created::addObserver);
             engine = created;

@@ -72,7 +72,12 @@ final class RuntimeEngine {
     private final Map<String, ProfileCell> profiles = new ConcurrentHashMap<>();
     private final Metrics metrics;
 
-    RuntimeEngine(RuntimeConfig config, List<TaskErrorHandler> errorHandlers, Metrics metrics) {
+    /** The runtime's lifecycle listeners (the facade's list, shared): told of workers added and retiring. */
+    private final List<RuntimeLifecycleListener> lifecycle;
+
+    RuntimeEngine(RuntimeConfig config, List<TaskErrorHandler> errorHandlers, Metrics metrics,
+                  List<RuntimeLifecycleListener> lifecycle) {
+        this.lifecycle = lifecycle;
         config.validate();
         this.config = config;
         this.errorHandlers = new CopyOnWriteArrayList<>(errorHandlers);
@@ -84,7 +89,7 @@ final class RuntimeEngine {
         this.cpuPlan = config.enableNumaAwareness()
                 ? topology.cpusByNode().stream().filter(allowed::contains).toList()
                 : allowed;
-        RuntimeWorker[] created = new RuntimeWorker[config.workerThreads()];
+        RuntimeWorker[] created = new RuntimeWorker[config.initialWorkers()];
         try {
             for (int i = 0; i < created.length; i++) {
                 created[i] = newWorker(i);
@@ -103,7 +108,11 @@ final class RuntimeEngine {
             live.incrementAndGet();
             w.start();
         }
-        log.info("runtime started: backend {}, {} workers, strategy {}", backendName, created.length, config.strategy());
+        log.info("runtime started: backend {}, {} workers, strategy {}{}", backendName, created.length, config.strategy(),
+                config.scales() ? ", scaling " + config.minWorkers() + ".." + config.maxWorkers() : "");
+        if (config.scales()) {
+            startScaling();
+        }
     }
 
     private RuntimeWorker newWorker(int id) {
@@ -355,8 +364,110 @@ final class RuntimeEngine {
         if (state != State.RUNNING) {
             throw new StellaneException("the runtime is " + state.name().toLowerCase() + "; cannot update its config");
         }
+        RuntimeConfig before = config;
         config = next;
-        resize(next.workerThreads());
+        if (next.scales()) {
+            // the scaler decides the count, within the (maybe new) range
+            resize(Math.clamp(workers.length, next.minWorkers(), next.maxWorkers()));
+            if (!before.scales()) {
+                startScaling();
+            }
+        } else {
+            resize(next.workerThreads());
+        }
+    }
+
+    // ---------------------------------------------------------------- scaling
+
+    private final java.lang.management.ThreadMXBean threads = java.lang.management.ManagementFactory.getThreadMXBean();
+    private volatile java.util.concurrent.ScheduledFuture<?> scaler;
+    /** Scaler state, on the timer thread only. */
+    private final Map<RuntimeWorker, long[]> cpuSeen = new java.util.HashMap<>();
+    private long lastTickNanos;
+    private long saturatedSince;
+    private long idleSince;
+
+    /** Busy above this share of their time, or queues this deep per worker, for scaleUpAfter: one more worker. */
+    static final double SATURATED = 0.80;
+    /** Busy below this share with next to nothing queued, for scaleDownAfter: one worker fewer. */
+    static final double IDLE = 0.30;
+
+    private synchronized void startScaling() {
+        if (scaler != null) {
+            return;
+        }
+        RuntimeConfig c = config;
+        long tick = Math.clamp(Math.min(c.scaleUpAfter().toMillis(), c.scaleDownAfter().toMillis()) / 4, 25, 1000);
+        lastTickNanos = System.nanoTime();
+        scaler = timer().scheduleWithFixedDelay(this::scaleQuietly, tick, tick, TimeUnit.MILLISECONDS);
+    }
+
+    private void scaleQuietly() {
+        try {
+            scale();
+        } catch (RuntimeException e) {
+            log.warn("worker scaling check failed: {}", e.toString());
+        }
+    }
+
+    /**
+     * One look at the workers: their busy share (thread CPU time over wall time since the last look) and
+     * queued tasks. Saturated for {@code scaleUpAfter}: add a worker; idle for {@code scaleDownAfter}:
+     * retire one. Either window starts again after a change, and between the two thresholds neither
+     * runs: the gap and the windows are the hysteresis that keeps the count from flapping.
+     */
+    private void scale() {
+        RuntimeConfig c = config;
+        if (state != State.RUNNING || !c.scales()) {
+            return;
+        }
+        long now = System.nanoTime();
+        long wall = Math.max(1, now - lastTickNanos);
+        lastTickNanos = now;
+        RuntimeWorker[] ws = workers;
+        double busy = 0;
+        long queued = 0;
+        for (RuntimeWorker w : ws) {
+            long cpu = threads.getThreadCpuTime(w.workerThread().threadId());
+            long[] seen = cpuSeen.computeIfAbsent(w, x -> new long[]{cpu});
+            busy += cpu < 0 ? 0 : Math.clamp((double) (cpu - seen[0]) / wall, 0.0, 1.0);
+            seen[0] = cpu;
+            queued += w.backend().pendingTasks();
+        }
+        cpuSeen.keySet().retainAll(Arrays.asList(ws));
+        double share = busy / ws.length;
+        boolean saturated = share > SATURATED || queued > (long) ws.length * c.maxTasksPerLoop();
+        boolean idle = share < IDLE && queued <= ws.length;
+        if (saturated && ws.length < c.maxWorkers()) {
+            idleSince = 0;
+            if (saturatedSince == 0) {
+                saturatedSince = now;
+            } else if (now - saturatedSince >= c.scaleUpAfter().toNanos()) {
+                saturatedSince = 0;
+                log.info("scaling up: workers {}% busy, {} tasks queued, for {}", Math.round(share * 100), queued,
+                        c.scaleUpAfter());
+                resizeLocked(ws.length + 1);
+            }
+        } else if (idle && ws.length > c.minWorkers()) {
+            saturatedSince = 0;
+            if (idleSince == 0) {
+                idleSince = now;
+            } else if (now - idleSince >= c.scaleDownAfter().toNanos()) {
+                idleSince = 0;
+                log.info("scaling down: workers {}% busy, {} tasks queued, for {}", Math.round(share * 100), queued,
+                        c.scaleDownAfter());
+                resizeLocked(ws.length - 1);
+            }
+        } else {
+            saturatedSince = 0;
+            idleSince = 0;
+        }
+    }
+
+    private synchronized void resizeLocked(int count) {
+        if (state == State.RUNNING && config.scales()) {
+            resize(Math.clamp(count, config.minWorkers(), config.maxWorkers()));
+        }
     }
 
     private void resize(int count) {
@@ -375,17 +486,47 @@ final class RuntimeEngine {
                 live.incrementAndGet();
                 grown[i].start();
             }
+            for (int i = cur.length; i < count; i++) {
+                for (RuntimeLifecycleListener l : lifecycle) {
+                    try {
+                        l.workerAdded(i, grown[i].backend());
+                    } catch (RuntimeException e) {
+                        log.error("lifecycle listener {} failed on worker {} added", l, i, e);
+                    }
+                }
+            }
             log.info("runtime grew from {} to {} workers", cur.length, count);
         } else {
-            // Retired workers leave the placement first, then drain what they hold and end.
+            // Retired workers leave the placement first; the listeners move or finish what lives on them
+            // (a server's connections end after their next response); then they drain their queues and end.
             workers = Arrays.copyOf(cur, count);
             wireVictims();
             for (int i = count; i < cur.length; i++) {
-                cur[i].retire();
+                RuntimeWorker w = cur[i];
+                w.leavePlacement();
+                List<java.util.concurrent.CompletableFuture<?>> held = new ArrayList<>();
+                for (RuntimeLifecycleListener l : lifecycle) {
+                    try {
+                        held.add(l.workerRetiring(w.id(), w.backend()).toCompletableFuture());
+                    } catch (RuntimeException e) {
+                        log.error("lifecycle listener {} failed on worker {} retiring", l, w.id(), e);
+                    }
+                }
+                java.util.concurrent.CompletableFuture.allOf(held.toArray(java.util.concurrent.CompletableFuture[]::new))
+                        .orTimeout(config.shutdownTimeout().toNanos() + RETIRE_GRACE_NANOS, TimeUnit.NANOSECONDS)
+                        .whenComplete((v, e) -> {
+                            if (e != null) {
+                                log.warn("worker {} retires with work still on it: {}", w.id(), e.toString());
+                            }
+                            w.retire();
+                        });
             }
             log.info("runtime shrank from {} to {} workers", cur.length, count);
         }
     }
+
+    /** How long a retiring worker's listeners may take beyond the shutdown timeout (a connection's idle timeout, say). */
+    private static final long RETIRE_GRACE_NANOS = TimeUnit.SECONDS.toNanos(60);
 
     // ---------------------------------------------------------------- lifecycle
 

@@ -22,4 +22,23 @@ public interface RuntimeLifecycleListener {
     /** A restart's new workers run. */
     default void restarted() {
     }
+
+    /**
+     * A worker was added while the runtime runs ({@code worker_threads} raised, or scaling): it runs,
+     * and takes tasks. Called on the thread that resized the runtime.
+     */
+    default void workerAdded(int workerId, io.stellane.backend.EventLoopBackend backend) {
+    }
+
+    /**
+     * A worker is retiring: no new task is placed on it, and it ends once what it holds is done and
+     * every listener's returned stage has completed (or after {@code shutdown_timeout} past the
+     * listener's own bound). Move what lives on it elsewhere or let it finish there (a server stops
+     * accepting on it and lets its connections end after their next response); complete the stage
+     * when nothing of yours is left on it. Its loop still runs meanwhile.
+     */
+    default java.util.concurrent.CompletionStage<?> workerRetiring(int workerId,
+                                                                  io.stellane.backend.EventLoopBackend backend) {
+        return java.util.concurrent.CompletableFuture.completedFuture(null);
+    }
 }

@@ -290,7 +290,12 @@ final class RuntimeWorker implements Worker, WorkerContext {
         backend.stop();
     }
 
-    /** Leaves the placement (the engine already removed it) and drains: what it holds still runs. */
+    /** Out of the placement (the engine already removed it): new tasks spawned here go elsewhere. */
+    void leavePlacement() {
+        retired = true;
+    }
+
+    /** Drains and ends: what its queue holds still runs. */
     void retire() {
         retired = true;
         backend.stop();

@@ -40,6 +40,12 @@ class ConfigKeyTest {
                 zero_copy_io = false
                 io_batch_size = 2
                 idle_timeout = "2ms"
+                [runtime.scaling]
+                enabled = true
+                min_workers = 2
+                max_workers = 1000
+                scale_up_after = "7s"
+                scale_down_after = "7m"
                 """.formatted(workers));
         // a secret is never read from a file: the environment sets it (and not alongside the key file)
         RuntimeConfig secret = ConfigLoader.applyEnvironment(base,

@@ -46,13 +46,19 @@ class ConfigLoaderEnvTest {
                 Map.entry("STELLANE_RUNTIME_RECOVERY_ENCRYPTION_KEY", KEY),
                 Map.entry("STELLANE_RUNTIME_PERFORMANCE_ZERO_COPY_IO", "false"),
                 Map.entry("STELLANE_RUNTIME_PERFORMANCE_IO_BATCH_SIZE", "128"),
-                Map.entry("STELLANE_RUNTIME_PERFORMANCE_IDLE_TIMEOUT", "1500us"));
+                Map.entry("STELLANE_RUNTIME_PERFORMANCE_IDLE_TIMEOUT", "1500us"),
+                Map.entry("STELLANE_RUNTIME_SCALING_ENABLED", "true"),
+                Map.entry("STELLANE_RUNTIME_SCALING_MIN_WORKERS", "2"),
+                Map.entry("STELLANE_RUNTIME_SCALING_MAX_WORKERS", "7"),
+                Map.entry("STELLANE_RUNTIME_SCALING_SCALE_UP_AFTER", "2s"),
+                Map.entry("STELLANE_RUNTIME_SCALING_SCALE_DOWN_AFTER", "1m"));
 
         RuntimeConfig c = ConfigLoader.applyEnvironment(DEFAULTS, env);
 
         assertThat(c).isEqualTo(new RuntimeConfig("epoll", 6, 250, true, true, TaskSchedulingStrategy.PRIORITY,
                 "mine", Duration.ofMinutes(1), true, "rocksdb", Path.of("/data/recovery"), 9, Duration.ofSeconds(30),
-                List.of("X-Api-Key", "X-Session"), null, Secret.of(KEY), false, 128, Duration.ofNanos(1_500_000)));
+                List.of("X-Api-Key", "X-Session"), null, Secret.of(KEY), false, 128, Duration.ofNanos(1_500_000),
+                true, 2, 7, Duration.ofSeconds(2), Duration.ofMinutes(1)));
     }
 
     @Test

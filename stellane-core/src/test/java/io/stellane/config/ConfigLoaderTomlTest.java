@@ -146,7 +146,7 @@ class ConfigLoaderTomlTest {
 
     @ParameterizedTest
     @CsvSource(delimiter = '|', quoteCharacter = '\'', textBlock = """
-            [runtime]\\nworker_threads = "8"                  | runtime.worker_threads             | "8"           | expected an integer, got a string
+            [runtime]\\nworker_threads = "8"                  | runtime.worker_threads             | "8"           | expected an integer or "auto", got a string
             [runtime]\\nmax_tasks_per_loop = 1.5              | runtime.max_tasks_per_loop         | 1.5           | expected an integer, got a float
             [runtime]\\nenable_cpu_affinity = "true"          | runtime.enable_cpu_affinity        | "true"        | expected a boolean
             [runtime]\\nenable_numa_awareness = 1             | runtime.enable_numa_awareness      | 1             | expected a boolean

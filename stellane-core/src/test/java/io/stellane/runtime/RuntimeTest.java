@@ -192,7 +192,7 @@ class RuntimeTest {
                 .isInstanceOf(StellaneException.class)
                 .hasMessageContaining("backend, strategy")
                 .hasMessageContaining("restart()");
-        assertThatThrownBy(() -> Runtime.updateConfig(Runtime.getConfig().toBuilder().workerThreads(-1).build()))
+        assertThatThrownBy(() -> Runtime.updateConfig(Runtime.getConfig().toBuilder().workerThreads(0).build()))
                 .isInstanceOf(ConfigException.class);
     }
 

@@ -1293,6 +1293,21 @@ final class Connection extends ChannelInboundHandlerAdapter implements Runnable 
         });
     }
 
+    /**
+     * Its worker retires: the response in flight and any later one carry {@code Connection: close}, and
+     * an idle connection is closed when its idle timeout passes, not sooner (a client may be sending on
+     * it). Thread-safe.
+     */
+    void retire() {
+        if (ctx == null) {
+            return;
+        }
+        ctx.executor().execute(() -> {
+            draining = true;
+            keepAlive = false;
+        });
+    }
+
     /** After the drain timeout. Thread-safe. */
     void forceClose() {
         if (ctx != null) {

@@ -44,6 +44,8 @@ final class Listener {
     private final List<IoBackend> backends;
     private final RuntimeConfig runtime;
     private final List<Channel> channels = new ArrayList<>();
+    private boolean reusePort;
+    private InetSocketAddress bound;
     private int port;
 
     Listener(Server server, List<IoBackend> backends, RuntimeConfig runtime) {
@@ -54,7 +56,7 @@ final class Listener {
 
     int bind(InetSocketAddress address) {
         IoEventLoop[] loops = backends.stream().map(IoBackend::ioEventLoop).toArray(IoEventLoop[]::new);
-        boolean reusePort = loops.length > 1 && backends.stream().allMatch(IoBackend::supportsReusePort);
+        reusePort = loops.length > 1 && backends.stream().allMatch(IoBackend::supportsReusePort);
         try {
             if (reusePort) {
                 InetSocketAddress at = address;
@@ -73,7 +75,48 @@ final class Listener {
             close();
             throw new StellaneException("cannot listen on " + address + ": " + e.getMessage(), e);
         }
+        bound = new InetSocketAddress(address.getAddress(), port);
         return port;
+    }
+
+    /**
+     * A worker joined the runtime: with one socket per worker it gets its own (SO_REUSEPORT), else it
+     * takes its share of what the acceptor hands out. Not on a worker thread.
+     */
+    synchronized void workerAdded(IoBackend backend) {
+        if (channels.isEmpty()) {
+            return; // closed
+        }
+        IoEventLoop loop = backend.ioEventLoop();
+        if (reusePort) {
+            open(backend, loop, new IoEventLoop[]{loop}, true, bound);
+        } else {
+            acceptorOf(channels.getFirst()).add(loop);
+        }
+    }
+
+    /**
+     * A worker is retiring. Its socket, with one socket per worker, moves to {@code heir}'s loop rather
+     * than closing: a closed SO_REUSEPORT socket resets the connections waiting in its accept queue.
+     * With one acceptor, it leaves the rotation. Not on a worker thread.
+     */
+    synchronized void workerRetiring(IoBackend backend, IoBackend heir) {
+        IoEventLoop loop = backend.ioEventLoop();
+        for (Channel ch : channels) {
+            Acceptor acceptor = acceptorOf(ch);
+            if (reusePort && ch.eventLoop() == loop) {
+                IoEventLoop to = heir.ioEventLoop();
+                acceptor.loops = new IoEventLoop[]{to};
+                ch.deregister().syncUninterruptibly();
+                to.register(ch).syncUninterruptibly();
+            } else if (!reusePort) {
+                acceptor.remove(loop);
+            }
+        }
+    }
+
+    private static Acceptor acceptorOf(Channel ch) {
+        return ch.pipeline().get(Acceptor.class);
     }
 
     private Channel open(IoBackend backend, IoEventLoop loop, IoEventLoop[] childLoops, boolean reusePort,
@@ -119,7 +162,8 @@ final class Listener {
     /** On a server channel: configures each accepted connection and hands it to a worker's loop. */
     private static final class Acceptor extends ChannelInboundHandlerAdapter {
         private final Server server;
-        private final IoEventLoop[] loops;
+        /** Replaced, never changed in place, when workers join or retire. */
+        private volatile IoEventLoop[] loops;
         private final ByteBufAllocator allocator;
         private final int batch;
         private final HttpDecoderConfig decoderConfig;
@@ -168,8 +212,10 @@ final class Listener {
                 }
                 Connection conn = new Connection(server, address);
                 child.pipeline().addLast(new RequestDecoder(decoderConfig, conn), new HttpResponseEncoder(), conn);
-                EventLoop loop = loops[next];
-                next = next + 1 == loops.length ? 0 : next + 1;
+                IoEventLoop[] ls = loops;
+                int i = next < ls.length ? next : 0;
+                EventLoop loop = ls[i];
+                next = i + 1 == ls.length ? 0 : i + 1;
                 boolean[] counted = {true};
                 loop.register(child).addListener(f -> {
                     if (!f.isSuccess()) {
@@ -193,6 +239,19 @@ final class Listener {
         public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
             // accept errors (e.g. too many open files) must not close the listening socket
             server.reportConnectionError(cause);
+        }
+
+        synchronized void add(IoEventLoop loop) {
+            IoEventLoop[] ls = java.util.Arrays.copyOf(loops, loops.length + 1);
+            ls[ls.length - 1] = loop;
+            loops = ls;
+        }
+
+        synchronized void remove(IoEventLoop loop) {
+            IoEventLoop[] ls = java.util.Arrays.stream(loops).filter(l -> l != loop).toArray(IoEventLoop[]::new);
+            if (ls.length > 0) {
+                loops = ls;
+            }
         }
     }
 }

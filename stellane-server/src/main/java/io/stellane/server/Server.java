@@ -474,6 +474,56 @@ public final class Server {
         }
 
         @Override
+        public void workerAdded(int workerId, EventLoopBackend backend) {
+            if (backend instanceof IoBackend io) {
+                for (Listener l : listeners) {
+                    l.workerAdded(io);
+                }
+            }
+        }
+
+        /**
+         * New connections stop landing on the retiring worker; each of its connections ends after its
+         * next response, or when its idle timeout passes, as it would have anyway: a retirement closes no
+         * connection a client may be sending on. Done when none is left there (or, at the latest, after
+         * the idle timeout and the drain timeout, when the rest are closed).
+         */
+        @Override
+        public java.util.concurrent.CompletionStage<?> workerRetiring(int workerId, EventLoopBackend backend) {
+            if (!(backend instanceof IoBackend io)) {
+                return CompletableFuture.completedFuture(null);
+            }
+            IoBackend heir = (IoBackend) Runtime.backends().getFirst();
+            for (Listener l : listeners) {
+                l.workerRetiring(io, heir);
+            }
+            io.netty.util.concurrent.EventExecutor loop = io.ioEventLoop();
+            for (Connection c : connections) {
+                if (c.executor() == loop) {
+                    c.retire();
+                }
+            }
+            CompletableFuture<Void> done = new CompletableFuture<>();
+            long deadline = System.nanoTime() + config.idleTimeout().toNanos() + config.drainTimeout().toNanos();
+            Thread.ofVirtual().name("stellane-server-retire-" + workerId).start(() -> {
+                try {
+                    while (connections.stream().anyMatch(c -> c.executor() == loop)) {
+                        if (System.nanoTime() - deadline > 0) {
+                            connections.stream().filter(c -> c.executor() == loop).forEach(Connection::forceClose);
+                            break;
+                        }
+                        Thread.sleep(50); // polling a retirement that takes seconds; nothing waits on each step
+                    }
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                } finally {
+                    done.complete(null);
+                }
+            });
+            return done;
+        }
+
+        @Override
         public void restarted() {
             List<IoBackend> io = new ArrayList<>();
             for (EventLoopBackend b : Runtime.backends()) {
