@@ -20,6 +20,7 @@ import java.time.Duration;
 import java.util.Properties;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.Supplier;
 
 /**
  * One running instance of the service: data directory, database, runtime, metrics, and two servers on
@@ -42,6 +43,7 @@ public final class UsersApp implements AutoCloseable {
     private final int port;
     private final int managementPort;
     private final CountDownLatch stopped = new CountDownLatch(1);
+    private ConfigReloader reloader;
     private boolean closed;
 
     private UsersApp(AppConfig config, UserRepository repository, StellaneMetrics metrics, BlockedWorkerDetector detector,
@@ -188,6 +190,16 @@ public final class UsersApp implements AutoCloseable {
         }
     }
 
+    /**
+     * Reloads the config file on change and on {@code SIGHUP} ({@link ConfigReloader}); {@code reread}
+     * reads it again with the flags and environment of the start. Does nothing without a config file.
+     */
+    synchronized void watchConfig(Supplier<AppConfig> reread) {
+        if (config.configFile() != null && reloader == null && !closed) {
+            reloader = new ConfigReloader(config, reread, server, metrics.registry());
+        }
+    }
+
     /** Graceful stop: drain the server, stop the runtime, close the metrics and the database. Idempotent. */
     @Override
     public synchronized void close() {
@@ -195,6 +207,9 @@ public final class UsersApp implements AutoCloseable {
             return;
         }
         closed = true;
+        if (reloader != null) {
+            reloader.close();
+        }
         log.info("stopping: draining in-flight requests");
         try {
             try {

@@ -344,6 +344,8 @@ public final class UsersService {
         }
         Thread hook = new Thread(app::close, "stellane-shutdown");
         java.lang.Runtime.getRuntime().addShutdownHook(hook);
+        AppConfig.Flags startFlags = flags;
+        app.watchConfig(() -> AppConfig.resolve(startFlags, System.getenv())); // the same flags win again
         out.println(app.banner());
         out.flush();
         app.awaitStop();

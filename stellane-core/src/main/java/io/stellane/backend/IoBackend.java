@@ -19,6 +19,10 @@ public interface IoBackend extends EventLoopBackend {
     /** The client socket channel class for this transport. */
     Class<? extends SocketChannel> socketChannelType();
 
-    /** Whether several server channels may bind one port ({@code SO_REUSEPORT}), one per worker. */
+    /**
+     * Whether a server gives each worker its own listening socket on one port ({@code SO_REUSEPORT}).
+     * Only where a listening channel can move to another loop: a retiring worker hands its socket on,
+     * since closing it would reset the connections waiting in its accept queue.
+     */
     boolean supportsReusePort();
 }

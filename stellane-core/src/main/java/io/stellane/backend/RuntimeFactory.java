@@ -53,9 +53,12 @@ public final class RuntimeFactory {
                 () -> new NettyBackend("epoll", EpollIoHandler.newFactory(), EpollServerSocketChannel.class,
                         EpollSocketChannel.class, true),
                 () -> Epoll.isAvailable() ? null : String.valueOf(Epoll.unavailabilityCause())));
+        // One listening socket for io_uring: a worker's own SO_REUSEPORT socket must move to another loop
+        // when the worker retires, and Netty's io_uring transport never completes the deregistration of a
+        // listening channel; closing it instead would reset the connections in its accept queue.
         BACKENDS.put("io_uring", new Entry(
                 () -> new NettyBackend("io_uring", IoUringIoHandler.newFactory(), IoUringServerSocketChannel.class,
-                        IoUringSocketChannel.class, true),
+                        IoUringSocketChannel.class, false),
                 () -> IoUring.isAvailable() ? null : String.valueOf(IoUring.unavailabilityCause())));
         for (BackendProvider provider : ServiceLoader.load(BackendProvider.class)) {
             BACKENDS.put(provider.name(), new Entry(provider::create, () -> provider.isAvailable() ? null

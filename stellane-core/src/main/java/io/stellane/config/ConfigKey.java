@@ -121,6 +121,36 @@ record ConfigKey<T>(
         return path.substring(0, path.lastIndexOf('.'));
     }
 
+    /**
+     * Keys a running runtime cannot take ({@code Runtime.updateConfig} refuses them, or what they
+     * configure is opened once: the journal, the listeners' buffer allocator): a reload reports them as
+     * needing a restart. Prefixes end with a dot.
+     */
+    private static final List<String> RESTART_ONLY = List.of("runtime.backend", "runtime.strategy",
+            "runtime.custom_scheduler", "runtime.enable_cpu_affinity", "runtime.enable_numa_awareness",
+            "runtime.recovery.", "runtime.performance.zero_copy_io");
+
+    boolean live() {
+        return RESTART_ONLY.stream().noneMatch(p -> p.endsWith(".") ? path.startsWith(p) : path.equals(p));
+    }
+
+    /** This key's change from {@code a} to {@code b}, or null when its value is the same. */
+    ConfigChange change(RuntimeConfig a, RuntimeConfig b) {
+        T x = getter.apply(a);
+        T y = getter.apply(b);
+        return java.util.Objects.equals(x, y) ? null : new ConfigChange(path, shown(x), shown(y));
+    }
+
+    private String shown(T v) {
+        Object d = v == null ? "(none)" : type.display(v);
+        return d instanceof String str ? '"' + str + '"' : String.valueOf(d);
+    }
+
+    /** Copies this key's value from {@code from} into the builder. */
+    void copy(RuntimeConfig from, RuntimeConfig.Builder to) {
+        setter.accept(to, getter.apply(from));
+    }
+
     static Optional<ConfigKey<?>> byPath(String path) {
         return ALL.stream().filter(k -> k.path.equals(path)).findFirst();
     }

@@ -135,6 +135,31 @@ public record RuntimeConfig(
         return this;
     }
 
+    /** The keys whose values differ in {@code next}, in table order (what a reload logs). */
+    public List<ConfigChange> changesTo(RuntimeConfig next) {
+        return ConfigKey.ALL.stream().map(k -> k.change(this, next)).filter(Objects::nonNull).toList();
+    }
+
+    /**
+     * This config with the values of {@code next} that a running runtime takes ({@code Runtime.updateConfig}:
+     * worker counts and scaling, loop limits, timeouts), and its own for the rest (backend, strategy,
+     * affinity, NUMA, the request journal, zero-copy I/O: those need a restart).
+     */
+    public RuntimeConfig withLiveValuesOf(RuntimeConfig next) {
+        Builder b = toBuilder();
+        for (ConfigKey<?> k : ConfigKey.ALL) {
+            if (k.live()) {
+                k.copy(next, b);
+            }
+        }
+        return b.build();
+    }
+
+    /** Whether a running runtime takes a change of {@code key} (a full TOML key): see {@link #withLiveValuesOf}. */
+    public static boolean appliesLive(String key) {
+        return ConfigKey.byPath(key).map(ConfigKey::live).orElse(false);
+    }
+
     /** A mutable builder; starts from the defaults. Not thread-safe: confine it to one thread. */
     public static final class Builder {
         private String backendType = "auto";

@@ -166,8 +166,10 @@ final class Listener {
         private volatile IoEventLoop[] loops;
         private final ByteBufAllocator allocator;
         private final int batch;
-        private final HttpDecoderConfig decoderConfig;
-        private final WriteBufferWaterMark waterMark;
+        /** What the decoder and water marks were made from; made again when the server's config changes. */
+        private ServerConfig made;
+        private HttpDecoderConfig decoderConfig;
+        private WriteBufferWaterMark waterMark;
         private int next;
 
         Acceptor(Server server, IoEventLoop[] loops, RuntimeConfig runtime) {
@@ -175,7 +177,11 @@ final class Listener {
             this.loops = loops;
             this.allocator = runtime.zeroCopyIo() ? DIRECT : HEAP;
             this.batch = runtime.ioBatchSize();
-            ServerConfig c = server.config;
+            configure(server.config);
+        }
+
+        private void configure(ServerConfig c) {
+            made = c;
             this.decoderConfig = new HttpDecoderConfig()
                     .setMaxInitialLineLength(c.maxRequestLineLength())
                     .setMaxHeaderSize(c.maxHeaderSize())
@@ -202,6 +208,9 @@ final class Listener {
                 child.unsafe().closeForcibly();
                 server.limitReached(ServerLimit.CONNECTIONS, address);
                 return;
+            }
+            if (server.config != made) {
+                configure(server.config);
             }
             try {
                 child.config().setOption(ChannelOption.TCP_NODELAY, true);

@@ -3,6 +3,7 @@ package io.stellane.server;
 import io.stellane.StellaneException;
 import io.stellane.backend.EventLoopBackend;
 import io.stellane.backend.IoBackend;
+import io.stellane.config.ConfigChange;
 import io.stellane.logging.LogThrottle;
 import io.stellane.recovery.RecoveryManager;
 import io.stellane.runtime.Runtime;
@@ -67,7 +68,8 @@ public final class Server {
     private static final AtomicInteger SERVER_IDS = new AtomicInteger();
 
     final Logger log;
-    final ServerConfig config;
+    /** Replaced by {@link #updateConfig}: a connection takes the one current when it opens. */
+    volatile ServerConfig config;
     private final List<Route> routeList = new ArrayList<>();
     private final RouteTree<Handler> declared = new RouteTree<>();
     private final List<Filter> filters = new ArrayList<>();
@@ -91,7 +93,6 @@ public final class Server {
     private final AtomicLong bufferedBodyBytes = new AtomicLong();
     /** Open connections per client address; only kept when that cap can bind before the global one. */
     private final ConcurrentHashMap<InetAddress, Integer> perAddress = new ConcurrentHashMap<>();
-    private final boolean countPerAddress;
     /** Connections chosen to be shed and not closed yet: each lets one new connection in over the cap. */
     private final AtomicInteger shedCredits = new AtomicInteger();
     private volatile long nothingToShedUntil = System.nanoTime();
@@ -125,11 +126,27 @@ public final class Server {
         for (int i = 0; i < limits.length; i++) {
             limits[i] = new LongAdder();
         }
-        this.countPerAddress = config.maxConnectionsPerAddress() < config.maxConnections();
     }
 
     public ServerConfig config() {
         return config;
+    }
+
+    /**
+     * Applies new limits and timeouts while the server runs: connections opened from now on get all of
+     * them; the server-wide ones (connection caps, the body budget, the drain timeout) apply at once;
+     * connections already open keep their timeouts and sizes. {@code backlog} applies to the next
+     * {@link #listen}. Returns what changed. Thread-safe.
+     */
+    public List<ConfigChange> updateConfig(ServerConfig next) {
+        Objects.requireNonNull(next, "next");
+        ServerConfig before = config;
+        config = next;
+        List<ConfigChange> changes = before.changesTo(next);
+        if (!changes.isEmpty()) {
+            log.info("server limits changed: {}", changes);
+        }
+        return changes;
     }
 
     // ---------------------------------------------------------------- routes
@@ -676,10 +693,11 @@ public final class Server {
 
     /** Counts a new connection from {@code address}; false (not counted) when that address is at its cap. */
     boolean admitAddress(InetAddress address) {
-        if (!countPerAddress || address == null) {
-            return true;
+        ServerConfig c = config;
+        if (c.maxConnectionsPerAddress() >= c.maxConnections() || address == null) {
+            return true; // the global cap binds first: nothing to count
         }
-        int cap = config.maxConnectionsPerAddress();
+        int cap = c.maxConnectionsPerAddress();
         boolean[] admitted = {false};
         perAddress.compute(address, (a, n) -> {
             int open = n == null ? 0 : n;
@@ -693,7 +711,7 @@ public final class Server {
     }
 
     void releaseAddress(InetAddress address) {
-        if (countPerAddress && address != null) {
+        if (address != null && !perAddress.isEmpty()) {
             perAddress.computeIfPresent(address, (a, n) -> n <= 1 ? null : n - 1);
         }
     }

@@ -1,12 +1,15 @@
 package io.stellane.server;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import io.stellane.config.ConfigChange;
 import io.stellane.config.ConfigException;
 import io.stellane.config.ConfigLoader;
 
+import java.lang.reflect.RecordComponent;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
@@ -131,6 +134,32 @@ public record ServerConfig(
         if (v.isNegative() || v.isZero()) {
             throw new IllegalArgumentException(name + " must be > 0, not " + v);
         }
+    }
+
+    /** The fields whose values differ in {@code next}, named as in TOML ({@code server.max_body_size}). */
+    public List<ConfigChange> changesTo(ServerConfig next) {
+        List<ConfigChange> out = new ArrayList<>();
+        for (RecordComponent rc : ServerConfig.class.getRecordComponents()) {
+            try {
+                Object a = rc.getAccessor().invoke(this);
+                Object b = rc.getAccessor().invoke(next);
+                if (!Objects.equals(a, b)) {
+                    out.add(new ConfigChange("server." + snake(rc.getName()), shown(a), shown(b)));
+                }
+            } catch (ReflectiveOperationException e) {
+                throw new IllegalStateException(e);
+            }
+        }
+        return out;
+    }
+
+    private static String snake(String camel) {
+        return camel.replaceAll("([a-z0-9])([A-Z])", "$1_$2").toLowerCase(Locale.ROOT);
+    }
+
+    private static String shown(Object v) {
+        return v instanceof Duration d ? '"' + d.toString().substring(2).toLowerCase(Locale.ROOT) + '"'
+                : String.valueOf(v);
     }
 
     // ---------------------------------------------------------------- TOML

@@ -1,5 +1,6 @@
 package io.stellane.server;
 
+import io.stellane.config.ConfigChange;
 import io.stellane.task.Task;
 import io.stellane.task.Worker;
 import org.junit.jupiter.api.Test;
@@ -178,6 +179,30 @@ abstract class ServerSuite extends ServerTestBase {
             RawClient.Resp r = c.send("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 11\r\nExpect: 100-continue\r\n\r\n").read();
             assertThat(r.status()).isEqualTo(413);
             assertThat(c.closedByServer()).isTrue();
+        }
+    }
+
+    @Test
+    void limitsChangedWhileRunningApplyToConnectionsOpenedAfter() throws IOException {
+        int port = start(ServerConfig.builder().maxBodySize(10).maxHeaderSize(2048).build(),
+                s -> s.post("/echo", ctx -> Task.completed(Response.text(ctx.request().bodyString()))));
+        String longHeader = "X-Long: " + "a".repeat(3000) + "\r\n";
+        try (RawClient before = new RawClient(port)) {
+            assertThat(before.send("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nabcde").read().status())
+                    .isEqualTo(200);
+            List<ConfigChange> changes = lastServer().updateConfig(
+                    lastServer().config().toBuilder().maxBodySize(20).maxHeaderSize(8192).build());
+            assertThat(changes).extracting(ConfigChange::toString)
+                    .containsExactly("server.max_header_size 2048 -> 8192", "server.max_body_size 10 -> 20");
+            assertThat(lastServer().updateConfig(lastServer().config())).as("the same again").isEmpty();
+            try (RawClient after = new RawClient(port)) {
+                RawClient.Resp r = after.send("POST /echo HTTP/1.1\r\nHost: x\r\n" + longHeader
+                        + "Content-Length: 15\r\n\r\n123456789012345").read();
+                assertThat(r.status()).as("new limits on a new connection").isEqualTo(200);
+                assertThat(r.body()).isEqualTo("123456789012345");
+            }
+            RawClient.Resp r = before.send("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 15\r\n\r\n123456789012345").read();
+            assertThat(r.status()).as("an open connection keeps the limits it opened with").isEqualTo(413);
         }
     }
 

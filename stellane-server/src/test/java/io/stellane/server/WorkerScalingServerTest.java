@@ -75,7 +75,7 @@ class WorkerScalingServerTest {
     }
 
     @ParameterizedTest(name = "{0}, starting with {1} workers")
-    @CsvSource({"nio, 1", "epoll, 2"})
+    @CsvSource({"nio, 1", "epoll, 2", "io_uring, 2"})
     void aLoadThatGrowsAndStopsAddsAWorkerAndRetiresItWithoutAFailedRequest(String backend, int initial) throws Exception {
         Runtime.init(RuntimeConfig.builder().backendType(backend).workerThreads(initial)
                 .scalingEnabled(true).minWorkers(1).maxWorkers(2)

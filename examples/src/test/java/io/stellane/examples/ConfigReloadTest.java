@@ -1,0 +1,126 @@
+package io.stellane.examples;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.regex.Pattern;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * The service's config file edited while a load runs: what can change live does (workers, loop
+ * limits, the public server's limits), what cannot is reported, an invalid file changes nothing,
+ * SIGHUP reloads too, and no request of the load fails on the way.
+ */
+class ConfigReloadTest {
+    @TempDir
+    Path tmp;
+    private ChildApp child;
+
+    @AfterEach
+    void kill() throws Exception {
+        if (child != null) {
+            child.kill();
+        }
+    }
+
+    private static String config(int workers, String maxBody, int port) {
+        return """
+                [runtime]
+                worker_threads = %d
+                max_tasks_per_loop = 500
+                [server]
+                host = "127.0.0.1"
+                port = %d
+                max_body_size = "%s"
+                """.formatted(workers, port, maxBody);
+    }
+
+    @Test
+    void anEditedFileIsAppliedLiveWhileALoadRunsAndABadOneChangesNothing() throws Exception {
+        Path file = tmp.resolve("stellane.toml");
+        Files.writeString(file, config(2, "1KiB", 0));
+        child = new ChildApp(tmp.resolve("child-tmp"), "--config", file.toString(), "--management-port", "0",
+                "--data-dir", tmp.resolve("data").toString());
+        int port = child.port();
+        int management = child.managementPort();
+        String twoKib = "x".repeat(2048);
+        assertThat(UsersServiceTest.call(port, "POST", "/echo", twoKib).statusCode()).isEqualTo(413);
+
+        AtomicBoolean running = new AtomicBoolean(true);
+        AtomicInteger ok = new AtomicInteger();
+        List<String> failures = new CopyOnWriteArrayList<>();
+        Thread load = Thread.ofPlatform().start(() -> {
+            try (HttpClient client = HttpClient.newHttpClient()) {
+                while (running.get()) {
+                    try {
+                        HttpResponse<String> r = client.send(HttpRequest.newBuilder(
+                                URI.create("http://127.0.0.1:" + port + "/plaintext")).timeout(Duration.ofSeconds(10)).build(),
+                                HttpResponse.BodyHandlers.ofString());
+                        if (r.statusCode() == 200) {
+                            ok.incrementAndGet();
+                        } else {
+                            failures.add("status " + r.statusCode());
+                        }
+                    } catch (Exception e) {
+                        failures.add(e.toString());
+                    }
+                }
+            }
+        });
+        try {
+            Files.writeString(file, config(1, "4KiB", 9999)); // 9999: a port only a restart could change
+            child.awaitLine(Pattern.compile("config reloaded from .*applied \\[runtime\\.worker_threads 2 -> 1, "
+                    + ".*server\\.max_body_size 1024 -> 4096.*needs a restart: \\[server\\.port 0 -> 9999\\]"), 20);
+            assertThat(UsersServiceTest.call(port, "POST", "/echo", twoKib).statusCode()).as("the new limit").isEqualTo(200);
+            awaitWorkers(management, 1);
+
+            Files.writeString(file, config(1, "lots", 9999));
+            child.awaitLine(Pattern.compile("config reload refused, nothing changed: invalid config server\\.max_body_size"), 20);
+            assertThat(UsersServiceTest.call(port, "POST", "/echo", twoKib).statusCode()).isEqualTo(200);
+
+            Files.writeString(file, config(2, "4KiB", 9999));
+            child.awaitLine(Pattern.compile("config reloaded from .*applied \\[runtime\\.worker_threads 1 -> 2\\]"), 20);
+            awaitWorkers(management, 2);
+
+            new ProcessBuilder("kill", "-HUP", Long.toString(child.process.pid())).start().waitFor(10, TimeUnit.SECONDS);
+            child.awaitLine(Pattern.compile("config reloaded from .*nothing changed"), 20);
+        } finally {
+            running.set(false);
+            load.join();
+        }
+        String metrics = UsersServiceTest.call(management, "GET", "/metrics", null).body();
+        assertThat(metrics).contains("stellane_config_reloads_total{result=\"applied\"} 2.0")
+                .contains("stellane_config_reloads_total{result=\"rejected\"} 1.0")
+                .contains("stellane_config_reloads_total{result=\"unchanged\"} 1.0");
+        System.out.printf("config reload: %d requests served during three reloads, %d failed%n", ok.get(), failures.size());
+        assertThat(ok.get()).isPositive();
+        assertThat(failures).as("requests of the load that failed during the reloads").isEmpty();
+    }
+
+    private static void awaitWorkers(int management, int count) throws Exception {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+        while (true) {
+            JsonNode stats = UsersServiceTest.json(UsersServiceTest.call(management, "GET", "/stats", null));
+            if (stats.path("runtime").path("workerCount").asInt() == count) {
+                return;
+            }
+            assertThat(System.nanoTime() < deadline).as("%d workers", count).isTrue();
+            TimeUnit.MILLISECONDS.sleep(50);
+        }
+    }
+}
