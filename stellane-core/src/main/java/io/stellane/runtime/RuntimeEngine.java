@@ -58,7 +58,10 @@ final class RuntimeEngine {
 
     private volatile State state = State.RUNNING;
     private volatile RuntimeWorker[] workers;
+    /** Every worker whose thread may still run: the current ones and retired ones not yet ended. */
     private final List<RuntimeWorker> allWorkers = new CopyOnWriteArrayList<>();
+    /** Executed, failed, timed, timed nanos of the workers that retired and ended. */
+    private final long[] retiredTotals = new long[4];
     private final AtomicInteger live = new AtomicInteger();
     private final CountDownLatch stopped = new CountDownLatch(1);
     private final AtomicInteger roundRobin = new AtomicInteger();
@@ -177,6 +180,12 @@ final class RuntimeEngine {
             // them would read every worker's flag.
             wakeIdleSibling(ws, target);
         }
+    }
+
+    /** The worker that takes over what reaches a retired one (worker 0 never retires), or null once stopped. */
+    RuntimeWorker heir() {
+        RuntimeWorker[] ws = workers;
+        return state == State.STOPPED || ws.length == 0 ? null : ws[0];
     }
 
     private RuntimeWorker place(Task<?> task, RuntimeWorker[] ws) {
@@ -586,6 +595,15 @@ final class RuntimeEngine {
 
     void workerEnded(RuntimeWorker w) {
         live.decrementAndGet();
+        if (w.retired() && state == State.RUNNING) {
+            synchronized (retiredTotals) { // its counts stay in the runtime's totals; the worker itself goes
+                retiredTotals[0] += w.executed();
+                retiredTotals[1] += w.failed();
+                retiredTotals[2] += w.timedTasks();
+                retiredTotals[3] += w.timedNanos();
+                allWorkers.remove(w);
+            }
+        }
     }
 
     /** Workers whose threads are still alive (retired ones included). */
@@ -612,12 +630,18 @@ final class RuntimeEngine {
     }
 
     RuntimeStats stats() {
-        long executed = 0, failed = 0, timed = 0, timedNanos = 0;
-        for (RuntimeWorker w : allWorkers) {
-            executed += w.executed();
-            failed += w.failed();
-            timed += w.timedTasks();
-            timedNanos += w.timedNanos();
+        long executed, failed, timed, timedNanos;
+        synchronized (retiredTotals) {
+            executed = retiredTotals[0];
+            failed = retiredTotals[1];
+            timed = retiredTotals[2];
+            timedNanos = retiredTotals[3];
+            for (RuntimeWorker w : allWorkers) {
+                executed += w.executed();
+                failed += w.failed();
+                timed += w.timedTasks();
+                timedNanos += w.timedNanos();
+            }
         }
         long active = active();
         peakActive.accumulate(active);

@@ -1,5 +1,6 @@
 package io.stellane.runtime;
 
+import io.stellane.StellaneException;
 import io.stellane.backend.EventLoopBackend;
 import io.stellane.backend.IoBackend;
 import io.stellane.backend.NettyBackend;
@@ -54,6 +55,9 @@ final class RuntimeWorker implements Worker, WorkerContext {
     private final int numaNode;
     private volatile int pinnedCpu = -1;
     private volatile boolean retired;
+    /** Retired and past its drain: what reaches it goes to the runtime's heir worker. */
+    private volatile boolean handedOver;
+    static final long RETIRE_LINGER_MILLIS = 1000;
     private volatile RuntimeWorker[] victims = new RuntimeWorker[0];
 
     private final Counters counters = new Counters();
@@ -123,13 +127,33 @@ final class RuntimeWorker implements Worker, WorkerContext {
 
     @Override
     public void execute(Runnable command) {
-        if (backend instanceof IoBackend io) {
-            io.ioEventLoop().execute(command);
-        } else {
-            Task<Void> t = Task.of(command::run).named("worker-" + id + "-execute");
-            t.markScheduled(id, 0);
-            backend.schedule(t);
+        if (handedOver) {
+            heir(command).execute(command);
+            return;
         }
+        try {
+            if (backend instanceof IoBackend io) {
+                io.ioEventLoop().execute(command);
+            } else {
+                Task<Void> t = Task.of(command::run).named("worker-" + id + "-execute");
+                t.markScheduled(id, 0);
+                backend.schedule(t);
+            }
+        } catch (RuntimeException rejected) {
+            if (!retired) {
+                throw rejected; // the runtime stopped: the caller decides
+            }
+            heir(command).execute(command);
+        }
+    }
+
+    /** Where what reaches this retired worker goes instead; throws once the runtime has stopped. */
+    private RuntimeWorker heir(Object what) {
+        RuntimeWorker heir = engine.heir();
+        if (heir == null || heir == this) {
+            throw new StellaneException("worker " + id + " has retired and the runtime has stopped: " + what + " not run");
+        }
+        return heir;
     }
 
     @Override
@@ -139,8 +163,18 @@ final class RuntimeWorker implements Worker, WorkerContext {
 
     @Override
     public Future<?> schedule(Runnable command, long delay, TimeUnit unit) {
+        if (handedOver) {
+            return heir(command).schedule(command, delay, unit);
+        }
         if (backend instanceof IoBackend io) {
-            return io.ioEventLoop().schedule(command, delay, unit);
+            io.netty.util.concurrent.ScheduledFuture<?> f = io.ioEventLoop().schedule(command, delay, unit);
+            // A loop cancels its pending timers when it ends: a retired worker's go to its heir instead.
+            f.addListener(done -> {
+                if (done.isCancelled() && handedOver) {
+                    heir(command).schedule(command, Math.max(0, f.getDelay(TimeUnit.NANOSECONDS)), TimeUnit.NANOSECONDS);
+                }
+            });
+            return f;
         }
         return engine.timer().schedule(() -> execute(command), delay, unit);
     }
@@ -295,10 +329,15 @@ final class RuntimeWorker implements Worker, WorkerContext {
         retired = true;
     }
 
-    /** Drains and ends: what its queue holds still runs. */
+    /**
+     * Hands over and ends: from now on what reaches this worker ({@link #execute}, {@link #schedule})
+     * goes to the heir; the loop goes on draining for {@link #RETIRE_LINGER_MILLIS} ms, for what a thread
+     * that read the flag just before handed it, then stops; its pending timers move to the heir.
+     */
     void retire() {
         retired = true;
-        backend.stop();
+        handedOver = true;
+        engine.timer().schedule(backend::stop, RETIRE_LINGER_MILLIS, TimeUnit.MILLISECONDS);
     }
 
     boolean retired() {

@@ -812,7 +812,8 @@ public final class Task<T> {
         }
         try {
             w.execute(() -> {
-                w.blockingDone(this, nanos, error);
+                Worker here = Worker.current(); // w, or its heir when w retired meanwhile
+                (here != null ? here : w).blockingDone(this, nanos, error);
                 settle(value, error);
             });
         } catch (Throwable rejected) {

@@ -4,11 +4,14 @@ import io.stellane.config.ConfigException;
 import io.stellane.config.ConfigLoader;
 import io.stellane.config.RuntimeConfig;
 import io.stellane.task.Task;
+import io.stellane.task.Worker;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
 import java.time.Duration;
 import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.BooleanSupplier;
@@ -106,5 +109,55 @@ class WorkerScalingTest {
         Runtime.init(RuntimeConfig.builder().backendType("nio").workerThreads(3).build());
         Runtime.updateConfig(Runtime.getConfig().toBuilder().scalingEnabled(true).minWorkers(1).maxWorkers(2).build());
         assertThat(Runtime.getStats().workerCount()).isEqualTo(2);
+    }
+
+    @Test
+    void aResultThatArrivesAfterItsWorkerRetiredIsDeliveredOnAnotherWorker() throws Exception {
+        Runtime.init(RuntimeConfig.builder().backendType("nio").workerThreads(2).build());
+        CountDownLatch started = new CountDownLatch(1);
+        CountDownLatch release = new CountDownLatch(1);
+        CompletableFuture<Integer> deliveredOn = new CompletableFuture<>();
+        Runtime.scheduleOnWorker(Task.of(() -> Task.blocking(() -> { // its home: worker 1, which started it
+            started.countDown();
+            release.await();
+            return 0;
+        }).map(v -> Worker.current() == null ? -1 : Worker.current().id()).onComplete((id, e) -> {
+            if (e != null) {
+                deliveredOn.completeExceptionally(e);
+            } else {
+                deliveredOn.complete(id);
+            }
+        }).start()), 1);
+        assertThat(started.await(5, TimeUnit.SECONDS)).isTrue();
+        Runtime.updateConfig(Runtime.getConfig().toBuilder().workerThreads(1).build());
+        await("worker 1's thread ended", Duration.ofSeconds(15), () -> Runtime.liveWorkers() == 1);
+        release.countDown();
+        assertThat(deliveredOn.get(5, TimeUnit.SECONDS)).as("the worker the result was delivered on").isEqualTo(0);
+    }
+
+    @Test
+    void aTimerOfARetiredWorkerFiresOnAnotherAndItsCountsStayInTheTotals() throws Exception {
+        Runtime.init(RuntimeConfig.builder().backendType("nio").workerThreads(2).build());
+        CompletableFuture<Integer> firedOn = new CompletableFuture<>();
+        CountDownLatch counted = new CountDownLatch(100);
+        for (int i = 0; i < 100; i++) {
+            Runtime.scheduleOnWorker(Task.of(counted::countDown), 1);
+        }
+        assertThat(counted.await(5, TimeUnit.SECONDS)).isTrue();
+        Runtime.scheduleOnWorker(Task.of(() -> Task.sleep(Duration.ofSeconds(3)) // its home: worker 1
+                .map(v -> Worker.current() == null ? -1 : Worker.current().id())
+                .onComplete((id, e) -> {
+                    if (e != null) {
+                        firedOn.completeExceptionally(e);
+                    } else {
+                        firedOn.complete(id);
+                    }
+                }).start()), 1);
+        long executedBefore = Runtime.getStats().totalTasksExecuted();
+        Runtime.updateConfig(Runtime.getConfig().toBuilder().workerThreads(1).build());
+        await("worker 1's thread ended", Duration.ofSeconds(15), () -> Runtime.liveWorkers() == 1);
+        assertThat(firedOn.get(10, TimeUnit.SECONDS)).as("the worker the sleep ended on").isEqualTo(0);
+        assertThat(Runtime.getStats().totalTasksExecuted()).as("a retired worker's tasks still count")
+                .isGreaterThanOrEqualTo(executedBefore);
     }
 }
