@@ -11,7 +11,7 @@ import java.util.concurrent.atomic.AtomicReference;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-/** The README's twenty lines, as written there (printing replaced by a capture and a stop). */
+/** The README's {@code Task<T>} example, as written there (printing replaced by a capture and a stop). */
 class ReadmeExampleTest {
     @Test
     void theReadmeExampleRuns() throws Exception {

@@ -8,11 +8,12 @@ import java.time.Instant;
  *
  * @param startTime              when the runtime was initialized
  * @param uptime                 time since then
- * @param totalTasksExecuted     scheduled tasks whose body ran, over all workers (retired ones included)
- * @param totalTasksFailed       scheduled tasks that failed (cancellations excluded)
+ * @param totalTasksExecuted     tasks that ran (scheduled tasks, request handlers, blocking calls), over
+ *                               all workers, retired ones included
+ * @param totalTasksFailed       of those, how many failed (cancellations excluded)
  * @param currentActiveTasks     tasks queued or running now
  * @param peakActiveTasks        the most tasks seen queued or running at once
- * @param averageTaskDurationMs  mean time a task's body held its worker
+ * @param averageTaskDurationMs  mean time a task ran (sampled; a blocking call's time is its virtual thread's)
  * @param backendType            the backend that runs (after {@code auto} was resolved)
  * @param workerCount            active workers
  * @param strategy               the scheduling strategy

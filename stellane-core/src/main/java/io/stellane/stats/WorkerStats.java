@@ -4,7 +4,8 @@ package io.stellane.stats;
  * A snapshot of one worker (the spec's {@code WorkerStats}).
  *
  * @param workerId          index from 0
- * @param tasksExecuted     tasks whose body ran on this worker
+ * @param tasksExecuted     tasks that ran on this worker: scheduled tasks, request handlers, and blocking
+ *                          calls started from it (their result comes back here)
  * @param tasksFailed       of those, how many failed
  * @param tasksStolen       tasks this worker took from others (WORK_STEALING)
  * @param currentQueueSize  tasks queued now

@@ -71,6 +71,19 @@ class DashboardBrowserTest {
         }
     }
 
+    private static void awaitWorkerCards(HeadlessChromium chromium, int count) throws Exception {
+        long deadline = System.nanoTime() + DEADLINE.toNanos();
+        List<JsonNode> seen = new ArrayList<>();
+        while (true) {
+            JsonNode state = nextState(chromium, deadline);
+            seen.add(state);
+            if (state.get("workers").asInt() == count) {
+                return;
+            }
+            assertThat(System.nanoTime() < deadline).as("%d worker cards; states seen: %s", count, seen).isTrue();
+        }
+    }
+
     @Test
     void theDashboardShowsEveryWorkerAndItsNumbersMoveInABrowser() throws Exception {
         String binary = System.getenv("STELLANE_CHROMIUM");
@@ -150,6 +163,12 @@ class DashboardBrowserTest {
                     assertThat(updatesSeen).as("page updates seen; states seen: %s", seen).isGreaterThanOrEqualTo(2);
                     assertThat(state.get("status").asText()).isEqualTo("live");
                     assertThat(state.get("http").asText()).as("the HTTP card").containsPattern("requests\\s+[1-9]");
+
+                    // a worker added live (scaling, a reload) gets its card; one retired loses it
+                    Runtime.updateConfig(Runtime.getConfig().toBuilder().workerThreads(WORKERS + 1).build());
+                    awaitWorkerCards(chromium, WORKERS + 1);
+                    Runtime.updateConfig(Runtime.getConfig().toBuilder().workerThreads(WORKERS).build());
+                    awaitWorkerCards(chromium, WORKERS);
                 }
             } finally {
                 load.shutdownNow();

@@ -24,10 +24,10 @@ final class RuntimeMeters {
     List<Meter> register(MeterRegistry registry) {
         return List.of(
                 FunctionCounter.builder("stellane.tasks.executed", this, RuntimeMeters::executed)
-                        .description("Scheduled tasks whose body ran, over all workers and runtime restarts")
+                        .description("Tasks that ran (scheduled tasks, request handlers, blocking calls), over all workers and runtime restarts")
                         .register(registry),
                 FunctionCounter.builder("stellane.tasks.failed", this, RuntimeMeters::failed)
-                        .description("Scheduled tasks that failed (cancellations excluded)")
+                        .description("Tasks that failed (cancellations excluded)")
                         .register(registry),
                 Gauge.builder("stellane.tasks.active", this, m -> m.read(RuntimeStats::currentActiveTasks))
                         .description("Tasks queued or running now").strongReference(true).register(registry),

@@ -81,7 +81,7 @@ final class WorkerMeters {
         Cell c = new Cell();
         String worker = Integer.toString(id);
         registered.add(FunctionCounter.builder("stellane.worker.tasks.executed", c, x -> x.executed.total())
-                .tag("worker", worker).description("Tasks whose body ran on this worker").register(registry));
+                .tag("worker", worker).description("Tasks that ran on this worker (scheduled tasks, request handlers, blocking calls)").register(registry));
         registered.add(FunctionCounter.builder("stellane.worker.tasks.failed", c, x -> x.failed.total())
                 .tag("worker", worker).description("Tasks started on this worker that failed").register(registry));
         registered.add(FunctionCounter.builder("stellane.worker.tasks.stolen", c, x -> x.stolen.total())
