@@ -14,6 +14,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.nio.file.Path;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
@@ -351,7 +352,7 @@ public final class Runtime {
 
     /** The workers' backends, in worker order: how a server registers its channels. */
     public static List<io.stellane.backend.EventLoopBackend> backends() {
-        return java.util.Arrays.stream(current().workers()).map(RuntimeWorker::backend).toList();
+        return Arrays.stream(current().workers()).map(RuntimeWorker::backend).toList();
     }
 
     /** Workers whose threads are alive, retiring ones included (0 after stop). */

@@ -15,18 +15,23 @@ import io.stellane.task.Worker;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import java.lang.management.ManagementFactory;
+import java.lang.management.ThreadMXBean;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Comparator;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
@@ -388,10 +393,10 @@ final class RuntimeEngine {
 
     // ---------------------------------------------------------------- scaling
 
-    private final java.lang.management.ThreadMXBean threads = java.lang.management.ManagementFactory.getThreadMXBean();
-    private volatile java.util.concurrent.ScheduledFuture<?> scaler;
+    private final ThreadMXBean threads = ManagementFactory.getThreadMXBean();
+    private volatile ScheduledFuture<?> scaler;
     /** Scaler state, on the timer thread only. */
-    private final Map<RuntimeWorker, long[]> cpuSeen = new java.util.HashMap<>();
+    private final Map<RuntimeWorker, long[]> cpuSeen = new HashMap<>();
     private long lastTickNanos;
     private long saturatedSince;
     private long idleSince;
@@ -513,7 +518,7 @@ final class RuntimeEngine {
             for (int i = count; i < cur.length; i++) {
                 RuntimeWorker w = cur[i];
                 w.leavePlacement();
-                List<java.util.concurrent.CompletableFuture<?>> held = new ArrayList<>();
+                List<CompletableFuture<?>> held = new ArrayList<>();
                 for (RuntimeLifecycleListener l : lifecycle) {
                     try {
                         held.add(l.workerRetiring(w.id(), w.backend()).toCompletableFuture());
@@ -521,7 +526,7 @@ final class RuntimeEngine {
                         log.error("lifecycle listener {} failed on worker {} retiring", l, w.id(), e);
                     }
                 }
-                java.util.concurrent.CompletableFuture.allOf(held.toArray(java.util.concurrent.CompletableFuture[]::new))
+                CompletableFuture.allOf(held.toArray(CompletableFuture[]::new))
                         .orTimeout(config.shutdownTimeout().toNanos() + RETIRE_GRACE_NANOS, TimeUnit.NANOSECONDS)
                         .whenComplete((v, e) -> {
                             if (e != null) {

@@ -17,6 +17,7 @@ import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
 import java.lang.management.ManagementFactory;
 import java.lang.management.ThreadMXBean;
+import java.util.concurrent.CancellationException;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.LongAdder;
@@ -63,7 +64,7 @@ final class RuntimeWorker implements Worker, WorkerContext {
     private final Counters counters = new Counters();
     private final LongAdder failed = new LongAdder();
 
-    private static final long CPU_WINDOW_NANOS = java.util.concurrent.TimeUnit.MILLISECONDS.toNanos(250);
+    private static final long CPU_WINDOW_NANOS = TimeUnit.MILLISECONDS.toNanos(250);
     private long cpuSampleNanos;
     private double lastUsage;
     private long wallSampleNanos;
@@ -251,7 +252,7 @@ final class RuntimeWorker implements Worker, WorkerContext {
         TIMED_TASKS.setOpaque(c, c.timedTasks + 1);
         TIMED_NANOS.setOpaque(c, c.timedNanos + nanos);
         EXECUTED.setOpaque(c, c.executed + 1);
-        if (error != null && !(error instanceof java.util.concurrent.CancellationException)) {
+        if (error != null && !(error instanceof CancellationException)) {
             failed.increment();
         }
     }

@@ -1,7 +1,7 @@
 package io.stellane.server;
 
-import io.netty.buffer.ByteBufAllocator;
 import io.netty.buffer.AdaptiveByteBufAllocator;
+import io.netty.buffer.ByteBufAllocator;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
@@ -17,7 +17,9 @@ import io.netty.handler.codec.http.HttpDecoderConfig;
 import io.netty.handler.codec.http.HttpResponseEncoder;
 import io.stellane.StellaneException;
 import io.stellane.backend.IoBackend;
+import io.stellane.backend.WorkerContext;
 import io.stellane.config.RuntimeConfig;
+import io.stellane.task.Worker;
 
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
@@ -165,6 +167,7 @@ final class Listener {
         /** Replaced, never changed in place, when workers join or retire. */
         private volatile IoEventLoop[] loops;
         private final ByteBufAllocator allocator;
+        /** The runtime's io_batch_size at bind; the accepting worker's current one once it runs. */
         private final int batch;
         /** What the decoder and water marks were made from; made again when the server's config changes. */
         private ServerConfig made;
@@ -217,7 +220,7 @@ final class Listener {
                 child.config().setAllocator(allocator);
                 child.config().setWriteBufferWaterMark(waterMark);
                 if (child.config().getRecvByteBufAllocator() instanceof MaxMessagesRecvByteBufAllocator r) {
-                    r.maxMessagesPerRead(batch);
+                    r.maxMessagesPerRead(Worker.current() instanceof WorkerContext w ? w.ioBatchSize() : batch);
                 }
                 Connection conn = new Connection(server, address);
                 child.pipeline().addLast(new RequestDecoder(decoderConfig, conn), new HttpResponseEncoder(), conn);

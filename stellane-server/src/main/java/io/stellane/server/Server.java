@@ -1,5 +1,6 @@
 package io.stellane.server;
 
+import io.netty.util.concurrent.EventExecutor;
 import io.stellane.StellaneException;
 import io.stellane.backend.EventLoopBackend;
 import io.stellane.backend.IoBackend;
@@ -7,6 +8,7 @@ import io.stellane.config.ConfigChange;
 import io.stellane.logging.LogThrottle;
 import io.stellane.recovery.RecoveryManager;
 import io.stellane.runtime.Runtime;
+import io.stellane.runtime.RuntimeLifecycleListener;
 import io.stellane.server.routing.RouteTree;
 import io.stellane.task.TaskErrorHandler;
 import io.stellane.task.Worker;
@@ -17,12 +19,17 @@ import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Comparator;
+import java.util.IdentityHashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
@@ -198,8 +205,8 @@ public final class Server {
      */
     /** Adds an observer of connections and requests (e.g. the Micrometer binding). */
     public synchronized Server observe(ServerObserver observer) {
-        java.util.Objects.requireNonNull(observer, "observer");
-        ServerObserver[] next = java.util.Arrays.copyOf(observers, observers.length + 1);
+        Objects.requireNonNull(observer, "observer");
+        ServerObserver[] next = Arrays.copyOf(observers, observers.length + 1);
         next[observers.length] = observer;
         observers = next;
         timeEveryRequest |= observer.timesEveryRequest();
@@ -305,7 +312,7 @@ public final class Server {
             }
         }
         journaledSensitive.merge(method + " " + path, headerNames.clone(), (a, b) -> {
-            String[] both = java.util.Arrays.copyOf(a, a.length + b.length);
+            String[] both = Arrays.copyOf(a, a.length + b.length);
             System.arraycopy(b, 0, both, a.length, b.length);
             return both;
         });
@@ -386,7 +393,7 @@ public final class Server {
         if (h != null) {
             int pc = ep.paramCount();
             if (pc > 0) {
-                cx.params(ep.paramNames(), java.util.Arrays.copyOf(params, pc));
+                cx.params(ep.paramNames(), Arrays.copyOf(params, pc));
             }
             cx.routePattern = ep.pattern();
         }
@@ -480,7 +487,7 @@ public final class Server {
     }
 
     /** How a server follows the runtime: drains before its workers end, listens again on a restart's new ones. */
-    private final class Lifecycle implements io.stellane.runtime.RuntimeLifecycleListener {
+    private final class Lifecycle implements RuntimeLifecycleListener {
         @Override
         public void stopping(boolean restarting) {
             if (restarting) {
@@ -506,7 +513,7 @@ public final class Server {
          * the idle timeout and the drain timeout, when the rest are closed).
          */
         @Override
-        public java.util.concurrent.CompletionStage<?> workerRetiring(int workerId, EventLoopBackend backend) {
+        public CompletionStage<?> workerRetiring(int workerId, EventLoopBackend backend) {
             if (!(backend instanceof IoBackend io)) {
                 return CompletableFuture.completedFuture(null);
             }
@@ -514,7 +521,7 @@ public final class Server {
             for (Listener l : listeners) {
                 l.workerRetiring(io, heir);
             }
-            io.netty.util.concurrent.EventExecutor loop = io.ioEventLoop();
+            EventExecutor loop = io.ioEventLoop();
             for (Connection c : connections) {
                 if (c.executor() == loop) {
                     c.retire();
@@ -747,7 +754,7 @@ public final class Server {
                 return false;
             }
             int batch = Math.max(1, config.maxConnections() / 64);
-            candidates.sort(java.util.Comparator.comparingLong(Connection::stateSince));
+            candidates.sort(Comparator.comparingLong(Connection::stateSince));
             int chosen = Math.min(batch, candidates.size());
             for (int i = 0; i < chosen; i++) {
                 candidates.get(i).shed();
@@ -805,7 +812,7 @@ public final class Server {
     }
 
     static Throwable unwrap(Throwable error) {
-        if (error instanceof java.util.concurrent.CompletionException && error.getCause() != null) {
+        if (error instanceof CompletionException && error.getCause() != null) {
             return error.getCause();
         }
         return error;
@@ -842,7 +849,7 @@ public final class Server {
             return;
         }
         RouteTree<Handler> tree = new RouteTree<>();
-        Map<Handler, String[]> kept = new java.util.IdentityHashMap<>();
+        Map<Handler, String[]> kept = new IdentityHashMap<>();
         for (Route r : routeList) {
             Handler h = wrap(r.handler);
             tree.add(r.method, r.pattern, h);
