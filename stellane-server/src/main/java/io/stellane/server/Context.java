@@ -7,8 +7,10 @@ import org.slf4j.Logger;
 
 import java.nio.charset.StandardCharsets;
 import java.util.HashMap;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.Optional;
 
 /**
@@ -21,7 +23,8 @@ import java.util.Optional;
 public final class Context {
     private static final String[] NO_PARAMS = new String[0];
 
-    private final Connection connection; // null during a replay
+    private final Dispatcher dispatcher;
+    private final Exchange exchange; // null during a replay
     private final Request request;
     private final long requestSeq;
     private String[] paramNames = NO_PARAMS;
@@ -39,7 +42,6 @@ public final class Context {
 
     /** What recovery keeps about a journaled or replayed request. */
     static final class RecoveryState {
-        final Server server;
         /** Non-null during a replay; null for a live journaled request. */
         final RecoveryMetadata metadata;
         /** The route's handler, for {@link #retryOriginalHandler()}; looked up on demand when null. */
@@ -47,29 +49,31 @@ public final class Context {
         /** What {@link #retryOriginalHandler()} answered during a replay: stored for the idempotency key. */
         Response replayResponse;
 
-        RecoveryState(Server server, RecoveryMetadata metadata) {
-            this.server = server;
+        RecoveryState(RecoveryMetadata metadata) {
             this.metadata = metadata;
         }
     }
 
-    Context(Connection connection, Request request, long requestSeq) {
-        this.connection = connection;
+    /** A live request, the {@code requestSeq}th on {@code exchange}. */
+    Context(Dispatcher dispatcher, Exchange exchange, Request request, long requestSeq) {
+        this.dispatcher = dispatcher;
+        this.exchange = exchange;
         this.request = request;
         this.requestSeq = requestSeq;
     }
 
-    /** A replay of a journaled request: no connection, the journaled id. */
-    Context(Server server, Request request, String requestId, RecoveryMetadata metadata) {
-        this.connection = null;
+    /** A replay of a journaled request: no exchange, the journaled id. */
+    Context(Dispatcher dispatcher, Request request, String requestId, RecoveryMetadata metadata) {
+        this.dispatcher = dispatcher;
+        this.exchange = null;
         this.request = request;
         this.requestSeq = 0;
         this.requestId = requestId;
-        this.recoveryState = new RecoveryState(server, metadata);
+        this.recoveryState = new RecoveryState(metadata);
     }
 
-    private Server server() {
-        return connection != null ? connection.server : recoveryState.server;
+    Dispatcher dispatcher() {
+        return dispatcher;
     }
 
     void presetRequestId(String id) {
@@ -125,7 +129,7 @@ public final class Context {
 
     /** Path parameter names and decoded values, in path order. */
     public Map<String, String> params() {
-        Map<String, String> m = new java.util.LinkedHashMap<>();
+        Map<String, String> m = new LinkedHashMap<>();
         for (String n : paramNames) {
             m.put(n, param(n));
         }
@@ -188,7 +192,7 @@ public final class Context {
     public String requestId() {
         String id = requestId;
         if (id == null) {
-            id = requestId = Long.toHexString(connection.id) + "-" + Long.toHexString(requestSeq);
+            id = requestId = Long.toHexString(exchange.id()) + "-" + Long.toHexString(requestSeq);
         }
         return id;
     }
@@ -197,7 +201,7 @@ public final class Context {
     public Logger logger() {
         Logger l = logger;
         if (l == null) {
-            l = logger = new RequestLogger(server().log, requestId());
+            l = logger = new RequestLogger(dispatcher.server().log, requestId());
         }
         return l;
     }
@@ -217,9 +221,9 @@ public final class Context {
      * blocking handler then.
      */
     public void recoveryData(String key, String value) {
-        java.util.Objects.requireNonNull(key, "key");
-        java.util.Objects.requireNonNull(value, "value");
-        ServerRecovery rec = server().recovery;
+        Objects.requireNonNull(key, "key");
+        Objects.requireNonNull(value, "value");
+        RecoveryInterceptor rec = dispatcher.recovery;
         if (rec != null && recoveryState != null) {
             rec.putCustomData(this, key, value);
         }
@@ -235,7 +239,7 @@ public final class Context {
         RecoveryState rs = recoveryState;
         Handler h = rs == null ? null : rs.originalHandler;
         if (h == null) {
-            h = server().routeFor(this);
+            h = dispatcher.route(this);
         }
         if (h == null) {
             return Task.completed(Response.notFound());

@@ -24,6 +24,7 @@ import io.stellane.task.Worker;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 
 /**
@@ -200,16 +201,8 @@ final class Listener {
                 return;
             }
             InetAddress address = child.remoteAddress() instanceof InetSocketAddress a ? a.getAddress() : null;
-            if (!server.admitAddress(address)) {
-                child.unsafe().closeForcibly();
-                server.limitReached(ServerLimit.CONNECTIONS_PER_ADDRESS, address);
-                return;
-            }
-            if (server.openConnections.incrementAndGet() > server.config.maxConnections() && !server.shedForNewConnection()) {
-                server.openConnections.decrementAndGet();
-                server.releaseAddress(address);
-                child.unsafe().closeForcibly();
-                server.limitReached(ServerLimit.CONNECTIONS, address);
+            if (server.connections.admit(address) != null) {
+                child.unsafe().closeForcibly(); // refused: counted and logged by admit
                 return;
             }
             if (server.config != made) {
@@ -222,7 +215,7 @@ final class Listener {
                 if (child.config().getRecvByteBufAllocator() instanceof MaxMessagesRecvByteBufAllocator r) {
                     r.maxMessagesPerRead(Worker.current() instanceof WorkerContext w ? w.ioBatchSize() : batch);
                 }
-                Connection conn = new Connection(server, address);
+                Http1Connection conn = new Http1Connection(server, address);
                 child.pipeline().addLast(new RequestDecoder(decoderConfig, conn), new HttpResponseEncoder(), conn);
                 IoEventLoop[] ls = loops;
                 int i = next < ls.length ? next : 0;
@@ -234,14 +227,12 @@ final class Listener {
                         child.unsafe().closeForcibly();
                         if (counted[0]) {
                             counted[0] = false;
-                            server.openConnections.decrementAndGet();
-                            server.releaseAddress(address);
+                            server.connections.release(address);
                         }
                     }
                 });
             } catch (Throwable t) {
-                server.openConnections.decrementAndGet();
-                server.releaseAddress(address);
+                server.connections.release(address);
                 child.unsafe().closeForcibly();
                 server.reportConnectionError(t);
             }
@@ -254,13 +245,13 @@ final class Listener {
         }
 
         synchronized void add(IoEventLoop loop) {
-            IoEventLoop[] ls = java.util.Arrays.copyOf(loops, loops.length + 1);
+            IoEventLoop[] ls = Arrays.copyOf(loops, loops.length + 1);
             ls[ls.length - 1] = loop;
             loops = ls;
         }
 
         synchronized void remove(IoEventLoop loop) {
-            IoEventLoop[] ls = java.util.Arrays.stream(loops).filter(l -> l != loop).toArray(IoEventLoop[]::new);
+            IoEventLoop[] ls = Arrays.stream(loops).filter(l -> l != loop).toArray(IoEventLoop[]::new);
             if (ls.length > 0) {
                 loops = ls;
             }

@@ -23,12 +23,42 @@ public final class Request {
     private final String query;
     private final byte[] body;
 
-    Request(HttpRequest head, String method, String path, String query, byte[] body) {
+    /** The path of {@code OPTIONS *}; compared by identity. */
+    static final String ASTERISK = "*";
+
+    private Request(HttpRequest head, String method, String path, String query, byte[] body) {
         this.head = head;
         this.method = method;
         this.path = path;
         this.query = query;
         this.body = body;
+    }
+
+    /**
+     * A request as read from the wire or from the journal, its target split here and nowhere else:
+     * origin-form ({@code /a/b?q}), absolute-form ({@code http://host/a/b?q}, routed on its path; no
+     * path is {@code /}), or {@code *} (path {@link #ASTERISK}). The target is valid (the connection
+     * checked it before; the journal kept one that was).
+     */
+    static Request of(HttpRequest head, byte[] body) {
+        String uri = head.uri();
+        String method = head.method().name();
+        if (uri.charAt(0) == '/') {
+            int q = uri.indexOf('?');
+            return q < 0 ? new Request(head, method, uri, "", body)
+                    : new Request(head, method, uri.substring(0, q), uri.substring(q + 1), body);
+        }
+        if (uri.equals(ASTERISK)) {
+            return new Request(head, method, ASTERISK, "", body);
+        }
+        int authority = uri.indexOf("://") + 3;
+        int slash = uri.indexOf('/', authority);
+        int q = uri.indexOf('?', authority);
+        if (slash < 0 || (q >= 0 && q < slash)) {
+            return new Request(head, method, "/", q < 0 ? "" : uri.substring(q + 1), body);
+        }
+        return q < 0 ? new Request(head, method, uri.substring(slash), "", body)
+                : new Request(head, method, uri.substring(slash, q), uri.substring(q + 1), body);
     }
 
     /** The method as sent, e.g. {@code "GET"}. */

@@ -15,7 +15,7 @@ import java.util.List;
  * Netty's request decoder plus what it does not do itself: it rejects obs-fold (a header line
  * starting with SP or HT, which Netty would fold into the previous value), tells the connection
  * when the bytes of a new request head start arriving (for the header read timeout), and decodes a
- * new request only when the connection is ready for one ({@link Connection#readyForRequest()}).
+ * new request only when the connection is ready for one ({@link Http1Connection#readyForRequest()}).
  * Until then the bytes stay here, the connection stops reading the socket, and
  * {@link #decodeBuffered()} picks them up when it is ready again.
  *
@@ -30,14 +30,14 @@ final class RequestDecoder extends HttpRequestDecoder {
         }
     }
 
-    private final Connection connection;
+    private final Http1Connection connection;
     private ChannelHandlerContext ctx;
     private boolean atHead = true;
     private boolean midHead;
     private boolean folded;
     private boolean decoding;
 
-    RequestDecoder(HttpDecoderConfig config, Connection connection) {
+    RequestDecoder(HttpDecoderConfig config, Http1Connection connection) {
         super(config);
         this.connection = connection;
         connection.decoder(this);

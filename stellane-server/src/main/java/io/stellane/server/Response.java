@@ -23,12 +23,11 @@ public final class Response {
 
     int status;
     String contentType;
-    /** null, byte[], String, Body, Json or Streamer. */
-    Object body;
+    ResponseBody body;
     /** name, value, name, value, ... ; allocated on first use. */
     List<String> headers;
 
-    private Response(int status, String contentType, Object body) {
+    private Response(int status, String contentType, ResponseBody body) {
         this.status = status;
         this.contentType = contentType;
         this.body = body;
@@ -38,7 +37,7 @@ public final class Response {
 
     /** 200 with no body. */
     public static Response ok() {
-        return new Response(200, null, null);
+        return new Response(200, null, ResponseBody.EMPTY);
     }
 
     /** 200 with a {@code text/plain; charset=utf-8} body. */
@@ -48,22 +47,23 @@ public final class Response {
 
     /** 200 with a pre-encoded constant body. */
     public static Response ok(Body body) {
-        return new Response(200, null, Objects.requireNonNull(body, "body"));
+        return new Response(200, null, new ResponseBody.Constant(Objects.requireNonNull(body, "body")));
     }
 
     /** 200 with {@code bytes} (not copied: do not change them afterwards) of type {@code contentType}. */
     public static Response ok(byte[] bytes, String contentType) {
-        return new Response(200, Objects.requireNonNull(contentType, "contentType"), Objects.requireNonNull(bytes, "bytes"));
+        return new Response(200, Objects.requireNonNull(contentType, "contentType"),
+                new ResponseBody.Bytes(Objects.requireNonNull(bytes, "bytes")));
     }
 
     /** 200 with a {@code text/plain; charset=utf-8} body. */
     public static Response text(String text) {
-        return new Response(200, TEXT_PLAIN, Objects.requireNonNull(text, "text"));
+        return new Response(200, TEXT_PLAIN, new ResponseBody.Text(Objects.requireNonNull(text, "text")));
     }
 
     /** 200 with {@code value} serialized as JSON by the server's shared {@code ObjectMapper}. */
     public static Response json(Object value) {
-        return new Response(200, APPLICATION_JSON, new Json(value));
+        return new Response(200, APPLICATION_JSON, new ResponseBody.JsonValue(value));
     }
 
     /**
@@ -71,7 +71,7 @@ public final class Response {
      * the fluent {@link #status(int)}, hence the name.)
      */
     public static Response of(int status) {
-        return new Response(checkStatus(status), null, null);
+        return new Response(checkStatus(status), null, ResponseBody.EMPTY);
     }
 
     /** 201 with {@code value} as JSON. */
@@ -81,7 +81,7 @@ public final class Response {
 
     /** 204. */
     public static Response noContent() {
-        return new Response(204, null, null);
+        return new Response(204, null, ResponseBody.EMPTY);
     }
 
     /** 404 with a JSON error body. */
@@ -116,7 +116,7 @@ public final class Response {
 
     /** {@code status} with the body {@code {"error": message}}, the message JSON-escaped. */
     public static Response error(int status, String message) {
-        return new Response(checkStatus(status), APPLICATION_JSON, errorJson(message, null));
+        return new Response(checkStatus(status), APPLICATION_JSON, new ResponseBody.Bytes(errorJson(message, null)));
     }
 
     /**
@@ -127,7 +127,7 @@ public final class Response {
      */
     public static Response stream(String contentType, StreamProducer producer) {
         return new Response(200, Objects.requireNonNull(contentType, "contentType"),
-                new Streamer(Objects.requireNonNull(producer, "producer")));
+                new ResponseBody.Streamed(Objects.requireNonNull(producer, "producer")));
     }
 
     /** Writes a streaming body; see {@link Response#stream}. */
@@ -196,12 +196,6 @@ public final class Response {
     }
 
     // ---------------------------------------------------------------- internals
-
-    record Json(Object value) {
-    }
-
-    record Streamer(StreamProducer producer) {
-    }
 
     private static int checkStatus(int status) {
         if (status < 200 || status > 599) {

@@ -5,7 +5,6 @@ import io.stellane.StellaneException;
 import io.stellane.backend.EventLoopBackend;
 import io.stellane.backend.IoBackend;
 import io.stellane.config.ConfigChange;
-import io.stellane.logging.LogThrottle;
 import io.stellane.recovery.RecoveryManager;
 import io.stellane.runtime.Runtime;
 import io.stellane.runtime.RuntimeLifecycleListener;
@@ -15,27 +14,21 @@ import io.stellane.task.Worker;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
-import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.Comparator;
 import java.util.IdentityHashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
-import java.util.Set;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CompletionException;
 import java.util.concurrent.CompletionStage;
-import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicInteger;
-import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.LongAdder;
 import java.util.function.Predicate;
 
@@ -84,29 +77,19 @@ public final class Server {
     private final List<Listener> listeners = new CopyOnWriteArrayList<>();
     private final List<TaskErrorHandler> taskErrorHandlers = new CopyOnWriteArrayList<>();
 
-    /** The frozen route tree with filters applied, built by the first listen(). */
-    volatile RouteTree<Handler> routes;
-    volatile String allowAll;
-    final Set<Connection> connections = ConcurrentHashMap.newKeySet();
-    final AtomicInteger openConnections = new AtomicInteger();
+    /** The frozen route tree with filters applied, built by the first listen() or recover(). */
+    private volatile RouteTree<Handler> routes;
+    /** Built from the frozen routes once recovery is settled: what every request goes through. */
+    private volatile Dispatcher dispatcher;
+    final Connections connections = new Connections(this);
     volatile ServerObserver[] observers = new ServerObserver[0];
     volatile boolean timeEveryRequest;
     final LongAdder requests = new LongAdder();
     final LongAdder handlerErrors = new LongAdder();
     final LongAdder rejected = new LongAdder();
-    private final LongAdder[] limits = new LongAdder[ServerLimit.values().length];
-    private final LogThrottle limitLog = new LogThrottle(Duration.ofSeconds(10));
-    /** Request-body bytes held by all connections, against {@link ServerConfig#maxBufferedBodyBytes()}. */
-    private final AtomicLong bufferedBodyBytes = new AtomicLong();
-    /** Open connections per client address; only kept when that cap can bind before the global one. */
-    private final ConcurrentHashMap<InetAddress, Integer> perAddress = new ConcurrentHashMap<>();
-    /** Connections chosen to be shed and not closed yet: each lets one new connection in over the cap. */
-    private final AtomicInteger shedCredits = new AtomicInteger();
-    private volatile long nothingToShedUntil = System.nanoTime();
     volatile boolean draining;
-    private volatile CompletableFuture<Void> drained;
-    /** Null unless request recovery is enabled: the hot path pays one null check. */
-    volatile ServerRecovery recovery;
+    /** Null unless request recovery is enabled. */
+    private volatile RecoveryInterceptor recovery;
     private final List<RecoverHookWithMetadata> recoverHooks = new CopyOnWriteArrayList<>();
     /** The journal this server opened itself (recovery on in the runtime's config): closed by {@link #stop}. */
     private volatile RecoveryManager ownedRecovery;
@@ -130,9 +113,6 @@ public final class Server {
     public Server(ServerConfig config) {
         this.config = Objects.requireNonNull(config, "config");
         this.log = LoggerFactory.getLogger(Server.class.getName() + (SERVER_IDS.getAndIncrement() == 0 ? "" : "." + SERVER_IDS.get()));
-        for (int i = 0; i < limits.length; i++) {
-            limits[i] = new LongAdder();
-        }
     }
 
     public ServerConfig config() {
@@ -281,7 +261,7 @@ public final class Server {
      */
     public synchronized Server enableRequestRecovery(RecoveryManager manager, Predicate<Request> journalIf) {
         checkNotListening("enableRequestRecovery");
-        recovery = new ServerRecovery(this, Objects.requireNonNull(manager, "manager"),
+        recovery = new RecoveryInterceptor(this, Objects.requireNonNull(manager, "manager"),
                 Objects.requireNonNull(journalIf, "journalIf"));
         return this;
     }
@@ -356,48 +336,17 @@ public final class Server {
         if (Worker.current() != null) {
             throw new StellaneException("Server.recover() called on a worker thread; call it from main");
         }
-        ServerRecovery rec = recovery;
+        RecoveryInterceptor rec = recovery;
         if (rec == null) {
             throw new IllegalStateException("recover(): call enableRequestRecovery(manager) first");
         }
-        freeze();
-        List<RecoverHookWithMetadata> hooks = List.copyOf(recoverHooks);
-        return rec.manager.recoverAll((request, meta) -> rec.replay(request, meta, hooks));
+        return rec.manager.recoverAll(new Replays(dispatcher(), recoverHooks));
     }
 
     /** Recovery counters; all zero when recovery is not enabled. */
     public RecoveryStats recoveryStats() {
-        ServerRecovery rec = recovery;
+        RecoveryInterceptor rec = recovery;
         return rec == null ? new RecoveryStats(0, 0, 0, 0, 0, 0, 0, 0, 0) : rec.stats();
-    }
-
-    /** The route handler (with filters) for {@code cx}'s request, setting its route and parameters; null when none. */
-    Handler routeFor(Context cx) {
-        RouteTree<Handler> tree = routes;
-        if (tree == null) {
-            return null;
-        }
-        String[] params = new String[Math.max(tree.maxParams(), 1)];
-        RouteTree.Endpoint<Handler> ep = tree.find(cx.request().path(), params);
-        if (ep == null) {
-            return null;
-        }
-        int m = RouteTree.methodIndex(cx.request().method());
-        if (m < 0) {
-            return null;
-        }
-        Handler h = ep.value(m);
-        if (h == null && m == RouteTree.HEAD) {
-            h = ep.value(RouteTree.GET);
-        }
-        if (h != null) {
-            int pc = ep.paramCount();
-            if (pc > 0) {
-                cx.params(ep.paramNames(), Arrays.copyOf(params, pc));
-            }
-            cx.routePattern = ep.pattern();
-        }
-        return h;
     }
 
     // ---------------------------------------------------------------- listening
@@ -434,6 +383,7 @@ public final class Server {
         }
         freeze();
         openConfiguredRecovery();
+        dispatcher();
         int bound = bind(io, host, port);
         addresses.add(new InetSocketAddress(host, bound));
         Runtime.addLifecycleListener(lifecycle); // once: adding it again does nothing
@@ -442,7 +392,6 @@ public final class Server {
 
     private int bind(List<IoBackend> io, String host, int port) {
         draining = false;
-        drained = null;
         Listener l = new Listener(this, io, Runtime.getConfig());
         int bound = l.bind(new InetSocketAddress(host, port));
         listeners.add(l);
@@ -480,7 +429,7 @@ public final class Server {
                     + " RecoveryManager with enableRequestRecovery)", e);
         }
         ownedRecovery = manager;
-        recovery = new ServerRecovery(this, manager, UNSAFE_METHODS);
+        recovery = new RecoveryInterceptor(this, manager, UNSAFE_METHODS);
         RecoveryManager.RecoveryReport report = recover();
         log.info("request recovery: {} journal at {}; {} pending request(s) found, {} recovered, {} quarantined",
                 rc.recoveryBackend(), rc.recoveryPath(), report.found(), report.recovered(), report.quarantined());
@@ -522,7 +471,7 @@ public final class Server {
                 l.workerRetiring(io, heir);
             }
             EventExecutor loop = io.ioEventLoop();
-            for (Connection c : connections) {
+            for (Http1Connection c : connections.open()) {
                 if (c.executor() == loop) {
                     c.retire();
                 }
@@ -531,9 +480,9 @@ public final class Server {
             long deadline = System.nanoTime() + config.idleTimeout().toNanos() + config.drainTimeout().toNanos();
             Thread.ofVirtual().name("stellane-server-retire-" + workerId).start(() -> {
                 try {
-                    while (connections.stream().anyMatch(c -> c.executor() == loop)) {
+                    while (connections.open().stream().anyMatch(c -> c.executor() == loop)) {
                         if (System.nanoTime() - deadline > 0) {
-                            connections.stream().filter(c -> c.executor() == loop).forEach(Connection::forceClose);
+                            connections.open().stream().filter(c -> c.executor() == loop).forEach(Http1Connection::forceClose);
                             break;
                         }
                         Thread.sleep(50); // polling a retirement that takes seconds; nothing waits on each step
@@ -605,32 +554,28 @@ public final class Server {
 
     /** Stops listening and drains the connections, bounded by {@code timeout}; what stop and a restart share. */
     private void drainAndClose(Duration timeout) {
-        CompletableFuture<Void> done = new CompletableFuture<>();
-        drained = done;
         draining = true; // from here every response closes its connection
+        CompletableFuture<Void> done = connections.drained();
         List<Listener> ls = new ArrayList<>(listeners);
         listeners.clear();
         for (Listener l : ls) {
             l.close();
         }
-        for (Connection c : connections) {
+        for (Http1Connection c : connections.open()) {
             c.drain();
-        }
-        if (connections.isEmpty()) {
-            done.complete(null);
         }
         if (Worker.current() == null) {
             try {
                 done.get(timeout.toNanos(), TimeUnit.NANOSECONDS);
             } catch (TimeoutException e) {
-                log.warn("stop: {} connection(s) still busy after {}; closing them", connections.size(), timeout);
+                log.warn("stop: {} connection(s) still busy after {}; closing them", connections.open().size(), timeout);
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
             } catch (Exception e) {
                 log.warn("stop: {}", e.toString());
             }
         }
-        for (Connection c : connections) {
+        for (Http1Connection c : connections.open()) {
             c.forceClose();
         }
     }
@@ -653,195 +598,48 @@ public final class Server {
     }
 
     public int openConnections() {
-        return openConnections.get();
+        return connections.count();
     }
 
     /** How many times clients ran into {@code limit} since this server was made. */
     public long limitCount(ServerLimit limit) {
-        return limits[limit.ordinal()].sum();
+        return connections.limitCount(limit);
     }
 
     /** Request-body bytes buffered by all connections now (bounded by {@link ServerConfig#maxBufferedBodyBytes()}). */
     public long bufferedBodyBytes() {
-        return bufferedBodyBytes.get();
-    }
-
-    // ---------------------------------------------------------------- limits
-
-    /** Counts a tripped limit, tells the observers, and logs it at most once per ten seconds. */
-    void limitReached(ServerLimit limit, Object client) {
-        limits[limit.ordinal()].increment();
-        for (ServerObserver o : observers) {
-            try {
-                o.limitReached(limit);
-            } catch (RuntimeException e) {
-                log.warn("server observer {} threw", o, e);
-            }
-        }
-        if (limit != ServerLimit.WRITE_BACKPRESSURE) { // normal flow control, not worth a line
-            limitLog.warn(log, limit.label(), "limit " + limit.label() + " reached (" + client
-                    + "); see ServerLimit." + limit.name() + " in docs/OPERATIONS.md", null);
-        }
-    }
-
-    /** Takes {@code bytes} of the request-body budget; false (nothing taken) when they do not fit. */
-    boolean reserveBody(long bytes) {
-        long max = config.maxBufferedBodyBytes();
-        if (bufferedBodyBytes.addAndGet(bytes) <= max) {
-            return true;
-        }
-        bufferedBodyBytes.addAndGet(-bytes);
-        return false;
-    }
-
-    void releaseBody(long bytes) {
-        bufferedBodyBytes.addAndGet(-bytes);
-    }
-
-    /** Counts a new connection from {@code address}; false (not counted) when that address is at its cap. */
-    boolean admitAddress(InetAddress address) {
-        ServerConfig c = config;
-        if (c.maxConnectionsPerAddress() >= c.maxConnections() || address == null) {
-            return true; // the global cap binds first: nothing to count
-        }
-        int cap = c.maxConnectionsPerAddress();
-        boolean[] admitted = {false};
-        perAddress.compute(address, (a, n) -> {
-            int open = n == null ? 0 : n;
-            if (open >= cap) {
-                return n;
-            }
-            admitted[0] = true;
-            return open + 1;
-        });
-        return admitted[0];
-    }
-
-    void releaseAddress(InetAddress address) {
-        if (address != null && !perAddress.isEmpty()) {
-            perAddress.computeIfPresent(address, (a, n) -> n <= 1 ? null : n - 1);
-        }
-    }
-
-    /**
-     * At {@code maxConnections}: whether a new connection may come in anyway because an idle or slow
-     * one is being shed for it. Sheds in batches (a scan of every connection is paid for by a
-     * sixty-fourth of the cap's worth of new connections), oldest in its state first: connections that
-     * sent nothing yet, idle keep-alive ones, and ones dribbling a head or body. Connections whose
-     * request is being handled are never shed. When there is nothing to shed, no scan is tried again
-     * for 100 ms, so a flood of connects does not turn every accept into a scan.
-     */
-    boolean shedForNewConnection() {
-        if (takeShedCredit()) {
-            return true;
-        }
-        long now = System.nanoTime();
-        if (now - nothingToShedUntil < 0) {
-            return false;
-        }
-        synchronized (shedCredits) {
-            if (takeShedCredit()) {
-                return true;
-            }
-            List<Connection> candidates = new ArrayList<>();
-            for (Connection c : connections) {
-                if (c.sheddable()) {
-                    candidates.add(c);
-                }
-            }
-            if (candidates.isEmpty()) {
-                nothingToShedUntil = now + TimeUnit.MILLISECONDS.toNanos(100);
-                return false;
-            }
-            int batch = Math.max(1, config.maxConnections() / 64);
-            candidates.sort(Comparator.comparingLong(Connection::stateSince));
-            int chosen = Math.min(batch, candidates.size());
-            for (int i = 0; i < chosen; i++) {
-                candidates.get(i).shed();
-            }
-            shedCredits.addAndGet(chosen - 1); // one is this connection's
-            return true;
-        }
-    }
-
-    private boolean takeShedCredit() {
-        for (int c; (c = shedCredits.get()) > 0; ) {
-            if (shedCredits.compareAndSet(c, c - 1)) {
-                return true;
-            }
-        }
-        return false;
+        return connections.bufferedBodyBytes();
     }
 
     // ---------------------------------------------------------------- internals
-
-    void connectionOpened(Connection c) {
-        connections.add(c);
-        for (ServerObserver o : observers) {
-            o.connectionOpened();
-        }
-    }
-
-    void connectionClosed(Connection c) {
-        for (ServerObserver o : observers) {
-            o.connectionClosed();
-        }
-        connections.remove(c);
-        releaseAddress(c.address);
-        openConnections.decrementAndGet();
-        CompletableFuture<Void> d = drained;
-        if (d != null && connections.isEmpty()) {
-            d.complete(null);
-        }
-    }
 
     void reportConnectionError(Throwable error) {
         log.debug("connection error: {}", error.toString());
     }
 
-    /** The response for a handler failure: a mapper's, an HttpException's status, or the generic 500. */
-    Response mapError(Throwable error, Context ctx) {
-        error = unwrap(error);
-        Response mapped = mappedResponse(error, ctx);
-        if (mapped != null) {
-            return mapped;
+    /** The error mapper for failures of {@code type}: its own, else its closest superclass's; null when none. */
+    @SuppressWarnings("unchecked")
+    ErrorMapper<Throwable> errorMapper(Class<?> type) {
+        for (Class<?> c = type; c != null && c != Object.class; c = c.getSuperclass()) {
+            ErrorMapper<? extends Throwable> m = errorMappers.get(c);
+            if (m != null) {
+                return (ErrorMapper<Throwable>) m;
+            }
         }
-        handlerErrors.increment();
-        ctx.logger().error("handler failed: {} {}", ctx.request().method(), ctx.route() == null ? "?" : ctx.route(), error);
-        return Response.ok(Response.errorJson("Internal Server Error", ctx.requestId()), Response.APPLICATION_JSON).status(500);
-    }
-
-    static Throwable unwrap(Throwable error) {
-        if (error instanceof CompletionException && error.getCause() != null) {
-            return error.getCause();
-        }
-        return error;
+        return null;
     }
 
     /**
-     * The response the server gives live for {@code error} when it maps it (an error mapper, an
-     * {@link HttpException}), or null for a failure it would answer with the generic 500.
+     * What requests go through: built from the frozen routes once recovery is settled (the first
+     * {@link #recover} or {@link #listen}, whichever comes first), then fixed.
      */
-    Response mappedResponse(Throwable error, Context ctx) {
-        for (Class<?> c = error.getClass(); c != null && c != Object.class; c = c.getSuperclass()) {
-            @SuppressWarnings("unchecked")
-            ErrorMapper<Throwable> m = (ErrorMapper<Throwable>) errorMappers.get(c);
-            if (m != null) {
-                try {
-                    Response r = m.toResponse(error, ctx);
-                    if (r != null) {
-                        return r;
-                    }
-                } catch (Throwable t) {
-                    error.addSuppressed(t);
-                }
-                break;
-            }
+    synchronized Dispatcher dispatcher() {
+        Dispatcher d = dispatcher;
+        if (d == null) {
+            freeze();
+            d = dispatcher = new Dispatcher(this, routes, recovery);
         }
-        if (error instanceof HttpException he) {
-            return Response.ok(Response.errorJson(he.getMessage(), ctx.requestId()), Response.APPLICATION_JSON).status(he.status());
-        }
-        return null;
+        return d;
     }
 
     private synchronized void freeze() {
@@ -858,13 +656,12 @@ public final class Server {
                 kept.put(h, names);
             }
         }
-        ServerRecovery rec = recovery;
+        RecoveryInterceptor rec = recovery;
         if (!kept.isEmpty() && rec != null && rec.manager.store().config().encryptionKey() == null) {
             log.warn("routes {} journal sensitive headers, and the journal has no encryption key: those headers"
                     + " are stored in clear text", journaledSensitive.keySet());
         }
         journaledSensitiveByHandler = kept;
-        allowAll = tree.allowAll();
         routes = tree;
     }
 

@@ -421,7 +421,7 @@ abstract class HostileClientSuite extends ServerTestBase {
     /** What every connection of {@code server} holds in memory now (read on each connection's loop). */
     static long heldBytes(Server server) throws Exception {
         long sum = 0;
-        for (Connection c : server.connections) {
+        for (Http1Connection c : server.connections.open()) {
             sum += c.executor().submit(c::heldBytes).get(5, TimeUnit.SECONDS);
         }
         return sum;

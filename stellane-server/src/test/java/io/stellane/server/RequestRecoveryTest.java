@@ -337,8 +337,8 @@ class RequestRecoveryTest extends ServerTestBase {
         managers.add(m);
         int port = start(s -> s.enableRequestRecovery(m)
                 .post("/upload", ctx -> Task.completed(Response.ok(Integer.toString(ctx.request().body().length)))));
-        String small = "s".repeat(ServerRecovery.OFFLOAD_BYTES);
-        String large = "L".repeat(ServerRecovery.OFFLOAD_BYTES + 1);
+        String small = "s".repeat(JournalWriter.OFFLOAD_BYTES);
+        String large = "L".repeat(JournalWriter.OFFLOAD_BYTES + 1);
         assertThat(post(port, "/upload", small, null).body()).isEqualTo(Integer.toString(small.length()));
         assertThat(post(port, "/upload", large, null).body()).isEqualTo(Integer.toString(large.length()));
         // append then complete for each: the small one on the worker, the large one's append on a virtual thread

@@ -1,0 +1,263 @@
+package io.stellane.server;
+
+import io.stellane.recovery.JournaledRequest;
+import io.stellane.recovery.StoredResponse;
+import io.stellane.task.Task;
+
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.function.Supplier;
+
+/**
+ * Where and when a server's journal writes run, chosen once when recovery is enabled, by what the
+ * store costs per call:
+ * <ul>
+ * <li>{@link Inline}: on the request's worker, now. Under {@code SyncPolicy.NONE} and
+ * {@code INTERVAL} an mmap append is a memory copy.
+ * <li>{@link Grouped}: the writes of a worker's loop turn gathered and handed to the store together
+ * ({@code RecoveryStore.groupsWrites()}: RocksDB writes a group as one batch, one WAL write).
+ * <li>{@link Offloaded}: on a virtual thread, the request continuing on its worker when the write
+ * returns; under {@code SyncPolicy.ALWAYS} every write waits for the disk.
+ * </ul>
+ * Whatever the mode, a request whose body or stored response is larger than {@link #OFFLOAD_BYTES}
+ * is written offloaded: copying 64 KiB into the journal takes microseconds, but megabytes fault in
+ * fresh pages and meet the kernel's dirty-page throttling, which can hold the writing thread for
+ * seconds.
+ */
+abstract sealed class JournalWriter permits JournalWriter.Inline, JournalWriter.Grouped, JournalWriter.Offloaded {
+    static final int OFFLOAD_BYTES = 64 * 1024;
+
+    /** A request on its way to the journal, then to its handler. */
+    record Admission(Exchange ex, Context cx, Handler handler, String key) {
+    }
+
+    /** An answer on its way to the journal, then to the client. */
+    record Answer(Exchange ex, Context cx, Response response, String key, StoredResponse stored) {
+    }
+
+    final RecoveryInterceptor recovery;
+
+    JournalWriter(RecoveryInterceptor recovery) {
+        this.recovery = recovery;
+    }
+
+    /** Journals the request, then lets the dispatcher run its handler, or answers it without. On the loop. */
+    abstract void admit(Admission a);
+
+    /** Completes the request in the journal, then lets the exchange write the answer. On the loop. */
+    abstract void complete(Answer a);
+
+    /** After the journal step: the handler runs, or the early answer is written. On the loop. */
+    static void proceed(Admission a, Response early) {
+        if (early == null) {
+            a.cx().dispatcher().invoke(a.ex(), a.cx(), a.handler());
+        } else {
+            a.ex().respond(a.cx(), early);
+        }
+    }
+
+    static boolean large(Admission a) {
+        return a.cx().request().body().length > OFFLOAD_BYTES;
+    }
+
+    static boolean large(Answer a) {
+        return a.stored() != null && a.stored().body().length > OFFLOAD_BYTES;
+    }
+
+    @Override
+    public String toString() {
+        return getClass().getSimpleName().toLowerCase();
+    }
+
+    /** On the worker, at once. */
+    static final class Inline extends JournalWriter {
+        private final Offloaded offloaded;
+
+        Inline(RecoveryInterceptor recovery) {
+            super(recovery);
+            this.offloaded = new Offloaded(recovery);
+        }
+
+        @Override
+        void admit(Admission a) {
+            if (large(a)) {
+                offloaded.admit(a);
+            } else {
+                proceed(a, recovery.journal(a));
+            }
+        }
+
+        @Override
+        void complete(Answer a) {
+            if (large(a)) {
+                offloaded.complete(a);
+            } else {
+                recovery.complete(a);
+                a.ex().respond(a.cx(), a.response());
+            }
+        }
+    }
+
+    /** On a virtual thread; the request continues on its worker. */
+    static final class Offloaded extends JournalWriter {
+        Offloaded(RecoveryInterceptor recovery) {
+            super(recovery);
+        }
+
+        @Override
+        void admit(Admission a) {
+            Task.blocking(() -> recovery.journal(a)).onComplete((early, error) -> a.ex().onLoop(() -> {
+                proceed(a, error != null ? recovery.journalFailed(a, error) : early);
+                a.ex().flush();
+            }));
+        }
+
+        @Override
+        void complete(Answer a) {
+            Task.blocking(() -> {
+                recovery.complete(a);
+                return null;
+            }).onComplete((v, e) -> a.ex().onLoop(() -> {
+                a.ex().respond(a.cx(), a.response());
+                a.ex().flush();
+            }));
+        }
+    }
+
+    /**
+     * Group commit: the journal writes a worker makes in one loop turn (appends before handlers,
+     * completions before responses) wait here and go to the store together, in a task that runs on
+     * the same loop once the turn's I/O is handled. Handlers and responses continue from that task,
+     * in arrival order. Each worker's group is confined to its thread.
+     */
+    static final class Grouped extends JournalWriter {
+        private final Offloaded offloaded;
+        private final ThreadLocal<Group> groups = ThreadLocal.withInitial(Group::new);
+
+        Grouped(RecoveryInterceptor recovery) {
+            super(recovery);
+            this.offloaded = new Offloaded(recovery);
+        }
+
+        @Override
+        void admit(Admission a) {
+            if (large(a)) {
+                offloaded.admit(a);
+                return;
+            }
+            Response early;
+            try {
+                early = recovery.storedAnswer(a);
+                if (early == null) {
+                    groups.get().admit(a, recovery.toJournaled(a));
+                    return;
+                }
+            } catch (RuntimeException e) {
+                early = recovery.journalFailed(a, e);
+            }
+            a.ex().respond(a.cx(), early);
+        }
+
+        @Override
+        void complete(Answer a) {
+            if (large(a)) {
+                offloaded.complete(a);
+            } else {
+                groups.get().answer(a);
+            }
+        }
+
+        private final class Group implements Runnable {
+            private ArrayList<Admission> admitted = new ArrayList<>();
+            private ArrayList<JournaledRequest> requests = new ArrayList<>();
+            private ArrayList<Answer> answered = new ArrayList<>();
+            private boolean scheduled;
+
+            void admit(Admission a, JournaledRequest request) {
+                admitted.add(a);
+                requests.add(request);
+                schedule(a.ex());
+            }
+
+            void answer(Answer a) {
+                answered.add(a);
+                schedule(a.ex());
+            }
+
+            private void schedule(Exchange ex) {
+                if (!scheduled) {
+                    scheduled = true;
+                    ex.later(this); // behind the turn's I/O: the group collects the whole turn
+                }
+            }
+
+            @Override
+            public void run() {
+                try {
+                    // handlers that answer at once add to the next round of completions, committed here too
+                    while (!admitted.isEmpty() || !answered.isEmpty()) {
+                        if (!admitted.isEmpty()) {
+                            ArrayList<Admission> group = admitted;
+                            ArrayList<JournaledRequest> journaled = requests;
+                            admitted = new ArrayList<>();
+                            requests = new ArrayList<>();
+                            commitAdmitted(group, journaled);
+                        }
+                        if (!answered.isEmpty()) {
+                            ArrayList<Answer> group = answered;
+                            answered = new ArrayList<>();
+                            commitAnswered(group);
+                        }
+                    }
+                } finally {
+                    scheduled = false;
+                }
+            }
+
+            private void commitAdmitted(List<Admission> group, List<JournaledRequest> journaled) {
+                List<RuntimeException> failures = perMember(group.size(), () -> recovery.manager.journalAll(journaled));
+                for (int i = 0; i < group.size(); i++) {
+                    Admission a = group.get(i);
+                    RuntimeException failure = failures.get(i);
+                    if (failure != null) {
+                        proceed(a, recovery.journalFailed(a, failure));
+                    } else {
+                        RecoveryInterceptor.journaled(a.cx());
+                        proceed(a, null);
+                    }
+                    a.ex().flush();
+                }
+            }
+
+            private void commitAnswered(List<Answer> group) {
+                List<String> ids = new ArrayList<>(group.size());
+                List<StoredResponse> stored = new ArrayList<>(group.size());
+                for (Answer a : group) {
+                    ids.add(a.cx().requestId());
+                    stored.add(a.stored());
+                }
+                List<RuntimeException> failures = perMember(group.size(), () -> recovery.manager.completeAll(ids, stored));
+                for (int i = 0; i < group.size(); i++) {
+                    Answer a = group.get(i);
+                    RuntimeException failure = failures.get(i);
+                    if (failure != null) {
+                        recovery.completionFailed(a.cx(), failure);
+                    }
+                    recovery.release(a.key(), a.cx().requestId());
+                    a.ex().respond(a.cx(), a.response());
+                    a.ex().flush();
+                }
+            }
+        }
+
+        /** A group call's failure for each member: its own, or the one that failed the whole call. */
+        private static List<RuntimeException> perMember(int size, Supplier<List<RuntimeException>> call) {
+            try {
+                return call.get();
+            } catch (RuntimeException e) {
+                return Collections.nCopies(size, e);
+            }
+        }
+    }
+}

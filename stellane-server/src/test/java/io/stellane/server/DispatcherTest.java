@@ -1,0 +1,192 @@
+package io.stellane.server;
+
+import io.netty.handler.codec.http.DefaultHttpHeadersFactory;
+import io.netty.handler.codec.http.DefaultHttpRequest;
+import io.netty.handler.codec.http.HttpMethod;
+import io.netty.handler.codec.http.HttpVersion;
+import io.stellane.task.Task;
+import io.stellane.task.Worker;
+import org.junit.jupiter.api.Test;
+
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * Routing, filters and error mapping, with no socket and no runtime: requests go straight into the
+ * dispatcher and answers come out of a recording {@link Exchange}.
+ */
+class DispatcherTest {
+
+    /** An exchange that keeps what it is told to write; everything runs on the test's thread. */
+    private static final class Recorder implements Exchange {
+        final List<Response> responses = new ArrayList<>();
+        final List<Context> contexts = new ArrayList<>();
+
+        @Override
+        public void respond(Context cx, Response response) {
+            contexts.add(cx);
+            responses.add(response);
+        }
+
+        @Override
+        public void onLoop(Runnable r) {
+            r.run();
+        }
+
+        @Override
+        public void later(Runnable r) {
+            r.run();
+        }
+
+        @Override
+        public void flush() {
+        }
+
+        @Override
+        public Worker worker() {
+            return null;
+        }
+
+        @Override
+        public long id() {
+            return 7;
+        }
+
+        Response last() {
+            return responses.getLast();
+        }
+    }
+
+    private final Recorder ex = new Recorder();
+
+    private static Request request(String method, String target, String body) {
+        var headers = DefaultHttpHeadersFactory.headersFactory().newHeaders();
+        return Request.of(new DefaultHttpRequest(HttpVersion.HTTP_1_1, HttpMethod.valueOf(method), target, headers),
+                body == null ? new byte[0] : body.getBytes(StandardCharsets.UTF_8));
+    }
+
+    private Response send(Server server, String method, String target) {
+        return send(server, method, target, null);
+    }
+
+    private Response send(Server server, String method, String target, String body) {
+        Dispatcher d = server.dispatcher();
+        d.dispatch(ex, new Context(d, ex, request(method, target, body), ex.responses.size() + 1));
+        return ex.last();
+    }
+
+    private static String text(Response r) {
+        return switch (r.body) {
+            case ResponseBody.Text t -> t.text();
+            case ResponseBody.Bytes b -> new String(b.bytes(), StandardCharsets.UTF_8);
+            default -> String.valueOf(r.body);
+        };
+    }
+
+    @Test
+    void aRouteGetsItsPathParametersAndQuery() {
+        Server s = new Server().get("/users/{id}/posts/{post}",
+                ctx -> Task.completed(Response.text(ctx.param("id") + " " + ctx.paramInt("post") + " " + ctx.query("q").orElse("-"))));
+        assertThat(text(send(s, "GET", "/users/ann/posts/3?q=x"))).isEqualTo("ann 3 x");
+        assertThat(ex.contexts.getLast().route()).isEqualTo("/users/{id}/posts/{post}");
+    }
+
+    @Test
+    void anAbsoluteFormTargetIsRoutedOnItsPath() {
+        Server s = new Server().get("/a", ctx -> Task.completed(Response.text("a " + ctx.request().query())));
+        assertThat(text(send(s, "GET", "http://example.com/a?x=1"))).isEqualTo("a x=1");
+        assertThat(send(s, "GET", "http://example.com?x=1").status()).as("no path: /").isEqualTo(404);
+    }
+
+    @Test
+    void whatNoHandlerAnswersIsAnsweredHere() {
+        Server s = new Server().get("/a", ctx -> Task.completed(Response.text("a"))).post("/a", ctx -> Task.completed(Response.ok()));
+        assertThat(send(s, "GET", "/nope").status()).isEqualTo(404);
+        Response wrongMethod = send(s, "PUT", "/a");
+        assertThat(wrongMethod.status()).isEqualTo(405);
+        assertThat(wrongMethod.header("Allow")).isEqualTo("GET, HEAD, POST, OPTIONS");
+        assertThat(send(s, "OPTIONS", "/a").status()).isEqualTo(204);
+        assertThat(send(s, "TRACE", "/a").status()).isEqualTo(501);
+        Response star = send(s, "OPTIONS", "*");
+        assertThat(star.status()).isEqualTo(200);
+        assertThat(star.header("Allow")).contains("GET", "POST");
+        assertThat(text(send(s, "HEAD", "/a"))).as("HEAD falls back to GET; the connection drops the body").isEqualTo("a");
+    }
+
+    @Test
+    void filtersRunOutermostFirstAroundTheHandler() {
+        List<String> order = new ArrayList<>();
+        Server s = new Server()
+                .filter((ctx, next) -> {
+                    order.add("outer");
+                    return next.handle(ctx).map(r -> r.header("X-Outer", "1"));
+                })
+                .filter((ctx, next) -> {
+                    order.add("inner");
+                    return next.handle(ctx);
+                })
+                .get("/a", ctx -> {
+                    order.add("handler");
+                    return Task.completed(Response.ok());
+                });
+        assertThat(send(s, "GET", "/a").header("X-Outer")).isEqualTo("1");
+        assertThat(order).containsExactly("outer", "inner", "handler");
+    }
+
+    static final class MissingUser extends RuntimeException {
+        MissingUser() {
+            super("no such user");
+        }
+    }
+
+    @Test
+    void failuresAreMappedByTheClosestMapperThenByHttpExceptionElse500() {
+        Server s = new Server()
+                .onError(MissingUser.class, (e, ctx) -> Response.error(409, e.getMessage()))
+                .onError(IllegalStateException.class, (e, ctx) -> null)
+                .onError(IllegalArgumentException.class, (e, ctx) -> Response.error(422, e.getMessage()))
+                .get("/iae", ctx -> { throw new IllegalArgumentException("bad"); })
+                .get("/sub", ctx -> Task.failed(new NumberFormatException("nf")))
+                .get("/rt", ctx -> Task.failed(new MissingUser()))
+                .get("/ise", ctx -> Task.failed(new IllegalStateException("declined by its mapper")))
+                .get("/http", ctx -> { throw new HttpException(418, "teapot"); })
+                .get("/null", ctx -> null);
+        assertThat(send(s, "GET", "/iae").status()).isEqualTo(422);
+        assertThat(send(s, "GET", "/sub").status()).as("a subclass: its superclass's mapper").isEqualTo(422);
+        assertThat(send(s, "GET", "/rt").status()).isEqualTo(409);
+        Response declined = send(s, "GET", "/ise");
+        assertThat(declined.status()).as("a mapper that returns null leaves it to the default").isEqualTo(500);
+        assertThat(text(declined)).contains("\"requestId\":\"7-");
+        Response http = send(s, "GET", "/http");
+        assertThat(http.status()).isEqualTo(418);
+        assertThat(text(http)).contains("teapot");
+        assertThat(send(s, "GET", "/null").status()).isEqualTo(500);
+        assertThat(s.errorCount()).isEqualTo(2);
+    }
+
+    @Test
+    void anAnswerThatCompletesLaterGoesBackThroughTheExchange() {
+        CompletableFuture<String> later = new CompletableFuture<>();
+        Server s = new Server().get("/later", ctx -> Task.from(later).map(Response::text));
+        Dispatcher d = s.dispatcher();
+        d.dispatch(ex, new Context(d, ex, request("GET", "/later", null), 1));
+        assertThat(ex.responses).isEmpty();
+        later.complete("done");
+        assertThat(text(ex.last())).isEqualTo("done");
+    }
+
+    @Test
+    void aReplayFindsItsRouteWithoutAnExchange() {
+        Server s = new Server().post("/users/{id}", ctx -> Task.completed(Response.ok()));
+        Dispatcher d = s.dispatcher();
+        Context cx = new Context(d, request("POST", "/users/42?x=1", "{}"), "boot-1", null);
+        assertThat(d.route(cx)).isNotNull();
+        assertThat(cx.param("id")).isEqualTo("42");
+        assertThat(cx.requestId()).isEqualTo("boot-1");
+        assertThat(d.route(new Context(d, request("GET", "/users/42", null), "boot-2", null))).isNull();
+    }
+}
