@@ -236,11 +236,18 @@ public final class RecoveryManager implements AutoCloseable {
         return new RecoveryReport(pending.size(), ok, failed, dead);
     }
 
-    /** Marks a clean shutdown and closes the store. */
+    /**
+     * Marks a clean shutdown and closes the store. A store that cannot take the mark (a write fault at
+     * that moment) is closed all the same: the next start treats this one as a crash and replays what is
+     * pending, which loses nothing, so shutting down goes on rather than failing.
+     */
     @Override
     public void close() {
         try {
             store.markCleanShutdown();
+        } catch (RecoveryException e) {
+            log.warn("recovery: cannot mark a clean shutdown ({}); the next start replays as after a crash",
+                    e.getMessage());
         } finally {
             store.close();
         }

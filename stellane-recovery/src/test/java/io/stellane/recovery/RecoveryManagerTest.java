@@ -166,6 +166,33 @@ class RecoveryManagerTest {
     }
 
     @Test
+    void closeClosesTheStoreWhenTheCleanShutdownMarkFailsAndTheNextStartReplays(@TempDir Path tmp) {
+        Path dir = tmp.resolve("j");
+        RecoveryStoreConfig config = RecoveryStoreConfig.defaults(dir).withSegmentSize(1 << 20).withMaxJournalBytes(8 << 20);
+        RecoveryStore real = RecoveryStores.create("mmap", config);
+        RecoveryStore refusesTheMark = (RecoveryStore) java.lang.reflect.Proxy.newProxyInstance(
+                RecoveryStore.class.getClassLoader(), new Class<?>[] {RecoveryStore.class}, (proxy, method, args) -> {
+                    if (method.getName().equals("markCleanShutdown")) {
+                        throw new RecoveryException("recovery store " + dir + " refuses writes after a failed sync");
+                    }
+                    try {
+                        return method.invoke(real, args);
+                    } catch (java.lang.reflect.InvocationTargetException e) {
+                        throw e.getCause();
+                    }
+                });
+        RecoveryManager manager = new RecoveryManager(refusesTheMark);
+        manager.journal(request("r1", null));
+
+        manager.close();
+
+        assertThatThrownBy(real::pending).as("the store is closed").isInstanceOf(RecoveryException.class);
+        try (RecoveryManager next = open(dir)) {
+            assertThat(next.store().pending()).extracting(p -> p.request().requestId()).containsExactly("r1");
+        }
+    }
+
+    @Test
     void nothingToRecoverAfterACleanShutdown(@TempDir Path tmp) {
         Path dir = tmp.resolve("j");
         try (RecoveryManager m = open(dir)) {
