@@ -38,6 +38,24 @@ public interface EventLoopBackend {
     int pendingTasks();
 
     /**
+     * Wakes the loop if it sleeps waiting for I/O or tasks; returns whether this call woke it. Work
+     * stealing calls it on an idle sibling of a busy worker so that the sibling comes and steals.
+     * Thread-safe. The default does nothing: a loop that never sleeps past its own queue needs no call.
+     */
+    default boolean wakeIfSleeping() {
+        return false;
+    }
+
+    /**
+     * The clock ({@link System#nanoTime()}) of the loop's current turn; called on the loop thread. A
+     * loop that reads the clock once per turn lets every task created in that turn share the
+     * reading. The default reads the clock each time.
+     */
+    default long loopNanos() {
+        return System.nanoTime();
+    }
+
+    /**
      * Called once by the runtime before {@link #run()}, on the thread that creates the runtime:
      * gives the backend its worker's queue, limits and thread. The default ignores it.
      */

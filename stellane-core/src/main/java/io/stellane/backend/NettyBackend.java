@@ -163,6 +163,7 @@ public final class NettyBackend implements IoBackend {
      * {@link System#nanoTime()} read once per loop turn; call on the loop thread. The turn's first
      * reader after the I/O wait pays for the clock, the others share it.
      */
+    @Override
     public long loopNanos() {
         Loop l = loop;
         long t = l.turnNanos;
@@ -177,7 +178,7 @@ public final class NettyBackend implements IoBackend {
         return sleeping;
     }
 
-    /** Wakes this loop if it sleeps, e.g. so that it steals work queued elsewhere. */
+    @Override
     public boolean wakeIfSleeping() {
         // one wake-up per sleep: a burst of producers must not each pay for the system call
         if (sleeping && SLEEPING.compareAndSet(this, true, false)) {

@@ -3,7 +3,6 @@ package io.stellane.runtime;
 import io.stellane.StellaneException;
 import io.stellane.backend.EventLoopBackend;
 import io.stellane.backend.IoBackend;
-import io.stellane.backend.NettyBackend;
 import io.stellane.backend.WorkerContext;
 import io.stellane.scheduler.TaskScheduler;
 import io.stellane.stats.WorkerStats;
@@ -116,7 +115,7 @@ final class RuntimeWorker implements Worker, WorkerContext {
     }
 
     boolean wakeIfSleeping() {
-        return backend instanceof NettyBackend nb && nb.wakeIfSleeping();
+        return backend.wakeIfSleeping();
     }
 
     // ---------------------------------------------------------------- Worker (what tasks see)
@@ -159,7 +158,7 @@ final class RuntimeWorker implements Worker, WorkerContext {
 
     @Override
     public long loopNanos() {
-        return backend instanceof NettyBackend nb ? nb.loopNanos() : System.nanoTime();
+        return backend.loopNanos();
     }
 
     @Override
