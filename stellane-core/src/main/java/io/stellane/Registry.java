@@ -24,13 +24,13 @@ import java.util.function.Function;
 public final class Registry<F> {
     private final String kind;
     private final Class<? extends F> providerType;
-    private final Function<? super F, String> nameOf;
+    private final Function<Object, String> nameOf; // applied to the providers ServiceLoader finds
     private final BiFunction<String, String, ? extends StellaneException> error;
     private final Map<String, F> builtIns = new TreeMap<>();
     private final Map<String, F> entries = new TreeMap<>(); // guarded by this
     private boolean discovered; // guarded by this
 
-    private Registry(String kind, Class<? extends F> providerType, Function<? super F, String> nameOf,
+    private Registry(String kind, Class<? extends F> providerType, Function<Object, String> nameOf,
             BiFunction<String, String, ? extends StellaneException> error) {
         this.kind = kind;
         this.providerType = providerType;
@@ -43,10 +43,11 @@ public final class Registry<F> {
      * {@code providerType} and are named by {@code nameOf}; {@code error} builds the exception for a
      * name and a message.
      */
-    public static <F, P extends F> Registry<F> of(String kind, Class<P> providerType, Function<? super F, String> nameOf,
+    public static <F, P extends F> Registry<F> of(String kind, Class<P> providerType, Function<? super P, String> nameOf,
             BiFunction<String, String, ? extends StellaneException> error) {
+        Objects.requireNonNull(nameOf, "nameOf");
         return new Registry<>(Objects.requireNonNull(kind, "kind"), Objects.requireNonNull(providerType, "providerType"),
-                Objects.requireNonNull(nameOf, "nameOf"), Objects.requireNonNull(error, "error"));
+                provider -> nameOf.apply(providerType.cast(provider)), Objects.requireNonNull(error, "error"));
     }
 
     /** Adds a built-in under {@code name}; built-ins cannot be unregistered. Call while building the registry. */

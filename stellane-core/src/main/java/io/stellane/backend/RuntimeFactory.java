@@ -11,16 +11,14 @@ import io.netty.channel.uring.IoUring;
 import io.netty.channel.uring.IoUringIoHandler;
 import io.netty.channel.uring.IoUringServerSocketChannel;
 import io.netty.channel.uring.IoUringSocketChannel;
+import io.stellane.Registry;
 import io.stellane.backend.spi.BackendProvider;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
 import java.util.Objects;
-import java.util.ServiceLoader;
-import java.util.TreeMap;
 import java.util.function.Supplier;
 
 /**
@@ -39,30 +37,38 @@ public final class RuntimeFactory {
     public interface BackendBuilder extends Supplier<EventLoopBackend> {
     }
 
-    private record Entry(Supplier<EventLoopBackend> builder, Supplier<String> unavailable) {
-    }
+    /** Backends by name: the built-ins, then {@link BackendProvider}s on the class path, then {@link #registerBackend}. */
+    private static final Registry<BackendProvider> BACKENDS = Registry.of("backend", BackendProvider.class,
+                    BackendProvider::name, BackendException::new)
+            .builtIn("nio", new BuiltIn("nio", () -> null, () -> new NettyBackend("nio", NioIoHandler.newFactory(),
+                    NioServerSocketChannel.class, NioSocketChannel.class, false)))
+            .builtIn("epoll", new BuiltIn("epoll", () -> Epoll.isAvailable() ? null : String.valueOf(Epoll.unavailabilityCause()),
+                    () -> new NettyBackend("epoll", EpollIoHandler.newFactory(), EpollServerSocketChannel.class,
+                            EpollSocketChannel.class, true)))
+            // One listening socket for io_uring: a worker's own SO_REUSEPORT socket must move to another loop
+            // when the worker retires, and Netty's io_uring transport never completes the deregistration of a
+            // listening channel; closing it instead would reset the connections in its accept queue.
+            .builtIn("io_uring", new BuiltIn("io_uring",
+                    () -> IoUring.isAvailable() ? null : String.valueOf(IoUring.unavailabilityCause()),
+                    () -> new NettyBackend("io_uring", IoUringIoHandler.newFactory(), IoUringServerSocketChannel.class,
+                            IoUringSocketChannel.class, false)));
 
-    private static final Map<String, Entry> BACKENDS = new TreeMap<>();
+    /** A built-in or a run-time registration: a builder and what, if anything, keeps it from running here. */
+    private record BuiltIn(String name, Supplier<String> unavailable, Supplier<EventLoopBackend> builder)
+            implements BackendProvider {
+        @Override
+        public boolean isAvailable() {
+            return unavailable.get() == null;
+        }
 
-    static {
-        BACKENDS.put("nio", new Entry(
-                () -> new NettyBackend("nio", NioIoHandler.newFactory(), NioServerSocketChannel.class,
-                        NioSocketChannel.class, false),
-                () -> null));
-        BACKENDS.put("epoll", new Entry(
-                () -> new NettyBackend("epoll", EpollIoHandler.newFactory(), EpollServerSocketChannel.class,
-                        EpollSocketChannel.class, true),
-                () -> Epoll.isAvailable() ? null : String.valueOf(Epoll.unavailabilityCause())));
-        // One listening socket for io_uring: a worker's own SO_REUSEPORT socket must move to another loop
-        // when the worker retires, and Netty's io_uring transport never completes the deregistration of a
-        // listening channel; closing it instead would reset the connections in its accept queue.
-        BACKENDS.put("io_uring", new Entry(
-                () -> new NettyBackend("io_uring", IoUringIoHandler.newFactory(), IoUringServerSocketChannel.class,
-                        IoUringSocketChannel.class, false),
-                () -> IoUring.isAvailable() ? null : String.valueOf(IoUring.unavailabilityCause())));
-        for (BackendProvider provider : ServiceLoader.load(BackendProvider.class)) {
-            BACKENDS.put(provider.name(), new Entry(provider::create, () -> provider.isAvailable() ? null
-                    : Objects.requireNonNullElse(provider.unavailabilityCause(), "its provider says it is unavailable")));
+        @Override
+        public String unavailabilityCause() {
+            return unavailable.get();
+        }
+
+        @Override
+        public EventLoopBackend create() {
+            return builder.get();
         }
     }
 
@@ -72,22 +78,15 @@ public final class RuntimeFactory {
     /** Registers (or replaces) a backend under {@code name}. */
     public static void registerBackend(String name, BackendBuilder builder) {
         Objects.requireNonNull(builder, "builder");
-        if (name == null || name.isBlank() || name.equals("auto") || name.equals("libuv")) {
-            throw new BackendException(String.valueOf(name), "cannot register under a reserved or blank name");
+        if ("auto".equals(name) || "libuv".equals(name)) {
+            throw new BackendException(name, "cannot register under a reserved name");
         }
-        synchronized (BACKENDS) {
-            BACKENDS.put(name, new Entry(builder, () -> null));
-        }
+        BACKENDS.register(name, new BuiltIn(name, () -> null, builder));
     }
 
     /** Removes a registered backend; the built-in ones cannot be removed. */
     public static boolean unregisterBackend(String name) {
-        if (name.equals("nio") || name.equals("epoll") || name.equals("io_uring")) {
-            throw new BackendException(name, "built-in backends cannot be unregistered");
-        }
-        synchronized (BACKENDS) {
-            return BACKENDS.remove(name) != null;
-        }
+        return BACKENDS.unregister(name);
     }
 
     /**
@@ -98,15 +97,12 @@ public final class RuntimeFactory {
      */
     public static EventLoopBackend createBackend(String name) {
         String resolved = resolve(name);
-        Entry entry;
-        synchronized (BACKENDS) {
-            entry = BACKENDS.get(resolved);
-        }
-        String cause = entry.unavailable().get();
-        if (cause != null) {
+        BackendProvider provider = BACKENDS.get(resolved);
+        if (!provider.isAvailable()) {
+            String cause = Objects.requireNonNullElse(provider.unavailabilityCause(), "its provider says it is unavailable");
             throw new BackendException(resolved, "not available on this platform (" + cause + "); available: " + available());
         }
-        EventLoopBackend backend = entry.builder().get();
+        EventLoopBackend backend = provider.create();
         if (backend == null) {
             throw new BackendException(resolved, "its builder returned null");
         }
@@ -128,21 +124,13 @@ public final class RuntimeFactory {
             log.info("backend 'libuv' is the spec's portable loop; Stellane's portable backend is 'nio'");
             return "nio";
         }
-        synchronized (BACKENDS) {
-            if (!BACKENDS.containsKey(name)) {
-                throw new BackendException(name, "unknown backend; registered: " + listBackends()
-                        + ", available here: " + available());
-            }
-        }
+        BACKENDS.get(name); // unknown: fails naming every registered backend
         return name;
     }
 
     /** Every registered name (available here or not), plus {@code auto} and {@code libuv}. */
     public static List<String> listBackends() {
-        List<String> names = new ArrayList<>();
-        synchronized (BACKENDS) {
-            names.addAll(BACKENDS.keySet());
-        }
+        List<String> names = new ArrayList<>(BACKENDS.names());
         names.add("auto");
         names.add("libuv");
         return names;
@@ -150,33 +138,22 @@ public final class RuntimeFactory {
 
     /** Whether {@code name} is registered (or is {@code auto} / {@code libuv}). */
     public static boolean hasBackend(String name) {
-        if ("auto".equals(name) || "libuv".equals(name)) {
-            return true;
-        }
-        synchronized (BACKENDS) {
-            return BACKENDS.containsKey(name);
-        }
+        return "auto".equals(name) || "libuv".equals(name) || BACKENDS.has(name);
     }
 
     /** Whether {@code name} is registered and can run on this platform. */
     public static boolean isAvailable(String name) {
-        Entry entry;
-        synchronized (BACKENDS) {
-            entry = BACKENDS.get(name);
-        }
-        return entry != null && entry.unavailable().get() == null;
+        return BACKENDS.find(name).map(BackendProvider::isAvailable).orElse(false);
     }
 
     /** The registered backends that can run here. */
     public static List<String> available() {
         List<String> names = new ArrayList<>();
-        synchronized (BACKENDS) {
-            BACKENDS.forEach((n, e) -> {
-                if (e.unavailable().get() == null) {
-                    names.add(n);
-                }
-            });
-        }
+        BACKENDS.entries().forEach((n, p) -> {
+            if (p.isAvailable()) {
+                names.add(n);
+            }
+        });
         return names;
     }
 }

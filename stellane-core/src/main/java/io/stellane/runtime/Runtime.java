@@ -352,7 +352,7 @@ public final class Runtime {
 
     /** The workers' backends, in worker order: how a server registers its channels. */
     public static List<io.stellane.backend.EventLoopBackend> backends() {
-        return Arrays.stream(current().workers()).map(RuntimeWorker::backend).toList();
+        return Arrays.stream(current().workerArray()).map(RuntimeWorker::backend).toList();
     }
 
     /** Workers whose threads are alive, retiring ones included (0 after stop). */

@@ -6,7 +6,6 @@ import io.stellane.backend.RuntimeFactory;
 import io.stellane.config.RuntimeConfig;
 import io.stellane.scheduler.Schedulers;
 import io.stellane.scheduler.TaskSchedulerFactory;
-import io.stellane.scheduler.TaskSchedulingStrategy;
 import io.stellane.stats.RuntimeStats;
 import io.stellane.stats.WorkerStats;
 import io.stellane.task.Task;
@@ -42,20 +41,21 @@ import java.util.concurrent.atomic.LongAccumulator;
  * the numbers. {@link Runtime} is the static face of the current engine.
  *
  * <h2>How placement works</h2>
- * A task scheduled on a worker ({@code scheduleOnWorker}) goes there and is never stolen. Otherwise:
- * FIFO, PRIORITY and CUSTOM spread tasks round-robin; WORK_STEALING keeps a task spawned on a worker
- * on that worker (cache-warm, no cross-thread hop) and wakes an idle worker to steal when the target
- * is busy; AFFINITY sends equal affinity keys to one worker and keeps keyless tasks spawned on a
- * worker where they are.
+ * A task scheduled on a worker ({@code scheduleOnWorker}) goes there and is never stolen. Otherwise
+ * the strategy ({@link TaskSchedulerFactory#place}) picks the worker: FIFO and PRIORITY spread tasks
+ * round-robin; WORK_STEALING keeps a task spawned on a worker on that worker (cache-warm, no
+ * cross-thread hop) and wakes an idle worker to steal when the target is busy; AFFINITY sends equal
+ * affinity keys to one worker and keeps keyless tasks spawned on a worker where they are.
  */
-final class RuntimeEngine {
+final class RuntimeEngine implements TaskSchedulerFactory.Placement {
     private static final Logger log = LoggerFactory.getLogger(RuntimeEngine.class);
 
     enum State { RUNNING, STOPPING, STOPPED }
 
     private volatile RuntimeConfig config;
     private final String backendName;
-    private final TaskSchedulerFactory schedulerFactory;
+    /** The scheduling strategy: each worker's queue and where each task goes. */
+    private final TaskSchedulerFactory strategy;
     private final NumaTopology topology;
     private final List<Integer> cpuPlan;
     private final Instant startTime = Instant.now();
@@ -91,7 +91,7 @@ final class RuntimeEngine {
         this.errorHandlers = new CopyOnWriteArrayList<>(errorHandlers);
         this.metrics = metrics;
         this.backendName = RuntimeFactory.resolve(config.backendType());
-        this.schedulerFactory = Schedulers.factoryFor(config.strategy(), config.customScheduler());
+        this.strategy = Schedulers.factoryFor(config.strategy(), config.customScheduler());
         this.topology = NumaTopology.detect();
         List<Integer> allowed = CpuAffinity.allowedCpus();
         this.cpuPlan = config.enableNumaAwareness()
@@ -126,7 +126,7 @@ final class RuntimeEngine {
     private RuntimeWorker newWorker(int id) {
         EventLoopBackend backend = RuntimeFactory.createBackend(backendName);
         int cpu = cpuPlan.isEmpty() ? -1 : cpuPlan.get(id % cpuPlan.size());
-        RuntimeWorker w = new RuntimeWorker(id, this, backend, schedulerFactory.create(id), cpu,
+        RuntimeWorker w = new RuntimeWorker(id, this, backend, strategy.create(id), cpu,
                 cpu < 0 ? -1 : topology.nodeOf(cpu));
         allWorkers.add(w);
         return w;
@@ -135,7 +135,7 @@ final class RuntimeEngine {
     /** Who each worker steals from: the ring after it; with NUMA awareness, same-node workers first. */
     private void wireVictims() {
         RuntimeWorker[] ws = workers;
-        boolean steals = config.strategy() == TaskSchedulingStrategy.WORK_STEALING;
+        boolean steals = strategy.steals();
         for (RuntimeWorker w : ws) {
             w.victims(steals ? stealOrder(w, ws).toArray(RuntimeWorker[]::new) : new RuntimeWorker[0]);
         }
@@ -179,7 +179,7 @@ final class RuntimeEngine {
         }
         task.markScheduled(pinned, observed() ? System.nanoTime() : 0);
         target.enqueue(task);
-        if (pinned < 0 && config.strategy() == TaskSchedulingStrategy.WORK_STEALING && Worker.current() == target) {
+        if (pinned < 0 && strategy.steals() && Worker.current() == target) {
             // Kept on the busy worker that spawned it: an idle worker can steal it. Tasks from off the
             // runtime are spread round-robin and wake their own worker; checking siblings on each of
             // them would read every worker's flag.
@@ -193,28 +193,30 @@ final class RuntimeEngine {
         return state == State.STOPPED || ws.length == 0 ? null : ws[0];
     }
 
+    /** Asks the strategy; a worker index it gives that is out of range (the count just changed) wraps. */
     private RuntimeWorker place(Task<?> task, RuntimeWorker[] ws) {
-        RuntimeWorker local = Worker.current() instanceof RuntimeWorker rw && rw.engine() == this && !rw.retired() ? rw : null;
-        return switch (config.strategy()) {
-            case WORK_STEALING -> local != null ? local : next(ws);
-            case AFFINITY -> {
-                Object key = task.affinityKey();
-                if (key != null) {
-                    yield ws[Math.floorMod(key.hashCode(), ws.length)];
-                }
-                yield local != null ? local : next(ws);
-            }
-            default -> next(ws);
-        };
+        int i = strategy.place(task, this);
+        return ws[i >= 0 && i < ws.length ? i : Math.floorMod(i, ws.length)];
     }
 
-    private RuntimeWorker next(RuntimeWorker[] ws) {
+    @Override
+    public int workers() {
+        return workers.length;
+    }
+
+    @Override
+    public int local() {
+        return Worker.current() instanceof RuntimeWorker rw && rw.engine() == this && !rw.retired() ? rw.id() : -1;
+    }
+
+    @Override
+    public int next() {
         // Racy on purpose: a lost increment only puts two tasks on one worker, and a locked
         // instruction would be a fifth of scheduling a trivial task. A mask where the count allows
         // it: a division costs more than the rest of the placement.
-        int i = roundRobin.getPlain(), n = ws.length;
+        int i = roundRobin.getPlain(), n = workers.length;
         roundRobin.setPlain(i + 1);
-        return ws[(n & (n - 1)) == 0 ? i & (n - 1) : Math.floorMod(i, n)];
+        return (n & (n - 1)) == 0 ? i & (n - 1) : Math.floorMod(i, n);
     }
 
     private void wakeIdleSibling(RuntimeWorker[] ws, RuntimeWorker busy) {
@@ -626,7 +628,7 @@ final class RuntimeEngine {
         return ws[id];
     }
 
-    RuntimeWorker[] workers() {
+    RuntimeWorker[] workerArray() {
         return workers;
     }
 

@@ -91,6 +91,41 @@ class CustomStrategyTest extends SchedulingStrategyConformanceTest {
         assertThat(order).containsExactly(4, 3, 2, 1, 0);
     }
 
+    /** Every task to the last worker, by task name parity to the first: the strategy alone decides. */
+    static final class ByNameParity implements TaskSchedulerFactory {
+        @Override
+        public TaskScheduler create(int workerId) {
+            return new LifoScheduler();
+        }
+
+        @Override
+        public int place(Task<?> task, Placement placement) {
+            return task.name().endsWith("odd") ? placement.workers() - 1 : 0;
+        }
+    }
+
+    @Test
+    void aCustomStrategyDecidesWhereEachTaskRuns() {
+        Runtime.registerScheduler("parity", new ByNameParity());
+        try {
+            Runtime.init(configure(3).customScheduler("parity").build());
+            List<String> where = new CopyOnWriteArrayList<>();
+            CountDownLatch done = new CountDownLatch(20);
+            for (int i = 0; i < 20; i++) {
+                String name = i % 2 == 0 ? "even" : "odd";
+                Runtime.schedule(Task.of(() -> {
+                    where.add(name + "@" + io.stellane.testing.RuntimeFixture.workerId());
+                    done.countDown();
+                }).named(name));
+            }
+            await(done);
+            assertThat(where).hasSize(20).allMatch(w -> w.equals("even@0") || w.equals("odd@2"));
+        } finally {
+            Runtime.stop();
+            Schedulers.unregister("parity");
+        }
+    }
+
     @Test
     void anUnknownCustomSchedulerFailsInitWithTheRegisteredNames() {
         assertThatThrownBy(() -> Runtime.init(configure(1).customScheduler("nope").build()))

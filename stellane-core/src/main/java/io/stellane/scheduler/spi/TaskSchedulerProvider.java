@@ -1,14 +1,12 @@
 package io.stellane.scheduler.spi;
 
-import io.stellane.scheduler.TaskScheduler;
+import io.stellane.scheduler.TaskSchedulerFactory;
 
 /**
- * A custom scheduler found through {@link java.util.ServiceLoader}
+ * A scheduling strategy found through {@link java.util.ServiceLoader}
  * ({@code META-INF/services/io.stellane.scheduler.spi.TaskSchedulerProvider}); used with strategy
  * CUSTOM and {@code runtime.custom_scheduler = name()}.
  */
-public interface TaskSchedulerProvider {
+public interface TaskSchedulerProvider extends TaskSchedulerFactory {
     String name();
-
-    TaskScheduler create(int workerId);
 }
