@@ -2,7 +2,6 @@ package io.stellane.runtime;
 
 import io.stellane.StellaneException;
 import io.stellane.config.ConfigException;
-import io.stellane.config.ConfigLoader;
 import io.stellane.config.RuntimeConfig;
 import io.stellane.scheduler.Schedulers;
 import io.stellane.scheduler.TaskSchedulerFactory;
@@ -14,15 +13,13 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.nio.file.Path;
-import java.util.Arrays;
 import java.util.List;
-import java.util.Objects;
 import java.util.Optional;
-import java.util.concurrent.CopyOnWriteArrayList;
 
 /**
- * The runtime: worker event loops that run {@link Task}s and network I/O. One per process, used
- * through static methods as in the spec.
+ * The spec's static face of the runtime: worker event loops that run {@link Task}s and network I/O.
+ * Every method acts on {@link #DEFAULT} ({@link StellaneRuntime#defaultRuntime()}); an application that
+ * needs more than one runtime creates them with {@link StellaneRuntime#create} and calls them directly.
  *
  * <pre>{@code
  * Runtime.init(RuntimeConfig.builder().workerThreads(4).build());
@@ -44,18 +41,16 @@ import java.util.concurrent.CopyOnWriteArrayList;
  */
 public final class Runtime {
     private static final Logger log = LoggerFactory.getLogger(Runtime.class);
-    private static final Object LOCK = new Object();
-    private static final List<TaskErrorHandler> ERROR_HANDLERS = new CopyOnWriteArrayList<>();
-    private static final Metrics METRICS = new Metrics();
-    private static final List<TaskObserver> OBSERVERS = new CopyOnWriteArrayList<>();
-    private static final CopyOnWriteArrayList<RuntimeLifecycleListener> LIFECYCLE = new CopyOnWriteArrayList<>();
-    private static volatile RuntimeEngine engine;
-    private static volatile boolean profiling;
+    /** The runtime these methods act on. */
+    static final StellaneRuntime DEFAULT = StellaneRuntime.create("stellane");
+
+    /** The runtime these methods act on, for code that takes a runtime (a server, a metrics binding). */
+    public static StellaneRuntime instance() {
+        return DEFAULT;
+    }
 
     private Runtime() {
     }
-
-    // ---------------------------------------------------------------- initialization
 
     /**
      * Validates {@code config}, creates the workers on the configured backend and starts their loops.
@@ -65,18 +60,7 @@ public final class Runtime {
      * @throws io.stellane.backend.BackendException when the backend is unknown or cannot run here
      */
     public static void init(RuntimeConfig config) {
-        Objects.requireNonNull(config, "config");
-        synchronized (LOCK) {
-            RuntimeEngine e = engine;
-            if (e != null && e.state() != RuntimeEngine.State.STOPPED) {
-                throw new StellaneException("Runtime.init() called twice: the runtime is already "
-                        + e.state().name().toLowerCase() + "; call Runtime.stop() first (or Runtime.restart())");
-            }
-            RuntimeEngine created = new RuntimeEngine(config, ERROR_HANDLERS, METRICS, LIFECYCLE);
-            created.enableProfiling(profiling);
-            OBSERVERS.forEach(created::addObserver);
-            engine = created;
-        }
+        DEFAULT.init(config);
     }
 
     /**
@@ -86,40 +70,20 @@ public final class Runtime {
      * @throws ConfigException naming the bad key, its value and what is allowed
      */
     public static void initFromConfigFile(Path path) {
-        init(ConfigLoader.load(Objects.requireNonNull(path, "path")));
+        DEFAULT.initFromConfigFile(path);
     }
 
     /** {@link #initFromConfigFile(Path)} with a path string. */
     public static void initFromConfigFile(String path) {
-        initFromConfigFile(Path.of(path));
+        DEFAULT.initFromConfigFile(path);
     }
-
-    // ---------------------------------------------------------------- lifecycle
 
     /**
      * Parks the calling thread until {@link #stop()}; the loops already run since {@link #init}. A
      * {@link #restart()} does not end it: it goes on waiting for the restarted runtime.
      */
     public static void start() {
-        RuntimeEngine e;
-        synchronized (LOCK) { // not between the two lives of a restart
-            e = current();
-        }
-        while (true) {
-            try {
-                e.awaitStop();
-            } catch (InterruptedException ie) {
-                Thread.currentThread().interrupt();
-                throw new StellaneException("interrupted while the runtime was running", ie);
-            }
-            synchronized (LOCK) { // a restart holds the lock from before its stop until its new engine runs
-                RuntimeEngine now = engine;
-                if (now == null || now == e || now.state() == RuntimeEngine.State.STOPPED) {
-                    return;
-                }
-                e = now;
-            }
-        }
+        DEFAULT.start();
     }
 
     /**
@@ -128,16 +92,7 @@ public final class Runtime {
      * task (a worker thread) it starts the stop on a thread of its own and returns without waiting.
      */
     public static void stop() {
-        RuntimeEngine e = engine;
-        if (e == null || e.state() != RuntimeEngine.State.RUNNING) {
-            return;
-        }
-        if (onWorkerOf(e)) {
-            Thread.ofPlatform().name("stellane-stop").start(Runtime::stop); // a worker cannot wait for itself
-            return;
-        }
-        notifyStopping(false);
-        e.stop();
+        DEFAULT.stop();
     }
 
     /**
@@ -149,77 +104,35 @@ public final class Runtime {
      * @throws StellaneException when the runtime is not initialized
      */
     public static void restart() {
-        RuntimeEngine e = current();
-        if (onWorkerOf(e)) {
-            Thread.ofPlatform().name("stellane-restart").start(() -> {
-                try {
-                    restart();
-                } catch (RuntimeException ex) {
-                    log.error("runtime restart failed", ex);
-                }
-            });
-            return;
-        }
-        synchronized (LOCK) {
-            e = current();
-            RuntimeConfig config = e.config();
-            notifyStopping(true);
-            e.stop();
-            init(config);
-            for (RuntimeLifecycleListener l : LIFECYCLE) {
-                try {
-                    l.restarted();
-                } catch (RuntimeException ex) {
-                    log.error("lifecycle listener {} failed after the restart", l, ex);
-                }
-            }
-        }
-    }
-
-    private static boolean onWorkerOf(RuntimeEngine e) {
-        return io.stellane.task.Worker.current() instanceof RuntimeWorker rw && rw.engine() == e;
-    }
-
-    private static void notifyStopping(boolean restarting) {
-        for (RuntimeLifecycleListener l : LIFECYCLE) {
-            try {
-                l.stopping(restarting);
-            } catch (RuntimeException ex) {
-                log.error("lifecycle listener {} failed while the runtime stopped", l, ex);
-            }
-        }
+        DEFAULT.restart();
     }
 
     /** Adds a listener of stops and restarts (applies to this and later inits); adding it again does nothing. */
     public static void addLifecycleListener(RuntimeLifecycleListener listener) {
-        LIFECYCLE.addIfAbsent(Objects.requireNonNull(listener, "listener"));
+        DEFAULT.addLifecycleListener(listener);
     }
 
     public static void removeLifecycleListener(RuntimeLifecycleListener listener) {
-        LIFECYCLE.remove(listener);
+        DEFAULT.removeLifecycleListener(listener);
     }
 
     public static boolean isRunning() {
-        RuntimeEngine e = engine;
-        return e != null && e.state() == RuntimeEngine.State.RUNNING;
+        return DEFAULT.isRunning();
     }
-
-    // ---------------------------------------------------------------- scheduling
 
     /** Queues a task on a worker chosen by the strategy. A task runs once: scheduling it twice fails. */
     public static void schedule(Task<?> task) {
-        current().schedule(Objects.requireNonNull(task, "task"), -1);
+        DEFAULT.schedule(task);
     }
 
     /** Sets the task's priority (used by the PRIORITY strategy) and schedules it. */
     public static void scheduleWithPriority(Task<?> task, int priority) {
-        Objects.requireNonNull(task, "task").withPriority(priority);
-        current().schedule(task, -1);
+        DEFAULT.scheduleWithPriority(task, priority);
     }
 
     /** Queues a task on one worker; it runs there whatever the strategy (never stolen). */
     public static void scheduleOnWorker(Task<?> task, int workerId) {
-        current().schedule(Objects.requireNonNull(task, "task"), workerId);
+        DEFAULT.scheduleOnWorker(task, workerId);
     }
 
     /** Registers a scheduler for strategy CUSTOM, used when {@code custom_scheduler} names it. */
@@ -229,96 +142,73 @@ public final class Runtime {
 
     /** Called for every scheduled task that fails; applies to this and later inits. */
     public static void onTaskError(TaskErrorHandler handler) {
-        Objects.requireNonNull(handler, "handler");
-        ERROR_HANDLERS.add(handler);
-        RuntimeEngine e = engine;
-        if (e != null) {
-            e.addErrorHandler(handler);
-        }
+        DEFAULT.onTaskError(handler);
     }
 
     /** Removes a handler added with {@link #onTaskError}. */
     public static void removeTaskErrorHandler(TaskErrorHandler handler) {
-        ERROR_HANDLERS.remove(handler);
+        DEFAULT.removeTaskErrorHandler(handler);
     }
 
-    // ---------------------------------------------------------------- monitoring
-
     public static RuntimeStats getStats() {
-        return current().stats();
+        return DEFAULT.getStats();
     }
 
     public static List<WorkerStats> getWorkerStats() {
-        return current().workerStats();
+        return DEFAULT.getWorkerStats();
     }
 
     /** Turns per-task-name profiling on or off; off costs one volatile read per task. */
     public static void enableProfiling(boolean on) {
-        profiling = on;
-        RuntimeEngine e = engine;
-        if (e != null) {
-            e.enableProfiling(on);
-        }
+        DEFAULT.enableProfiling(on);
     }
 
     /** Adds an observer of every scheduled task (applies to this and later inits). */
     public static void addTaskObserver(TaskObserver observer) {
-        Objects.requireNonNull(observer, "observer");
-        OBSERVERS.add(observer);
-        RuntimeEngine e = engine;
-        if (e != null) {
-            e.addObserver(observer);
-        }
+        DEFAULT.addTaskObserver(observer);
     }
 
     public static void removeTaskObserver(TaskObserver observer) {
-        OBSERVERS.remove(observer);
-        RuntimeEngine e = engine;
-        if (e != null) {
-            e.removeObserver(observer);
-        }
+        DEFAULT.removeTaskObserver(observer);
     }
 
     /** The name of the task worker {@code workerId} runs now, if any (a moment stale at worst). */
     public static Optional<String> runningTaskName(int workerId) {
-        Task<?> t = current().worker(workerId).currentTask();
-        return t == null ? Optional.empty() : Optional.of(t.name());
+        return DEFAULT.runningTaskName(workerId);
     }
 
     /** The thread of worker {@code workerId}. */
     public static Thread workerThread(int workerId) {
-        return current().worker(workerId).workerThread();
+        return DEFAULT.workerThread(workerId);
     }
 
     /** What profiling measured, the names that held workers longest first. */
     public static List<TaskProfile> getProfile() {
-        return current().profiles();
+        return DEFAULT.getProfile();
     }
 
     /** Adds {@code value} to the counter {@code name}. */
     public static void addMetric(String name, double value) {
-        METRICS.add(name, value);
+        DEFAULT.addMetric(name, value);
     }
 
     /** Adds one to the counter {@code name}. */
     public static void incrementMetric(String name) {
-        METRICS.add(name, 1);
+        DEFAULT.incrementMetric(name);
     }
 
     /** Sets the gauge {@code name}. */
     public static void setGauge(String name, double value) {
-        METRICS.gauge(name, value);
+        DEFAULT.setGauge(name, value);
     }
 
     /** The custom metrics (they outlive a restart). */
     public static Metrics metrics() {
-        return METRICS;
+        return DEFAULT.metrics();
     }
 
-    // ---------------------------------------------------------------- configuration
-
     public static RuntimeConfig getConfig() {
-        return current().config();
+        return DEFAULT.getConfig();
     }
 
     /**
@@ -326,7 +216,7 @@ public final class Runtime {
      * workers live. Backend, strategy and affinity settings need a restart.
      */
     public static void updateConfig(RuntimeConfig config) {
-        current().updateConfig(Objects.requireNonNull(config, "config"));
+        DEFAULT.updateConfig(config);
     }
 
     /** Whether {@code config} is valid; the reason is logged when it is not (see {@link RuntimeConfig#validate()}). */
@@ -340,29 +230,22 @@ public final class Runtime {
         }
     }
 
-    // ---------------------------------------------------------------- for transports and tests
-
-    static RuntimeEngine current() {
-        RuntimeEngine e = engine;
-        if (e == null || e.state() == RuntimeEngine.State.STOPPED) {
-            throw new StellaneException("the runtime is not initialized: call Runtime.init(config) first");
-        }
-        return e;
-    }
-
     /** The workers' backends, in worker order: how a server registers its channels. */
     public static List<io.stellane.backend.EventLoopBackend> backends() {
-        return Arrays.stream(current().workerArray()).map(RuntimeWorker::backend).toList();
+        return DEFAULT.backends();
     }
 
     /** Workers whose threads are alive, retiring ones included (0 after stop). */
     public static int liveWorkers() {
-        RuntimeEngine e = engine;
-        return e == null ? 0 : e.liveWorkers();
+        return DEFAULT.liveWorkers();
     }
 
     /** The order in which {@code workerId} tries other workers when it steals. */
     public static List<Integer> stealOrder(int workerId) {
-        return current().victimsOf(workerId);
+        return DEFAULT.stealOrder(workerId);
+    }
+
+    static RuntimeEngine current() {
+        return DEFAULT.current();
     }
 }

@@ -52,6 +52,8 @@ final class RuntimeEngine implements TaskSchedulerFactory.Placement {
 
     enum State { RUNNING, STOPPING, STOPPED }
 
+    /** The runtime's name: its worker threads are {@code name-worker-N}. */
+    private final String name;
     private volatile RuntimeConfig config;
     private final String backendName;
     /** The scheduling strategy: each worker's queue and where each task goes. */
@@ -83,8 +85,9 @@ final class RuntimeEngine implements TaskSchedulerFactory.Placement {
     /** The runtime's lifecycle listeners (the facade's list, shared): told of workers added and retiring. */
     private final List<RuntimeLifecycleListener> lifecycle;
 
-    RuntimeEngine(RuntimeConfig config, List<TaskErrorHandler> errorHandlers, Metrics metrics,
+    RuntimeEngine(String name, RuntimeConfig config, List<TaskErrorHandler> errorHandlers, Metrics metrics,
                   List<RuntimeLifecycleListener> lifecycle) {
+        this.name = name;
         this.lifecycle = lifecycle;
         config.validate();
         this.config = config;
@@ -126,7 +129,7 @@ final class RuntimeEngine implements TaskSchedulerFactory.Placement {
     private RuntimeWorker newWorker(int id) {
         EventLoopBackend backend = RuntimeFactory.createBackend(backendName);
         int cpu = cpuPlan.isEmpty() ? -1 : cpuPlan.get(id % cpuPlan.size());
-        RuntimeWorker w = new RuntimeWorker(id, this, backend, strategy.create(id), cpu,
+        RuntimeWorker w = new RuntimeWorker(name + "-worker-" + id, id, this, backend, strategy.create(id), cpu,
                 cpu < 0 ? -1 : topology.nodeOf(cpu));
         allWorkers.add(w);
         return w;

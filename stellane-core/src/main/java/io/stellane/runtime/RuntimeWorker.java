@@ -68,7 +68,7 @@ final class RuntimeWorker implements Worker, WorkerContext {
     private double lastUsage;
     private long wallSampleNanos;
 
-    RuntimeWorker(int id, RuntimeEngine engine, EventLoopBackend backend, TaskScheduler scheduler,
+    RuntimeWorker(String threadName, int id, RuntimeEngine engine, EventLoopBackend backend, TaskScheduler scheduler,
                   int plannedCpu, int numaNode) {
         this.id = id;
         this.engine = engine;
@@ -76,7 +76,7 @@ final class RuntimeWorker implements Worker, WorkerContext {
         this.scheduler = scheduler;
         this.plannedCpu = plannedCpu;
         this.numaNode = numaNode;
-        this.thread = new WorkerThread(this, this::loop, "stellane-worker-" + id);
+        this.thread = new WorkerThread(this, this::loop, threadName);
         this.thread.setDaemon(true);
         backend.bind(this);
     }

@@ -2,7 +2,7 @@ package io.stellane.dashboard;
 
 import io.stellane.StellaneException;
 import io.stellane.metrics.StellaneMetrics;
-import io.stellane.runtime.Runtime;
+import io.stellane.runtime.StellaneRuntime;
 import io.stellane.server.Body;
 import io.stellane.server.Response;
 import io.stellane.server.Server;
@@ -56,7 +56,10 @@ public final class Dashboard {
     private final CpuWindows cpu = new CpuWindows();
     private volatile RecoverySource recovery;
 
-    private Dashboard(MetricsObserver http) {
+    private final StellaneRuntime runtime;
+
+    private Dashboard(MetricsObserver http, StellaneRuntime runtime) {
+        this.runtime = runtime;
         this.http = http;
     }
 
@@ -67,7 +70,7 @@ public final class Dashboard {
      */
     public static Dashboard install(Server server, StellaneMetrics metrics) {
         MetricsObserver existing = existingObserver(server, metrics);
-        Dashboard d = new Dashboard(existing != null ? existing : new MetricsObserver(metrics));
+        Dashboard d = new Dashboard(existing != null ? existing : new MetricsObserver(metrics), server.runtime());
         d.serveOn(server); // first: a server that already listens refuses the routes, and is left unobserved
         if (existing == null) {
             server.observe(d.http);
@@ -82,7 +85,7 @@ public final class Dashboard {
      */
     public static Dashboard observe(Server server, StellaneMetrics metrics) {
         MetricsObserver existing = existingObserver(server, metrics);
-        Dashboard d = new Dashboard(existing != null ? existing : new MetricsObserver(metrics));
+        Dashboard d = new Dashboard(existing != null ? existing : new MetricsObserver(metrics), server.runtime());
         if (existing == null) {
             server.observe(d.http);
         }
@@ -138,9 +141,9 @@ public final class Dashboard {
     }
 
     DashboardData.Snapshot snapshot() {
-        List<WorkerStats> ws = Runtime.getWorkerStats();
+        List<WorkerStats> ws = runtime.getWorkerStats();
         long now = System.nanoTime();
-        RuntimeStats rs = Runtime.getStats();
+        RuntimeStats rs = runtime.getStats();
         double[] cpuPercent = cpu.percents(ws, now);
         List<DashboardData.WorkerPart> workers = new ArrayList<>(ws.size());
         for (int i = 0; i < ws.size(); i++) {

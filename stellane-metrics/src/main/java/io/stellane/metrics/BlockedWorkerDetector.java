@@ -6,6 +6,7 @@ import io.stellane.StellaneException;
 import io.stellane.backend.EventLoopBackend;
 import io.stellane.backend.IoBackend;
 import io.stellane.runtime.Runtime;
+import io.stellane.runtime.StellaneRuntime;
 import io.stellane.task.Task;
 import io.stellane.task.WorkerThread;
 import org.slf4j.Logger;
@@ -62,6 +63,7 @@ public final class BlockedWorkerDetector implements AutoCloseable {
     private final Map<Integer, Counter> counters = new HashMap<>(); // detector thread only
     private final AtomicLong probesRun = new AtomicLong();
     private volatile boolean closed;
+    private final StellaneRuntime runtime;
 
     private BlockedWorkerDetector(Builder b) {
         this.checkIntervalNanos = b.checkInterval.toNanos();
@@ -69,6 +71,7 @@ public final class BlockedWorkerDetector implements AutoCloseable {
         this.reportIntervalNanos = b.reportInterval.toNanos();
         this.registry = b.registry;
         this.onBlocked = b.onBlocked;
+        this.runtime = b.runtime;
         this.thread = Thread.ofPlatform().name("stellane-blocked-worker-detector").daemon(true).unstarted(this::loop);
     }
 
@@ -83,8 +86,15 @@ public final class BlockedWorkerDetector implements AutoCloseable {
         private Duration reportInterval = Duration.ofSeconds(10);
         private MeterRegistry registry;
         private Consumer<BlockedWorkerReport> onBlocked = r -> { };
+        private StellaneRuntime runtime = Runtime.instance();
 
         private Builder() {
+        }
+
+        /** The runtime whose workers are watched (default: the default runtime). */
+        public Builder runtime(StellaneRuntime runtime) {
+            this.runtime = Objects.requireNonNull(runtime, "runtime");
+            return this;
         }
 
         /** How often probes are posted and checked (default 250 ms); keep it well under {@code threshold}. */
@@ -183,7 +193,7 @@ public final class BlockedWorkerDetector implements AutoCloseable {
     private void check(long now) {
         List<EventLoopBackend> backends;
         try {
-            backends = Runtime.isRunning() ? Runtime.backends() : List.of();
+            backends = runtime.isRunning() ? runtime.backends() : List.of();
         } catch (StellaneException stopped) {
             backends = List.of();
         }
@@ -215,7 +225,7 @@ public final class BlockedWorkerDetector implements AutoCloseable {
             if (p.backend instanceof IoBackend io) {
                 io.ioEventLoop().execute(p);
             } else {
-                Runtime.scheduleOnWorker(Task.of(p::run).named("stellane-blocked-worker-probe"), p.workerId);
+                runtime.scheduleOnWorker(Task.of(p::run).named("stellane-blocked-worker-probe"), p.workerId);
             }
         } catch (RuntimeException rejected) {
             p.postedAt = 0; // the loop is shutting down; the next check sees the new state
@@ -243,7 +253,7 @@ public final class BlockedWorkerDetector implements AutoCloseable {
                 && f.getMethodName().equals("run"));
         Optional<String> taskName = Optional.empty();
         try {
-            taskName = Runtime.runningTaskName(p.workerId);
+            taskName = runtime.runningTaskName(p.workerId);
         } catch (RuntimeException stoppedMeanwhile) {
             // the runtime stopped or shrank since the probe was posted: report without a name
         }

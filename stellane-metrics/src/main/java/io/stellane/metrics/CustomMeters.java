@@ -5,7 +5,6 @@ import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.Meter;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.stellane.runtime.Metrics;
-import io.stellane.runtime.Runtime;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -18,7 +17,7 @@ import java.util.concurrent.CopyOnWriteArrayList;
  * The runtime's custom metrics ({@code Runtime.addMetric/incrementMetric/setGauge}) as Micrometer
  * meters named {@code stellane.custom.<name>}.
  *
- * <p>The meters read the values from {@link Runtime#metrics()} (which outlives restarts), so
+ * <p>The meters read the values from the runtime's {@link Metrics} (which outlives restarts), so
  * nothing is double counted or lost whatever the order of binding and updating; the listener is
  * used only to discover names, at the cost of one map lookup per update.
  *
@@ -34,14 +33,17 @@ final class CustomMeters {
     private final Map<String, Boolean> gauges = new ConcurrentHashMap<>();
     private final List<Meter> registered = new CopyOnWriteArrayList<>();
 
-    CustomMeters(MeterRegistry registry) {
+    private final Metrics source;
+
+    CustomMeters(MeterRegistry registry, Metrics source) {
         this.registry = registry;
+        this.source = source;
     }
 
     void counterSeen(String name) {
         if (!counters.containsKey(name)) {
             counters.computeIfAbsent(name, n -> {
-                Metrics m = Runtime.metrics();
+                Metrics m = source;
                 add(n, () -> FunctionCounter.builder(PREFIX + n, m, x -> x.counter(n))
                         .description("Runtime.addMetric/incrementMetric counter '" + n + "'").register(registry));
                 return Boolean.TRUE;
@@ -52,7 +54,7 @@ final class CustomMeters {
     void gaugeSeen(String name) {
         if (!gauges.containsKey(name)) {
             gauges.computeIfAbsent(name, n -> {
-                Metrics m = Runtime.metrics();
+                Metrics m = source;
                 add(n, () -> Gauge.builder(PREFIX + n, m, x -> x.gauge(n)).strongReference(true)
                         .description("Runtime.setGauge gauge '" + n + "'").register(registry));
                 return Boolean.TRUE;
@@ -73,28 +75,29 @@ final class CustomMeters {
         return registered;
     }
 
-    // ---------------------------------------------------------------- the one listener in Runtime.metrics()
+    // ---------------------------------------------------------------- the one listener in a runtime's Metrics
 
-    /** Fans the runtime's single metrics listener out to every bound registry. */
+    /** Fans a runtime's single metrics listener out to every registry bound to that runtime. */
     static final class Bridge implements Metrics.MetricsListener {
-        private static final Bridge INSTANCE = new Bridge();
+        private static final Map<Metrics, Bridge> BRIDGES = new java.util.IdentityHashMap<>(); // guarded by Bridge.class
         private final List<CustomMeters> sinks = new CopyOnWriteArrayList<>();
 
         static synchronized void attach(CustomMeters sink) {
-            INSTANCE.sinks.add(sink);
-            if (INSTANCE.sinks.size() == 1) {
-                Runtime.metrics().addListener(INSTANCE); // replays what exists into every sink
+            Bridge bridge = BRIDGES.computeIfAbsent(sink.source, m -> new Bridge());
+            bridge.sinks.add(sink);
+            if (bridge.sinks.size() == 1) {
+                sink.source.addListener(bridge); // replays what exists into every sink
             } else {
-                Metrics m = Runtime.metrics();
-                m.counters().keySet().forEach(sink::counterSeen);
-                m.gauges().keySet().forEach(sink::gaugeSeen);
+                sink.source.counters().keySet().forEach(sink::counterSeen);
+                sink.source.gauges().keySet().forEach(sink::gaugeSeen);
             }
         }
 
         static synchronized void detach(CustomMeters sink) {
-            INSTANCE.sinks.remove(sink);
-            if (INSTANCE.sinks.isEmpty()) {
-                Runtime.metrics().removeListener(INSTANCE);
+            Bridge bridge = BRIDGES.get(sink.source);
+            if (bridge != null && bridge.sinks.remove(sink) && bridge.sinks.isEmpty()) {
+                sink.source.removeListener(bridge);
+                BRIDGES.remove(sink.source);
             }
         }
 

@@ -6,7 +6,7 @@ import io.micrometer.core.instrument.Meter;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.TimeGauge;
 import io.stellane.StellaneException;
-import io.stellane.runtime.Runtime;
+import io.stellane.runtime.StellaneRuntime;
 import io.stellane.stats.RuntimeStats;
 
 import java.util.List;
@@ -18,6 +18,12 @@ import java.util.concurrent.TimeUnit;
  * the gauges read 0 and the counters keep their last total.
  */
 final class RuntimeMeters {
+    private final StellaneRuntime runtime;
+
+    RuntimeMeters(StellaneRuntime runtime) {
+        this.runtime = runtime;
+    }
+
     private final RestartSafeCount executed = new RestartSafeCount();
     private final RestartSafeCount failed = new RestartSafeCount();
 
@@ -36,10 +42,10 @@ final class RuntimeMeters {
                         .strongReference(true).register(registry),
                 TimeGauge.builder("stellane.runtime.uptime", this, TimeUnit.MILLISECONDS,
                                 m -> m.read(s -> s.uptime().toMillis()))
-                        .description("Time since Runtime.init").strongReference(true).register(registry),
+                        .description("Time since runtime.init").strongReference(true).register(registry),
                 Gauge.builder("stellane.runtime.workers", this, m -> m.read(RuntimeStats::workerCount))
                         .description("Active workers").strongReference(true).register(registry),
-                Gauge.builder("stellane.runtime.running", this, m -> Runtime.isRunning() ? 1 : 0)
+                Gauge.builder("stellane.runtime.running", this, m -> m.runtime.isRunning() ? 1 : 0)
                         .description("1 while the runtime runs, 0 otherwise").strongReference(true).register(registry));
     }
 
@@ -68,12 +74,12 @@ final class RuntimeMeters {
     }
 
     /** The live stats, or {@code null} when the runtime is not initialized (or stops while we ask). */
-    static RuntimeStats stats() {
-        if (!Runtime.isRunning()) {
+    RuntimeStats stats() {
+        if (!runtime.isRunning()) {
             return null;
         }
         try {
-            return Runtime.getStats();
+            return runtime.getStats();
         } catch (StellaneException notRunning) {
             return null;
         }

@@ -4,6 +4,8 @@ import io.micrometer.core.instrument.Meter;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import io.stellane.runtime.Runtime;
+import io.stellane.runtime.StellaneRuntime;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -47,7 +49,7 @@ public final class StellaneMetrics implements AutoCloseable {
 
     private final MeterRegistry registry;
     private final boolean ownsRegistry;
-    private final RuntimeMeters runtime = new RuntimeMeters();
+    private final RuntimeMeters runtime;
     private final WorkerMeters workers;
     private final TaskMeters tasks;
     private final CustomMeters custom;
@@ -57,12 +59,13 @@ public final class StellaneMetrics implements AutoCloseable {
     private volatile MicrometerRecoveryMetrics recovery;
     private volatile boolean closed;
 
-    private StellaneMetrics(MeterRegistry registry, boolean ownsRegistry, Duration samplePeriod) {
+    private StellaneMetrics(MeterRegistry registry, boolean ownsRegistry, Duration samplePeriod, StellaneRuntime rt) {
         this.registry = registry;
         this.ownsRegistry = ownsRegistry;
-        this.workers = new WorkerMeters(registry);
-        this.tasks = new TaskMeters(registry);
-        this.custom = new CustomMeters(registry);
+        this.runtime = new RuntimeMeters(rt);
+        this.workers = new WorkerMeters(registry, rt);
+        this.tasks = new TaskMeters(registry, runtime, rt);
+        this.custom = new CustomMeters(registry, rt.metrics());
         this.runtimeMeters = runtime.register(registry);
         sample();
         CustomMeters.Bridge.attach(custom);
@@ -75,7 +78,7 @@ public final class StellaneMetrics implements AutoCloseable {
         sampler.scheduleAtFixedRate(this::sample, period, period, TimeUnit.NANOSECONDS);
     }
 
-    /** Binds the runtime to {@code registry}, sampling workers every {@link #DEFAULT_SAMPLE_PERIOD}. */
+    /** Binds the default runtime to {@code registry}, sampling workers every {@link #DEFAULT_SAMPLE_PERIOD}. */
     public static StellaneMetrics bind(MeterRegistry registry) {
         return bind(registry, DEFAULT_SAMPLE_PERIOD);
     }
@@ -85,16 +88,28 @@ public final class StellaneMetrics implements AutoCloseable {
      * {@code samplePeriod} (also the window of {@code stellane_worker_cpu_usage_percent}).
      */
     public static StellaneMetrics bind(MeterRegistry registry, Duration samplePeriod) {
+        return bind(registry, samplePeriod, Runtime.instance());
+    }
+
+    /** Binds {@code runtime} to {@code registry}, sampling every {@code samplePeriod}. */
+    public static StellaneMetrics bind(MeterRegistry registry, Duration samplePeriod, StellaneRuntime runtime) {
         Objects.requireNonNull(registry, "registry");
+        Objects.requireNonNull(runtime, "runtime");
         if (samplePeriod.toMillis() < 10) {
             throw new IllegalArgumentException("samplePeriod must be at least 10 ms, got " + samplePeriod);
         }
-        return new StellaneMetrics(registry, false, samplePeriod);
+        return new StellaneMetrics(registry, false, samplePeriod, runtime);
     }
 
     /** A binding to a new {@link PrometheusMeterRegistry}, closed with this object; read it with {@link #scrape()}. */
     public static StellaneMetrics prometheus() {
-        return new StellaneMetrics(new PrometheusMeterRegistry(PrometheusConfig.DEFAULT), true, DEFAULT_SAMPLE_PERIOD);
+        return prometheus(Runtime.instance());
+    }
+
+    /** A binding of {@code runtime} to a new {@link PrometheusMeterRegistry}, closed with this object. */
+    public static StellaneMetrics prometheus(StellaneRuntime runtime) {
+        return new StellaneMetrics(new PrometheusMeterRegistry(PrometheusConfig.DEFAULT), true, DEFAULT_SAMPLE_PERIOD,
+                Objects.requireNonNull(runtime, "runtime"));
     }
 
     /** The registry the meters live in. */

@@ -5,7 +5,7 @@ import io.micrometer.core.instrument.Meter;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.TimeGauge;
 import io.stellane.StellaneException;
-import io.stellane.runtime.Runtime;
+import io.stellane.runtime.StellaneRuntime;
 import io.stellane.runtime.TaskProfile;
 import io.stellane.stats.RuntimeStats;
 import org.slf4j.Logger;
@@ -36,8 +36,13 @@ final class TaskMeters {
     private final List<Meter> registered = new CopyOnWriteArrayList<>();
     private boolean warnedOverflow;
 
-    TaskMeters(MeterRegistry registry) {
+    private final RuntimeMeters source;
+    private final StellaneRuntime runtime;
+
+    TaskMeters(MeterRegistry registry, RuntimeMeters source, StellaneRuntime runtime) {
         this.registry = registry;
+        this.source = source;
+        this.runtime = runtime;
     }
 
     private static final class Cell {
@@ -49,13 +54,13 @@ final class TaskMeters {
 
     /** Reads the profile; registers meters for names seen for the first time. */
     synchronized void refresh() {
-        RuntimeStats stats = RuntimeMeters.stats();
+        RuntimeStats stats = source.stats();
         if (stats == null) {
             return;
         }
         List<TaskProfile> profiles;
         try {
-            profiles = Runtime.getProfile();
+            profiles = runtime.getProfile();
         } catch (StellaneException stopped) {
             return;
         }

@@ -5,15 +5,15 @@ import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.Meter;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.stellane.StellaneException;
-import io.stellane.runtime.Runtime;
+import io.stellane.runtime.StellaneRuntime;
 import io.stellane.stats.WorkerStats;
 
 import java.lang.management.ManagementFactory;
 import java.lang.management.ThreadMXBean;
 import java.util.HashSet;
 import java.util.List;
-import java.util.Set;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.function.ToDoubleFunction;
@@ -35,8 +35,11 @@ final class WorkerMeters {
     private final Map<Integer, Cell> cells = new ConcurrentHashMap<>();
     private final List<Meter> registered = new CopyOnWriteArrayList<>();
 
-    WorkerMeters(MeterRegistry registry) {
+    private final StellaneRuntime runtime;
+
+    WorkerMeters(MeterRegistry registry, StellaneRuntime runtime) {
         this.registry = registry;
+        this.runtime = runtime;
     }
 
     /** One worker id's state; {@code stats} is {@code null} while that worker does not exist. */
@@ -52,7 +55,7 @@ final class WorkerMeters {
     synchronized void refresh() {
         List<WorkerStats> now;
         try {
-            now = Runtime.isRunning() ? Runtime.getWorkerStats() : List.of();
+            now = runtime.isRunning() ? runtime.getWorkerStats() : List.of();
         } catch (StellaneException stopped) {
             now = List.of();
         }

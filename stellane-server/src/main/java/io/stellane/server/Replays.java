@@ -10,7 +10,7 @@ import io.stellane.recovery.JournaledRequest;
 import io.stellane.recovery.RecoveryManager;
 import io.stellane.recovery.RecoveryMetadata;
 import io.stellane.recovery.StoredResponse;
-import io.stellane.runtime.Runtime;
+import io.stellane.runtime.StellaneRuntime;
 import io.stellane.task.Task;
 
 import java.util.List;
@@ -30,8 +30,11 @@ final class Replays implements RecoveryManager.Replayer {
     private final RecoveryInterceptor recovery;
     private final List<RecoverHookWithMetadata> hooks;
 
-    Replays(Dispatcher dispatcher, List<RecoverHookWithMetadata> hooks) {
+    private final StellaneRuntime runtime;
+
+    Replays(Dispatcher dispatcher, List<RecoverHookWithMetadata> hooks, StellaneRuntime runtime) {
         this.dispatcher = dispatcher;
+        this.runtime = runtime;
         this.recovery = dispatcher.recovery;
         this.hooks = List.copyOf(hooks);
     }
@@ -45,7 +48,7 @@ final class Replays implements RecoveryManager.Replayer {
         if (key != null && recovery.claim(key, jr.requestId())) {
             done.whenComplete((v, e) -> recovery.release(key, jr.requestId()));
         }
-        Runtime.schedule(Task.of(() -> {
+        runtime.schedule(Task.of(() -> {
             Request req = toRequest(jr);
             Context cx = new Context(dispatcher, req, jr.requestId(), meta);
             Task<StoredResponse> t;

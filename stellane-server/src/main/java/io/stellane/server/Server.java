@@ -8,6 +8,7 @@ import io.stellane.config.ConfigChange;
 import io.stellane.recovery.RecoveryManager;
 import io.stellane.runtime.Runtime;
 import io.stellane.runtime.RuntimeLifecycleListener;
+import io.stellane.runtime.StellaneRuntime;
 import io.stellane.server.routing.RouteTree;
 import io.stellane.task.TaskErrorHandler;
 import io.stellane.task.Worker;
@@ -97,6 +98,7 @@ public final class Server {
     /** Where this server listens (host and bound port), to listen there again after a runtime restart. */
     private final List<InetSocketAddress> addresses = new CopyOnWriteArrayList<>();
     private final Lifecycle lifecycle = new Lifecycle();
+    private final StellaneRuntime runtime;
     /** Sensitive headers a route journals anyway, by "METHOD pattern" as registered. */
     private final Map<String, String[]> journaledSensitive = new LinkedHashMap<>();
     /** The same by the route's handler in the frozen tree, which is what a request brings along. */
@@ -106,17 +108,30 @@ public final class Server {
     private record Route(String method, String pattern, Handler handler) {
     }
 
+    /** A server on the default runtime ({@link Runtime}), with the default limits. */
     public Server() {
-        this(ServerConfig.defaults());
+        this(Runtime.instance(), ServerConfig.defaults());
     }
 
+    /** A server on the default runtime ({@link Runtime}). */
     public Server(ServerConfig config) {
+        this(Runtime.instance(), config);
+    }
+
+    /** A server on {@code runtime}: its connections and handlers run on that runtime's workers. */
+    public Server(StellaneRuntime runtime, ServerConfig config) {
+        this.runtime = Objects.requireNonNull(runtime, "runtime");
         this.config = Objects.requireNonNull(config, "config");
         this.log = LoggerFactory.getLogger(Server.class.getName() + (SERVER_IDS.getAndIncrement() == 0 ? "" : "." + SERVER_IDS.get()));
     }
 
     public ServerConfig config() {
         return config;
+    }
+
+    /** The runtime whose workers this server runs on. */
+    public StellaneRuntime runtime() {
+        return runtime;
     }
 
     /**
@@ -221,7 +236,7 @@ public final class Server {
     public Server onTaskError(TaskErrorHandler handler) {
         Objects.requireNonNull(handler, "handler");
         taskErrorHandlers.add(handler);
-        Runtime.onTaskError(handler);
+        runtime.onTaskError(handler);
         return this;
     }
 
@@ -340,7 +355,7 @@ public final class Server {
         if (rec == null) {
             throw new IllegalStateException("recover(): call enableRequestRecovery(manager) first");
         }
-        return rec.manager.recoverAll(new Replays(dispatcher(), recoverHooks));
+        return rec.manager.recoverAll(new Replays(dispatcher(), recoverHooks, runtime));
     }
 
     /** Recovery counters; all zero when recovery is not enabled. */
@@ -369,9 +384,9 @@ public final class Server {
         }
         List<EventLoopBackend> backends;
         try {
-            backends = Runtime.backends();
+            backends = runtime.backends();
         } catch (StellaneException e) {
-            throw new StellaneException("Server.listen(): the runtime is not initialized; call Runtime.init(config) first", e);
+            throw new StellaneException("Server.listen(): " + e.getMessage(), e);
         }
         List<IoBackend> io = new ArrayList<>(backends.size());
         for (EventLoopBackend b : backends) {
@@ -386,13 +401,13 @@ public final class Server {
         dispatcher();
         int bound = bind(io, host, port);
         addresses.add(new InetSocketAddress(host, bound));
-        Runtime.addLifecycleListener(lifecycle); // once: adding it again does nothing
+        runtime.addLifecycleListener(lifecycle); // once: adding it again does nothing
         return bound;
     }
 
     private int bind(List<IoBackend> io, String host, int port) {
         draining = false;
-        Listener l = new Listener(this, io, Runtime.getConfig());
+        Listener l = new Listener(this, io, runtime.getConfig());
         int bound = l.bind(new InetSocketAddress(host, port));
         listeners.add(l);
         log.info("listening on {}:{} ({} acceptor(s), {} worker(s))", host, bound, l.acceptors(), io.size());
@@ -411,7 +426,7 @@ public final class Server {
             return;
         }
         recoveryConfigChecked = true;
-        io.stellane.config.RuntimeConfig rc = Runtime.getConfig();
+        io.stellane.config.RuntimeConfig rc = runtime.getConfig();
         boolean journals = !recoverHooks.isEmpty() || routeList.stream().anyMatch(r -> switch (r.method) {
             case "POST", "PUT", "PATCH", "DELETE" -> true;
             default -> false;
@@ -466,7 +481,7 @@ public final class Server {
             if (!(backend instanceof IoBackend io)) {
                 return CompletableFuture.completedFuture(null);
             }
-            IoBackend heir = (IoBackend) Runtime.backends().getFirst();
+            IoBackend heir = (IoBackend) runtime.backends().getFirst();
             for (Listener l : listeners) {
                 l.workerRetiring(io, heir);
             }
@@ -499,7 +514,7 @@ public final class Server {
         @Override
         public void restarted() {
             List<IoBackend> io = new ArrayList<>();
-            for (EventLoopBackend b : Runtime.backends()) {
+            for (EventLoopBackend b : runtime.backends()) {
                 io.add((IoBackend) b);
             }
             for (InetSocketAddress a : addresses) {
@@ -537,9 +552,9 @@ public final class Server {
     public void stop(Duration timeout) {
         drainAndClose(timeout);
         addresses.clear();
-        Runtime.removeLifecycleListener(lifecycle);
+        runtime.removeLifecycleListener(lifecycle);
         for (TaskErrorHandler h : taskErrorHandlers) {
-            Runtime.removeTaskErrorHandler(h);
+            runtime.removeTaskErrorHandler(h);
         }
         RecoveryManager owned = ownedRecovery;
         if (owned != null) {

@@ -7,7 +7,7 @@ import io.opentelemetry.api.trace.Span;
 import io.opentelemetry.api.trace.SpanKind;
 import io.opentelemetry.api.trace.StatusCode;
 import io.opentelemetry.api.trace.Tracer;
-import io.stellane.runtime.Runtime;
+import io.stellane.runtime.StellaneRuntime;
 import io.stellane.runtime.TaskObserver;
 import io.stellane.server.Server;
 import io.stellane.server.ServerObserver;
@@ -44,10 +44,13 @@ public final class StellaneTracing implements AutoCloseable {
 
     private final Tracer tracer;
     private final TaskObserver tasks;
+    /** The runtime whose named tasks are traced: the server's. */
+    private final StellaneRuntime runtime;
 
-    private StellaneTracing(OpenTelemetry otel) {
+    private StellaneTracing(OpenTelemetry otel, StellaneRuntime runtime) {
         this.tracer = otel.getTracer("io.stellane", "0.1.0");
         this.tasks = this::taskRan;
+        this.runtime = runtime;
     }
 
     /**
@@ -56,9 +59,9 @@ public final class StellaneTracing implements AutoCloseable {
      */
     public static StellaneTracing install(Server server, OpenTelemetry otel) {
         Objects.requireNonNull(server, "server");
-        StellaneTracing t = new StellaneTracing(Objects.requireNonNull(otel, "otel"));
+        StellaneTracing t = new StellaneTracing(Objects.requireNonNull(otel, "otel"), server.runtime());
         server.observe(t.new Requests());
-        Runtime.addTaskObserver(t.tasks);
+        t.runtime.addTaskObserver(t.tasks);
         return t;
     }
 
@@ -105,6 +108,6 @@ public final class StellaneTracing implements AutoCloseable {
     /** Stops tracing tasks (the server observer stays until the server is discarded). */
     @Override
     public void close() {
-        Runtime.removeTaskObserver(tasks);
+        runtime.removeTaskObserver(tasks);
     }
 }
