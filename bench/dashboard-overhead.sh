@@ -10,7 +10,7 @@
 # The app must serve the dashboard on its management listener (see docs/OPERATIONS.md); the script
 # checks that first. Each round runs baseline, then with the poller, then baseline again, and
 # compares the polled run with the mean of the two baselines around it (less drift on a shared box).
-# The app is pinned to CPU 1, wrk (one thread) and the poller to CPU 0, like ../shared/bench.
+# The app is pinned to CPU 1, wrk (one thread) and the poller to CPU 0, like bench/http-bench.sh.
 # Needs wrk, curl and taskset. Stops the app and the poller on any exit.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -25,6 +25,7 @@ ROUNDS=${ROUNDS:-1}
 POLL_INTERVAL=${POLL_INTERVAL:-0.5}
 BACKEND=${BACKEND:-auto}
 
+"$(dirname "${BASH_SOURCE[0]}")/../scripts/wrk.sh"
 for tool in wrk curl taskset; do
     command -v "$tool" >/dev/null || { echo "dashboard-overhead: $tool is not installed" >&2; exit 1; }
 done
@@ -58,7 +59,7 @@ for url in "$base" "$management"; do
 done
 
 echo "dashboard-overhead: starting the example app on port $PORT (builds first if stale)" >&2
-# The app on CPU 1, wrk and the poller (the clients) on CPU 0, as the shared harness pins them.
+# The app on CPU 1, wrk and the poller (the clients) on CPU 0, as bench/http-bench.sh pins them.
 taskset -c 1 "$root/stellane" serve --port "$PORT" --management-port "$MANAGEMENT_PORT" --backend "$BACKEND" \
     --data-dir "$data" >"$log" 2>&1 &
 app_pid=$!

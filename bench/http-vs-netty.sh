@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Stellane next to the raw Netty peer on the same transport, with the shared harness
-# (../shared/bench/http-bench.sh): GET /plaintext, /plaintext pipelined 16 deep, /json. Two Stellane
+# Stellane next to the raw Netty peer on the same transport (io.stellane.benchmarks.peer.NettyPeer), with
+# bench/http-bench.sh: GET /plaintext, /plaintext pipelined 16 deep, /json. Two Stellane
 # servers: stellane-app is TechEmpowerApp (the two routes and nothing else, like the peer), and
 # stellane-service is the full example service of ./stellane serve (metrics observer, request journal,
 # work stealing, database), so the framework's cost and its features' cost show apart; its management
@@ -10,12 +10,11 @@
 # `git worktree add DIR <commit>`): a change's before and after, side by side in the same run.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-shared=${STELLANE_SHARED:-$root/../shared}/bench
 transport=${1:-epoll}
 (($#)) && shift
-"$shared/build.sh"
+"$root/scripts/wrk.sh"
 "$root/stellane" build >/dev/null 2>&1 || "$root/stellane" build
-java="$("$shared/jdk.sh")/bin/java --enable-native-access=ALL-UNNAMED --sun-misc-unsafe-memory-access=allow"
+java="$("$root/stellane" java)/bin/java --enable-native-access=ALL-UNNAMED --sun-misc-unsafe-memory-access=allow"
 before=()
 if [[ -n ${BEFORE:-} ]]; then
     "$BEFORE/stellane" build >/dev/null 2>&1 || "$BEFORE/stellane" build
@@ -30,11 +29,11 @@ data=$(mktemp -d "${TMPDIR:-/tmp}/stellane-bench.XXXXXX") # the service's databa
 trap 'rm -rf "$data" ${before_data:+"$before_data"}' EXIT
 for run in "/plaintext 1" "/plaintext 16" "/json 1"; do
     read -r path depth <<<"$run"
-    "$shared/http-bench.sh" --path "$path" --pipeline "$depth" --tsv "$tsv" "$@" \
+    "$root/bench/http-bench.sh" --path "$path" --pipeline "$depth" --tsv "$tsv" "$@" \
         stellane-app="$java -cp '$root/examples/target/classes:$root/examples/target/lib/*' io.stellane.examples.TechEmpowerApp \$PORT $transport" \
         stellane-service="cd $(printf %q "$root") && ./stellane serve --port \$PORT --management-port 0 --backend $transport --data-dir $data" \
         "${before[@]}" \
-        netty-$transport="$java -cp $shared/peers/target/peers.jar bench.NettyPeer \$PORT $transport"
+        netty-$transport="$java -cp $root/stellane-benchmarks/target/benchmarks.jar io.stellane.benchmarks.peer.NettyPeer \$PORT $transport"
     echo
 done
 echo "results (path pipeline conns duration rounds name rps p50 p99 errors ratio): $tsv"

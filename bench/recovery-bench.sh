@@ -8,7 +8,7 @@
 #   DURATION=3 WARMUP=1 ROUNDS=1 bench/recovery-bench.sh      # a smoke run
 #
 # Environment: DURATION, WARMUP (seconds), ROUNDS, CONNECTIONS, MODES ("off mmap rocksdb"), SYNC
-# (INTERVAL|NONE|ALWAYS), BODY_BYTES, JAVA_HOME (default temurin 25). Needs wrk, taskset, mvn.
+# (INTERVAL|NONE|ALWAYS), BODY_BYTES, JAVA_HOME (default: the JDK ./stellane finds). Needs wrk, taskset, mvn.
 # BEFORE=DIR also runs every mode from the checkout in DIR (e.g. a `git worktree add DIR <commit>`), as
 # "<mode>-before", interleaved with the others: a change's before and after in the same run.
 set -euo pipefail
@@ -20,7 +20,9 @@ ROUNDS="${ROUNDS:-5}"
 CONNECTIONS="${CONNECTIONS:-32}"
 MODES="${MODES:-off mmap rocksdb}"
 SYNC="${SYNC:-INTERVAL}"
-export JAVA_HOME="${JAVA_HOME:-/usr/lib/jvm/temurin-25-jdk-amd64}"
+"$(dirname "${BASH_SOURCE[0]}")/../scripts/wrk.sh"
+JAVA_HOME="$("$(dirname "${BASH_SOURCE[0]}")/../stellane" java)"
+export JAVA_HOME
 JAVA="$JAVA_HOME/bin/java"
 
 for tool in wrk taskset mvn; do

@@ -29,7 +29,7 @@ import java.util.concurrent.TimeUnit;
  * system call while the loop is busy. Netty's own work (channel events, {@code execute} and timers
  * on the loop) runs inside the poll.
  */
-public final class NettyBackend implements IoBackend {
+final class NettyBackend implements IoBackend {
 
     private final String name;
     private final IoHandlerFactory ioFactory;

@@ -13,7 +13,7 @@ import java.util.stream.Stream;
  * The root is the system property {@code stellane.sysfs} (default {@code /sys}), so tests can
  * hand in a machine with several nodes. Immutable.
  */
-public record NumaTopology(List<List<Integer>> nodes) {
+record NumaTopology(List<List<Integer>> nodes) {
 
     public NumaTopology {
         nodes = nodes.stream().map(List::copyOf).toList();

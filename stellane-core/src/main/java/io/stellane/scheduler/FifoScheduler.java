@@ -4,7 +4,7 @@ import io.stellane.task.Task;
 import org.jctools.queues.MpscUnboundedXaddArrayQueue;
 
 /** First in, first out: a lock-free multi-producer, single-consumer queue (the one Netty's loops use). */
-public final class FifoScheduler implements TaskScheduler {
+final class FifoScheduler implements TaskScheduler {
     private final MpscUnboundedXaddArrayQueue<Task<?>> queue = new MpscUnboundedXaddArrayQueue<>(1024);
 
     @Override

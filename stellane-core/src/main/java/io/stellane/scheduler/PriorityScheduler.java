@@ -25,7 +25,7 @@ import java.util.PriorityQueue;
  * levels in use, and {@code O(1)} when every queued task has the same priority. No lock: a worker and
  * its producers never wait for each other.
  */
-public final class PriorityScheduler implements TaskScheduler {
+final class PriorityScheduler implements TaskScheduler {
     /** How many later arrivals one priority level may overtake. */
     public static final long AGING = 1024;
     private static final int LIMIT = 1000;

@@ -18,7 +18,7 @@ import java.lang.invoke.VarHandle;
  * the price: while the owner runs one task, at most {@value #BATCH} - 1 others wait in it out of
  * thieves' reach. Oldest work moves first, and order within a worker stays FIFO.
  */
-public final class WorkStealingScheduler implements TaskScheduler {
+final class WorkStealingScheduler implements TaskScheduler {
     static final int BATCH = 16;
     private static final VarHandle CONSUMING, NEXT, COUNT;
 

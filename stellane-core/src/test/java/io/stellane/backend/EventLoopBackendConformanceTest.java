@@ -2,8 +2,9 @@ package io.stellane.backend;
 
 import io.stellane.StellaneException;
 import io.stellane.runtime.Runtime;
-import io.stellane.scheduler.FifoScheduler;
+import io.stellane.scheduler.Schedulers;
 import io.stellane.scheduler.TaskScheduler;
+import io.stellane.scheduler.TaskSchedulingStrategy;
 import io.stellane.task.Task;
 import io.stellane.task.TaskErrorHandler;
 import io.stellane.task.Worker;
@@ -202,7 +203,7 @@ public abstract class EventLoopBackendConformanceTest {
     @Test
     void theBackendContractHoldsWithoutTheRuntime() throws Exception {
         EventLoopBackend b = RuntimeFactory.createBackend(backend());
-        TaskScheduler queue = new FifoScheduler();
+        TaskScheduler queue = Schedulers.factoryFor(TaskSchedulingStrategy.FIFO, "").create(0);
         AtomicReference<Thread> loopThread = new AtomicReference<>();
         Thread thread = new Thread(() -> b.run(), "bare-loop");
         loopThread.set(thread);

@@ -1,6 +1,5 @@
 package io.stellane.server;
 
-import io.stellane.server.routing.RouteTree;
 import io.stellane.task.Task;
 import io.stellane.task.Worker;
 

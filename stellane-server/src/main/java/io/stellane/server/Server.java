@@ -9,7 +9,6 @@ import io.stellane.recovery.RecoveryManager;
 import io.stellane.runtime.Runtime;
 import io.stellane.runtime.RuntimeLifecycleListener;
 import io.stellane.runtime.StellaneRuntime;
-import io.stellane.server.routing.RouteTree;
 import io.stellane.task.TaskErrorHandler;
 import io.stellane.task.Worker;
 import org.slf4j.Logger;

@@ -1,4 +1,4 @@
-package io.stellane.server.routing;
+package io.stellane.server;
 
 import org.junit.jupiter.api.Test;
 

@@ -1,4 +1,4 @@
-package io.stellane.server.routing;
+package io.stellane.server;
 
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -23,7 +23,7 @@ import java.util.Objects;
  *
  * @param <T> what a route leads to (the server stores handlers)
  */
-public final class RouteTree<T> {
+final class RouteTree<T> {
 
     /** The methods a route can be registered for, in the order used by {@link #methodIndex}. */
     public static final List<String> METHODS = List.of("GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS");
