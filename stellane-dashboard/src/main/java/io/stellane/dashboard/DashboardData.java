@@ -1,5 +1,7 @@
 package io.stellane.dashboard;
 
+import io.stellane.server.RecoveryStats;
+
 import java.util.List;
 
 /**
@@ -31,8 +33,8 @@ final class DashboardData {
 
     record RecoveryOn(boolean enabled, long journaled, long completed, long recovered, long failed, long quarantined,
                       long journalBytes) {
-        static RecoveryOn of(RecoveryCounts c) {
-            return new RecoveryOn(true, c.journaled(), c.completed(), c.recovered(), c.failed(), c.quarantined(),
+        static RecoveryOn of(RecoveryStats c) {
+            return new RecoveryOn(true, c.journaled(), c.completed(), c.recovered(), c.failedAttempts(), c.quarantined(),
                     c.journalBytes());
         }
     }

@@ -98,7 +98,8 @@ final class RecoveryInterceptor {
     RecoveryStats stats() {
         RecoveryManager.Counters c = manager.counters();
         return new RecoveryStats(c.journaled(), c.completed(), c.recovered(), c.failedAttempts(), c.quarantined(),
-                rejectedFull.sum(), journalErrors.sum(), idempotentReplays.sum(), conflicts.sum());
+                rejectedFull.sum(), journalErrors.sum(), idempotentReplays.sum(), conflicts.sum(),
+                manager.store().stats().bytesOnDisk());
     }
 
     // ---------------------------------------------------------------- live requests

@@ -14,7 +14,11 @@ package io.stellane.server;
  *                          plus completions that failed (those requests will be replayed)
  * @param idempotentReplays requests answered from the stored response of their {@code Idempotency-Key}
  * @param conflicts         requests answered 409 because their {@code Idempotency-Key} was still in flight
+ * @param journalBytes      the journal's size on disk now
  */
 public record RecoveryStats(long journaled, long completed, long recovered, long failedAttempts, long quarantined,
-                            long rejectedFull, long journalErrors, long idempotentReplays, long conflicts) {
+                            long rejectedFull, long journalErrors, long idempotentReplays, long conflicts,
+                            long journalBytes) {
+    /** All zero: a server without recovery. */
+    public static final RecoveryStats NONE = new RecoveryStats(0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
 }

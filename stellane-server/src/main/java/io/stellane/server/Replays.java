@@ -28,11 +28,11 @@ import java.util.concurrent.CompletableFuture;
 final class Replays implements RecoveryManager.Replayer {
     private final Dispatcher dispatcher;
     private final RecoveryInterceptor recovery;
-    private final List<RecoverHookWithMetadata> hooks;
+    private final List<RecoverHook> hooks;
 
     private final StellaneRuntime runtime;
 
-    Replays(Dispatcher dispatcher, List<RecoverHookWithMetadata> hooks, StellaneRuntime runtime) {
+    Replays(Dispatcher dispatcher, List<RecoverHook> hooks, StellaneRuntime runtime) {
         this.dispatcher = dispatcher;
         this.runtime = runtime;
         this.recovery = dispatcher.recovery;
@@ -78,7 +78,7 @@ final class Replays implements RecoveryManager.Replayer {
             return t.map(RecoveryInterceptor::toStored);
         }
         Task<Object> chain = Task.completed(null);
-        for (RecoverHookWithMetadata hook : hooks) {
+        for (RecoverHook hook : hooks) {
             chain = chain.flatMap(previous -> {
                 try {
                     @SuppressWarnings("unchecked")

@@ -90,7 +90,7 @@ public final class Server {
     volatile boolean draining;
     /** Null unless request recovery is enabled. */
     private volatile RecoveryInterceptor recovery;
-    private final List<RecoverHookWithMetadata> recoverHooks = new CopyOnWriteArrayList<>();
+    private final List<RecoverHook> recoverHooks = new CopyOnWriteArrayList<>();
     /** The journal this server opened itself (recovery on in the runtime's config): closed by {@link #stop}. */
     private volatile RecoveryManager ownedRecovery;
     private boolean recoveryConfigChecked;
@@ -320,13 +320,13 @@ public final class Server {
     }
 
     /** Adds a recover hook; hooks run in registration order for each replayed request. See {@link RecoverHook}. */
-    public synchronized Server onRecover(RecoverHook hook) {
+    public synchronized Server onRecover(RecoverHook.Basic hook) {
         Objects.requireNonNull(hook, "hook");
-        return onRecover((RecoverHookWithMetadata) (ctx, req, meta) -> hook.recover(ctx, req));
+        return onRecover((RecoverHook) (ctx, req, meta) -> hook.recover(ctx, req));
     }
 
     /** Adds a recover hook that sees the replay's metadata; hooks run in registration order. */
-    public synchronized Server onRecover(RecoverHookWithMetadata hook) {
+    public synchronized Server onRecover(RecoverHook hook) {
         checkNotListening("onRecover");
         recoverHooks.add(Objects.requireNonNull(hook, "hook"));
         return this;
@@ -360,7 +360,7 @@ public final class Server {
     /** Recovery counters; all zero when recovery is not enabled. */
     public RecoveryStats recoveryStats() {
         RecoveryInterceptor rec = recovery;
-        return rec == null ? new RecoveryStats(0, 0, 0, 0, 0, 0, 0, 0, 0) : rec.stats();
+        return rec == null ? RecoveryStats.NONE : rec.stats();
     }
 
     // ---------------------------------------------------------------- listening

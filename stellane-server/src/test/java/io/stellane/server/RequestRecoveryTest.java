@@ -138,6 +138,7 @@ class RequestRecoveryTest extends ServerTestBase {
         RecoveryStats st = lastServer().recoveryStats();
         assertThat(st.journaled()).isEqualTo(2);
         assertThat(st.completed()).isEqualTo(2);
+        assertThat(st.journalBytes()).as("the journal's size").isEqualTo(m.store().stats().bytesOnDisk()).isPositive();
         assertThat(m.store().stats().journaled()).isEqualTo(2);
     }
 
