@@ -43,8 +43,8 @@ import java.util.function.Consumer;
  * fresh stack. A probe waits behind the work already queued, so a worker with a very long queue of
  * short tasks also shows as blocked: that worker is not responsive either.
  *
- * <p>The detector follows the static runtime across stop and init; it does nothing while the
- * runtime is down. Its thread is its own, so it sees workers that block forever.
+ * <p>The detector follows its runtime (the default one unless {@link Builder#runtime} says otherwise)
+ * across stop and init; it does nothing while the runtime is down. Its thread is its own, so it sees workers that block forever.
  *
  * <h2>Threading</h2>
  * {@link #close()} is thread-safe and idempotent. {@code onBlocked} is called on the detector thread

@@ -13,8 +13,7 @@ import java.util.Optional;
  * @param blockedFor  how long the probe has been waiting
  * @param inTask      whether the stack shows a scheduled task running ({@code Task.run}) rather than
  *                    I/O or loop code
- * @param taskName    the running task's name, when the core can tell (not yet: see the proposed hook
- *                    in docs/OPERATIONS.md)
+ * @param taskName    the running task's name, when the worker was running a task
  * @param stack       the worker thread's stack when the block was seen, innermost frame first
  */
 public record BlockedWorkerReport(int workerId, String threadName, Duration blockedFor, boolean inTask,

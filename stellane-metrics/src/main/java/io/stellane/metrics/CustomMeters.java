@@ -21,8 +21,8 @@ import java.util.concurrent.CopyOnWriteArrayList;
  * nothing is double counted or lost whatever the order of binding and updating; the listener is
  * used only to discover names, at the cost of one map lookup per update.
  *
- * <p>{@link Metrics} has one listener slot, so all bindings share one {@link Bridge} installed in
- * it: two registries (say Prometheus and a push registry) both see the custom metrics.
+ * <p>All bindings of one runtime share one {@link Bridge} listening to its {@link Metrics}: two
+ * registries (say Prometheus and a push registry) both see the custom metrics, with one listener.
  */
 final class CustomMeters {
     private static final Logger log = LoggerFactory.getLogger(CustomMeters.class);

@@ -9,8 +9,7 @@ import java.util.Objects;
  * a new epoch the last value seen is banked, so the exported counter never goes down.
  *
  * <p>Increments made after the last read and before a stop are lost: this is bounded by how often
- * the source is read (at most the sampler period) and is the reason for the lifecycle hook proposed
- * in docs/OPERATIONS.md. Thread-safe.
+ * the source is read (at most the sampler period; docs/OPERATIONS.md, "Known limits"). Thread-safe.
  */
 final class RestartSafeCount {
     private Object epoch;

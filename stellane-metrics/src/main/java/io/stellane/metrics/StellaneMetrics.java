@@ -27,8 +27,8 @@ import java.util.concurrent.TimeUnit;
  * // GET /metrics  ->  metrics.scrape()
  * }</pre>
  *
- * <p>The binding follows the static runtime, not one life of it: it may be created before
- * {@code Runtime.init}, and survives {@code Runtime.stop()}/{@code init()}/{@code restart()}. While the
+ * <p>The binding follows its runtime (the default one, or the one given to {@code bind}), not one life
+ * of it: it may be created before {@code init}, and survives {@code stop()}/{@code init()}/{@code restart()}. While the
  * runtime is down, gauges read 0 and counters keep their totals (they never go down across restarts).
  *
  * <h2>How it works</h2>

@@ -19,13 +19,12 @@ import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.function.ToDoubleFunction;
 
 /**
- * Per-worker meters (tag {@code worker}), backed by one cached snapshot of
- * {@link Runtime#getWorkerStats()}.
+ * Per-worker meters (tag {@code worker}), backed by one cached snapshot of the runtime's
+ * {@code getWorkerStats()}.
  *
- * <p>Why a snapshot: {@code WorkerStats.cpuUsagePercent} covers the time since the previous
- * {@code getWorkerStats()} call, so if every gauge called it, each would reset the others' window.
- * Only {@link #refresh()} calls it, from the sampler thread once per sample period; meters read the
- * snapshot. Meters of a worker that went away (restart with fewer workers, live shrink) stay
+ * <p>Why a snapshot: one read of every worker per sample period, whatever the number of gauges, and
+ * figures that belong together (a worker's counts and its CPU share) come from the same moment.
+ * Only {@link #refresh()} reads, from the sampler thread; meters read the snapshot. Meters of a worker that went away (restart with fewer workers, live shrink) stay
  * registered: gauges read 0, counters keep their total.
  */
 final class WorkerMeters {

@@ -30,7 +30,7 @@ import java.util.List;
 /**
  * The listening side of one {@code listen()} call.
  *
- * <p>With {@code SO_REUSEPORT} (epoll, io_uring; more than one worker) every worker binds its own
+ * <p>With {@code SO_REUSEPORT} (epoll; more than one worker) every worker binds its own
  * server channel to the port and keeps the connections it accepts: the kernel spreads them. Without
  * it, worker 0's loop accepts and registers each connection on the next worker's loop, round-robin.
  * Accepted channels are configured here (options, allocator, pipeline) and registered on their
