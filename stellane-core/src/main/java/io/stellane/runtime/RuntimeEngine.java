@@ -4,6 +4,7 @@ import io.stellane.StellaneException;
 import io.stellane.backend.EventLoopBackend;
 import io.stellane.backend.RuntimeFactory;
 import io.stellane.config.RuntimeConfig;
+import io.stellane.internal.TaskAccess;
 import io.stellane.scheduler.Schedulers;
 import io.stellane.scheduler.TaskSchedulerFactory;
 import io.stellane.stats.RuntimeStats;
@@ -49,6 +50,7 @@ import java.util.concurrent.atomic.LongAccumulator;
  */
 final class RuntimeEngine implements TaskSchedulerFactory.Placement {
     private static final Logger log = LoggerFactory.getLogger(RuntimeEngine.class);
+    private static final TaskAccess TASKS = TaskAccess.get();
 
     enum State { RUNNING, STOPPING, STOPPED }
 
@@ -180,7 +182,7 @@ final class RuntimeEngine implements TaskSchedulerFactory.Placement {
         } else {
             target = place(task, ws);
         }
-        task.markScheduled(pinned, observed() ? System.nanoTime() : 0);
+        TASKS.markScheduled(task, pinned, observed() ? System.nanoTime() : 0);
         target.enqueue(task);
         if (pinned < 0 && strategy.steals() && Worker.current() == target) {
             // Kept on the busy worker that spawned it: an idle worker can steal it. Tasks from off the
@@ -284,7 +286,7 @@ final class RuntimeEngine implements TaskSchedulerFactory.Placement {
     }
 
     void observe(Task<?> task, int workerId, long runNanos) {
-        long enqueued = task.enqueuedNanos();
+        long enqueued = TASKS.enqueuedNanos(task);
         long wait = enqueued == 0 ? 0 : Math.max(0, System.nanoTime() - runNanos - enqueued);
         if (profiling) {
             profiles.computeIfAbsent(task.name(), ProfileCell::new).add(runNanos, wait);

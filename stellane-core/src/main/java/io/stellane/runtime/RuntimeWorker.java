@@ -4,6 +4,7 @@ import io.stellane.StellaneException;
 import io.stellane.backend.EventLoopBackend;
 import io.stellane.backend.IoBackend;
 import io.stellane.backend.WorkerContext;
+import io.stellane.internal.TaskAccess;
 import io.stellane.scheduler.TaskScheduler;
 import io.stellane.stats.WorkerStats;
 import io.stellane.task.Task;
@@ -28,6 +29,7 @@ import java.util.concurrent.atomic.LongAdder;
  */
 final class RuntimeWorker implements Worker, WorkerContext {
     private static final Logger log = LoggerFactory.getLogger(RuntimeWorker.class);
+    private static final TaskAccess TASKS = TaskAccess.get();
     private static final ThreadMXBean THREADS = ManagementFactory.getThreadMXBean();
     private static final int PEAK_SAMPLE = 8;
     private static final int TIMING_SAMPLE = 64;
@@ -136,7 +138,7 @@ final class RuntimeWorker implements Worker, WorkerContext {
                 io.ioEventLoop().execute(command);
             } else {
                 Task<Void> t = Task.of(command::run).named("worker-" + id + "-execute");
-                t.markScheduled(id, 0);
+                TASKS.markScheduled(t, id, 0);
                 backend.schedule(t);
             }
         } catch (RuntimeException rejected) {
@@ -201,7 +203,7 @@ final class RuntimeWorker implements Worker, WorkerContext {
         }
         if (observed || (n & (TIMING_SAMPLE - 1)) == 0) {
             long t0 = System.nanoTime();
-            task.startQueued();
+            TASKS.startQueued(task);
             long took = System.nanoTime() - t0;
             TIMED_TASKS.setOpaque(c, c.timedTasks + 1);
             TIMED_NANOS.setOpaque(c, c.timedNanos + took);
@@ -209,7 +211,7 @@ final class RuntimeWorker implements Worker, WorkerContext {
                 engine.observe(task, id, took);
             }
         } else {
-            task.startQueued();
+            TASKS.startQueued(task);
         }
         CURRENT.setOpaque(c, null);
         EXECUTED.setOpaque(c, n + 1);

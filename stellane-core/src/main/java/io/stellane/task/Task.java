@@ -1,6 +1,7 @@
 package io.stellane.task;
 
 import io.stellane.StellaneException;
+import io.stellane.internal.TaskAccess;
 
 import java.time.Duration;
 import java.time.Instant;
@@ -93,6 +94,22 @@ public final class Task<T> {
         } catch (ReflectiveOperationException e) {
             throw new ExceptionInInitializerError(e);
         }
+        TaskAccess.install(new TaskAccess() {
+            @Override
+            public void markScheduled(Task<?> task, int pinnedWorker, long enqueuedNanos) {
+                task.markScheduled(pinnedWorker, enqueuedNanos);
+            }
+
+            @Override
+            public void startQueued(Task<?> task) {
+                task.startQueued();
+            }
+
+            @Override
+            public long enqueuedNanos(Task<?> task) {
+                return task.enqueuedNanos;
+            }
+        });
     }
 
     /** A failed task's {@link #outcome}. */
@@ -496,12 +513,12 @@ public final class Task<T> {
     }
 
     /**
-     * For workers: starts a task their queue handed them. One the runtime queued ({@link
-     * #markScheduled}) is claimed with a plain store (the queue gave it to this thread alone); one
+     * For workers (through {@link TaskAccess}): starts a task their queue handed them. One the runtime
+     * queued ({@link #markScheduled}) is claimed with a plain store (the queue gave it to this thread alone); one
      * handed to a backend directly is claimed like {@link #start()}. A queued task cancelled before
      * this call does not run. Never throws.
      */
-    public void startQueued() {
+    void startQueued() {
         int s = state;
         if (s == QUEUED) {
             // store first, then read: the line comes over once, owned, instead of shared then owned
@@ -678,10 +695,10 @@ public final class Task<T> {
     // ---------------------------------------------------------------- for the runtime
 
     /**
-     * Placement set by the runtime when it queues this task: {@code pinnedWorker} is the worker it
-     * must run on ({@code -1}: any).
+     * Placement set by the runtime (through {@link TaskAccess}) when it queues this task:
+     * {@code pinnedWorker} is the worker it must run on ({@code -1}: any).
      */
-    public void markScheduled(int pinnedWorker, long enqueuedNanos) {
+    void markScheduled(int pinnedWorker, long enqueuedNanos) {
         if (!STATE.compareAndSet(this, NEW, QUEUED)) { // the producer wrote this line: cheap
             throw new StellaneException("task '" + name + "' "
                     + (state == QUEUED ? "is already scheduled" : "has already started") + "; a task runs once");
@@ -694,11 +711,6 @@ public final class Task<T> {
     /** The worker this task must run on, or {@code -1}. */
     public int pinnedWorker() {
         return pinnedWorker;
-    }
-
-    /** {@link System#nanoTime()} when the runtime queued it. */
-    public long enqueuedNanos() {
-        return enqueuedNanos;
     }
 
     // ---------------------------------------------------------------- completion plumbing

@@ -39,7 +39,7 @@ public interface Worker extends Executor {
 
     /**
      * Runs a scheduled task on this worker's thread (called by {@link Task#run()}): starts it with
-     * {@link Task#startQueued()} and keeps the worker's counts. Never throws.
+     * the runtime's hook ({@code TaskAccess.startQueued}) and keeps the worker's counts. Never throws.
      */
     void run(Task<?> task);
 
