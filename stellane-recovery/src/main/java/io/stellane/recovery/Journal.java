@@ -680,6 +680,7 @@ public final class Journal implements RecoveryStore {
      * retention, has the storage reclaim them.
      */
     private void retentionQuietly() {
+        long seen;
         lock.lock();
         try {
             if (closed || fault().isPresent()) {
@@ -693,30 +694,60 @@ public final class Journal implements RecoveryStore {
             if (garbageSince == Long.MAX_VALUE || now - garbageSince < retentionMillis) {
                 return;
             }
-            reclaimLocked();
+            seen = deletes;
         } catch (RuntimeException e) {
-            garbageSince = clock.millis(); // the next try a retention later, not at every look
+            throttle.warn(LOG, "expire", "recovery journal " + dir + ": cannot delete expired records yet: " + e, null);
+            return;
+        } finally {
+            lock.unlock();
+        }
+        boolean done;
+        try {
+            done = storage.reclaim(); // without the lock: a compaction must not hold up the writers
+        } catch (RuntimeException e) {
+            done = false;
             throttle.warn(LOG, "reclaim", "recovery journal " + dir + ": cannot rewrite it without its deleted"
                     + " records yet: " + e, null);
+        }
+        lock.lock();
+        try {
+            reclaimed(seen, done);
         } finally {
             lock.unlock();
         }
     }
 
     private void reclaimLocked() {
-        long seen = deletes;
-        if (storage.reclaim()) {
+        reclaimed(deletes, storage.reclaim());
+    }
+
+    private void reclaimed(long seen, boolean done) {
+        if (done) {
             deletesAtReclaim = seen;
-            garbageSince = Long.MAX_VALUE;
+            garbageSince = deletes == seen ? Long.MAX_VALUE : clock.millis();
         } else {
-            garbageSince = clock.millis();
+            garbageSince = clock.millis(); // the next try a retention later, not at every look
+        }
+    }
+
+    /**
+     * Deletes the stored responses and dead letters past their TTL now, rather than at the
+     * maintenance thread's next look (every tenth of the retention); returns how many it deleted.
+     */
+    public int dropExpired() {
+        lock.lock();
+        try {
+            checkWritable();
+            return expireLocked(clock.millis());
+        } finally {
+            lock.unlock();
         }
     }
 
     /** Deletes the stored responses and dead letters that expired by {@code now}. Under the lock. */
-    private void expireLocked(long now) {
+    private int expireLocked(long now) {
         if (nextExpiry > now) {
-            return;
+            return 0;
         }
         List<Record> records = new ArrayList<>();
         List<String> expiredAnswers = new ArrayList<>();
@@ -750,6 +781,7 @@ public final class Journal implements RecoveryStore {
             deletes += expiredAnswers.size() + expiredLetters.size();
         }
         nextExpiry = next;
+        return expiredAnswers.size() + expiredLetters.size();
     }
 
     /** Schedules a {@link #heal} pass on the maintenance thread, unless one is pending. */
