@@ -241,8 +241,14 @@ public final class Journal implements RecoveryStore {
             List<Record> records = new ArrayList<>(n + 1);
             Set<String> batch = new HashSet<>();
             long[] seqs = new long[n];
+            long max = storage.maxRecordBytes();
             for (int i = 0; i < n; i++) {
                 String id = requests.get(i).requestId();
+                if ((long) values[i].length + utf8(id).length > max) {
+                    failures[i] = new JournalFullException("a journal record of " + values[i].length + " bytes can"
+                            + " never fit this storage (at most " + max + " bytes); raise segmentSize");
+                    continue;
+                }
                 if (entries.containsKey(id) || !batch.add(id)) {
                     failures[i] = new RecoveryException("request " + id + " is already journaled");
                     continue;
@@ -329,8 +335,15 @@ public final class Journal implements RecoveryStore {
                 StoredResponse response = responses.get(i);
                 if (key != null && response != null) {
                     byte[] keyBytes = utf8(key);
-                    records.add(new Record(Kind.ANSWER, 0, keyBytes, answerValue(keyBytes, expires, response)));
-                    kept[i] = new Answer(response, expires);
+                    byte[] value = answerValue(keyBytes, expires, response);
+                    if ((long) keyBytes.length + value.length > storage.maxRecordBytes()) {
+                        throttle.warn(LOG, "answer.too-large", "recovery journal " + dir + ": a response of "
+                                + value.length + " bytes is too large for this storage; not kept for its idempotency"
+                                + " key", null);
+                    } else {
+                        records.add(new Record(Kind.ANSWER, 0, keyBytes, value));
+                        kept[i] = new Answer(response, expires);
+                    }
                 }
             }
             if (records.isEmpty()) {
@@ -498,7 +511,15 @@ public final class Journal implements RecoveryStore {
      * the mark in the same write. Under the lock.
      */
     private long write(List<Record> records, boolean admits) {
-        boolean clearMark = cleanMarkStored;
+        return write(records, admits, false);
+    }
+
+    /**
+     * As {@link #write(List, boolean)}; with {@code housekeeping} (expiry, resealing) the clean-shutdown
+     * mark stays: nothing was journaled.
+     */
+    private long write(List<Record> records, boolean admits, boolean housekeeping) {
+        boolean clearMark = cleanMarkStored && !housekeeping;
         if (clearMark) {
             records = new ArrayList<>(records);
             records.add(new Record(Kind.META, 0, utf8(META_CLEAN_SHUTDOWN), null));
@@ -618,8 +639,29 @@ public final class Journal implements RecoveryStore {
 
     @Override
     public Optional<RecoveryException> fault() {
+        adoptStorageFailure();
         RecoveryException f = syncFailure.get();
+        if (f == null) {
+            f = storage.fault().orElse(null);
+        }
         return Optional.ofNullable(f != null ? f : writeFault.get());
+    }
+
+    /** A force the storage's background work saw fail counts as a failed sync of the journal. */
+    private void adoptStorageFailure() {
+        if (syncFailure.get() == null) {
+            storage.failedSync().ifPresent(e -> {
+                if (syncFailure.compareAndSet(null, e)) {
+                    startHealing();
+                }
+            });
+        }
+    }
+
+    /** Whether the journal or its storage has a fault to heal from. */
+    private boolean faulted() {
+        return syncFailure.get() != null || writeFault.get() != null || storage.fault().isPresent()
+                || storage.failedSync().isPresent();
     }
 
     @Override
@@ -645,13 +687,6 @@ public final class Journal implements RecoveryStore {
             }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
-        }
-        if (syncFailure.get() != null || writeFault.get() != null) {
-            try {
-                storage.heal(); // a plain force would report pages it may never have written as durable
-            } catch (RuntimeException e) {
-                LOG.error("final sync of recovery journal {} failed", dir, e);
-            }
         }
         storage.close();
     }
@@ -775,7 +810,7 @@ public final class Journal implements RecoveryStore {
             }
         }
         if (!records.isEmpty()) {
-            write(records, false);
+            write(records, false, true);
             expiredAnswers.forEach(answers::remove);
             expiredLetters.forEach(e -> entries.remove(e.request.requestId()));
             deletes += expiredAnswers.size() + expiredLetters.size();
@@ -801,10 +836,11 @@ public final class Journal implements RecoveryStore {
      * empty by itself.
      */
     private void heal() {
+        adoptStorageFailure();
         RecoveryException sync = syncFailure.get();
         RecoveryException write = writeFault.get();
         try {
-            if (closed || sync == null && write == null) {
+            if (closed || !faulted()) {
                 return;
             }
             try {
@@ -820,7 +856,7 @@ public final class Journal implements RecoveryStore {
             }
         } finally {
             healing.set(false);
-            if (!closed && (syncFailure.get() != null || writeFault.get() != null)) {
+            if (!closed && faulted()) {
                 startHealing();
             }
         }
@@ -852,6 +888,9 @@ public final class Journal implements RecoveryStore {
                     JournaledRequest request;
                     try {
                         request = new RecordCodec.Reader(opened(SEALED_REQUEST, r.key(), r.value(), 0)).request();
+                    } catch (RecoveryException e) {
+                        // fatal, not skipped: the key is missing or wrong, and dropping the record would lose a request
+                        throw new RecoveryException(e.getMessage() + " (the record of request " + id + ")", e);
                     } catch (IllegalArgumentException e) {
                         throw new RecoveryException("corrupt journaled request " + id + " in recovery journal " + dir, e);
                     }
@@ -932,17 +971,18 @@ public final class Journal implements RecoveryStore {
         cleanMarkStored = clean;
         nextExpiry = Long.MIN_VALUE; // look at every expiry now
         if (!resealed.isEmpty()) {
-            write(resealed, false); // a clear record of a journal now encrypted: written again sealed
+            write(resealed, false, true); // a clear record of a journal now encrypted: written again sealed
             deletes += resealed.size();
         }
         expireLocked(clock.millis());
         if (newKey) { // only once every record was read: a failed open must not claim the journal
             write(List.of(new Record(Kind.META, 0, utf8(META_KEY_FINGERPRINT),
-                    config.encryptionKey().fingerprint().getBytes(StandardCharsets.US_ASCII))), false);
+                    config.encryptionKey().fingerprint().getBytes(StandardCharsets.US_ASCII))), false, true);
             storage.sync(Long.MAX_VALUE);
         }
-        if (deletes > 0) {
-            garbageSince = clock.millis(); // what the last run left behind goes within the retention of this one
+        if (!found.isEmpty()) {
+            // what the last run left behind (its deletes, replaced values) goes within the retention of this one
+            garbageSince = clock.millis();
         }
         return clean;
     }
@@ -1034,6 +1074,7 @@ public final class Journal implements RecoveryStore {
 
     private void checkWritable() {
         checkOpen();
+        adoptStorageFailure();
         RecoveryException failure = syncFailure.get();
         if (failure != null) {
             throw new RecoveryException("recovery journal " + dir + " refuses writes after a failed sync", failure);

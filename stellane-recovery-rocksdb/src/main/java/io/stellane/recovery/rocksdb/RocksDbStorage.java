@@ -201,13 +201,18 @@ final class RocksDbStorage implements JournalStorage {
 
     @Override
     public void sync(long position) {
-        wal.sync(position);
+        try {
+            wal.sync(position);
+        } catch (RecoveryException e) {
+            failed = true; // the WAL writer may be broken: only a flush may end this (see heal)
+            throw e;
+        }
     }
 
     @Override
     public void syncPeriodically() {
         if (!failed) {
-            wal.sync(Long.MAX_VALUE);
+            sync(Long.MAX_VALUE);
         }
     }
 
@@ -288,7 +293,7 @@ final class RocksDbStorage implements JournalStorage {
     /**
      * Flushes every memtable into an SST file (synced, as is the MANIFEST), so that no WAL is needed
      * any more and none is left holding what was written, deleted requests included; if that fails,
-     * syncs the WAL and keeps it.
+     * syncs the WAL and keeps it. After a failed write or sync, heals instead.
      */
     @Override
     public void close() {

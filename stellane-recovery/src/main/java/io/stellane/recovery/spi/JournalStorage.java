@@ -85,6 +85,32 @@ public interface JournalStorage extends AutoCloseable {
      */
     void heal();
 
+    /**
+     * The largest {@code key.length + value.length} one record may have; the journal refuses a
+     * request larger than that and does not keep a response larger than that for its idempotency key.
+     */
+    default long maxRecordBytes() {
+        return Long.MAX_VALUE;
+    }
+
+    /**
+     * A force that failed in the storage's own background work (e.g. deleting a compacted file only
+     * once its records' copies are forced); the journal then refuses writes as after a failed
+     * {@link #sync}, until {@link #heal} succeeds. Empty by default.
+     */
+    default java.util.Optional<RecoveryException> failedSync() {
+        return java.util.Optional.empty();
+    }
+
+    /**
+     * Why the storage cannot take some writes right now though its last write may have gone
+     * through (e.g. no room for a new segment); the journal reports it and keeps calling
+     * {@link #heal} until it is gone. Empty by default.
+     */
+    default java.util.Optional<RecoveryException> fault() {
+        return java.util.Optional.empty();
+    }
+
     /** Whether {@link #write} of many records costs much less than as many writes of one. */
     default boolean groupsWrites() {
         return false;
