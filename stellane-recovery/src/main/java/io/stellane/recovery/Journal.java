@@ -7,6 +7,7 @@ import io.stellane.recovery.spi.JournalStorage.Record;
 import io.stellane.recovery.spi.JournalStorageProvider;
 import io.stellane.recovery.spi.RecordCipher;
 import io.stellane.recovery.spi.RecordCodec;
+import io.stellane.recovery.spi.RecordValues;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -94,10 +95,9 @@ public final class Journal implements RecoveryStore {
     public static final String META_KEY_FINGERPRINT = "key_fingerprint";
     /** Older RocksDB journals kept the next sequence here; read, never written. */
     static final String META_NEXT_SEQ = "next_seq";
-    static final byte SEALED_REQUEST = 1;
-    static final byte SEALED_STATE = 2;
-    static final byte SEALED_RESPONSE = 3;
-    private static final int STATE_VERSION = 1;
+    private static final byte SEALED_REQUEST = RecordValues.SEALED_REQUEST;
+    private static final byte SEALED_STATE = RecordValues.SEALED_STATE;
+    private static final byte SEALED_RESPONSE = RecordValues.SEALED_RESPONSE;
 
     private final RecoveryStoreConfig config;
     private final JournalStorage storage;
@@ -991,49 +991,29 @@ public final class Journal implements RecoveryStore {
 
     private Record stateRecord(Entry e) {
         byte[] idBytes = utf8(e.request.requestId());
-        byte[] clear = new RecordCodec.Writer(64).u8(STATE_VERSION).i64(e.seq).str(e.request.idempotencyKey())
-                .i32(e.attempts).str(e.lastFailure).map(e.customOrEmpty()).str(e.quarantineReason).i64(e.quarantinedAt)
-                .toByteArray();
+        byte[] clear = RecordValues.state(e.seq, e.request.idempotencyKey(), e.attempts, e.lastFailure,
+                e.customOrEmpty(), e.quarantineReason, e.quarantinedAt);
         return new Record(Kind.STATE, 0, idBytes, seal(SEALED_STATE, idBytes, clear));
     }
 
     private static void decodeState(Entry e, byte[] value) {
-        RecordCodec.Reader in = new RecordCodec.Reader(value);
-        int version = in.u8();
-        if (version != STATE_VERSION) {
-            throw new IllegalArgumentException("unknown state version " + version);
+        RecordValues.State state = RecordValues.state(value);
+        e.attempts = state.attempts();
+        e.lastFailure = state.lastFailure();
+        if (!state.customData().isEmpty()) {
+            e.custom().putAll(state.customData());
         }
-        in.i64(); // the seq, also in the request's record
-        in.str(); // the idempotency key, also in the request
-        e.attempts = in.i32();
-        e.lastFailure = in.str();
-        Map<String, String> custom = in.map();
-        if (!custom.isEmpty()) {
-            e.custom().putAll(custom);
-        }
-        e.quarantineReason = in.str();
-        e.quarantinedAt = in.i64();
-        if (in.hasRemaining()) {
-            throw new IllegalArgumentException("trailing bytes in state");
-        }
+        e.quarantineReason = state.quarantineReason();
+        e.quarantinedAt = state.quarantinedAt();
     }
 
-    /** An ANSWER value: the expiry in clear (a storage may index it), then the response, sealed with a key. */
     private byte[] answerValue(byte[] idempotencyKey, long expires, StoredResponse r) {
-        RecordCodec.Writer clear = new RecordCodec.Writer(64 + r.bodyLength()).response(r);
-        if (ciphers == null) {
-            return new RecordCodec.Writer(8 + clear.size()).i64(expires).response(r).toByteArray();
-        }
-        byte[] out = new byte[8 + clear.size() + RecordCipher.OVERHEAD];
-        byte[] be = new RecordCodec.Writer(8).i64(expires).toByteArray();
-        System.arraycopy(be, 0, out, 0, 8);
-        ciphers.get().seal(SEALED_RESPONSE, idempotencyKey, clear.array(), 0, clear.size(), out, 8);
-        return out;
+        return RecordValues.answer(ciphers == null ? null : ciphers.get(), idempotencyKey, expires, r);
     }
 
     /** {@code value} sealed for {@code context} and {@code key}; as it is without an encryption key. */
     private byte[] seal(byte context, byte[] key, byte[] value) {
-        return ciphers == null ? value : ciphers.get().seal(context, key, value, 0, value.length);
+        return RecordValues.seal(ciphers == null ? null : ciphers.get(), context, key, value);
     }
 
     /** The clear bytes of a stored value from {@code offset} on: opened if sealed, else as stored. */

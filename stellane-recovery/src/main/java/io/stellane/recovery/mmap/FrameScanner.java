@@ -19,8 +19,8 @@ import java.util.zip.CRC32C;
  * the file and offset and ignores the rest of that segment. In the last segment the rest is zeroed,
  * so new frames never sit before stale bytes. A write's frames take effect together, at its last
  * frame; a write without its last frame is dropped (and the next sequence skips one, so that no
- * later frame can complete it). A segment with an invalid file header is moved aside, as is one of
- * an earlier version's format, with a warning.
+ * later frame can complete it). A segment with an invalid file header is moved aside with a
+ * warning; one of format 1 is left to {@link FormatOneReader}.
  */
 final class FrameScanner {
     private final MmapStorage s;
@@ -34,8 +34,11 @@ final class FrameScanner {
         this.s = storage;
     }
 
-    /** Opens every segment and rebuilds the index. */
-    void recover() {
+    /**
+     * Opens every segment and rebuilds the index from those of format 2; returns the segments of
+     * format 1, oldest first, for {@link FormatOneReader}.
+     */
+    List<Segment> recover() {
         List<Path> files;
         try (Stream<Path> list = Files.list(s.dir)) {
             files = list.toList();
@@ -43,6 +46,7 @@ final class FrameScanner {
             throw new RecoveryException("cannot list recovery journal " + s.dir, e);
         }
         List<Segment> found = new ArrayList<>();
+        List<Segment> earlier = new ArrayList<>();
         for (Path f : files) {
             String name = f.getFileName().toString();
             if (name.endsWith(Segment.SUFFIX + ".tmp")) {
@@ -58,37 +62,40 @@ final class FrameScanner {
                 continue;
             }
             Segment seg = Segment.open(f, base);
+            if (seg.earlierVersion()) {
+                earlier.add(seg);
+                continue;
+            }
             if (!seg.headerValid()) {
-                boolean earlier = seg.earlierVersion();
-                Path aside = f.resolveSibling(name + (earlier ? ".v1" : ".corrupt"));
-                if (earlier) {
-                    MmapStorage.LOG.warn("recovery journal {}: segment {} was written by an earlier version (segment"
-                            + " format 1), which this version does not read; moved aside to {}", s.dir, f, aside);
-                } else {
-                    MmapStorage.LOG.warn("recovery journal {}: segment {} has an invalid file header; moved aside to {}",
-                            s.dir, f, aside);
-                }
+                Path aside = f.resolveSibling(name + ".corrupt");
+                MmapStorage.LOG.warn("recovery journal {}: segment {} has an invalid file header; moved aside to {}",
+                        s.dir, f, aside);
                 seg.release();
                 try {
                     Files.move(f, aside, StandardCopyOption.REPLACE_EXISTING);
                 } catch (IOException e) {
-                    throw new RecoveryException("cannot move aside segment " + f, e);
+                    throw new RecoveryException("cannot move aside corrupt segment " + f, e);
                 }
                 continue;
             }
             found.add(seg);
         }
         found.sort(Comparator.comparingLong(seg -> seg.baseSeq));
+        earlier.sort(Comparator.comparingLong(seg -> seg.baseSeq));
+        // the first segment of format 2 must not take the name of one of format 1
+        long firstBase = earlier.isEmpty() ? 1 : earlier.getLast().baseSeq + 1;
         try {
-            scan(found);
+            scan(found, firstBase);
         } catch (RuntimeException e) {
             found.forEach(Segment::release);
+            earlier.forEach(Segment::release);
             s.segments.clear();
             throw e;
         }
+        return earlier;
     }
 
-    private void scan(List<Segment> found) {
+    private void scan(List<Segment> found, long firstBase) {
         long lastSeq = 0;
         List<Read> write = new ArrayList<>();
         for (int i = 0; i < found.size(); i++) {
@@ -158,7 +165,7 @@ final class FrameScanner {
             s.segments.add(seg);
         }
         if (s.segments.isEmpty()) {
-            s.segments.add(Segment.create(s.dir, 1, (int) s.config.segmentSize()));
+            s.segments.add(Segment.create(s.dir, firstBase, (int) s.config.segmentSize()));
         }
         s.active = s.segments.getLast();
         // a write cut short: skipping a sequence number keeps the next frame from completing it

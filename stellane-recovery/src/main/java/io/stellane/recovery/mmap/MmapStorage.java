@@ -20,6 +20,7 @@ import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Comparator;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Optional;
@@ -74,6 +75,8 @@ final class MmapStorage implements JournalStorage {
     /** Holds the fingerprint of the key the journal is encrypted with; absent for a clear-text journal. */
     static final String KEY_FINGERPRINT_FILE = "key.fingerprint";
     private static final byte[] META_KEY_FINGERPRINT = "key_fingerprint".getBytes(StandardCharsets.UTF_8);
+    /** Written last by the conversion of format-1 segments: they are leftovers once it is live. */
+    private static final byte[] FORMAT_ONE_CONVERTED = "format_1_converted".getBytes(StandardCharsets.UTF_8);
     /** The same failure is logged at most once per this interval, with a count. */
     static final Duration LOG_INTERVAL = Duration.ofSeconds(10);
 
@@ -162,18 +165,24 @@ final class MmapStorage implements JournalStorage {
             closeQuietly(lockChannel);
             throw e;
         }
-        try {
-            new FrameScanner(this).recover();
-        } catch (RuntimeException e) {
-            segments.forEach(Segment::release);
-            closeQuietly(lockChannel);
-            throw e;
-        }
         background = Executors.newSingleThreadScheduledExecutor(r -> {
             Thread t = new Thread(r, "stellane-journal-" + dir.getFileName());
             t.setDaemon(true);
             return t;
         });
+        List<Segment> earlier = List.of();
+        try {
+            earlier = new FrameScanner(this).recover();
+            if (!earlier.isEmpty()) {
+                convertFormatOne(earlier);
+            }
+        } catch (RuntimeException e) {
+            background.shutdownNow();
+            segments.forEach(Segment::release);
+            earlier.forEach(Segment::release);
+            closeQuietly(lockChannel);
+            throw e;
+        }
         lock.lock();
         try {
             allocator.prepareSpareLater();
@@ -197,7 +206,9 @@ final class MmapStorage implements JournalStorage {
         }
         lock.lock();
         try {
-            for (Loc loc : live.values()) {
+            List<Loc> inFileOrder = new ArrayList<>(live.values());
+            inFileOrder.sort(Comparator.comparingLong((Loc loc) -> loc.segment.baseSeq).thenComparingInt(loc -> loc.offset));
+            for (Loc loc : inFileOrder) {
                 into.accept(read(loc));
             }
         } finally {
@@ -443,6 +454,45 @@ final class MmapStorage implements JournalStorage {
     @Override
     public String toString() {
         return "MmapStorage[" + dir + "]";
+    }
+
+    /**
+     * Segments of format 1 (an earlier version's): their records are written again in format 2, in
+     * one write that ends with a marker, forced, and only then are the old files deleted. A crash
+     * before the deletion leaves both; the marker then tells that the old files are leftovers.
+     */
+    private void convertFormatOne(List<Segment> earlier) {
+        int converted = -1;
+        lock.lock();
+        try {
+            if (!live.containsKey(Key.of(Kind.META, FORMAT_ONE_CONVERTED))) {
+                List<Record> records = new ArrayList<>(new FormatOneReader(this).read(earlier));
+                converted = records.size();
+                records.add(new Record(Kind.META, 0, FORMAT_ONE_CONVERTED, new byte[] {1}));
+                writeFrames(records, false);
+            }
+        } finally {
+            lock.unlock();
+        }
+        syncer.syncAll(false);
+        for (Segment seg : earlier) {
+            seg.release();
+            try {
+                Files.deleteIfExists(seg.path);
+            } catch (IOException e) {
+                throw new RecoveryException("cannot delete converted journal segment " + seg.path + ": "
+                        + e.getMessage(), e);
+            }
+        }
+        try {
+            forceDirectory(dir);
+        } catch (IOException e) {
+            throw new RecoveryException("cannot force journal directory " + dir + ": " + e.getMessage(), e);
+        }
+        if (converted >= 0) {
+            LOG.warn("recovery journal {}: {} segments of format 1 converted to format 2 ({} records)", dir,
+                    earlier.size(), converted);
+        }
     }
 
     // ------------------------------------------------------------------ helpers
