@@ -239,7 +239,7 @@ public final class Journal implements RecoveryStore {
                 return Arrays.asList(failures);
             }
             List<Record> records = new ArrayList<>(n + 1);
-            Set<String> batch = new HashSet<>();
+            Set<String> batch = n > 1 ? new HashSet<>() : null; // a lone request cannot repeat itself
             long[] seqs = new long[n];
             long max = storage.maxRecordBytes();
             for (int i = 0; i < n; i++) {
@@ -249,7 +249,7 @@ public final class Journal implements RecoveryStore {
                             + " never fit this storage (at most " + max + " bytes); raise segmentSize");
                     continue;
                 }
-                if (entries.containsKey(id) || !batch.add(id)) {
+                if (entries.containsKey(id) || batch != null && !batch.add(id)) {
                     failures[i] = new RecoveryException("request " + id + " is already journaled");
                     continue;
                 }

@@ -1,20 +1,20 @@
 package io.stellane.recovery;
 
 import io.stellane.Registry;
-import io.stellane.recovery.spi.RecoveryStoreProvider;
+import io.stellane.recovery.spi.JournalStorageProvider;
 import java.util.Objects;
 import java.util.Set;
 
 /**
  * Recovery stores by name: a {@link Journal} on each journal storage ({@code "mmap"},
  * {@code "memory"}, {@code "rocksdb"} with its module on the class path), found as
- * {@link RecoveryStoreProvider}s through {@link java.util.ServiceLoader} on first use, and
+ * {@link JournalStorageProvider}s through {@link java.util.ServiceLoader} on first use, and
  * whatever {@link #register} adds, which wins over discovery. Thread-safe.
  */
 public final class RecoveryStores {
-    private static final Registry<RecoveryStoreFactory> REGISTRY = Registry.of("recovery store",
-            RecoveryStoreProvider.class, f -> ((RecoveryStoreProvider) f).name(),
-            (name, message) -> new RecoveryException("recovery store \"" + name + "\": " + message));
+    private static final Registry<RecoveryStoreFactory> REGISTRY = Registry.of("journal storage",
+            JournalStorageProvider.class, f -> ((JournalStorageProvider) f).name(),
+            (name, message) -> new RecoveryException("journal storage \"" + name + "\": " + message));
 
     private RecoveryStores() {
     }
