@@ -34,6 +34,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.concurrent.locks.ReentrantLock;
+import java.util.concurrent.locks.ReentrantReadWriteLock;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -79,7 +80,8 @@ import org.slf4j.LoggerFactory;
  * {@link JournalStorage#heal healed}, which the maintenance thread tries every {@link #RETRY}.
  *
  * <p><b>Threading:</b> one lock guards the index and orders the writes; values are encoded and
- * sealed before it is taken, and forces run after it is released.
+ * sealed before it is taken, and forces run after it is released (close waits for those in flight).
+ * Reclaiming and healing run on the maintenance thread, without the lock.
  */
 public final class Journal implements RecoveryStore {
     private static final Logger LOG = LoggerFactory.getLogger(Journal.class);
@@ -109,6 +111,8 @@ public final class Journal implements RecoveryStore {
     private final boolean previousShutdownClean;
 
     private final ReentrantLock lock = new ReentrantLock();
+    /** Forces run without {@link #lock}; close waits on this for those in flight before closing the storage. */
+    private final ReentrantReadWriteLock gate = new ReentrantReadWriteLock();
     // guarded by lock
     private final HashMap<String, Entry> entries = new HashMap<>();
     private final HashMap<String, Answer> answers = new HashMap<>();
@@ -557,11 +561,17 @@ public final class Journal implements RecoveryStore {
         if (!forced && config.syncPolicy() != SyncPolicy.ALWAYS) {
             return null;
         }
+        gate.readLock().lock();
         try {
+            if (closed) {
+                return null; // close forces everything written
+            }
             storage.sync(position);
             return null;
         } catch (RuntimeException e) {
             return syncFailed(e);
+        } finally {
+            gate.readLock().unlock();
         }
     }
 
@@ -688,7 +698,12 @@ public final class Journal implements RecoveryStore {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
-        storage.close();
+        gate.writeLock().lock();
+        try {
+            storage.close();
+        } finally {
+            gate.writeLock().unlock();
+        }
     }
 
     @Override
