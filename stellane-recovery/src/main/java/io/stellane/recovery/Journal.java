@@ -502,7 +502,8 @@ public final class Journal implements RecoveryStore {
                             dir, e.getMessage());
                 }
             }
-            write(new ArrayList<>(List.of(new Record(Kind.META, 0, utf8(META_CLEAN_SHUTDOWN), new byte[] {1}))), false);
+            // not as the first write after an earlier mark, which would delete the mark it writes
+            write(List.of(new Record(Kind.META, 0, utf8(META_CLEAN_SHUTDOWN), new byte[] {1})), false, true);
             cleanMarkStored = true;
         } finally {
             lock.unlock();

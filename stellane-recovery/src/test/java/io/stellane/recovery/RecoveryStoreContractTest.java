@@ -136,6 +136,22 @@ public abstract class RecoveryStoreContractTest {
     }
 
     @Test
+    void aSecondCleanShutdownMarkKeepsTheFirstAndAWriteAfterEndsBoth() {
+        Path dir = tmp.resolve("store");
+        RecoveryStore s = openAt(dir);
+        s.append(request("a"));
+        s.markCleanShutdown();
+        s.markCleanShutdown();
+        s.close();
+        RecoveryStore clean = openAt(dir);
+        assertThat(clean.pending().getFirst().previousShutdownClean()).isTrue();
+        clean.markCleanShutdown();
+        clean.putCustomData("a", Map.of("late", "write"));
+        clean.close();
+        assertThat(openAt(dir).pending().getFirst().previousShutdownClean()).isFalse();
+    }
+
+    @Test
     void groupsAppendAndCompleteAsOnesWouldWithFailuresByIndex() {
         Path dir = tmp.resolve("store");
         RecoveryStore s = openAt(dir);
