@@ -134,11 +134,7 @@ final class RocksDbStorage implements JournalStorage {
             deletes += r.isDelete() ? 1 : 0;
         }
         if (admits) {
-            if (failed) {
-                // reclaiming flushes, which must not meet a failed WAL writer (see heal)
-                throw new RecoveryException("recovery store " + dir + " cannot reclaim space while writes fail");
-            }
-            cap.ensureRoom(bytes);
+            cap.ensureRoom(bytes, failed);
         }
         try {
             if (records.size() == 1 && records.getFirst().kind() == Kind.PENDING) {

@@ -50,10 +50,17 @@ final class SpaceCap {
         }
     }
 
-    /** Throws {@link JournalFullException} unless {@code bytes} more fit under the cap. */
-    void ensureRoom(long bytes) {
+    /**
+     * Throws {@link JournalFullException} unless {@code bytes} more fit under the cap; while
+     * {@code writesFail}, cannot reclaim and refuses what does not fit as it is.
+     */
+    void ensureRoom(long bytes, boolean writesFail) {
         if (measuredBytes + writtenSinceMeasure.get() + bytes <= cap) {
             return;
+        }
+        if (writesFail) {
+            // reclaiming flushes, which must not meet a failed WAL writer (see RocksDbStorage#heal)
+            throw new RecoveryException("recovery store " + cfs.dir + " cannot reclaim space while writes fail");
         }
         synchronized (this) {
             try {

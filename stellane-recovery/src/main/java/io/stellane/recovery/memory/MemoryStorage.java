@@ -5,9 +5,9 @@ import io.stellane.recovery.RecoveryException;
 import io.stellane.recovery.RecoveryStoreConfig;
 import io.stellane.recovery.spi.JournalStorage;
 import io.stellane.recovery.spi.JournalStorageProvider;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.Comparator;
 import java.util.HashMap;
 import java.util.List;
@@ -89,7 +89,7 @@ public final class MemoryStorage implements JournalStorage {
                 }
             }
             for (JournalStorage.Record r : records) {
-                Key k = new Key(r.kind(), new String(r.key(), java.nio.charset.StandardCharsets.UTF_8));
+                Key k = new Key(r.kind(), new String(r.key(), StandardCharsets.UTF_8));
                 JournalStorage.Record before = r.isDelete() ? contents.live.remove(k) : contents.live.put(k, copy(r));
                 if (before != null) {
                     contents.liveBytes -= size(before);
@@ -194,6 +194,6 @@ public final class MemoryStorage implements JournalStorage {
             }
             return i;
         }
-        return Arrays.equals(needle, new byte[0]) ? 0 : -1;
+        return -1;
     }
 }

@@ -3,6 +3,7 @@ package io.stellane.recovery.spi;
 import io.stellane.recovery.JournalFullException;
 import io.stellane.recovery.RecoveryException;
 import java.util.List;
+import java.util.Optional;
 import java.util.function.Consumer;
 
 /**
@@ -98,8 +99,8 @@ public interface JournalStorage extends AutoCloseable {
      * once its records' copies are forced); the journal then refuses writes as after a failed
      * {@link #sync}, until {@link #heal} succeeds. Empty by default.
      */
-    default java.util.Optional<RecoveryException> failedSync() {
-        return java.util.Optional.empty();
+    default Optional<RecoveryException> failedSync() {
+        return Optional.empty();
     }
 
     /**
@@ -107,8 +108,8 @@ public interface JournalStorage extends AutoCloseable {
      * through (e.g. no room for a new segment); the journal reports it and keeps calling
      * {@link #heal} until it is gone. Empty by default.
      */
-    default java.util.Optional<RecoveryException> fault() {
-        return java.util.Optional.empty();
+    default Optional<RecoveryException> fault() {
+        return Optional.empty();
     }
 
     /** Whether {@link #write} of many records costs much less than as many writes of one. */
