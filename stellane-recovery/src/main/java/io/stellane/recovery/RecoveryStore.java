@@ -8,9 +8,9 @@ import java.util.Optional;
 /**
  * Durable journal of in-flight requests: a request is {@link #append appended} before its handler
  * runs and {@link #complete completed} after its response is sent; whatever is still pending after
- * a crash is replayed, at least once, by the server. Backends: {@code "mmap"} (this module) and
- * {@code "rocksdb"} (module {@code stellane-recovery-rocksdb}); obtain one through
- * {@link RecoveryStores#create}.
+ * a crash is replayed, at least once, by the server. Implemented once, by {@link Journal}, over a
+ * journal storage: {@code "mmap"} and {@code "memory"} (this module) or {@code "rocksdb"} (module
+ * {@code stellane-recovery-rocksdb}); obtain one through {@link RecoveryStores#create}.
  *
  * <p><b>Threading.</b> Every method is thread-safe and may be called from any thread. Methods that
  * write may block for I/O (a segment roll, or a force under {@link SyncPolicy#ALWAYS}); none waits

@@ -1,33 +1,27 @@
 package io.stellane.recovery;
 
-import io.stellane.recovery.spi.RecoveryStoreProvider;
-import java.util.Collections;
+import io.stellane.Registry;
+import io.stellane.recovery.spi.JournalStorageProvider;
 import java.util.Objects;
-import java.util.ServiceLoader;
 import java.util.Set;
-import java.util.TreeSet;
-import java.util.concurrent.ConcurrentHashMap;
 
 /**
- * Registry of recovery store backends by name, like the runtime's backend registry. Providers on
- * the class path ({@link RecoveryStoreProvider} via {@link ServiceLoader}) are discovered on first
- * use; {@link #register} adds or replaces one explicitly and wins over discovery. Thread-safe.
+ * Recovery stores by name: a {@link Journal} on each journal storage ({@code "mmap"},
+ * {@code "memory"}, {@code "rocksdb"} with its module on the class path), found as
+ * {@link JournalStorageProvider}s through {@link java.util.ServiceLoader} on first use, and
+ * whatever {@link #register} adds, which wins over discovery. Thread-safe.
  */
 public final class RecoveryStores {
-    private static final ConcurrentHashMap<String, RecoveryStoreFactory> FACTORIES = new ConcurrentHashMap<>();
-    private static volatile boolean discovered;
+    private static final Registry<RecoveryStoreFactory> REGISTRY = Registry.of("journal storage",
+            JournalStorageProvider.class, f -> ((JournalStorageProvider) f).name(),
+            (name, message) -> new RecoveryException("journal storage \"" + name + "\": " + message));
 
     private RecoveryStores() {
     }
 
     /** Registers (or replaces) the factory for {@code name}. */
     public static void register(String name, RecoveryStoreFactory factory) {
-        Objects.requireNonNull(factory, "factory");
-        if (Objects.requireNonNull(name, "name").isBlank()) {
-            throw new IllegalArgumentException("store name is blank");
-        }
-        discover();
-        FACTORIES.put(name, factory);
+        REGISTRY.register(name, factory);
     }
 
     /**
@@ -37,39 +31,16 @@ public final class RecoveryStores {
      */
     public static RecoveryStore create(String name, RecoveryStoreConfig config) {
         Objects.requireNonNull(config, "config");
-        discover();
-        RecoveryStoreFactory factory = FACTORIES.get(Objects.requireNonNull(name, "name"));
-        if (factory == null) {
-            throw new RecoveryException("unknown recovery store \"" + name + "\"; available: " + list());
-        }
-        return factory.create(config);
+        return REGISTRY.get(Objects.requireNonNull(name, "name")).create(config);
     }
 
     /** Registered names, sorted. */
     public static Set<String> list() {
-        discover();
-        return Collections.unmodifiableSortedSet(new TreeSet<>(FACTORIES.keySet()));
+        return REGISTRY.names();
     }
 
     /** Whether a store is registered as {@code name}. */
     public static boolean has(String name) {
-        discover();
-        return FACTORIES.containsKey(name);
-    }
-
-    private static void discover() {
-        if (discovered) {
-            return;
-        }
-        synchronized (RecoveryStores.class) {
-            if (discovered) {
-                return;
-            }
-            for (RecoveryStoreProvider p : ServiceLoader.load(RecoveryStoreProvider.class,
-                    RecoveryStores.class.getClassLoader())) {
-                FACTORIES.putIfAbsent(p.name(), p);
-            }
-            discovered = true;
-        }
+        return REGISTRY.has(name);
     }
 }

@@ -2,7 +2,6 @@ package io.stellane.recovery;
 
 import static io.stellane.recovery.TestRequests.KEY;
 import static io.stellane.recovery.TestRequests.OTHER_KEY;
-import static io.stellane.recovery.TestRequests.crashCopy;
 import static io.stellane.recovery.TestRequests.request;
 import static io.stellane.recovery.TestRequests.response;
 import static org.assertj.core.api.Assertions.assertThat;
@@ -28,7 +27,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * The conformance suite every {@link RecoveryStore} passes: a store is done when its subclass is
+ * The conformance suite every journal storage passes: a storage is done when its subclass is
  * green. Subclasses supply {@link #open}; "crash" means reopening without
  * {@link RecoveryStore#markCleanShutdown()}, or opening a copy of a live directory.
  */
@@ -74,6 +73,26 @@ public abstract class RecoveryStoreContractTest {
         return s;
     }
 
+    /**
+     * What a process killed now would leave at {@code target}: a copy of the store's files, by
+     * default. A storage without files copies what it holds instead.
+     */
+    protected Path crashCopy(Path dir, Path target) {
+        return TestRequests.crashCopy(dir, target);
+    }
+
+    /**
+     * The places under {@code dir} (files, by default) that hold {@code text}'s bytes; a storage
+     * without files names {@code dir} while it holds them.
+     */
+    protected List<Path> filesHolding(Path dir, String text) {
+        return TestRequests.filesHolding(dir, text);
+    }
+
+    private boolean filesHold(Path dir, String text) {
+        return !filesHolding(dir, text).isEmpty();
+    }
+
     private RecoveryStore openAt(Path dir) {
         return openTracked(dir, config(dir));
     }
@@ -114,6 +133,22 @@ public abstract class RecoveryStoreContractTest {
         clean.close();
 
         assertThat(openAt(dir).pending()).isEmpty();
+    }
+
+    @Test
+    void aSecondCleanShutdownMarkKeepsTheFirstAndAWriteAfterEndsBoth() {
+        Path dir = tmp.resolve("store");
+        RecoveryStore s = openAt(dir);
+        s.append(request("a"));
+        s.markCleanShutdown();
+        s.markCleanShutdown();
+        s.close();
+        RecoveryStore clean = openAt(dir);
+        assertThat(clean.pending().getFirst().previousShutdownClean()).isTrue();
+        clean.markCleanShutdown();
+        clean.putCustomData("a", Map.of("late", "write"));
+        clean.close();
+        assertThat(openAt(dir).pending().getFirst().previousShutdownClean()).isFalse();
     }
 
     @Test
@@ -509,7 +544,7 @@ public abstract class RecoveryStoreContractTest {
                 "RESPONSE-SECRET", "QUARANTINED-SECRET");
         Path copy = crashCopy(dir, tmp.resolve("after-kill"));
         for (String secret : secrets) {
-            assertThat(TestRequests.filesHolding(dir, secret)).as(secret).isEmpty();
+            assertThat(filesHolding(dir, secret)).as(secret).isEmpty();
         }
 
         for (RecoveryStore reopened : List.of(openTracked(copy, cfg.withPath(copy)), reopen(s, dir, cfg))) {
@@ -522,7 +557,7 @@ public abstract class RecoveryStoreContractTest {
                     .isEqualTo(TestRequests.secretRequest("c", null, "QUARANTINED-SECRET"));
         }
         for (String secret : secrets) {
-            assertThat(TestRequests.filesHolding(dir, secret)).as(secret).isEmpty();
+            assertThat(filesHolding(dir, secret)).as(secret).isEmpty();
         }
     }
 
@@ -565,8 +600,8 @@ public abstract class RecoveryStoreContractTest {
         assertThat(s.findByIdempotencyKey("key-done")).contains(response("OLD-RESPONSE"));
         s.append(TestRequests.secretRequest("new", null, "NEW-SECRET"));
         s.putCustomData("old", Map.of("step", "NEW-CUSTOM-SECRET"));
-        assertThat(TestRequests.filesHold(dir, "NEW-SECRET")).isFalse();
-        assertThat(TestRequests.filesHold(dir, "NEW-CUSTOM-SECRET")).isFalse();
+        assertThat(filesHold(dir, "NEW-SECRET")).isFalse();
+        assertThat(filesHold(dir, "NEW-CUSTOM-SECRET")).isFalse();
         s.close();
 
         assertThatThrownBy(() -> openTracked(dir, config(dir))).isInstanceOf(RecoveryException.class)
@@ -587,17 +622,17 @@ public abstract class RecoveryStoreContractTest {
         first.close(); // pending across a close: in the store's longer-lived files (RocksDB: an SST)
         RecoveryStore s = openTracked(dir, cfg);
         s.complete("done", null);
-        assertThat(TestRequests.filesHold(dir, "COMPLETED-SECRET")).as("written clear, no key").isTrue();
+        assertThat(filesHold(dir, "COMPLETED-SECRET")).as("written clear, no key").isTrue();
 
         // the retention runs on the store's clock: move it on while the store's thread looks
         TestRequests.await("the completed request's bytes are gone", () -> {
             clock.advance(Duration.ofMillis(50));
-            List<Path> holding = new ArrayList<>(TestRequests.filesHolding(dir, "COMPLETED-SECRET"));
+            List<Path> holding = new ArrayList<>(filesHolding(dir, "COMPLETED-SECRET"));
             holding.removeAll(filesKeptForReuse(s));
             return holding.isEmpty();
         });
         assertThat(ids(s.pending())).containsExactly("waiting");
-        assertThat(TestRequests.filesHold(dir, "PENDING-SECRET")).as("a pending request stays").isTrue();
+        assertThat(filesHold(dir, "PENDING-SECRET")).as("a pending request stays").isTrue();
         s.close();
         assertThat(ids(openTracked(dir, cfg).pending())).containsExactly("waiting");
     }
@@ -613,7 +648,7 @@ public abstract class RecoveryStoreContractTest {
         s.markCleanShutdown();
         s.close();
 
-        assertThat(TestRequests.filesHolding(dir, "COMPLETED-SECRET")).isEmpty();
+        assertThat(filesHolding(dir, "COMPLETED-SECRET")).isEmpty();
         RecoveryStore reopened = openTracked(dir, cfg);
         assertThat(ids(reopened.pending())).containsExactly("waiting");
         assertThat(reopened.pending().getFirst().previousShutdownClean()).isTrue();

@@ -2,6 +2,7 @@ package io.stellane.recovery.rocksdb;
 
 import static io.stellane.recovery.TestRequests.request;
 
+import io.stellane.recovery.Journal;
 import io.stellane.recovery.JournaledRequest;
 import io.stellane.recovery.RecoveryStoreConfig;
 import io.stellane.recovery.SyncPolicy;
@@ -42,7 +43,7 @@ final class WalChurnChild {
     public static void main(String[] args) {
         Path dir = Path.of(args[0]);
         PrintStream out = new PrintStream(System.out, true);
-        try (RocksDbRecoveryStore store = new RocksDbRecoveryStore(config(dir))) {
+        try (Journal store = Journal.open(new RocksDbStorageProvider(), config(dir))) {
             for (int g = 0; g < MAX_GROUPS; g++) {
                 List<JournaledRequest> group = new ArrayList<>(GROUP);
                 List<String> done = new ArrayList<>(GROUP);

@@ -28,7 +28,9 @@ import java.nio.file.attribute.PosixFilePermissions;
  */
 final class Segment {
     static final int MAGIC = 0x53544a31; // "STJ1"
-    static final int VERSION = 1;
+    /** 2: frames are puts and deletes of journal records; 1 (earlier versions) held the journal's own events. */
+    static final int VERSION = 2;
+    static final int VERSION_1 = 1;
     /** magic u32 | version u32 | baseSeq u64 */
     static final int FILE_HEADER = 16;
     static final String PREFIX = "seg-";
@@ -168,7 +170,7 @@ final class Segment {
             ByteBuffer header = ByteBuffer.allocate(FILE_HEADER).putInt(MAGIC).putInt(VERSION).putLong(baseSeq).flip();
             writeZeros(tmp, size, header, true);
             Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE);
-            MmapRecoveryStore.forceDirectory(dir);
+            MmapStorage.forceDirectory(dir);
             return open(target, baseSeq);
         } catch (IOException e) {
             deleteQuietly(tmp, e);
@@ -185,8 +187,8 @@ final class Segment {
      */
     private static void writeZeros(Path file, int size, ByteBuffer header, boolean force) throws IOException {
         Files.deleteIfExists(file);
-        Files.createFile(file, PosixFilePermissions.asFileAttribute(MmapRecoveryStore.FILE_PERMS));
-        Files.setPosixFilePermissions(file, MmapRecoveryStore.FILE_PERMS);
+        Files.createFile(file, PosixFilePermissions.asFileAttribute(MmapStorage.FILE_PERMS));
+        Files.setPosixFilePermissions(file, MmapStorage.FILE_PERMS);
         try (FileChannel ch = FileChannel.open(file, StandardOpenOption.WRITE)) {
             long pos = 0;
             if (header != null) {
@@ -236,9 +238,15 @@ final class Segment {
         }
     }
 
-    /** Whether the file header is intact and names {@link #baseSeq}. */
+    /** Whether the file header is intact, of this version, and names {@link #baseSeq}. */
     boolean headerValid() {
         return capacity >= FILE_HEADER && buf.getInt(0) == MAGIC && buf.getInt(4) == VERSION
+                && buf.getLong(8) == baseSeq;
+    }
+
+    /** Whether the file header is that of an earlier version's segment. */
+    boolean earlierVersion() {
+        return capacity >= FILE_HEADER && buf.getInt(0) == MAGIC && buf.getInt(4) == VERSION_1
                 && buf.getLong(8) == baseSeq;
     }
 

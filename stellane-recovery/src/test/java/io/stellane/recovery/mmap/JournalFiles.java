@@ -1,6 +1,8 @@
 package io.stellane.recovery.mmap;
 
+import io.stellane.recovery.Journal;
 import io.stellane.recovery.JournaledRequest;
+import io.stellane.recovery.RecoveryStoreConfig;
 import io.stellane.recovery.spi.RecordCodec;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -31,16 +33,33 @@ final class JournalFiles {
     /** Every file of the journal but its lock file: segments, a spare being prepared, leftovers. */
     static List<Path> journalFiles(Path dir) {
         try (Stream<Path> s = Files.list(dir)) {
-            return s.filter(p -> !p.getFileName().toString().equals(MmapRecoveryStore.LOCK_FILE)).sorted().toList();
+            return s.filter(p -> !p.getFileName().toString().equals(MmapStorage.LOCK_FILE)).sorted().toList();
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
     }
 
-    /** Aligned size of the frame a fresh REQUEST record of {@code r} occupies. */
+    /** A journal on the mmap storage at {@code config.path()}. */
+    static Journal open(RecoveryStoreConfig config) {
+        return Journal.open(new MmapStorageProvider(), config);
+    }
+
+    /** A journal on the mmap storage whose every force goes through {@code msync}. */
+    static Journal open(RecoveryStoreConfig config, MmapStorage.Msync msync) {
+        return Journal.open(new MmapStorageProvider(msync), config);
+    }
+
+    /** The payload of the frame that journals {@code r} without a key: the put of its PENDING record. */
+    static byte[] requestPayload(JournaledRequest r) {
+        byte[] id = r.requestId().getBytes(StandardCharsets.UTF_8);
+        byte[] value = new RecordCodec.Writer(64).request(r).toByteArray();
+        return ByteBuffer.allocate(FrameWriter.PUT_PREFIX + id.length + value.length).putLong(0).putInt(id.length)
+                .put(id).put(value).array();
+    }
+
+    /** Aligned size of the frame that journals {@code r}. */
     static int requestFrameSize(JournaledRequest r) {
-        byte[] payload = new RecordCodec.Writer(64).request(r).toByteArray();
-        return MmapRecoveryStore.align8(MmapRecoveryStore.HEADER + payload.length);
+        return FrameWriter.align8(FrameWriter.HEADER + requestPayload(r).length);
     }
 
     static void flipBit(Path file, long offset, int bit) {

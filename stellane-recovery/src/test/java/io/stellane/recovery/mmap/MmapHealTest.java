@@ -4,6 +4,7 @@ import static io.stellane.recovery.TestRequests.request;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.stellane.recovery.Journal;
 import io.stellane.recovery.PendingRequest;
 import io.stellane.recovery.RecoveryException;
 import io.stellane.recovery.RecoveryStoreConfig;
@@ -40,7 +41,7 @@ class MmapHealTest {
     Path tmp;
 
     /** Forces for real unless told to fail; records what was forced while it works. */
-    static final class FlakyMsync implements MmapRecoveryStore.Msync {
+    static final class FlakyMsync implements MmapStorage.Msync {
         record Forced(String segment, int from, int to) {
         }
 
@@ -68,8 +69,8 @@ class MmapHealTest {
     void afterAFailedForceWritesAreRefusedUntilEverySegmentIsRewrittenAndForced() {
         Path dir = tmp.resolve("j");
         FlakyMsync msync = new FlakyMsync();
-        try (MmapRecoveryStore s = new MmapRecoveryStore(config(dir), msync)) {
-            for (int i = 0; i < 120; i++) { // a few segments' worth, half of it still pending
+        try (Journal s = JournalFiles.open(config(dir), msync)) {
+            for (int i = 0; i < 200; i++) { // a few segments' worth, half of it (more than a segment) still pending
                 s.append(request("r" + i, null, 900));
                 if (i % 2 == 1) {
                     s.complete("r" + i, null);
@@ -107,12 +108,12 @@ class MmapHealTest {
         }
         // what survives a restart: every pending request, the one whose force failed included (it was
         // in the mapping, and the rewrite made it durable; the caller was told it failed: at-least-once)
-        try (MmapRecoveryStore reopened = new MmapRecoveryStore(config(dir))) {
+        try (Journal reopened = JournalFiles.open(config(dir))) {
             List<String> ids = reopened.pending().stream().map(PendingRequest::requestId).toList();
-            for (int i = 0; i < 120; i += 2) {
+            for (int i = 0; i < 200; i += 2) {
                 assertThat(ids).contains("r" + i);
             }
-            assertThat(ids).contains("during", "after").doesNotContain("refused", "r1", "r119");
+            assertThat(ids).contains("during", "after").doesNotContain("refused", "r1", "r199");
         }
     }
 
@@ -120,7 +121,7 @@ class MmapHealTest {
     void aJournalWhosePagesNoLongerHoldWhatWasWrittenStaysRefusingWrites() throws IOException {
         Path dir = tmp.resolve("j");
         FlakyMsync msync = new FlakyMsync();
-        try (MmapRecoveryStore s = new MmapRecoveryStore(config(dir), msync)) {
+        try (Journal s = JournalFiles.open(config(dir), msync)) {
             for (int i = 0; i < 10; i++) {
                 s.append(request("r" + i, null, 200));
             }
@@ -149,7 +150,7 @@ class MmapHealTest {
     void aCompactedSegmentIsUnmappedSoItsSpaceIsFreedAtOnce() throws IOException {
         Path dir = tmp.resolve("j");
         RecoveryStoreConfig config = config(dir).withSyncPolicy(SyncPolicy.NONE);
-        try (MmapRecoveryStore s = new MmapRecoveryStore(config)) {
+        try (Journal s = JournalFiles.open(config)) {
             for (int i = 0; i < 400; i++) { // ~6 segments written, each compacted away: nothing stays pending
                 s.append(request("r" + i, null, 900));
                 s.complete("r" + i, null);

@@ -11,6 +11,7 @@ import static io.stellane.recovery.TestRequests.response;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.stellane.recovery.Journal;
 import io.stellane.recovery.JournaledRequest;
 import io.stellane.recovery.MutableClock;
 import io.stellane.recovery.PendingRequest;
@@ -45,12 +46,12 @@ class MmapJournalTest {
                 .withMaxJournalBytes(4L * SEGMENT);
     }
 
-    private static MmapRecoveryStore open(Path dir) {
-        return new MmapRecoveryStore(config(dir));
+    private static Journal open(Path dir) {
+        return JournalFiles.open(config(dir));
     }
 
     private static List<String> pendingIds(Path dir) {
-        try (MmapRecoveryStore s = open(dir)) {
+        try (Journal s = open(dir)) {
             return s.pending().stream().map(PendingRequest::requestId).toList();
         }
     }
@@ -58,7 +59,7 @@ class MmapJournalTest {
     /** Journals {@code n} requests of varied sizes into one segment; returns each frame's end offset. */
     private static List<JournaledRequest> journal(Path dir, int n) {
         List<JournaledRequest> requests = new ArrayList<>();
-        try (MmapRecoveryStore s = open(dir)) {
+        try (Journal s = open(dir)) {
             for (int i = 0; i < n; i++) {
                 JournaledRequest r = request("r" + i, i % 2 == 0 ? "k" + i : null, 13 * i + 1);
                 s.append(r);
@@ -100,14 +101,14 @@ class MmapJournalTest {
             JournalFiles.truncate(JournalFiles.segments(copy).getFirst(), cut);
             int intact = 0;
             while (intact < requests.size()
-                    && frameStart(requests, intact) + MmapRecoveryStore.HEADER
+                    && frameStart(requests, intact) + FrameWriter.HEADER
                     + payloadLength(requests.get(intact)) <= cut) {
                 intact++;
             }
             List<String> expected = requests.subList(0, intact).stream().map(JournaledRequest::requestId).toList();
             assertThat(pendingIds(copy)).as("seed %d, cut at %d", seed, cut).containsExactlyElementsOf(expected);
 
-            try (MmapRecoveryStore s = open(copy)) { // the journal stays writable after the cut
+            try (Journal s = open(copy)) { // the journal stays writable after the cut
                 s.append(request("after-cut"));
             }
             assertThat(pendingIds(copy)).as("seed %d, cut at %d", seed, cut).endsWith("after-cut")
@@ -121,7 +122,7 @@ class MmapJournalTest {
         Path dir = tmp.resolve("j");
         journal(dir, 3);
         JournalFiles.truncate(JournalFiles.segments(dir).getFirst(), cut);
-        try (MmapRecoveryStore s = open(dir)) {
+        try (Journal s = open(dir)) {
             assertThat(s.pending()).isEmpty();
             s.append(request("a", null, 100));
             s.append(request("b", null, 100));
@@ -130,7 +131,7 @@ class MmapJournalTest {
     }
 
     private static int payloadLength(JournaledRequest r) {
-        return new io.stellane.recovery.spi.RecordCodec.Writer(64).request(r).size();
+        return JournalFiles.requestPayload(r).length;
     }
 
     @ParameterizedTest(name = "bit flipped at frame offset {0}")
@@ -163,7 +164,7 @@ class MmapJournalTest {
         assertThat(log).contains("non-zero bytes after the end");
         assertThat(JournalFiles.endOfData(segment)).isEqualTo(end - trailingZeros(requests.get(2)));
 
-        try (MmapRecoveryStore s = open(dir)) {
+        try (Journal s = open(dir)) {
             s.append(request("r3"));
             s.append(request("r4", null, 300));
         }
@@ -171,9 +172,9 @@ class MmapJournalTest {
     }
 
     private static int trailingZeros(JournaledRequest last) {
-        byte[] payload = new io.stellane.recovery.spi.RecordCodec.Writer(64).request(last).toByteArray();
+        byte[] payload = JournalFiles.requestPayload(last);
         int i = payload.length;
-        int zeros = JournalFiles.requestFrameSize(last) - MmapRecoveryStore.HEADER - payload.length;
+        int zeros = JournalFiles.requestFrameSize(last) - FrameWriter.HEADER - payload.length;
         while (i > 0 && payload[i - 1] == 0) {
             i--;
             zeros++;
@@ -206,7 +207,7 @@ class MmapJournalTest {
         int scans = 5;
         java.util.concurrent.atomic.AtomicInteger scanned = new java.util.concurrent.atomic.AtomicInteger();
         // and a retention short enough that the store also rewrites itself all along
-        try (MmapRecoveryStore s = new MmapRecoveryStore(config(dir).withCompletedRetention(Duration.ofMillis(10)))) {
+        try (Journal s = JournalFiles.open(config(dir).withCompletedRetention(Duration.ofMillis(10)))) {
             java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newFixedThreadPool(threads);
             try {
                 List<java.util.concurrent.Future<?>> appenders = new ArrayList<>();
@@ -225,7 +226,7 @@ class MmapJournalTest {
                     Path copy = crashCopy(dir, tmp.resolve("scan-" + n));
                     AtomicReference<List<PendingRequest>> seen = new AtomicReference<>();
                     String log = JournalFiles.stderrOf(() -> {
-                        try (MmapRecoveryStore opened = open(copy)) {
+                        try (Journal opened = open(copy)) {
                             seen.set(opened.pending());
                         }
                     });
@@ -251,7 +252,7 @@ class MmapJournalTest {
     void theNextSegmentIsPreparedAheadOwnerOnlyAndALeftoverSpareIsIgnoredOnOpen() throws Exception {
         Path dir = tmp.resolve("j");
         Path spare = dir.resolve(Segment.SPARE);
-        try (MmapRecoveryStore s = open(dir)) {
+        try (Journal s = open(dir)) {
             awaitFile(spare);
             assertThat(Files.getPosixFilePermissions(spare)).isEqualTo(PosixFilePermissions.fromString("rw-------"));
             Path first = JournalFiles.segments(dir).getFirst();
@@ -266,7 +267,7 @@ class MmapJournalTest {
         // a crash leaves a spare behind: open must neither trip over it nor read records from it
         Path crashed = tmp.resolve("crashed");
         Files.write(crashed.resolve(Segment.SPARE), new byte[] {1, 2, 3});
-        try (MmapRecoveryStore s = open(crashed)) {
+        try (Journal s = open(crashed)) {
             assertThat(s.pending()).extracting(p -> p.request().requestId()).startsWith("r0", "r1").doesNotHaveDuplicates();
         }
         assertThat(JournalFiles.journalFiles(crashed)).allMatch(f -> f.getFileName().toString().endsWith(".log"));
@@ -285,7 +286,7 @@ class MmapJournalTest {
     void segmentsRollAndCompactionKeepsDiskBoundedAndLiveRecordsAlive() {
         Path dir = tmp.resolve("j");
         Path first;
-        try (MmapRecoveryStore s = open(dir)) {
+        try (Journal s = open(dir)) {
             first = JournalFiles.segments(dir).getFirst();
             s.append(request("pinned", "pk", 100));
             s.recordAttempt("pinned", "crash loop");
@@ -307,7 +308,7 @@ class MmapJournalTest {
         // compacted segments are deleted by the maintenance thread, at the latest by close
         assertThat(JournalFiles.segments(dir)).hasSizeLessThanOrEqualTo(2).doesNotContain(first);
         assertThat(JournalFiles.journalFiles(dir)).allMatch(f -> f.getFileName().toString().endsWith(".log"));
-        try (MmapRecoveryStore s = open(dir)) {
+        try (Journal s = open(dir)) {
             assertThat(s.pending()).singleElement().satisfies(p -> {
                 assertThat(p.request()).isEqualTo(request("pinned", "pk", 100));
                 assertThat(p.attempts()).isEqualTo(1);
@@ -326,7 +327,7 @@ class MmapJournalTest {
             group.add(request("g" + i, null, 1024)); // ~110 KiB: the group rolls past a 64 KiB segment
         }
         Path copy;
-        try (MmapRecoveryStore s = open(dir)) {
+        try (Journal s = open(dir)) {
             assertThat(s.appendAll(group)).containsOnlyNulls();
             copy = crashCopy(dir, tmp.resolve("crashed")); // what the file holds now, with no close
         }
@@ -336,7 +337,7 @@ class MmapJournalTest {
     @Test
     void filesAre0600AndTheDirectoryIs0700() throws Exception {
         Path dir = tmp.resolve("nested/journal");
-        try (MmapRecoveryStore s = open(dir)) {
+        try (Journal s = open(dir)) {
             s.append(request("a"));
         }
         assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(dir))).isEqualTo("rwx------");
@@ -354,7 +355,7 @@ class MmapJournalTest {
     void anExistingLooserDirectoryIsNarrowedTo0700() throws Exception {
         Path dir = Files.createDirectories(tmp.resolve("made-by-someone-else"));
         Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwxr-xr-x"));
-        try (MmapRecoveryStore s = open(dir)) {
+        try (Journal s = open(dir)) {
             s.append(request("a"));
             assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(dir))).isEqualTo("rwx------");
         }
@@ -365,12 +366,12 @@ class MmapJournalTest {
     void everySyncPolicySurvivesProcessDeath(SyncPolicy policy) {
         Path dir = tmp.resolve("j");
         RecoveryStoreConfig config = config(dir).withSyncPolicy(policy).withSyncInterval(Duration.ofMillis(1));
-        try (MmapRecoveryStore live = new MmapRecoveryStore(config)) {
+        try (Journal live = JournalFiles.open(config)) {
             live.append(request("a"));
             live.append(request("b"));
             live.complete("a", null);
             Path copy = crashCopy(dir, tmp.resolve("killed"));
-            try (MmapRecoveryStore recovered = new MmapRecoveryStore(config.withPath(copy))) {
+            try (Journal recovered = JournalFiles.open(config.withPath(copy))) {
                 assertThat(recovered.pending()).extracting(PendingRequest::requestId).containsExactly("b");
             }
         }
@@ -391,18 +392,18 @@ class MmapJournalTest {
     @Test
     void clearRecordsOfAJournalNowEncryptedAreRewrittenSealedWithinTheRetention() {
         Path dir = tmp.resolve("j");
-        try (MmapRecoveryStore s = open(dir)) {
+        try (Journal s = open(dir)) {
             s.append(secretRequest("old", "key-old", "OLD-SECRET"));
         }
         assertThat(filesHold(dir, "OLD-SECRET")).isTrue();
         RecoveryStoreConfig encrypted = config(dir).withEncryptionKey(KEY)
                 .withCompletedRetention(Duration.ofMillis(50));
-        try (MmapRecoveryStore s = new MmapRecoveryStore(encrypted)) {
+        try (Journal s = JournalFiles.open(encrypted)) {
             await("the clear record rewritten sealed", () -> !filesHold(dir, "OLD-SECRET"));
             assertThat(s.pending()).singleElement().extracting(PendingRequest::request)
                     .isEqualTo(secretRequest("old", "key-old", "OLD-SECRET"));
         }
-        try (MmapRecoveryStore s = new MmapRecoveryStore(encrypted)) {
+        try (Journal s = JournalFiles.open(encrypted)) {
             assertThat(s.pending()).extracting(PendingRequest::requestId).containsExactly("old");
         }
     }
@@ -410,21 +411,21 @@ class MmapJournalTest {
     @Test
     void anEncryptedFrameThatDoesNotOpenFailsTheOpenInsteadOfEndingTheScan() throws Exception {
         Path dir = tmp.resolve("j");
-        try (MmapRecoveryStore s = new MmapRecoveryStore(config(dir).withEncryptionKey(KEY))) {
+        try (Journal s = JournalFiles.open(config(dir).withEncryptionKey(KEY))) {
             s.append(request("a"));
             s.append(request("b"));
         }
         // without the fingerprint the open cannot refuse early; the scan must not skip what it cannot read
-        Files.delete(dir.resolve(MmapRecoveryStore.KEY_FINGERPRINT_FILE));
-        assertThatThrownBy(() -> new MmapRecoveryStore(config(dir).withEncryptionKey(OTHER_KEY)))
+        Files.delete(dir.resolve(MmapStorage.KEY_FINGERPRINT_FILE));
+        assertThatThrownBy(() -> JournalFiles.open(config(dir).withEncryptionKey(OTHER_KEY)))
                 .isInstanceOf(RecoveryException.class)
-                .hasMessageContainingAll("does not decrypt", OTHER_KEY.fingerprint(), "offset " + Segment.FILE_HEADER);
-        assertThat(dir.resolve(MmapRecoveryStore.KEY_FINGERPRINT_FILE)).as("a failed open claims nothing")
+                .hasMessageContainingAll("does not decrypt", OTHER_KEY.fingerprint(), "request a");
+        assertThat(dir.resolve(MmapStorage.KEY_FINGERPRINT_FILE)).as("a failed open claims nothing")
                 .doesNotExist();
-        assertThatThrownBy(() -> new MmapRecoveryStore(config(dir)))
+        assertThatThrownBy(() -> JournalFiles.open(config(dir)))
                 .isInstanceOf(RecoveryException.class)
                 .hasMessageContaining("holds encrypted records").hasMessageContaining("no encryption key");
-        try (MmapRecoveryStore s = new MmapRecoveryStore(config(dir).withEncryptionKey(KEY))) {
+        try (Journal s = JournalFiles.open(config(dir).withEncryptionKey(KEY))) {
             assertThat(s.pending()).extracting(PendingRequest::requestId).containsExactly("a", "b");
         }
     }
@@ -433,7 +434,7 @@ class MmapJournalTest {
     void aRewriteOfAQuietJournalDeletesTheSegmentThatHeldTheCompletedRequest() throws Exception {
         Path dir = tmp.resolve("j");
         RecoveryStoreConfig cfg = config(dir).withCompletedRetention(Duration.ofMillis(50));
-        try (MmapRecoveryStore s = new MmapRecoveryStore(cfg)) {
+        try (Journal s = JournalFiles.open(cfg)) {
             awaitFile(dir.resolve(Segment.SPARE));
             Path first = JournalFiles.segments(dir).getFirst();
             s.append(secretRequest("done", null, "DONE-SECRET"));
@@ -445,7 +446,7 @@ class MmapJournalTest {
             s.append(request("more", null, SEGMENT / 2));
             s.append(request("roll", null, SEGMENT / 2)); // does not fit: the journal rolls on as before
         }
-        try (MmapRecoveryStore s = new MmapRecoveryStore(cfg)) {
+        try (Journal s = JournalFiles.open(cfg)) {
             assertThat(s.pending()).extracting(PendingRequest::requestId).containsExactly("kept", "more", "roll");
         }
     }
@@ -456,7 +457,7 @@ class MmapJournalTest {
         MutableClock clock = new MutableClock(java.time.Instant.parse("2030-01-01T00:00:00Z"));
         RecoveryStoreConfig cfg = config(dir).withClock(clock).withIdempotencyTtl(Duration.ofMinutes(1))
                 .withCompletedRetention(Duration.ofMillis(100));
-        try (MmapRecoveryStore s = new MmapRecoveryStore(cfg)) {
+        try (Journal s = JournalFiles.open(cfg)) {
             s.append(secretRequest("a", "key-a", "REQUEST-SECRET"));
             s.complete("a", response("RESPONSE-SECRET"));
             s.append(request("p"));
@@ -470,7 +471,7 @@ class MmapJournalTest {
                 return !filesHold(dir, "RESPONSE-SECRET");
             });
             Path copy = crashCopy(dir, tmp.resolve("after-kill"));
-            try (MmapRecoveryStore reopened = new MmapRecoveryStore(cfg.withPath(copy))) {
+            try (Journal reopened = JournalFiles.open(cfg.withPath(copy))) {
                 assertThat(reopened.pending()).singleElement().satisfies(p -> {
                     assertThat(p.requestId()).isEqualTo("p");
                     assertThat(p.previousShutdownClean()).as("nothing was journaled after the mark").isTrue();

@@ -4,6 +4,7 @@ import static io.stellane.recovery.TestRequests.crashCopy;
 import static io.stellane.recovery.TestRequests.request;
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.stellane.recovery.Journal;
 import io.stellane.recovery.JournaledRequest;
 import io.stellane.recovery.PendingRequest;
 import io.stellane.recovery.RecoveryStoreConfig;
@@ -40,7 +41,7 @@ class MmapModelTest {
 
     @TempDir
     Path tmp;
-    private MmapRecoveryStore store;
+    private Journal store;
 
     static Stream<Arguments> runs() {
         long random = System.nanoTime();
@@ -133,7 +134,7 @@ class MmapModelTest {
         }
     }
 
-    private static String render(MmapRecoveryStore s, Set<String> keys) {
+    private static String render(Journal s, Set<String> keys) {
         StringBuilder sb = new StringBuilder();
         for (PendingRequest p : s.pending()) {
             sb.append("P ").append(p.request()).append(' ').append(p.attempts()).append(' ')
@@ -162,7 +163,7 @@ class MmapModelTest {
                 .withMaxJournalBytes(64L << 20)
                 .withMaxAttempts(MAX_ATTEMPTS)
                 .withIdempotencyTtl(Duration.ofDays(1));
-        store = new MmapRecoveryStore(config);
+        store = JournalFiles.open(config);
         Model model = new Model();
         List<Op> history = new ArrayList<>();
         Set<String> keys = new LinkedHashSet<>();
@@ -192,14 +193,14 @@ class MmapModelTest {
                 op = new Custom(live.get(random.nextInt(live.size())), "k" + random.nextInt(3), "v" + step);
             } else if (dice < 90) {
                 store.close();
-                store = new MmapRecoveryStore(config);
+                store = JournalFiles.open(config);
                 assertThat(render(store, keys)).as(at + " after reopen").isEqualTo(model.render(keys));
             } else if (dice < 95) {
                 Path copy = crashCopy(dir, tmp.resolve("g" + ++generation));
                 store.close();
                 dir = copy;
                 config = config.withPath(dir);
-                store = new MmapRecoveryStore(config);
+                store = JournalFiles.open(config);
                 assertThat(render(store, keys)).as(at + " after crash").isEqualTo(model.render(keys));
             } else if (tornTails) {
                 store.close();
@@ -210,9 +211,9 @@ class MmapModelTest {
                 JournalFiles.truncate(segment, cut);
                 JournalFiles.write(segment, size - 1, new byte[1]); // a torn tail in a preallocated file
                 String[] logged = new String[1];
-                MmapRecoveryStore[] reopened = new MmapRecoveryStore[1];
+                Journal[] reopened = new Journal[1];
                 RecoveryStoreConfig c = config;
-                logged[0] = JournalFiles.stderrOf(() -> reopened[0] = new MmapRecoveryStore(c));
+                logged[0] = JournalFiles.stderrOf(() -> reopened[0] = JournalFiles.open(c));
                 store = reopened[0];
                 String recovered = render(store, keys);
                 int prefix = -1;
@@ -240,7 +241,7 @@ class MmapModelTest {
             }
         }
         store.close();
-        store = new MmapRecoveryStore(config);
+        store = JournalFiles.open(config);
         assertThat(render(store, keys)).as("seed " + seed + " (" + mode + ") at the end").isEqualTo(model.render(keys));
         if (!tornTails) {
             // compaction may leave one segment at the end; what matters is that rolls happened on the way

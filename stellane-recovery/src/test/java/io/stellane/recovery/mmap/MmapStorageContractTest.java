@@ -3,11 +3,13 @@ package io.stellane.recovery.mmap;
 import io.stellane.recovery.RecoveryStore;
 import io.stellane.recovery.RecoveryStoreConfig;
 import io.stellane.recovery.RecoveryStoreContractTest;
+import io.stellane.recovery.RecoveryStores;
 import java.nio.file.Path;
 
-class MmapRecoveryStoreContractTest extends RecoveryStoreContractTest {
+/** The shared conformance suite against the memory-mapped storage. */
+class MmapStorageContractTest extends RecoveryStoreContractTest {
     @Override
     protected RecoveryStore open(Path dir, RecoveryStoreConfig config) {
-        return new MmapRecoveryStore(config);
+        return RecoveryStores.create(MmapStorageProvider.NAME, config);
     }
 }

@@ -6,6 +6,7 @@ import static io.stellane.recovery.TestRequests.response;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.stellane.recovery.Journal;
 import io.stellane.recovery.JournalFullException;
 import io.stellane.recovery.MutableClock;
 import io.stellane.recovery.PendingRequest;
@@ -35,8 +36,8 @@ import org.rocksdb.RocksDB;
 import org.rocksdb.RocksDBException;
 import org.rocksdb.RocksIterator;
 
-/** What the shared contract suite does not cover for the RocksDB store. */
-class RocksDbRecoveryStoreTest {
+/** What the shared contract suite does not cover for the RocksDB storage. */
+class RocksDbStorageTest {
     @TempDir
     Path tmp;
     MutableClock clock;
@@ -52,6 +53,11 @@ class RocksDbRecoveryStoreTest {
                 .withIdempotencyTtl(Duration.ofMinutes(10)).withClock(clock);
     }
 
+    /** A journal on the RocksDB storage at {@code config.path()}. */
+    static Journal open(RecoveryStoreConfig config) {
+        return Journal.open(new RocksDbStorageProvider(), config);
+    }
+
     private static List<String> ids(List<PendingRequest> list) {
         return list.stream().map(PendingRequest::requestId).toList();
     }
@@ -62,7 +68,7 @@ class RocksDbRecoveryStoreTest {
         assertThat(RecoveryStores.list()).contains("rocksdb", "mmap");
         Path dir = tmp.resolve("store");
         try (RecoveryStore s = RecoveryStores.create("rocksdb", config(dir, SyncPolicy.ALWAYS))) {
-            assertThat(s).isInstanceOf(RocksDbRecoveryStore.class);
+            assertThat(((Journal) s).storage()).isInstanceOf(RocksDbStorage.class);
             s.append(request("a"));
         }
         try (RecoveryStore s = RecoveryStores.create("rocksdb", config(dir, SyncPolicy.ALWAYS))) {
@@ -76,11 +82,11 @@ class RocksDbRecoveryStoreTest {
         Files.createDirectories(dir);
         Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwxr-xr-x"));
         RecoveryStoreConfig cfg = config(dir, SyncPolicy.NONE).withMaxJournalBytes(4 * 64 * 1024);
-        try (RecoveryStore s = new RocksDbRecoveryStore(cfg)) {
+        try (RecoveryStore s = RocksDbStorageTest.open(cfg)) {
             s.append(request("first"));
         }
         // reopen: recovery writes an SST, a new MANIFEST, OPTIONS and rotates LOG
-        try (RecoveryStore s = new RocksDbRecoveryStore(cfg)) {
+        try (RecoveryStore s = RocksDbStorageTest.open(cfg)) {
             assertOwnerOnly(dir);
             // fill the journal: the reclaim before the refusal flushes and compacts
             assertThatThrownBy(() -> {
@@ -114,12 +120,12 @@ class RocksDbRecoveryStoreTest {
     void crashWithoutCloseKeepsEveryAcknowledgedWriteFromSstAndWal() {
         Path dir = tmp.resolve("store");
         RecoveryStoreConfig cfg = config(dir, SyncPolicy.NONE);
-        try (RecoveryStore s = new RocksDbRecoveryStore(cfg)) {
+        try (RecoveryStore s = RocksDbStorageTest.open(cfg)) {
             s.append(request("old-1", "key-old", 64));
             s.append(request("old-2"));
             s.markCleanShutdown();
         }
-        RecoveryStore live = new RocksDbRecoveryStore(cfg); // reopen flushed the first run's WAL to an SST
+        RecoveryStore live = RocksDbStorageTest.open(cfg); // reopen flushed the first run's WAL to an SST
         try {
             live.append(request("new-1", "key-new", 64));
             live.append(request("new-2"));
@@ -132,7 +138,7 @@ class RocksDbRecoveryStoreTest {
 
             // what kill -9 now would leave: the WAL of this run was never synced (policy NONE)
             Path copy = crashCopy(dir, tmp.resolve("after-kill"));
-            try (RecoveryStore recovered = new RocksDbRecoveryStore(cfg.withPath(copy))) {
+            try (RecoveryStore recovered = RocksDbStorageTest.open(cfg.withPath(copy))) {
                 List<PendingRequest> pending = recovered.pending();
                 assertThat(ids(pending)).containsExactly("old-2", "new-2");
                 assertThat(pending.get(0).attempts()).isEqualTo(1);
@@ -157,22 +163,22 @@ class RocksDbRecoveryStoreTest {
     void anyWriteAfterTheCleanShutdownMarkMakesTheNextOpenReportACrash() {
         Path dir = tmp.resolve("store");
         RecoveryStoreConfig cfg = config(dir, SyncPolicy.INTERVAL);
-        try (RecoveryStore s = new RocksDbRecoveryStore(cfg)) {
+        try (RecoveryStore s = RocksDbStorageTest.open(cfg)) {
             s.append(request("a"));
             s.append(request("b"));
             s.markCleanShutdown();
             s.putCustomData("a", Map.of("late", "write"));
         }
-        try (RecoveryStore s = new RocksDbRecoveryStore(cfg)) {
+        try (RecoveryStore s = RocksDbStorageTest.open(cfg)) {
             assertThat(s.pending().getFirst().previousShutdownClean()).isFalse();
             s.markCleanShutdown();
         }
-        try (RecoveryStore s = new RocksDbRecoveryStore(cfg)) {
+        try (RecoveryStore s = RocksDbStorageTest.open(cfg)) {
             assertThat(s.pending().getFirst().previousShutdownClean()).isTrue();
             assertThat(s.pending().getFirst().customData()).containsEntry("late", "write");
             s.complete("b", null); // journaled after the mark of the previous run
         }
-        try (RecoveryStore s = new RocksDbRecoveryStore(cfg)) {
+        try (RecoveryStore s = RocksDbStorageTest.open(cfg)) {
             assertThat(ids(s.pending())).containsExactly("a");
             assertThat(s.pending().getFirst().previousShutdownClean()).isFalse();
         }
@@ -182,7 +188,7 @@ class RocksDbRecoveryStoreTest {
     void garbageCollectionDeletesExpiredResponsesAndDeadLettersFromDisk() throws RocksDBException {
         Path dir = tmp.resolve("store");
         RecoveryStoreConfig cfg = config(dir, SyncPolicy.INTERVAL);
-        try (RocksDbRecoveryStore s = new RocksDbRecoveryStore(cfg)) {
+        try (Journal s = RocksDbStorageTest.open(cfg)) {
             for (int i = 0; i < 50; i++) {
                 s.append(request("r" + i, "key-" + i, 32));
                 s.complete("r" + i, response("result " + i));
@@ -190,7 +196,7 @@ class RocksDbRecoveryStoreTest {
             s.append(request("dead"));
             s.quarantine("dead", "poison");
             s.append(request("pending"));
-            assertThat(s.collectGarbage()).isZero(); // nothing expired yet
+            assertThat(s.dropExpired()).isZero(); // nothing expired yet
 
             clock.advance(Duration.ofMinutes(5));
             s.append(request("late", "key-late", 32));
@@ -201,7 +207,7 @@ class RocksDbRecoveryStoreTest {
 
             clock.advance(Duration.ofMinutes(6)); // the first 50 (but key-0) and the dead letter are past the TTL
             assertThat(s.quarantined()).isEmpty(); // expired dead letters are hidden before the GC runs
-            assertThat(s.collectGarbage()).isEqualTo(49 + 1);
+            assertThat(s.dropExpired()).isEqualTo(49 + 1);
             assertThat(s.stats().quarantinedNow()).isZero();
             assertThat(s.findByIdempotencyKey("key-late")).contains(response("late result"));
             assertThat(s.findByIdempotencyKey("key-0")).contains(response("second result"));
@@ -210,32 +216,32 @@ class RocksDbRecoveryStoreTest {
         }
 
         Map<String, List<String>> raw = readRaw(dir);
-        assertThat(raw.get(RocksDbRecoveryStore.CF_IDEMPOTENCY)).containsExactlyInAnyOrder("key-0", "key-late");
-        assertThat(raw.get(RocksDbRecoveryStore.CF_IDEMPOTENCY_EXPIRY)).hasSize(2);
-        assertThat(raw.get(RocksDbRecoveryStore.CF_QUARANTINED)).isEmpty();
-        assertThat(raw.get(RocksDbRecoveryStore.CF_STATE)).isEmpty(); // a fresh request has no state record
-        assertThat(raw.get(RocksDbRecoveryStore.CF_PENDING)).hasSize(1);
+        assertThat(raw.get(ColumnFamilies.CF_IDEMPOTENCY)).containsExactlyInAnyOrder("key-0", "key-late");
+        assertThat(raw.get(ColumnFamilies.CF_IDEMPOTENCY_EXPIRY)).hasSize(2);
+        assertThat(raw.get(ColumnFamilies.CF_QUARANTINED)).isEmpty();
+        assertThat(raw.get(ColumnFamilies.CF_STATE)).isEmpty(); // a fresh request has no state record
+        assertThat(raw.get(ColumnFamilies.CF_PENDING)).hasSize(1);
     }
 
     @Test
     void aValueThatDoesNotOpenFailsTheOpenEvenWithoutTheKeysFingerprint() throws RocksDBException {
         Path dir = tmp.resolve("store");
         RecoveryStoreConfig cfg = config(dir, SyncPolicy.NONE).withEncryptionKey(TestRequests.KEY);
-        try (RecoveryStore s = new RocksDbRecoveryStore(cfg)) {
+        try (RecoveryStore s = RocksDbStorageTest.open(cfg)) {
             s.append(request("a"));
             s.append(request("b"));
             s.putCustomData("b", Map.of("step", "1"));
         }
-        byte[] fingerprint = RocksDbRecoveryStore.utf8("key_fingerprint");
-        byte[] expected = RocksDbRecoveryStore.utf8(TestRequests.KEY.fingerprint());
+        byte[] fingerprint = ColumnFamilies.utf8("key_fingerprint");
+        byte[] expected = ColumnFamilies.utf8(TestRequests.KEY.fingerprint());
         assertThat(metaValue(dir, fingerprint, true)).isEqualTo(expected);
         metaValue(dir, fingerprint, false); // without it the open cannot refuse early
 
-        assertThatThrownBy(() -> new RocksDbRecoveryStore(cfg.withEncryptionKey(TestRequests.OTHER_KEY)))
+        assertThatThrownBy(() -> RocksDbStorageTest.open(cfg.withEncryptionKey(TestRequests.OTHER_KEY)))
                 .isInstanceOf(io.stellane.recovery.RecoveryException.class)
                 .hasMessageContainingAll("does not decrypt", TestRequests.OTHER_KEY.fingerprint());
         assertThat(metaValue(dir, fingerprint, true)).as("a failed open claims nothing").isNull();
-        try (RecoveryStore s = new RocksDbRecoveryStore(cfg)) {
+        try (RecoveryStore s = RocksDbStorageTest.open(cfg)) {
             assertThat(ids(s.pending())).containsExactly("a", "b");
         }
         assertThat(metaValue(dir, fingerprint, true)).isEqualTo(expected);
@@ -245,15 +251,15 @@ class RocksDbRecoveryStoreTest {
     private static byte[] metaValue(Path dir, byte[] key, boolean keep) throws RocksDBException {
         List<ColumnFamilyDescriptor> descriptors = new ArrayList<>();
         descriptors.add(new ColumnFamilyDescriptor(RocksDB.DEFAULT_COLUMN_FAMILY));
-        for (String name : RocksDbRecoveryStore.COLUMN_FAMILIES) {
-            descriptors.add(new ColumnFamilyDescriptor(RocksDbRecoveryStore.utf8(name)));
+        for (String name : ColumnFamilies.COLUMN_FAMILIES) {
+            descriptors.add(new ColumnFamilyDescriptor(ColumnFamilies.utf8(name)));
         }
         List<ColumnFamilyHandle> handles = new ArrayList<>();
         try (DBOptions options = new DBOptions();
                 RocksDB db = RocksDB.open(options, dir.toString(), descriptors, handles)) {
             try {
-                ColumnFamilyHandle meta = handles.get(1 + RocksDbRecoveryStore.COLUMN_FAMILIES
-                        .indexOf(RocksDbRecoveryStore.CF_META));
+                ColumnFamilyHandle meta = handles.get(1 + ColumnFamilies.COLUMN_FAMILIES
+                        .indexOf(ColumnFamilies.CF_META));
                 byte[] value = db.get(meta, key);
                 if (!keep) {
                     db.delete(meta, key);
@@ -270,24 +276,24 @@ class RocksDbRecoveryStoreTest {
     private static Map<String, List<String>> readRaw(Path dir) throws RocksDBException {
         List<ColumnFamilyDescriptor> descriptors = new ArrayList<>();
         descriptors.add(new ColumnFamilyDescriptor(RocksDB.DEFAULT_COLUMN_FAMILY));
-        for (String name : RocksDbRecoveryStore.COLUMN_FAMILIES) {
-            descriptors.add(new ColumnFamilyDescriptor(RocksDbRecoveryStore.utf8(name)));
+        for (String name : ColumnFamilies.COLUMN_FAMILIES) {
+            descriptors.add(new ColumnFamilyDescriptor(ColumnFamilies.utf8(name)));
         }
         List<ColumnFamilyHandle> handles = new ArrayList<>();
         Map<String, List<String>> out = new LinkedHashMap<>();
         try (DBOptions options = new DBOptions();
                 RocksDB db = RocksDB.openReadOnly(options, dir.toString(), descriptors, handles)) {
             try {
-                for (int i = 0; i < RocksDbRecoveryStore.COLUMN_FAMILIES.size(); i++) {
-                    String name = RocksDbRecoveryStore.COLUMN_FAMILIES.get(i);
+                for (int i = 0; i < ColumnFamilies.COLUMN_FAMILIES.size(); i++) {
+                    String name = ColumnFamilies.COLUMN_FAMILIES.get(i);
                     List<String> keys = new ArrayList<>();
                     try (RocksIterator it = db.newIterator(handles.get(i + 1))) {
                         for (it.seekToFirst(); it.isValid(); it.next()) {
                             byte[] k = it.key();
-                            boolean seqPrefixed = name.equals(RocksDbRecoveryStore.CF_PENDING)
-                                    || name.equals(RocksDbRecoveryStore.CF_QUARANTINED)
-                                    || name.equals(RocksDbRecoveryStore.CF_IDEMPOTENCY_EXPIRY);
-                            keys.add(seqPrefixed ? RocksDbRecoveryStore.idOf(k) : new String(k));
+                            boolean seqPrefixed = name.equals(ColumnFamilies.CF_PENDING)
+                                    || name.equals(ColumnFamilies.CF_QUARANTINED)
+                                    || name.equals(ColumnFamilies.CF_IDEMPOTENCY_EXPIRY);
+                            keys.add(seqPrefixed ? ColumnFamilies.idOf(k) : new String(k));
                         }
                         it.status();
                     }

@@ -3,6 +3,7 @@ package io.stellane.recovery.rocksdb;
 import io.stellane.recovery.RecoveryStore;
 import io.stellane.recovery.RecoveryStoreConfig;
 import io.stellane.recovery.RecoveryStoreContractTest;
+import io.stellane.recovery.RecoveryStores;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
@@ -10,11 +11,11 @@ import java.nio.file.Path;
 import java.util.Collection;
 import java.util.stream.Stream;
 
-/** The shared conformance suite, unchanged, against the RocksDB store. */
-class RocksDbRecoveryStoreContractTest extends RecoveryStoreContractTest {
+/** The shared conformance suite, against the RocksDB storage. */
+class RocksDbStorageContractTest extends RecoveryStoreContractTest {
     @Override
     protected RecoveryStore open(Path dir, RecoveryStoreConfig config) {
-        return new RocksDbRecoveryStore(config);
+        return RecoveryStores.create(RocksDbStorageProvider.NAME, config);
     }
 
     /**
