@@ -1,20 +1,22 @@
 package io.stellane.recovery;
 
-import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.assertThatThrownBy;
-
 import io.stellane.config.ConfigException;
 import io.stellane.config.RuntimeConfig;
 import io.stellane.config.Secret;
 import io.stellane.recovery.spi.RecordCipher;
+import io.stellane.recovery.testing.TestRequests;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.util.Base64;
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 /** The operator's key: where it comes from, what is refused, what is shown of it. */
 class EncryptionKeyTest {

@@ -6,7 +6,7 @@ import io.stellane.recovery.PendingRequest;
 import io.stellane.recovery.RecoveryManager;
 import io.stellane.recovery.RecoveryStoreConfig;
 import io.stellane.recovery.RecoveryStores;
-import io.stellane.recovery.TestRequests;
+import io.stellane.recovery.testing.TestRequests;
 import io.stellane.task.Task;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.io.TempDir;

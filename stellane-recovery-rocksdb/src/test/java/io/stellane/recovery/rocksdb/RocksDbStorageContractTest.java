@@ -2,8 +2,9 @@ package io.stellane.recovery.rocksdb;
 
 import io.stellane.recovery.RecoveryStore;
 import io.stellane.recovery.RecoveryStoreConfig;
-import io.stellane.recovery.RecoveryStoreContractTest;
 import io.stellane.recovery.RecoveryStores;
+import io.stellane.recovery.testing.RecoveryStoreContractTest;
+
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;

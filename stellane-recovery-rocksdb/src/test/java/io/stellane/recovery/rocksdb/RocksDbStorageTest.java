@@ -1,20 +1,24 @@
 package io.stellane.recovery.rocksdb;
 
-import static io.stellane.recovery.TestRequests.crashCopy;
-import static io.stellane.recovery.TestRequests.request;
-import static io.stellane.recovery.TestRequests.response;
-import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.assertThatThrownBy;
-
 import io.stellane.recovery.Journal;
 import io.stellane.recovery.JournalFullException;
-import io.stellane.recovery.MutableClock;
 import io.stellane.recovery.PendingRequest;
 import io.stellane.recovery.RecoveryStore;
 import io.stellane.recovery.RecoveryStoreConfig;
 import io.stellane.recovery.RecoveryStores;
 import io.stellane.recovery.SyncPolicy;
-import io.stellane.recovery.TestRequests;
+import io.stellane.recovery.testing.MutableClock;
+import io.stellane.recovery.testing.TestRequests;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.rocksdb.ColumnFamilyDescriptor;
+import org.rocksdb.ColumnFamilyHandle;
+import org.rocksdb.DBOptions;
+import org.rocksdb.RocksDB;
+import org.rocksdb.RocksDBException;
+import org.rocksdb.RocksIterator;
+
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -26,15 +30,12 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.stream.Stream;
-import org.junit.jupiter.api.BeforeEach;
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
-import org.rocksdb.ColumnFamilyDescriptor;
-import org.rocksdb.ColumnFamilyHandle;
-import org.rocksdb.DBOptions;
-import org.rocksdb.RocksDB;
-import org.rocksdb.RocksDBException;
-import org.rocksdb.RocksIterator;
+
+import static io.stellane.recovery.testing.TestRequests.crashCopy;
+import static io.stellane.recovery.testing.TestRequests.request;
+import static io.stellane.recovery.testing.TestRequests.response;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 /** What the shared contract suite does not cover for the RocksDB storage. */
 class RocksDbStorageTest {

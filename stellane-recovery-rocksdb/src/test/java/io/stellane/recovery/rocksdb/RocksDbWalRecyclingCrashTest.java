@@ -1,10 +1,12 @@
 package io.stellane.recovery.rocksdb;
 
-import static io.stellane.recovery.TestRequests.request;
-import static org.assertj.core.api.Assertions.assertThat;
-
 import io.stellane.recovery.Journal;
 import io.stellane.recovery.PendingRequest;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;
@@ -20,10 +22,9 @@ import java.util.Set;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.Timeout;
-import org.junit.jupiter.api.io.TempDir;
+
+import static io.stellane.recovery.testing.TestRequests.request;
+import static org.assertj.core.api.Assertions.assertThat;
 
 /**
  * The store recycles WAL files (renamed and overwritten, not deleted), so after a crash the tail of

@@ -1,17 +1,18 @@
 package io.stellane.recovery.rocksdb;
 
-import static io.stellane.recovery.TestRequests.request;
-
 import io.stellane.recovery.Journal;
 import io.stellane.recovery.JournaledRequest;
 import io.stellane.recovery.RecoveryStoreConfig;
 import io.stellane.recovery.SyncPolicy;
+
 import java.io.PrintStream;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
+
+import static io.stellane.recovery.testing.TestRequests.request;
 
 /**
  * The child JVM of {@link RocksDbWalRecyclingCrashTest}: appends groups of requests and completes

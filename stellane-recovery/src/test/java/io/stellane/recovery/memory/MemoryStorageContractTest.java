@@ -2,8 +2,9 @@ package io.stellane.recovery.memory;
 
 import io.stellane.recovery.RecoveryStore;
 import io.stellane.recovery.RecoveryStoreConfig;
-import io.stellane.recovery.RecoveryStoreContractTest;
 import io.stellane.recovery.RecoveryStores;
+import io.stellane.recovery.testing.RecoveryStoreContractTest;
+
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.List;

@@ -1,15 +1,15 @@
 package io.stellane.recovery.mmap;
 
-import static io.stellane.recovery.TestRequests.KEY;
-import static io.stellane.recovery.TestRequests.filesHold;
-import static org.assertj.core.api.Assertions.assertThat;
-
 import io.stellane.recovery.HttpHeader;
 import io.stellane.recovery.Journal;
 import io.stellane.recovery.PendingRequest;
 import io.stellane.recovery.RecoveryStoreConfig;
 import io.stellane.recovery.StoredResponse;
 import io.stellane.recovery.SyncPolicy;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
@@ -17,9 +17,10 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
-import org.junit.jupiter.api.io.TempDir;
-import org.junit.jupiter.params.ParameterizedTest;
-import org.junit.jupiter.params.provider.ValueSource;
+
+import static io.stellane.recovery.testing.TestRequests.KEY;
+import static io.stellane.recovery.testing.TestRequests.filesHold;
+import static org.assertj.core.api.Assertions.assertThat;
 
 /**
  * Journals written by the version before the journal (segment format 1, in test resources: twelve
@@ -107,7 +108,7 @@ class MmapFormatOneTest {
         Path old = formatOneSegments(dir).getFirst();
         byte[] bytes = Files.readAllBytes(old);
         try (Journal j = JournalFiles.open(config(dir, name))) {
-            j.append(io.stellane.recovery.TestRequests.request("after"));
+            j.append(io.stellane.recovery.testing.TestRequests.request("after"));
             j.complete("r1", null);
         }
         Files.write(old, bytes); // as if the process died before deleting it

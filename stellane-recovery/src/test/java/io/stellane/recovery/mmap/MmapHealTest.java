@@ -1,15 +1,14 @@
 package io.stellane.recovery.mmap;
 
-import static io.stellane.recovery.TestRequests.request;
-import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.assertThatThrownBy;
-
 import io.stellane.recovery.Journal;
 import io.stellane.recovery.PendingRequest;
 import io.stellane.recovery.RecoveryException;
 import io.stellane.recovery.RecoveryStoreConfig;
-import io.stellane.recovery.StderrCapture;
 import io.stellane.recovery.SyncPolicy;
+import io.stellane.recovery.testing.StderrCapture;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
@@ -25,8 +24,10 @@ import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.locks.LockSupport;
 import java.util.function.BooleanSupplier;
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
+
+import static io.stellane.recovery.testing.TestRequests.request;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 /**
  * How the mmap store comes back from a failed force, and that it gives the space of compacted segments

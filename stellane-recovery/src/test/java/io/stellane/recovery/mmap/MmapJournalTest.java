@@ -1,24 +1,19 @@
 package io.stellane.recovery.mmap;
 
-import static io.stellane.recovery.TestRequests.KEY;
-import static io.stellane.recovery.TestRequests.OTHER_KEY;
-import static io.stellane.recovery.TestRequests.await;
-import static io.stellane.recovery.TestRequests.crashCopy;
-import static io.stellane.recovery.TestRequests.filesHold;
-import static io.stellane.recovery.TestRequests.secretRequest;
-import static io.stellane.recovery.TestRequests.request;
-import static io.stellane.recovery.TestRequests.response;
-import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.assertThatThrownBy;
-
 import io.stellane.recovery.Journal;
 import io.stellane.recovery.JournaledRequest;
-import io.stellane.recovery.MutableClock;
 import io.stellane.recovery.PendingRequest;
 import io.stellane.recovery.RecoveryException;
 import io.stellane.recovery.RecoveryStoreConfig;
 import io.stellane.recovery.RecoveryStoreStats;
 import io.stellane.recovery.SyncPolicy;
+import io.stellane.recovery.testing.MutableClock;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
+import org.junit.jupiter.params.provider.ValueSource;
+
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
@@ -28,11 +23,17 @@ import java.util.List;
 import java.util.Map;
 import java.util.Random;
 import java.util.concurrent.atomic.AtomicReference;
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
-import org.junit.jupiter.params.ParameterizedTest;
-import org.junit.jupiter.params.provider.EnumSource;
-import org.junit.jupiter.params.provider.ValueSource;
+
+import static io.stellane.recovery.testing.TestRequests.KEY;
+import static io.stellane.recovery.testing.TestRequests.OTHER_KEY;
+import static io.stellane.recovery.testing.TestRequests.await;
+import static io.stellane.recovery.testing.TestRequests.crashCopy;
+import static io.stellane.recovery.testing.TestRequests.filesHold;
+import static io.stellane.recovery.testing.TestRequests.request;
+import static io.stellane.recovery.testing.TestRequests.response;
+import static io.stellane.recovery.testing.TestRequests.secretRequest;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 /** Damage and lifecycle tests specific to the memory-mapped journal. */
 class MmapJournalTest {

@@ -1,16 +1,18 @@
 package io.stellane.recovery.mmap;
 
-import static io.stellane.recovery.TestRequests.crashCopy;
-import static io.stellane.recovery.TestRequests.request;
-import static org.assertj.core.api.Assertions.assertThat;
-
 import io.stellane.recovery.Journal;
 import io.stellane.recovery.JournaledRequest;
 import io.stellane.recovery.PendingRequest;
 import io.stellane.recovery.RecoveryStoreConfig;
 import io.stellane.recovery.StoredResponse;
 import io.stellane.recovery.SyncPolicy;
-import io.stellane.recovery.TestRequests;
+import io.stellane.recovery.testing.TestRequests;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
+
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -23,11 +25,10 @@ import java.util.Random;
 import java.util.Set;
 import java.util.TreeMap;
 import java.util.stream.Stream;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.io.TempDir;
-import org.junit.jupiter.params.ParameterizedTest;
-import org.junit.jupiter.params.provider.Arguments;
-import org.junit.jupiter.params.provider.MethodSource;
+
+import static io.stellane.recovery.testing.TestRequests.crashCopy;
+import static io.stellane.recovery.testing.TestRequests.request;
+import static org.assertj.core.api.Assertions.assertThat;
 
 /**
  * Model-based randomized test: random appends, completions, attempts, quarantines, custom data,

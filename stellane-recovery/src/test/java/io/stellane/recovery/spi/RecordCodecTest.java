@@ -2,10 +2,11 @@ package io.stellane.recovery.spi;
 
 import io.stellane.recovery.HttpHeader;
 import io.stellane.recovery.JournaledRequest;
-import io.stellane.recovery.TestRequests;
+import io.stellane.recovery.testing.TestRequests;
+import org.junit.jupiter.api.Test;
+
 import java.util.List;
 import java.util.Map;
-import org.junit.jupiter.api.Test;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;

@@ -1,11 +1,18 @@
-package io.stellane.recovery;
+package io.stellane.recovery.testing;
 
-import static io.stellane.recovery.TestRequests.KEY;
-import static io.stellane.recovery.TestRequests.OTHER_KEY;
-import static io.stellane.recovery.TestRequests.request;
-import static io.stellane.recovery.TestRequests.response;
-import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import io.stellane.recovery.JournalFullException;
+import io.stellane.recovery.JournaledRequest;
+import io.stellane.recovery.PendingRequest;
+import io.stellane.recovery.RecoveryException;
+import io.stellane.recovery.RecoveryStore;
+import io.stellane.recovery.RecoveryStoreConfig;
+import io.stellane.recovery.RecoveryStoreStats;
+import io.stellane.recovery.StoredResponse;
+import io.stellane.recovery.SyncPolicy;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 import java.nio.file.Path;
 import java.time.Duration;
@@ -21,10 +28,13 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
+
+import static io.stellane.recovery.testing.TestRequests.KEY;
+import static io.stellane.recovery.testing.TestRequests.OTHER_KEY;
+import static io.stellane.recovery.testing.TestRequests.request;
+import static io.stellane.recovery.testing.TestRequests.response;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 /**
  * The conformance suite every journal storage passes: a storage is done when its subclass is

@@ -1,4 +1,4 @@
-package io.stellane.recovery;
+package io.stellane.recovery.testing;
 
 import org.junit.jupiter.api.Assumptions;
 

@@ -1,4 +1,9 @@
-package io.stellane.recovery;
+package io.stellane.recovery.testing;
+
+import io.stellane.recovery.EncryptionKey;
+import io.stellane.recovery.HttpHeader;
+import io.stellane.recovery.JournaledRequest;
+import io.stellane.recovery.StoredResponse;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;

@@ -1,0 +1,8 @@
+/** The live runtime page, served by a server and fed by the metrics binding. */
+module io.stellane.dashboard {
+    requires transitive io.stellane.metrics;
+    requires transitive io.stellane.server;
+
+    exports io.stellane.dashboard;
+    opens io.stellane.dashboard to com.fasterxml.jackson.databind; // the page's JSON records
+}

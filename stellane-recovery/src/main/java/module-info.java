@@ -1,0 +1,14 @@
+/**
+ * Request recovery: the journal of requests in flight, replayed after a crash. Exports the API and the
+ * storage SPI; the storages (mmap, memory) are found through their providers.
+ */
+module io.stellane.recovery {
+    requires transitive io.stellane.core;
+
+    exports io.stellane.recovery;
+    exports io.stellane.recovery.spi;
+
+    uses io.stellane.recovery.spi.JournalStorageProvider;
+    provides io.stellane.recovery.spi.JournalStorageProvider with
+            io.stellane.recovery.mmap.MmapStorageProvider, io.stellane.recovery.memory.MemoryStorage.Provider;
+}

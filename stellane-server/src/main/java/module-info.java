@@ -1,0 +1,14 @@
+/** HTTP/1.1 on the runtime's workers: routing, handlers, filters, request recovery. Exports its API only. */
+module io.stellane.server {
+    requires transitive io.stellane.core;
+    requires transitive io.stellane.recovery;
+    requires transitive com.fasterxml.jackson.databind;
+    requires io.netty.buffer;
+    requires io.netty.codec;
+    requires io.netty.codec.http;
+    requires io.netty.handler;
+    requires io.netty.transport.classes.epoll;
+    requires io.netty.transport.classes.io_uring;
+
+    exports io.stellane.server;
+}
