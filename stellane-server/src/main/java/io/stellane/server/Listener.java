@@ -20,6 +20,9 @@ import io.stellane.backend.IoBackend;
 import io.stellane.backend.WorkerContext;
 import io.stellane.config.RuntimeConfig;
 import io.stellane.task.Worker;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
 
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
@@ -40,6 +43,8 @@ final class Listener {
     // Netty 4.2's adaptive allocator (what the raw Netty peer uses), with thread-local magazines on
     // every worker: Netty only grants them to threads it sees inside one of its own loops at their
     // first allocation, and our workers also allocate outside Netty's turn (in tasks).
+    private static final Logger LOG = LoggerFactory.getLogger(Listener.class);
+    private static final long CLOSE_WAIT_MILLIS = 5_000;
     private static final ByteBufAllocator DIRECT = new AdaptiveByteBufAllocator(true, true);
     private static final ByteBufAllocator HEAP = new AdaptiveByteBufAllocator(false, true);
 
@@ -157,7 +162,11 @@ final class Listener {
 
     void close() {
         for (Channel ch : channels) {
-            ch.close().syncUninterruptibly();
+            // A loop that has already ended never runs the close: wait a bounded time rather than forever
+            // (its backend releases its sockets as it ends).
+            if (!ch.close().awaitUninterruptibly(CLOSE_WAIT_MILLIS)) {
+                LOG.warn("listening socket {} not closed within {} ms: its worker's loop has ended", ch, CLOSE_WAIT_MILLIS);
+            }
         }
         channels.clear();
     }
