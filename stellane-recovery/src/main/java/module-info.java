@@ -7,6 +7,8 @@ module io.stellane.recovery {
 
     exports io.stellane.recovery;
     exports io.stellane.recovery.spi;
+    // how records are encoded and sealed: shared with the storage modules, not an extension point
+    exports io.stellane.recovery.internal to io.stellane.recovery.rocksdb;
 
     uses io.stellane.recovery.spi.JournalStorageProvider;
     provides io.stellane.recovery.spi.JournalStorageProvider with

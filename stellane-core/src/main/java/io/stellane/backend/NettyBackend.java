@@ -5,9 +5,9 @@ import io.netty.channel.IoHandlerFactory;
 import io.netty.channel.ManualIoEventLoop;
 import io.netty.channel.ServerChannel;
 import io.netty.channel.socket.SocketChannel;
+import io.stellane.internal.TurnClock;
 import io.stellane.scheduler.TaskScheduler;
 import io.stellane.task.Task;
-import io.stellane.task.TurnClock;
 
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;

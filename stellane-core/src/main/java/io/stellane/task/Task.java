@@ -2,7 +2,10 @@ package io.stellane.task;
 
 import io.stellane.StellaneException;
 import io.stellane.internal.TaskAccess;
+import io.stellane.internal.TurnClock;
 
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.Arrays;
@@ -24,8 +27,6 @@ import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.BiConsumer;
 import java.util.function.Function;
-import java.lang.invoke.MethodHandles;
-import java.lang.invoke.VarHandle;
 
 /**
  * The unit of asynchronous work: a computation that produces a {@code T} or fails.

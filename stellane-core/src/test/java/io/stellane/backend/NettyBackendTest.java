@@ -1,8 +1,8 @@
 package io.stellane.backend;
 
+import io.stellane.internal.TurnClock;
 import io.stellane.runtime.Runtime;
 import io.stellane.task.Task;
-import io.stellane.task.TurnClock;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 

@@ -3,7 +3,7 @@ package io.stellane.recovery;
 import io.stellane.config.ConfigException;
 import io.stellane.config.RuntimeConfig;
 import io.stellane.config.Secret;
-import io.stellane.recovery.spi.RecordCipher;
+import io.stellane.recovery.internal.RecordCipher;
 import io.stellane.recovery.testing.TestRequests;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;

@@ -3,7 +3,7 @@ package io.stellane.recovery.rocksdb;
 import io.stellane.recovery.RecoveryException;
 import io.stellane.recovery.RecoveryStoreConfig;
 import io.stellane.recovery.spi.JournalStorage;
-import io.stellane.recovery.spi.RecordCodec;
+import io.stellane.recovery.internal.RecordCodec;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;

@@ -10,7 +10,7 @@ import java.util.function.Consumer;
  * Where a {@link io.stellane.recovery.Journal} keeps its records: a small, durable map from
  * {@code (kind, key)} to bytes. The journal owns every rule (what a request's state is, when it is
  * quarantined, what expires, when writes are refused, what is encrypted); a storage only stores.
- * With an encryption key configured the values it is given are already sealed ({@link RecordCipher});
+ * With an encryption key configured the values it is given are already sealed ({@code RecordCipher});
  * keys are request ids, idempotency keys and meta names, in clear.
  *
  * <p>The journal calls a storage under its own lock for {@link #scan} and {@link #write}, and

@@ -3,7 +3,7 @@ package io.stellane.recovery.mmap;
 import io.stellane.recovery.Journal;
 import io.stellane.recovery.JournaledRequest;
 import io.stellane.recovery.RecoveryStoreConfig;
-import io.stellane.recovery.spi.RecordCodec;
+import io.stellane.recovery.internal.RecordCodec;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.PrintStream;

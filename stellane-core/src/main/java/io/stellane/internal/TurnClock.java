@@ -1,4 +1,4 @@
-package io.stellane.task;
+package io.stellane.internal;
 
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;

@@ -1,4 +1,4 @@
-package io.stellane.recovery.spi;
+package io.stellane.recovery.internal;
 
 import io.stellane.recovery.HttpHeader;
 import io.stellane.recovery.JournaledRequest;

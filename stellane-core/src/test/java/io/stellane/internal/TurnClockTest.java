@@ -1,5 +1,6 @@
-package io.stellane.task;
+package io.stellane.internal;
 
+import io.stellane.task.Task;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
