@@ -79,21 +79,11 @@ final class FormatOneReader {
                 if (len == 0) {
                     break;
                 }
-                if (len < FrameWriter.HEADER || len > seg.capacity - pos) {
-                    stop = "frame length " + len + " overruns the segment";
-                    break;
-                }
-                crc.reset();
-                crc.update(seg.buf.slice(pos + 8, len - 8));
-                if ((int) crc.getValue() != seg.buf.getInt(pos + 4)) {
-                    stop = "CRC32C mismatch";
+                stop = FrameScanner.damage(seg, pos, len, lastSeq, crc);
+                if (stop != null) {
                     break;
                 }
                 long seq = seg.buf.getLong(pos + 16);
-                if (seq <= lastSeq || seq < seg.baseSeq) {
-                    stop = "sequence " + seq + " does not follow " + lastSeq;
-                    break;
-                }
                 byte type = seg.buf.get(pos + 8);
                 byte flags = seg.buf.get(pos + 9);
                 byte[] payload = new byte[len - FrameWriter.HEADER];

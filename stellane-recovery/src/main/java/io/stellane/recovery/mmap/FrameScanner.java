@@ -95,6 +95,27 @@ final class FrameScanner {
         return earlier;
     }
 
+    /**
+     * Why the frame of length {@code len} at {@code pos} ends the log (its length overruns the segment,
+     * its CRC does not match, its sequence does not follow {@code lastSeq}), or null when it is whole.
+     * The frame header is the same in every format.
+     */
+    static String damage(Segment seg, int pos, int len, long lastSeq, CRC32C crc) {
+        if (len < FrameWriter.HEADER || len > seg.capacity - pos) {
+            return "frame length " + len + " overruns the segment";
+        }
+        crc.reset();
+        crc.update(seg.buf.slice(pos + 8, len - 8));
+        if ((int) crc.getValue() != seg.buf.getInt(pos + 4)) {
+            return "CRC32C mismatch";
+        }
+        long seq = seg.buf.getLong(pos + 16);
+        if (seq <= lastSeq || seq < seg.baseSeq) {
+            return "sequence " + seq + " does not follow " + lastSeq;
+        }
+        return null;
+    }
+
     private void scan(List<Segment> found, long firstBase) {
         long lastSeq = 0;
         List<Read> write = new ArrayList<>();
@@ -108,21 +129,11 @@ final class FrameScanner {
                 if (len == 0) {
                     break;
                 }
-                if (len < FrameWriter.HEADER || len > seg.capacity - pos) {
-                    stop = "frame length " + len + " overruns the segment";
-                    break;
-                }
-                crc.reset();
-                crc.update(seg.buf.slice(pos + 8, len - 8));
-                if ((int) crc.getValue() != seg.buf.getInt(pos + 4)) {
-                    stop = "CRC32C mismatch";
+                stop = damage(seg, pos, len, lastSeq, crc);
+                if (stop != null) {
                     break;
                 }
                 long seq = seg.buf.getLong(pos + 16);
-                if (seq <= lastSeq || seq < seg.baseSeq) {
-                    stop = "sequence " + seq + " does not follow " + lastSeq;
-                    break;
-                }
                 int type = seg.buf.get(pos + 8);
                 byte flags = seg.buf.get(pos + 9);
                 Kind kind = FrameWriter.kindOf(type);
