@@ -266,12 +266,7 @@ public final class Journal implements RecoveryStore {
             try {
                 position = write(records, true);
             } catch (RuntimeException e) {
-                for (int i = 0; i < n; i++) {
-                    if (failures[i] == null) {
-                        failures[i] = e;
-                    }
-                }
-                return Arrays.asList(failures);
+                return failRest(failures, e);
             }
             for (int i = 0; i < n; i++) {
                 if (failures[i] == null) {
@@ -284,11 +279,14 @@ public final class Journal implements RecoveryStore {
             lock.unlock();
         }
         RuntimeException syncFailed = syncQuietly(position, false);
-        if (syncFailed != null) {
-            for (int i = 0; i < n; i++) {
-                if (failures[i] == null) {
-                    failures[i] = syncFailed;
-                }
+        return syncFailed == null ? Arrays.asList(failures) : failRest(failures, syncFailed);
+    }
+
+    /** {@code failures}, with {@code e} for every request that had none: a write or force of the batch failed. */
+    private static List<RuntimeException> failRest(RuntimeException[] failures, RuntimeException e) {
+        for (int i = 0; i < failures.length; i++) {
+            if (failures[i] == null) {
+                failures[i] = e;
             }
         }
         return Arrays.asList(failures);
@@ -356,12 +354,7 @@ public final class Journal implements RecoveryStore {
             try {
                 position = write(records, false);
             } catch (RuntimeException e) {
-                for (int i = 0; i < n; i++) {
-                    if (failures[i] == null) {
-                        failures[i] = e;
-                    }
-                }
-                return Arrays.asList(failures);
+                return failRest(failures, e);
             }
             for (int i = 0; i < n; i++) {
                 if (done[i] != null) {
@@ -378,14 +371,7 @@ public final class Journal implements RecoveryStore {
             lock.unlock();
         }
         RuntimeException syncFailed = syncQuietly(position, false);
-        if (syncFailed != null) {
-            for (int i = 0; i < n; i++) {
-                if (failures[i] == null) {
-                    failures[i] = syncFailed;
-                }
-            }
-        }
-        return Arrays.asList(failures);
+        return syncFailed == null ? Arrays.asList(failures) : failRest(failures, syncFailed);
     }
 
     private static boolean contains(Entry[] done, Entry e) {

@@ -12,8 +12,9 @@ import java.util.Set;
  * whatever {@link #register} adds, which wins over discovery. Thread-safe.
  */
 public final class RecoveryStores {
-    private static final Registry<RecoveryStoreFactory> REGISTRY = Registry.of("journal storage",
-            JournalStorageProvider.class, f -> ((JournalStorageProvider) f).name(),
+    private static final Registry<RecoveryStoreFactory> REGISTRY =
+            Registry.<RecoveryStoreFactory, JournalStorageProvider>of("journal storage", JournalStorageProvider.class,
+                    JournalStorageProvider::name,
             (name, message) -> new RecoveryException("journal storage \"" + name + "\": " + message));
 
     private RecoveryStores() {
