@@ -1,6 +1,7 @@
 package io.stellane.backend;
 
 import io.stellane.task.Task;
+import io.stellane.task.Worker;
 
 /**
  * One event loop: the thread-owning engine of a worker. The runtime creates one backend per worker
@@ -17,7 +18,7 @@ import io.stellane.task.Task;
  *       queue), then {@code run()} returns and the backend releases its file descriptors.</li>
  * </ul>
  * A backend that wants the runtime's scheduling strategy takes its queue from
- * {@link WorkerContext#scheduler()}; one that keeps its own queue (like the spec's
+ * {@link Worker#scheduler()}; one that keeps its own queue (like the spec's
  * {@code MyCustomEventLoop}) still gets the runtime's placement (which worker a task goes to).
  */
 public interface EventLoopBackend {
@@ -59,6 +60,6 @@ public interface EventLoopBackend {
      * Called once by the runtime before {@link #run()}, on the thread that creates the runtime:
      * gives the backend its worker's queue, limits and thread. The default ignores it.
      */
-    default void bind(WorkerContext worker) {
+    default void bind(Worker worker) {
     }
 }

@@ -8,6 +8,7 @@ import io.netty.channel.socket.SocketChannel;
 import io.stellane.internal.TurnClock;
 import io.stellane.scheduler.TaskScheduler;
 import io.stellane.task.Task;
+import io.stellane.task.Worker;
 
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
@@ -37,7 +38,7 @@ final class NettyBackend implements IoBackend {
     private final Class<? extends SocketChannel> socketChannelType;
     private final boolean reusePort;
 
-    private WorkerContext worker;
+    private Worker worker;
     private TaskScheduler queue;
     private Loop loop;
     private volatile boolean running;
@@ -64,9 +65,9 @@ final class NettyBackend implements IoBackend {
     }
 
     @Override
-    public void bind(WorkerContext worker) {
+    public void bind(Worker worker) {
         if (this.worker != null) {
-            throw new BackendException(name, "already bound to worker " + this.worker.workerId());
+            throw new BackendException(name, "already bound to worker " + this.worker.id());
         }
         this.worker = worker;
         this.queue = worker.scheduler();
@@ -104,7 +105,7 @@ final class NettyBackend implements IoBackend {
                     loop.runNow();
                 } else {
                     sleeping = true;
-                    TurnClock.retract(worker.workerId());
+                    TurnClock.retract(worker.id());
                     try {
                         loop.run(worker.idleTimeoutNanos());
                     } finally {
@@ -119,7 +120,7 @@ final class NettyBackend implements IoBackend {
                 runTasks(queue, Integer.MAX_VALUE);
             }
         } finally {
-            TurnClock.retract(worker.workerId()); // a stopped loop's last turn must not stamp tasks created later
+            TurnClock.retract(worker.id()); // a stopped loop's last turn must not stamp tasks created later
             running = false;
             terminated.countDown();
         }
@@ -153,7 +154,7 @@ final class NettyBackend implements IoBackend {
     @Override
     public void schedule(Task<?> task) {
         if (stopping && Thread.currentThread() != worker.thread()) {
-            throw new BackendException(name, "worker " + worker.workerId() + " is stopping; it takes no new tasks");
+            throw new BackendException(name, "worker " + worker.id() + " is stopping; it takes no new tasks");
         }
         queue.enqueue(task);
         wakeIfSleeping();
@@ -169,7 +170,7 @@ final class NettyBackend implements IoBackend {
         long t = l.turnNanos;
         if (t == 0) {
             l.turnNanos = t = System.nanoTime();
-            TurnClock.publish(t, worker.workerId());
+            TurnClock.publish(t, worker.id());
         }
         return t;
     }
@@ -185,7 +186,7 @@ final class NettyBackend implements IoBackend {
             // Awake from now on: threads off the runtime may stamp tasks with this reading until the
             // loop's next turn publishes its own, instead of each reading the clock meanwhile. Before
             // the wake-up: published after, it could outlive a loop that already slept again.
-            TurnClock.publish(System.nanoTime(), worker.workerId());
+            TurnClock.publish(System.nanoTime(), worker.id());
             loop.wakeup();
             return true;
         }
@@ -233,7 +234,7 @@ final class NettyBackend implements IoBackend {
 
     @Override
     public String toString() {
-        return "NettyBackend[" + name + (worker == null ? "" : ", worker " + worker.workerId()) + "]";
+        return "NettyBackend[" + name + (worker == null ? "" : ", worker " + worker.id()) + "]";
     }
 
     /**

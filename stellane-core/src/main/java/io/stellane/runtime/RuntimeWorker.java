@@ -3,7 +3,6 @@ package io.stellane.runtime;
 import io.stellane.StellaneException;
 import io.stellane.backend.EventLoopBackend;
 import io.stellane.backend.IoBackend;
-import io.stellane.backend.WorkerContext;
 import io.stellane.internal.TaskAccess;
 import io.stellane.scheduler.TaskScheduler;
 import io.stellane.stats.WorkerStats;
@@ -27,7 +26,7 @@ import java.util.concurrent.atomic.LongAdder;
  * worker thread alone writes are plain fields published with volatile writes, so the hot path
  * takes no lock and no contended atomic.
  */
-final class RuntimeWorker implements Worker, WorkerContext {
+final class RuntimeWorker implements Worker {
     private static final Logger log = LoggerFactory.getLogger(RuntimeWorker.class);
     private static final TaskAccess TASKS = TaskAccess.get();
     private static final ThreadMXBean THREADS = ManagementFactory.getThreadMXBean();
@@ -258,12 +257,7 @@ final class RuntimeWorker implements Worker, WorkerContext {
         }
     }
 
-    // ---------------------------------------------------------------- WorkerContext (what the backend sees)
-
-    @Override
-    public int workerId() {
-        return id;
-    }
+    // ---------------------------------------------------------------- what the backend reads
 
     @Override
     public Thread thread() {

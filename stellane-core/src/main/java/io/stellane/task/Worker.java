@@ -1,15 +1,18 @@
 package io.stellane.task;
 
+import io.stellane.scheduler.TaskScheduler;
 import java.util.concurrent.Executor;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 
 /**
- * The event-loop thread a task runs on, as tasks see it. Implemented by the runtime; users meet it
- * through {@link #current()} (to tell whether they are on a worker) and {@link #id()}.
+ * One of the runtime's event-loop threads, with its queue. Implemented by the runtime; users meet it
+ * through {@link #current()} (to tell whether they are on a worker) and {@link #id()}; {@link Task}
+ * reports to it; the {@link io.stellane.backend.EventLoopBackend} that drives it reads its queue,
+ * thread and limits.
  *
- * <p>Threading: {@link #execute} and {@link #schedule} are thread-safe and run their command on this
- * worker's thread; everything else is called by {@link Task} on the worker itself.
+ * <p>Threading: {@link #execute}, {@link #schedule} and the backend's getters are thread-safe;
+ * everything else is called on the worker's own thread.
  */
 public interface Worker extends Executor {
 
@@ -76,4 +79,30 @@ public interface Worker extends Executor {
      */
     default void blockingDone(Task<?> task, long nanos, Throwable error) {
     }
+
+    // ---------------------------------------------------------------- what the backend driving it reads
+
+    /** The thread that calls the backend's {@code run()}; not started yet when the backend is bound. */
+    Thread thread();
+
+    /** This worker's task queue under the runtime's strategy. */
+    TaskScheduler scheduler();
+
+    /**
+     * A task taken from another worker's queue, or {@code null}: there is none, or the strategy does
+     * not steal. Called by this worker's thread when its own queue is empty.
+     */
+    Task<?> steal();
+
+    /** Tasks to run between two I/O polls. */
+    int maxTasksPerLoop();
+
+    /** Longest sleep in I/O wait while idle, in nanoseconds. */
+    long idleTimeoutNanos();
+
+    /** Reads per connection per I/O turn. */
+    int ioBatchSize();
+
+    /** Whether sockets use pooled direct buffers. */
+    boolean zeroCopyIo();
 }

@@ -1,6 +1,7 @@
 package io.stellane.backend;
 
 import io.stellane.StellaneException;
+import io.stellane.internal.TaskAccess;
 import io.stellane.runtime.Runtime;
 import io.stellane.scheduler.Schedulers;
 import io.stellane.scheduler.TaskScheduler;
@@ -18,6 +19,7 @@ import java.util.List;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
@@ -207,7 +209,7 @@ public abstract class EventLoopBackendConformanceTest {
         AtomicReference<Thread> loopThread = new AtomicReference<>();
         Thread thread = new Thread(() -> b.run(), "bare-loop");
         loopThread.set(thread);
-        b.bind(new BareContext(thread, queue));
+        b.bind(new BareWorker(thread, queue));
         assertThat(b.isRunning()).isFalse();
         thread.start();
         eventually("running", b::isRunning);
@@ -244,10 +246,29 @@ public abstract class EventLoopBackendConformanceTest {
     }
 
     /** The least a backend can be bound with: one FIFO queue, no stealing, default limits. */
-    private record BareContext(Thread thread, TaskScheduler scheduler) implements WorkerContext {
+    private record BareWorker(Thread thread, TaskScheduler scheduler) implements Worker {
         @Override
-        public int workerId() {
+        public int id() {
             return 0;
+        }
+
+        @Override
+        public void execute(Runnable command) {
+            throw new UnsupportedOperationException("a bare worker only drives its backend");
+        }
+
+        @Override
+        public Future<?> schedule(Runnable command, long delay, TimeUnit unit) {
+            throw new UnsupportedOperationException("a bare worker only drives its backend");
+        }
+
+        @Override
+        public void run(Task<?> task) {
+            TaskAccess.get().startQueued(task);
+        }
+
+        @Override
+        public void taskFailed(Task<?> task, Throwable error) {
         }
 
         @Override

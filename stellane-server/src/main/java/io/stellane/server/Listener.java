@@ -17,7 +17,6 @@ import io.netty.handler.codec.http.HttpDecoderConfig;
 import io.netty.handler.codec.http.HttpResponseEncoder;
 import io.stellane.StellaneException;
 import io.stellane.backend.IoBackend;
-import io.stellane.backend.WorkerContext;
 import io.stellane.config.RuntimeConfig;
 import io.stellane.task.Worker;
 import org.slf4j.Logger;
@@ -222,7 +221,7 @@ final class Listener {
                 child.config().setAllocator(allocator);
                 child.config().setWriteBufferWaterMark(waterMark);
                 if (child.config().getRecvByteBufAllocator() instanceof MaxMessagesRecvByteBufAllocator r) {
-                    r.maxMessagesPerRead(Worker.current() instanceof WorkerContext w ? w.ioBatchSize() : batch);
+                    r.maxMessagesPerRead(Worker.current() instanceof Worker w ? w.ioBatchSize() : batch);
                 }
                 Http1Connection conn = new Http1Connection(server, address);
                 child.pipeline().addLast(new RequestDecoder(decoderConfig, conn), new HttpResponseEncoder(), conn);
