@@ -1,11 +1,8 @@
 package io.stellane.task;
 
 import io.stellane.StellaneException;
-import io.stellane.internal.TaskAccess;
 import io.stellane.internal.TurnClock;
 
-import java.lang.invoke.MethodHandles;
-import java.lang.invoke.VarHandle;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.Arrays;
@@ -13,12 +10,9 @@ import java.util.List;
 import java.util.Objects;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CompletionException;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.CountDownLatch;
-import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
-import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
@@ -56,13 +50,7 @@ import java.util.function.Function;
  * upstream of a {@code map}, the timer of a {@code sleep}, the virtual thread of a {@code blocking}
  * call (interrupted), the other members of an {@code all}.
  */
-public final class Task<T> {
-
-    /** How a task produces its result once started; it completes {@code self} exactly once, now or later. */
-    @FunctionalInterface
-    private interface Body<T> {
-        void start(Task<T> self) throws Throwable;
-    }
+public final class Task<T> extends TaskCell<T> {
 
     @FunctionalInterface
     public interface ThrowingSupplier<T> {
@@ -74,79 +62,10 @@ public final class Task<T> {
         void run() throws Exception;
     }
 
-    /**
-     * {@code NEW} until started: by a caller ({@code STARTED}), or once the runtime queued it
-     * ({@code QUEUED}) only by the worker the queue hands it to ({@code RAN_FROM_QUEUE}). That worker
-     * alone leaves {@code QUEUED}, so it claims the task with a plain store instead of an atomic
-     * operation on a line the producer just wrote; and a queued task awaited elsewhere still runs
-     * where the runtime placed it.
-     */
-    private static final int NEW = 0, STARTED = 1, QUEUED = 2, RAN_FROM_QUEUE = 3;
-    /** Stands for a {@code null} value in {@link #outcome}. */
-    private static final Object NIL = new Object();
-    private static final VarHandle STATE, OUTCOME;
     private static final ThreadFactory BLOCKING_THREADS = Thread.ofVirtual().name("stellane-blocking-", 0).factory();
 
-    static {
-        try {
-            MethodHandles.Lookup lookup = MethodHandles.lookup();
-            STATE = lookup.findVarHandle(Task.class, "state", int.class);
-            OUTCOME = lookup.findVarHandle(Task.class, "outcome", Object.class);
-        } catch (ReflectiveOperationException e) {
-            throw new ExceptionInInitializerError(e);
-        }
-        TaskAccess.install(new TaskAccess() {
-            @Override
-            public void markScheduled(Task<?> task, int pinnedWorker, long enqueuedNanos) {
-                task.markScheduled(pinnedWorker, enqueuedNanos);
-            }
-
-            @Override
-            public void startQueued(Task<?> task) {
-                task.startQueued();
-            }
-
-            @Override
-            public long enqueuedNanos(Task<?> task) {
-                return task.enqueuedNanos;
-            }
-        });
-    }
-
-    /** A failed task's {@link #outcome}. */
-    private record Failure(Throwable error) {
-    }
-
-    /** A stack of completion callbacks, kept in {@link #outcome} while the task is pending. */
-    private record Listener(BiConsumer<Object, Throwable> action, Listener next) {
-    }
-
-    private final long createdNanos = creationClock();
-    /**
-     * A {@link Body}, or for {@link #of} and {@link #supply} the caller's function itself: one object
-     * less per task for the most common kinds.
-     */
-    private Object body;
-    private volatile int state; // NEW, STARTED, QUEUED or RAN_FROM_QUEUE
-    /**
-     * One field for both states, so completing takes one atomic operation: while pending, {@code null}
-     * or the {@link Listener} stack; once done, {@link #NIL}, a {@link Failure} or the value (no user
-     * value can be a Listener: the type is private).
-     */
-    private volatile Object outcome;
-    private Worker home; // set before the body starts; threads the body starts see it
-    private volatile Runnable onCancel;
-    private String name;
-    private int priority;
-
-    // Placement, written by the runtime before the task is queued and read by the worker that runs it.
-    private int pinnedWorker = -1;
-    private Object affinityKey;
-    private long enqueuedNanos;
-
     private Task(String name, Body<T> body) {
-        this.name = name;
-        this.body = body;
+        super(name, body);
     }
 
     /** A task whose body is a bare runnable or supplier (see {@link #start()}). */
@@ -157,9 +76,7 @@ public final class Task<T> {
     }
 
     private Task(String name, Object result) {
-        this.name = name;
-        this.outcome = result;
-        this.state = STARTED;
+        super(name, result, true);
     }
 
     // ---------------------------------------------------------------- creation
@@ -344,14 +261,6 @@ public final class Task<T> {
         return createdNanos;
     }
 
-    /**
-     * A clock read per task would be a tenth of a request's cost on the HTTP hot path: workers share
-     * the turn's, other threads a busy worker's ({@link TurnClock}).
-     */
-    private static long creationClock() {
-        return Thread.currentThread() instanceof WorkerThread t ? t.worker().loopNanos() : TurnClock.recentOrNow();
-    }
-
     /** Names this task (for stats, profiling and error reports); returns {@code this}. */
     public Task<T> named(String name) {
         this.name = Objects.requireNonNull(name, "name");
@@ -507,49 +416,8 @@ public final class Task<T> {
      * the worker it was placed on. Never throws: a body's exception fails the task.
      */
     public Task<T> start() {
-        if (state == NEW && STATE.compareAndSet(this, NEW, STARTED)) {
-            begin();
-        }
+        startIfNew();
         return this;
-    }
-
-    /**
-     * For workers (through {@link TaskAccess}): starts a task their queue handed them. One the runtime
-     * queued ({@link #markScheduled}) is claimed with a plain store (the queue gave it to this thread alone); one
-     * handed to a backend directly is claimed like {@link #start()}. A queued task cancelled before
-     * this call does not run. Never throws.
-     */
-    void startQueued() {
-        int s = state;
-        if (s == QUEUED) {
-            // store first, then read: the line comes over once, owned, instead of shared then owned
-            STATE.setOpaque(this, RAN_FROM_QUEUE);
-            if (done() == null) {
-                begin();
-            }
-        } else if (s == NEW && STATE.compareAndSet(this, NEW, STARTED)) {
-            begin();
-        }
-    }
-
-    private void begin() {
-        Object b = body;
-        body = null;
-        home = Worker.current();
-        try {
-            if (b instanceof ThrowingRunnable r) {
-                r.run();
-                complete(null);
-            } else if (b instanceof ThrowingSupplier<?> f) {
-                @SuppressWarnings("unchecked") T value = (T) f.get();
-                complete(value);
-            } else {
-                @SuppressWarnings("unchecked") Body<T> start = (Body<T>) b;
-                start.start(this);
-            }
-        } catch (Throwable t) {
-            fail(t);
-        }
     }
 
     /**
@@ -615,20 +483,7 @@ public final class Task<T> {
      * @return whether this call cancelled it
      */
     public boolean cancel() {
-        STATE.compareAndSet(this, NEW, STARTED); // a new task that is cancelled must not run (a queued one checks)
-        if (!settleResult(new Failure(new CancellationException("task '" + name + "' was cancelled")))) {
-            return false;
-        }
-        Runnable action = onCancel;
-        if (action != null) {
-            onCancel = null;
-            try {
-                action.run();
-            } catch (Throwable ignored) {
-                // cancelling upstream work is best effort; this task is already cancelled
-            }
-        }
-        return true;
+        return cancelCell();
     }
 
     public boolean isDone() {
@@ -636,7 +491,7 @@ public final class Task<T> {
     }
 
     public boolean isCancelled() {
-        return done() instanceof Failure f && f.error instanceof CancellationException;
+        return done() instanceof Failure f && f.error() instanceof CancellationException;
     }
 
     /** Done with a failure (cancellation included). */
@@ -663,7 +518,7 @@ public final class Task<T> {
     public Throwable exceptionNow() {
         Object r = done();
         if (r instanceof Failure f) {
-            return f.error;
+            return f.error();
         }
         throw new IllegalStateException("task '" + name + "' has " + (r == null ? "no result yet" : "not failed"));
     }
@@ -695,20 +550,6 @@ public final class Task<T> {
 
     // ---------------------------------------------------------------- for the runtime
 
-    /**
-     * Placement set by the runtime (through {@link TaskAccess}) when it queues this task:
-     * {@code pinnedWorker} is the worker it must run on ({@code -1}: any).
-     */
-    void markScheduled(int pinnedWorker, long enqueuedNanos) {
-        if (!STATE.compareAndSet(this, NEW, QUEUED)) { // the producer wrote this line: cheap
-            throw new StellaneException("task '" + name + "' "
-                    + (state == QUEUED ? "is already scheduled" : "has already started") + "; a task runs once");
-        }
-        // published to the worker by the queue, which no one reaches before this call returns
-        this.pinnedWorker = pinnedWorker;
-        this.enqueuedNanos = enqueuedNanos;
-    }
-
     /** The worker this task must run on, or {@code -1}. */
     public int pinnedWorker() {
         return pinnedWorker;
@@ -716,157 +557,18 @@ public final class Task<T> {
 
     // ---------------------------------------------------------------- completion plumbing
 
-    private boolean complete(T value) {
-        return settleResult(value == null ? NIL : value);
-    }
-
-    private boolean fail(Throwable error) {
-        if (!settleResult(new Failure(error))) {
-            return false;
-        }
-        Worker w = home;
-        if (state == RAN_FROM_QUEUE && w != null && !(error instanceof CancellationException)) {
-            w.taskFailed(this, error);
-        }
-        return true;
-    }
-
-    /** The outcome of a completed task, or {@code null} while it is pending. */
-    private Object done() {
-        Object o = outcome;
-        return o instanceof Listener ? null : o;
-    }
-
-    /** Sets the outcome once (one atomic operation); then runs the listeners, oldest first. */
-    private boolean settleResult(Object r) {
-        for (;;) {
-            Object cur = outcome;
-            if (cur != null && !(cur instanceof Listener)) {
-                return false; // already done
-            }
-            if (OUTCOME.compareAndSet(this, cur, r)) {
-                if (cur instanceof Listener stack) {
-                    if (stack.next == null) {
-                        notify(stack.action, r);
-                    } else {
-                        Listener reversed = null;
-                        for (Listener l = stack; l != null; l = l.next) {
-                            reversed = new Listener(l.action, reversed);
-                        }
-                        for (Listener l = reversed; l != null; l = l.next) {
-                            notify(l.action, r);
-                        }
-                    }
-                }
-                return true;
-            }
-        }
-    }
-
-    /** Calls {@code action} with the value or the failure when this task completes (at once if it has). */
-    @SuppressWarnings("unchecked")
-    private void whenDone(BiConsumer<? super T, ? super Throwable> action) {
-        BiConsumer<Object, Throwable> a = (BiConsumer<Object, Throwable>) action;
-        for (;;) {
-            Object cur = outcome;
-            if (cur != null && !(cur instanceof Listener)) {
-                notify(a, cur);
-                return;
-            }
-            if (OUTCOME.compareAndSet(this, cur, new Listener(a, (Listener) cur))) {
-                return;
-            }
-        }
-    }
-
-    private static void notify(BiConsumer<Object, Throwable> action, Object r) {
-        try {
-            if (r instanceof Failure f) {
-                action.accept(null, f.error);
-            } else {
-                action.accept(r == NIL ? null : r, null);
-            }
-        } catch (Throwable t) {
-            // a listener's own failure must not stop the others; composed tasks catch theirs
-            Thread.currentThread().getUncaughtExceptionHandler().uncaughtException(Thread.currentThread(), t);
-        }
-    }
-
     @SuppressWarnings("unchecked")
     private T valueOrThrow() {
         Object r = done();
         if (r instanceof Failure f) {
-            throw rethrow(f.error);
+            throw rethrow(f.error());
         }
         return r == NIL ? null : (T) r;
-    }
-
-    /** Completes from a foreign thread: hops to the home worker first, when there is one. */
-    private void completeAtHome(T value, Throwable error) {
-        Worker w = home;
-        if (w == null || Worker.current() == w) {
-            settle(value, error);
-        } else {
-            try {
-                w.execute(() -> settle(value, error));
-            } catch (Throwable rejected) {
-                // the home worker is gone (stopped): complete here rather than lose the result
-                settle(value, error);
-            }
-        }
-    }
-
-    /** A blocking call ended: its home worker counts it, then the result is delivered there. */
-    private void completeBlocking(T value, Throwable error, long nanos) {
-        Worker w = home;
-        if (w == null) {
-            settle(value, error);
-            return;
-        }
-        try {
-            w.execute(() -> {
-                Worker here = Worker.current(); // w, or its heir when w retired meanwhile
-                (here != null ? here : w).blockingDone(this, nanos, error);
-                settle(value, error);
-            });
-        } catch (Throwable rejected) {
-            settle(value, error); // the home worker is gone (stopped): complete here rather than lose the result
-        }
-    }
-
-    private void settle(T value, Throwable error) {
-        if (error != null) {
-            fail(unwrap(error));
-        } else {
-            complete(value);
-        }
     }
 
     private void follow(Task<T> next) {
         addCancelAction(next::cancel);
         next.start().whenDone((v, e) -> settle(v, e));
-    }
-
-    /** Cancel actions must be idempotent: a race with {@link #cancel()} may run one twice. */
-    private void addCancelAction(Runnable action) {
-        Runnable previous = onCancel;
-        onCancel = previous == null ? action : () -> {
-            previous.run();
-            action.run();
-        };
-        if (isCancelled()) {
-            // cancelled while the body was starting: cancel what it just set up
-            onCancel = null;
-            action.run();
-        }
-    }
-
-    private Future<?> scheduleTimer(Runnable action, long nanos) {
-        Worker w = home;
-        if (w != null) {
-            return w.schedule(action, nanos, TimeUnit.NANOSECONDS);
-        }
-        return FallbackTimer.INSTANCE.schedule(action, nanos, TimeUnit.NANOSECONDS);
     }
 
     private void refuseOnWorker() {
@@ -877,13 +579,6 @@ public final class Task<T> {
                     + "Compose instead (task.map/flatMap/onComplete), or run the calling code as Task.blocking(...) "
                     + "or a blocking handler, which run on virtual threads where await() is allowed.");
         }
-    }
-
-    static Throwable unwrap(Throwable error) {
-        while (error instanceof CompletionException && error.getCause() != null) {
-            error = error.getCause();
-        }
-        return error;
     }
 
     private RuntimeException rethrow(Throwable cause) {
@@ -897,12 +592,4 @@ public final class Task<T> {
         return new TaskExecutionException(name, cause);
     }
 
-    /** One daemon timer for tasks started off the runtime (tests, virtual threads). */
-    private static final class FallbackTimer {
-        static final ScheduledExecutorService INSTANCE = Executors.newSingleThreadScheduledExecutor(r -> {
-            Thread t = new Thread(r, "stellane-timer");
-            t.setDaemon(true);
-            return t;
-        });
-    }
 }
