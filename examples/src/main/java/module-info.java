@@ -6,6 +6,7 @@ module io.stellane.examples {
     requires io.stellane.server;
     requires com.fasterxml.jackson.databind;
     requires com.h2database;
+    requires com.zaxxer.hikari;
     requires io.netty.common;
     requires java.sql;
     requires org.postgresql.jdbc;

@@ -1,28 +1,20 @@
 package io.stellane.examples;
 
 import io.stellane.config.RuntimeConfig;
-import io.stellane.dashboard.Dashboard;
-import io.stellane.dashboard.RecoverySource;
-import io.stellane.metrics.RecoveryMetrics;
-import io.stellane.metrics.StellaneMetrics;
-import io.stellane.recovery.RecoveryManager;
 import io.stellane.server.Context;
 import io.stellane.server.Server;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 import java.util.UUID;
 
 /**
- * The app's request-recovery wiring: journals creates (POST/PUT/PATCH/DELETE) and replays the ones
- * a crash left unanswered, through the route's own handler, before the server listens.
+ * The service's part of request recovery; the {@link io.stellane.app.App} opens, meters and closes the
+ * journal and replays what a crash left unanswered before the public server listens. Here: replays go
+ * through the route's own handler, logged, and a create's idempotency key survives the replay.
  *
  * <p>A create uses the request id as its idempotency key (or the client's {@code Idempotency-Key}):
  * a replay carries the journaled id, so the user it creates is the one the first attempt created.
  */
 final class Recovery {
-    private static final Logger log = LoggerFactory.getLogger(Recovery.class);
-
     /**
      * Without recovery the server's request ids ({@code <connection>-<request>}) start again at every
      * start while the users table outlives the process: they get this process's prefix. With recovery
@@ -34,44 +26,17 @@ final class Recovery {
     private Recovery() {
     }
 
-    /**
-     * What recovery did at startup.
-     *
-     * @param active      whether requests are journaled and replayed
-     * @param store       the store, e.g. {@code mmap at data/journal}, or {@code off}
-     * @param recovered   requests replayed at startup
-     * @param quarantined requests given up on at startup
-     * @param manager     the recovery manager (closed at shutdown), or null when recovery is off
-     */
-    record Status(boolean active, String store, long recovered, long quarantined, RecoveryManager manager) {
-    }
-
-    /** Turns on request recovery for {@code server} if the config asks for it; call before listen. */
-    static Status enable(Server server, RuntimeConfig config, StellaneMetrics metrics, Dashboard dashboard) {
-        if (!config.enableRequestRecovery()) {
-            journaling = false;
-            return new Status(false, "off", 0, 0, null);
+    /** With recovery on in {@code config}, logs each replay and runs it through its route's handler; call during setup. */
+    static void configure(Server server, RuntimeConfig config) {
+        journaling = config.enableRequestRecovery();
+        if (!journaling) {
+            return;
         }
-        RecoveryManager manager = RecoveryManager.open(config);
-        RecoveryMetrics meters = metrics.recovery();
-        manager.addListener(new RecoveryManager.Listener() {
-            @Override public void journaled() { meters.journaled(); }
-            @Override public void completed() { meters.completed(); }
-            @Override public void recovered() { meters.recovered(); }
-            @Override public void failedAttempt() { meters.failed(); }
-            @Override public void quarantined() { meters.quarantined(); }
-        });
-        meters.journalBytes(() -> manager.store().stats().bytesOnDisk());
-        dashboard.recovery(RecoverySource.of(metrics));
-        journaling = true;
-        server.enableRequestRecovery(manager);
         server.onRecover((ctx, req, meta) -> {
             ctx.logger().info("recovering {} {} (attempt {}/{}, {})", req.method(), req.path(),
                     meta.attempt(), meta.maxAttempts(), meta.failureReason());
             return ctx.retryOriginalHandler();
         });
-        RecoveryManager.RecoveryReport report = server.recover();
-        return new Status(true, describe(config), report.recovered(), report.quarantined(), manager);
     }
 
     static String describe(RuntimeConfig config) {

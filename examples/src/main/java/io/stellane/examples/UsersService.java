@@ -13,31 +13,24 @@ import io.stellane.examples.users.UserRepository;
 import io.stellane.examples.users.UserService;
 import io.stellane.examples.users.ValidationException;
 import io.stellane.logging.LogThrottle;
-import io.stellane.metrics.StellaneMetrics;
-import io.stellane.recovery.RecoveryManager;
-import io.stellane.runtime.Runtime;
 import io.stellane.server.Body;
 import io.stellane.server.Context;
 import io.stellane.server.Response;
 import io.stellane.server.Server;
-import io.stellane.stats.RuntimeStats;
-import io.stellane.stats.WorkerStats;
 import io.stellane.task.Task;
 
 import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
-import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
-import java.util.function.Supplier;
 
 /**
  * The service {@code ./stellane serve} runs: the spec's Complete Example (users on a database, behind
- * request recovery) plus the TechEmpower endpoints, an echo, health, metrics and stats.
+ * request recovery) plus the TechEmpower endpoints and an echo; {@link UsersApp} adds health, metrics,
+ * stats and the dashboard through {@link io.stellane.app.App}.
  *
  * <pre>
  * public listener
@@ -56,7 +49,7 @@ import java.util.function.Supplier;
  * </pre>
  *
  * Every database call goes through {@link UserService} ({@code Task.blocking}): no worker blocks.
- * {@link #main} is the entry point of {@code ./stellane serve}; {@link UsersApp} owns the lifecycle.
+ * {@link #main} is the entry point of {@code ./stellane serve}; {@link UsersApp} configures the lifecycle.
  *
  * <p>A failing database (a full disk, a lost server) answers 503 with {@code Retry-After: 1}; the pool
  * reconnects by itself once it is back. The same failure is logged once per {@link #LOG_INTERVAL}
@@ -64,10 +57,8 @@ import java.util.function.Supplier;
  */
 public final class UsersService {
     static final Body HELLO = Body.of("Hello, World!", "text/plain");
-    static final String PROMETHEUS_TYPE = "text/plain; version=0.0.4; charset=utf-8";
     static final int DEFAULT_LIMIT = 20;
     static final int MAX_IDEMPOTENCY_KEY = 200;
-    static final Duration HEALTH_TIMEOUT = Duration.ofSeconds(2);
     static final Duration LOG_INTERVAL = Duration.ofSeconds(10);
 
     private static final ObjectMapper JSON = new ObjectMapper();
@@ -132,46 +123,6 @@ public final class UsersService {
             throttle.error(ctx.logger(), "database." + e.sqlState(), "database call failed, answering 503", e);
             return Response.error(503, "database unavailable").header("Retry-After", "1");
         });
-    }
-
-    /**
-     * {@code GET /health} as a load balancer on the public port needs it: 200 {@code {"status":"UP"}} while the
-     * database answers, else 503 {@code {"status":"DOWN"}}. Which part failed, and why, is for the
-     * management listener's {@link #managementRoutes}.
-     */
-    static void publicHealth(Server server, UserService users, Supplier<RecoveryManager> journal) {
-        health(server, users, journal, false);
-    }
-
-    /**
-     * What operators read, on the management listener: {@code /metrics}, {@code /stats}, and a {@code /health}
-     * that names the database's state and, when it is down, its error.
-     */
-    static void managementRoutes(Server server, UserService users, StellaneMetrics metrics,
-                                 Supplier<RecoveryManager> journal) {
-        Objects.requireNonNull(metrics, "metrics");
-        health(server, users, journal, true);
-        // scraping walks the whole registry: keep it off the worker
-        server.get("/metrics", ctx -> Task.blocking(() ->
-                Response.ok(metrics.scrape().getBytes(StandardCharsets.UTF_8), PROMETHEUS_TYPE)));
-        server.get("/stats", ctx -> Task.completed(Response.json(stats(Runtime.getStats(), Runtime.getWorkerStats()))));
-    }
-
-    /** {@code journal} gives the request journal once recovery is on (null while it is not). */
-    private static void health(Server server, UserService users, Supplier<RecoveryManager> journal, boolean details) {
-        Objects.requireNonNull(users, "users");
-        Objects.requireNonNull(journal, "journal");
-        LogThrottle throttle = new LogThrottle(LOG_INTERVAL);
-        server.get("/health", ctx -> users.ping().timeout(HEALTH_TIMEOUT)
-                .map(v -> (Throwable) null)
-                .recover(e -> {
-                    throttle.warn(ctx.logger(), "health", "health: the database does not answer: " + e, null);
-                    return e;
-                })
-                .map(databaseError -> {
-                    Map<String, String> health = health(databaseError, journal.get(), details);
-                    return Response.json(health).status("UP".equals(health.get("status")) ? 200 : 503);
-                }));
     }
 
     // ---------------------------------------------------------------- request parsing
@@ -252,52 +203,12 @@ public final class UsersService {
         return Response.json(m).status(status);
     }
 
-    /**
-     * The body of {@code /health}: {@code {"status":"UP"}} when the database answers and the journal takes
-     * writes, else {@code "DOWN"}; with {@code details} also each part's state ({@code "UP"}, {@code "DOWN"},
-     * the journal {@code "OFF"} without request recovery) and the database's error. The journal is DOWN while
-     * its store reports a fault (a full disk, a failed sync it has not healed from: journaled requests get
-     * 503 meanwhile).
-     */
-    static Map<String, String> health(Throwable databaseError, RecoveryManager journal, boolean details) {
-        String journalState = journal == null ? "OFF" : journal.store().fault().isPresent() ? "DOWN" : "UP";
-        boolean up = databaseError == null && !"DOWN".equals(journalState);
-        Map<String, String> m = new LinkedHashMap<>();
-        m.put("status", up ? "UP" : "DOWN");
-        if (details) {
-            m.put("database", databaseError == null ? "UP" : "DOWN");
-            m.put("journal", journalState);
-            if (databaseError != null) {
-                m.put("databaseError", databaseError.toString());
-            }
-        }
-        return m;
-    }
-
     static Map<String, Object> userJson(User u) {
         Map<String, Object> m = new LinkedHashMap<>();
         m.put("id", u.id());
         m.put("name", u.name());
         m.put("email", u.email());
         m.put("createdAt", u.createdAt().toString());
-        return m;
-    }
-
-    static Map<String, Object> stats(RuntimeStats s, List<WorkerStats> workers) {
-        Map<String, Object> rt = new LinkedHashMap<>();
-        rt.put("startTime", s.startTime().toString());
-        rt.put("uptimeMs", s.uptime().toMillis());
-        rt.put("totalTasksExecuted", s.totalTasksExecuted());
-        rt.put("totalTasksFailed", s.totalTasksFailed());
-        rt.put("currentActiveTasks", s.currentActiveTasks());
-        rt.put("peakActiveTasks", s.peakActiveTasks());
-        rt.put("averageTaskDurationMs", s.averageTaskDurationMs());
-        rt.put("backendType", s.backendType());
-        rt.put("workerCount", s.workerCount());
-        rt.put("strategy", s.strategy());
-        Map<String, Object> m = new LinkedHashMap<>();
-        m.put("runtime", rt);
-        m.put("workers", workers); // records of primitives and strings: Jackson writes their components
         return m;
     }
 
@@ -342,8 +253,6 @@ public final class UsersService {
             err.println("stellane: cannot start: " + oneLine(String.valueOf(e.getMessage())));
             return 1;
         }
-        Thread hook = new Thread(app::close, "stellane-shutdown");
-        java.lang.Runtime.getRuntime().addShutdownHook(hook);
         AppConfig.Flags startFlags = flags;
         app.watchConfig(() -> AppConfig.resolve(startFlags, System.getenv())); // the same flags win again
         out.println(app.banner());

@@ -4,11 +4,6 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.stellane.config.RuntimeConfig;
 import io.stellane.examples.users.DatabaseConfig;
-import io.stellane.recovery.RecoveryException;
-import io.stellane.recovery.RecoveryManager;
-import io.stellane.recovery.RecoveryStore;
-import io.stellane.recovery.RecoveryStoreConfig;
-import io.stellane.recovery.RecoveryStores;
 import io.stellane.server.ServerConfig;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -19,11 +14,7 @@ import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
-import java.lang.reflect.Proxy;
 import java.nio.file.Path;
-import java.util.Map;
-import java.util.Optional;
-import java.util.concurrent.atomic.AtomicReference;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -249,33 +240,6 @@ class UsersServiceTest {
         assertThat(json(downInside).path("databaseError").asText()).isNotBlank();
     }
 
-    private static final Exception DOWN = new java.sql.SQLException("database down");
-
-    @Test
-    void healthIsDownWhileTheJournalReportsAFault() {
-        AtomicReference<RecoveryException> fault = new AtomicReference<>();
-        try (RecoveryStore real = RecoveryStores.create("mmap", RecoveryStoreConfig.defaults(tmp.resolve("journal"))
-                .withSegmentSize(64 << 10))) {
-            // the store as it is, but for its fault, which only a failing disk sets (JournalDiskFullTest)
-            RecoveryStore store = (RecoveryStore) Proxy.newProxyInstance(RecoveryStore.class.getClassLoader(),
-                    new Class<?>[] {RecoveryStore.class}, (proxy, method, args) -> method.getName().equals("fault")
-                            ? Optional.ofNullable(fault.get()) : method.invoke(real, args));
-            RecoveryManager journal = new RecoveryManager(store);
-            assertThat(UsersService.health(null, journal, true)).containsExactly(
-                    Map.entry("status", "UP"), Map.entry("database", "UP"), Map.entry("journal", "UP"));
-            fault.set(new RecoveryException("cannot create journal segment: No space left on device"));
-            assertThat(UsersService.health(null, journal, true)).containsExactly(
-                    Map.entry("status", "DOWN"), Map.entry("database", "UP"), Map.entry("journal", "DOWN"));
-            assertThat(UsersService.health(DOWN, journal, true)).containsEntry("status", "DOWN")
-                    .containsEntry("database", "DOWN").containsEntry("journal", "DOWN");
-            assertThat(UsersService.health(null, journal, false)).as("the public port says only that it is down")
-                    .containsExactly(Map.entry("status", "DOWN"));
-            fault.set(null);
-            assertThat(UsersService.health(DOWN, journal, true)).containsEntry("status", "DOWN")
-                    .containsEntry("journal", "UP");
-        }
-    }
-
     @Test
     void aFailingDatabaseCallIs503Json() throws Exception {
         DatabaseConfig db = DatabaseConfig.defaults(tmp);
@@ -295,12 +259,19 @@ class UsersServiceTest {
         assertThat(call("GET", "/nope", null).statusCode()).isEqualTo(404);
         HttpResponse<String> r = call(app.managementPort(), "GET", "/metrics", null);
         assertThat(r.statusCode()).isEqualTo(200);
-        assertThat(r.headers().firstValue("content-type")).hasValue(UsersService.PROMETHEUS_TYPE);
+        assertThat(r.headers().firstValue("content-type")).hasValue(io.stellane.app.App.PROMETHEUS_TYPE);
         assertThat(r.body())
                 .containsPattern("# TYPE stellane_http_server_requests(_total)? counter")
                 .containsPattern("stellane_http_server_requests_total\\{[^}]*route=\"/users/\\{id}\"[^}]*status=\"404\"[^}]*} 1")
                 .containsPattern("stellane_http_server_requests_total\\{[^}]*route=\"NOT_FOUND\"")
-                .contains("stellane_http_server_connections_opened_total");
+                .contains("stellane_http_server_connections_opened_total")
+                // the JVM's and the process's own, and the connection pool's
+                .containsPattern("(?m)^jvm_memory_used_bytes\\{")
+                .containsPattern("(?m)^jvm_gc_memory_allocated_bytes_total ")
+                .containsPattern("(?m)^jvm_threads_live_threads ")
+                .containsPattern("(?m)^process_cpu_usage ")
+                .containsPattern("(?m)^process_files_open_files ")
+                .containsPattern("(?m)^hikaricp_connections_max\\{pool=\"users\"} 8\\.0$");
     }
 
     @Test

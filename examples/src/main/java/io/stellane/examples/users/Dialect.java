@@ -1,6 +1,5 @@
 package io.stellane.examples.users;
 
-import java.sql.Driver;
 import java.util.List;
 import java.util.Optional;
 import java.util.stream.Stream;
@@ -68,14 +67,14 @@ public enum Dialect {
         return Optional.empty();
     }
 
-    /** A JDBC driver for this dialect, used directly (no {@code DriverManager} lookup through the class path). */
-    Driver newDriver() {
+    /** The JDBC driver's class, for the pool; for H2 also makes its {@code private:} file system known, which the default URL uses. */
+    String driverClassName() {
         return switch (this) {
             case H2 -> {
-                PrivateFilePath.register(); // the default URL is a private: one
-                yield new org.h2.Driver();
+                PrivateFilePath.register();
+                yield org.h2.Driver.class.getName();
             }
-            case POSTGRESQL -> new org.postgresql.Driver();
+            case POSTGRESQL -> org.postgresql.Driver.class.getName();
         };
     }
 

@@ -1,5 +1,14 @@
 package io.stellane.examples.users;
 
+import com.zaxxer.hikari.HikariConfig;
+import com.zaxxer.hikari.HikariDataSource;
+import com.zaxxer.hikari.HikariPoolMXBean;
+import com.zaxxer.hikari.metrics.micrometer.MicrometerMetricsTrackerFactory;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.stellane.logging.LogThrottle;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
@@ -25,45 +34,96 @@ import java.util.Optional;
  * (a request replayed after a crash, a client retry), one row is inserted, and every call returns that
  * row. Concurrent callers race on the unique constraint; the losers read the winner's row.
  *
- * <p>Thread-safe: each call borrows its own connection from a pool of {@link DatabaseConfig#poolSize()}.
- * Failures are {@link DatabaseException}s; invalid arguments are {@link ValidationException}s (the body)
- * or {@link IllegalArgumentException}s (key, limit, offset).
+ * <p>Thread-safe: each call borrows its own connection from a HikariCP pool of
+ * {@link DatabaseConfig#poolSize()} connections, whose meters ({@code hikaricp_*}, tagged
+ * {@code pool="users"}) go to the registry given. Failures are {@link DatabaseException}s; invalid
+ * arguments are {@link ValidationException}s (the body) or {@link IllegalArgumentException}s (key,
+ * limit, offset).
  *
- * <p><b>Faults.</b> A database that fails (a full disk, a lost server) fails each call at once; the pool
- * drops the broken connections and opens new ones as calls come, so calls succeed again as soon as the
- * database does. {@link #ping} reports a database that answers reads but cannot write (H2 on a full disk
- * reopens on the next connection and serves reads) as down until a write goes through again.
+ * <p><b>Faults.</b> A call whose failure is not the statement's own (see {@link #statementFailed}) may
+ * mean the database went away: H2 closes itself when a write fails (a full disk), after which every
+ * session answers "database closed" (90098) while {@code isValid} still says true; a PostgreSQL restart
+ * breaks every connection at once. So the pool evicts all its connections and the next calls get fresh
+ * ones: once the database is back (H2 reopens its file on the next connect), calls succeed again without
+ * a restart. Each eviction is logged at most once per {@link #LOG_INTERVAL}, with a count. {@link #ping}
+ * reports a database that answers reads but cannot write (H2 on a full disk reopens on the next
+ * connection and serves reads) as down until a write goes through again.
  */
 public final class UserRepository implements AutoCloseable {
     public static final int MAX_LIST_LIMIT = 1000;
     public static final int MAX_KEY_LENGTH = 255;
-    /** How long a call waits for a free pooled connection before failing. */
-    public static final Duration ACQUIRE_TIMEOUT = Duration.ofSeconds(30);
+    /**
+     * How long a call waits for a pooled connection before failing: for a free one, or for a new one
+     * while the database is unreachable. HikariCP's default (30 s) would hold a request that long before
+     * its 503.
+     */
+    public static final Duration CONNECTION_TIMEOUT = Duration.ofSeconds(5);
+    static final Duration LOG_INTERVAL = Duration.ofSeconds(10);
+    /** The pool's name: its threads' and its meters' {@code pool} tag. */
+    static final String POOL_NAME = "users";
 
+    private static final Logger LOG = LoggerFactory.getLogger(UserRepository.class);
     private static final String UNIQUE_VIOLATION = "23505";
     private static final String COLUMNS = "id, name, email, created_at";
 
+    @FunctionalInterface
+    interface SqlWork<T> {
+        T run(Connection c) throws SQLException;
+    }
+
     private final Dialect dialect;
-    private final ConnectionPool pool;
+    private final HikariDataSource pool;
+    private final LogThrottle throttle = new LogThrottle(LOG_INTERVAL);
     /** The last write's failure, if it was the database's rather than the statement's; null once a write succeeds. */
     private volatile DatabaseException writeFailure;
+
+    /** {@link #UserRepository(DatabaseConfig, MeterRegistry)} without pool meters. */
+    public UserRepository(DatabaseConfig config) {
+        this(config, null);
+    }
 
     /**
      * Opens the pool and creates the schema if missing.
      *
+     * @param meters where the pool's meters go; null for none
      * @throws DatabaseException if the database cannot be reached or the schema cannot be created
      */
-    public UserRepository(DatabaseConfig config) {
+    public UserRepository(DatabaseConfig config, MeterRegistry meters) {
         Objects.requireNonNull(config, "config");
         this.dialect = config.dialect();
-        this.pool = new ConnectionPool(dialect.newDriver(), config.jdbcUrl(), config.user(), config.password(),
-                config.poolSize(), ACQUIRE_TIMEOUT);
+        HikariConfig h = new HikariConfig();
+        h.setPoolName(POOL_NAME);
+        h.setDriverClassName(dialect.driverClassName());
+        h.setJdbcUrl(config.jdbcUrl());
+        if (!config.user().isEmpty()) {
+            h.setUsername(config.user());
+        }
+        if (!config.password().isEmpty()) {
+            h.setPassword(config.password());
+        }
+        h.setMaximumPoolSize(config.poolSize());
+        h.setConnectionTimeout(CONNECTION_TIMEOUT.toMillis());
+        if (meters != null) {
+            h.setMetricsTrackerFactory(new MicrometerMetricsTrackerFactory(meters));
+        }
+        try {
+            this.pool = new HikariDataSource(h); // connects once: an unreachable database fails here
+        } catch (RuntimeException e) {
+            throw new DatabaseException("cannot open the " + dialect + " database " + safeUrl(config.jdbcUrl()) + ": "
+                    + (e.getCause() != null ? e.getCause().getMessage() : e.getMessage()), e);
+        }
         try {
             call("create schema", this::createSchema);
         } catch (RuntimeException e) {
             pool.close();
             throw e;
         }
+    }
+
+    /** The URL without its query, where a PostgreSQL URL may carry {@code password=...}. */
+    public static String safeUrl(String url) {
+        int q = url.indexOf('?');
+        return q < 0 ? url : url.substring(0, q);
     }
 
     public Dialect dialect() {
@@ -172,10 +232,25 @@ public final class UserRepository implements AutoCloseable {
         });
     }
 
-    /** Closes the pool (in-use connections close as their calls finish). Idempotent. */
+    /** Closes the pool (in-use connections close as their calls finish); later calls fail. Idempotent. */
     @Override
     public void close() {
         pool.close();
+    }
+
+    /**
+     * Whether {@code e} is a statement's own failure, which leaves its session as it was: SQLSTATE class 22
+     * (data), 23 (integrity constraint), 40 (transaction rolled back) or 42 (syntax or access rule).
+     */
+    static boolean statementFailed(SQLException e) {
+        String state = e.getSQLState();
+        if (state == null || state.length() < 2) {
+            return false;
+        }
+        return switch (state.substring(0, 2)) {
+            case "22", "23", "40", "42" -> true;
+            default -> false;
+        };
     }
 
     static void checkPage(int limit, int offset) {
@@ -254,25 +329,42 @@ public final class UserRepository implements AutoCloseable {
     }
 
     /** {@link #call} for a write: remembers whether the database could write, for {@link #ping}. */
-    private <T> T write(String what, ConnectionPool.SqlWork<T> work) {
+    private <T> T write(String what, SqlWork<T> work) {
         try {
             T result = call(what, work);
             writeFailure = null;
             return result;
         } catch (DatabaseException e) {
-            if (!(e.getCause() instanceof SQLException cause && ConnectionPool.statementFailed(cause))) {
+            if (!(e.getCause() instanceof SQLException cause && statementFailed(cause))) {
                 writeFailure = e;
             }
             throw e;
         }
     }
 
-    private <T> T call(String what, ConnectionPool.SqlWork<T> work) {
-        try {
-            return pool.withConnection(work);
+    /** Runs {@code work} on a pooled connection in auto-commit mode; the pool rolls back what it left open. */
+    private <T> T call(String what, SqlWork<T> work) {
+        if (pool.isClosed()) {
+            throw new IllegalStateException("the users repository is closed");
+        }
+        try (Connection c = pool.getConnection()) {
+            return work.run(c);
         } catch (SQLException e) {
+            if (!statementFailed(e)) {
+                evictAll(e);
+            }
             throw new DatabaseException(what + " failed on " + dialect + " (SQLSTATE " + e.getSQLState() + "): "
                     + e.getMessage(), e);
         }
+    }
+
+    /** Closes the idle connections now and the ones in use when they come back; the pool opens new ones. */
+    private void evictAll(SQLException cause) {
+        HikariPoolMXBean p = pool.getHikariPoolMXBean();
+        if (p != null) {
+            p.softEvictConnections();
+        }
+        throttle.warn(LOG, "broken." + cause.getSQLState(), "database call failed (SQLSTATE " + cause.getSQLState()
+                + "): evicting the pool's connections; calls get new ones", null);
     }
 }
