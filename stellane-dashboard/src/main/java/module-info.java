@@ -2,6 +2,7 @@
 module io.stellane.dashboard {
     requires transitive io.stellane.metrics;
     requires transitive io.stellane.server;
+    requires java.management; // heap and collector beans
 
     exports io.stellane.dashboard;
     opens io.stellane.dashboard to com.fasterxml.jackson.databind; // the page's JSON records
