@@ -37,6 +37,7 @@ public final class UsersApp implements AutoCloseable {
     private final UserRepository repository;
     private final StellaneMetrics metrics;
     private final BlockedWorkerDetector detector;
+    private final Dashboard dashboard;
     private final Server server;
     private final Server management;
     private final Recovery.Status recovery;
@@ -47,11 +48,13 @@ public final class UsersApp implements AutoCloseable {
     private boolean closed;
 
     private UsersApp(AppConfig config, UserRepository repository, StellaneMetrics metrics, BlockedWorkerDetector detector,
-                     Server server, Server management, Recovery.Status recovery, int port, int managementPort) {
+                     Dashboard dashboard, Server server, Server management, Recovery.Status recovery, int port,
+                     int managementPort) {
         this.config = config;
         this.repository = repository;
         this.metrics = metrics;
         this.detector = detector;
+        this.dashboard = dashboard;
         this.server = server;
         this.management = management;
         this.recovery = recovery;
@@ -77,6 +80,7 @@ public final class UsersApp implements AutoCloseable {
         DataDir.prepare(config.dataDir());
         UserRepository repository = new UserRepository(config.database());
         StellaneMetrics metrics = null;
+        Dashboard dashboard = null;
         Server server = new Server(config.server());
         Server management = new Server();
         boolean runtimeUp = false;
@@ -87,7 +91,7 @@ public final class UsersApp implements AutoCloseable {
             UserService users = new UserService(repository);
             AppConfig.Management m = config.management();
             // the public server's traffic only: also what feeds the HTTP meters
-            Dashboard dashboard = Dashboard.observe(server, metrics);
+            dashboard = Dashboard.observe(server, metrics);
             // the routes come first (replays at startup need them), the journal for /health after
             AtomicReference<RecoveryManager> journal = new AtomicReference<>();
             UsersService.routes(server, users);
@@ -106,12 +110,16 @@ public final class UsersApp implements AutoCloseable {
             int port = listen(server, config.host(), config.port(), "");
             // a worker stuck for a second is logged with its stack and task, and counted
             BlockedWorkerDetector detector = BlockedWorkerDetector.builder().meterRegistry(metrics.registry()).start();
-            return new UsersApp(config, repository, metrics, detector, server, management, recovery, port, managementPort);
+            return new UsersApp(config, repository, metrics, detector, dashboard, server, management, recovery, port,
+                    managementPort);
         } catch (Throwable e) {
             if (runtimeUp) {
                 server.stop(Duration.ZERO);
                 management.stop(Duration.ZERO);
                 Runtime.stop();
+            }
+            if (dashboard != null) {
+                dashboard.close();
             }
             if (metrics != null) {
                 metrics.close();
@@ -223,6 +231,7 @@ public final class UsersApp implements AutoCloseable {
             } finally {
                 try {
                     detector.close();
+                    dashboard.close();
                     metrics.close();
                     closeQuietly(recovery.manager());
                 } finally {
