@@ -1,4 +1,4 @@
-/** The live runtime page, served by a server and fed by the metrics binding. */
+/** The live page of a service and its runtime, served by a server and fed by the metrics binding. */
 module io.stellane.dashboard {
     requires transitive io.stellane.metrics;
     requires transitive io.stellane.server;
