@@ -1,10 +1,11 @@
 /**
- * The live runtime page, served by a server and fed by the metrics binding; and {@code io.stellane.app}, a
- * service's lifecycle (start, management listener, health, graceful stop) on the server and the metrics.
+ * The live page of a service and its runtime, served by a server and fed by the metrics binding; and
+ * {@code io.stellane.app}, a service's lifecycle (start, management listener, health, graceful stop).
  */
 module io.stellane.dashboard {
     requires transitive io.stellane.metrics;
     requires transitive io.stellane.server;
+    requires java.management; // heap and collector beans
 
     exports io.stellane.app;
     exports io.stellane.dashboard;

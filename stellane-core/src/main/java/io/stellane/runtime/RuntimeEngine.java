@@ -659,7 +659,7 @@ final class RuntimeEngine implements TaskSchedulerFactory.Placement {
         peakActive.accumulate(active);
         return new RuntimeStats(startTime, Duration.ofNanos(System.nanoTime() - startNanos), executed, failed, active,
                 peakActive.get(), timed == 0 ? 0 : timedNanos / 1e6 / timed, backendName, workers.length,
-                config.strategy().name());
+                config.strategy().name(), timed, timedNanos);
     }
 
     List<WorkerStats> workerStats() {

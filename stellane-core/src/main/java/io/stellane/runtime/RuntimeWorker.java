@@ -377,13 +377,14 @@ final class RuntimeWorker implements Worker {
         }
         double usage = lastUsage;
         long timed = timedTasks();
+        long timedNanos = timedNanos();
         int queued = backend.pendingTasks();
         if (queued > counters.peakQueue) { // a snapshot sees the queue too: the worker's sample is sparse
             counters.peakQueue = queued;
         }
         return new WorkerStats(id, executed(), failed.sum(), (long) STOLEN.getOpaque(counters), queued,
-                counters.peakQueue, usage, cpu, timed == 0 ? 0 : timedNanos() / 1e6 / timed, thread.threadId(), thread.getName(),
-                pinnedCpu, numaNode);
+                counters.peakQueue, usage, cpu, timed == 0 ? 0 : timedNanos / 1e6 / timed, thread.threadId(), thread.getName(),
+                pinnedCpu, numaNode, timed, timedNanos);
     }
 
     @Override

@@ -17,6 +17,9 @@ import java.time.Instant;
  * @param backendType            the backend that runs (after {@code auto} was resolved)
  * @param workerCount            active workers
  * @param strategy               the scheduling strategy
+ * @param timedTasks             tasks timed for the mean, over all workers, retired ones included (see
+ *                               {@link WorkerStats#timedTasks()})
+ * @param timedTaskNanos         the sum of their run times: two snapshots give the mean over the time between
  */
 public record RuntimeStats(
         Instant startTime,
@@ -28,5 +31,7 @@ public record RuntimeStats(
         double averageTaskDurationMs,
         String backendType,
         int workerCount,
-        String strategy) {
+        String strategy,
+        long timedTasks,
+        long timedTaskNanos) {
 }

@@ -18,6 +18,11 @@ package io.stellane.stats;
  * @param threadName        the worker thread's name
  * @param pinnedCpu         the CPU the thread is pinned to, or -1 when not pinned
  * @param numaNode          the NUMA node of that CPU (or of the CPU it would have), or -1 when unknown
+ * @param timedTasks        tasks timed so far for the mean ({@code averageTaskDurationMs}): one queued task
+ *                          or request handler in 64, every blocking call, every task while profiling or
+ *                          observed
+ * @param timedTaskNanos    the sum of those tasks' run times: the mean over an interval is the difference
+ *                          of this between two snapshots over that of {@code timedTasks}
  */
 public record WorkerStats(
         int workerId,
@@ -32,5 +37,7 @@ public record WorkerStats(
         long threadId,
         String threadName,
         int pinnedCpu,
-        int numaNode) {
+        int numaNode,
+        long timedTasks,
+        long timedTaskNanos) {
 }

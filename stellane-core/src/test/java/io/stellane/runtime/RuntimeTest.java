@@ -226,6 +226,42 @@ class RuntimeTest {
         });
     }
 
+    @Test
+    void twoSnapshotsGiveTheMeanTaskTimeOfTheIntervalBetweenThem() {
+        Runtime.init(config("nio", 1).build());
+        RuntimeStats start = Runtime.getStats();
+        runSpinning(128, 200); // the worker times its tasks 0 and 64
+        eventually("first batch counted", () -> Runtime.getStats().totalTasksExecuted() == 128);
+        RuntimeStats middle = Runtime.getStats();
+        runSpinning(64, 2_000); // and task 128
+        eventually("second batch counted", () -> Runtime.getStats().totalTasksExecuted() == 192);
+        RuntimeStats end = Runtime.getStats();
+
+        assertThat(middle.timedTasks() - start.timedTasks()).isEqualTo(2);
+        assertThat(end.timedTasks() - middle.timedTasks()).isEqualTo(1);
+        double firstMs = (middle.timedTaskNanos() - start.timedTaskNanos()) / 1e6 / 2;
+        double secondMs = (end.timedTaskNanos() - middle.timedTaskNanos()) / 1e6;
+        assertThat(firstMs).isGreaterThanOrEqualTo(0.2);
+        assertThat(secondMs).isGreaterThanOrEqualTo(2.0);
+        // the all-time mean is the same sums from zero
+        assertThat(end.averageTaskDurationMs()).isCloseTo(end.timedTaskNanos() / 1e6 / end.timedTasks(),
+                org.assertj.core.data.Offset.offset(1e-9));
+        WorkerStats w = Runtime.getWorkerStats().getFirst();
+        assertThat(w.timedTasks()).isEqualTo(end.timedTasks());
+        assertThat(w.timedTaskNanos()).isEqualTo(end.timedTaskNanos());
+    }
+
+    private static void runSpinning(int tasks, long micros) {
+        CountDownLatch done = new CountDownLatch(tasks);
+        for (int i = 0; i < tasks; i++) {
+            Runtime.schedule(Task.of(() -> {
+                spin(micros);
+                done.countDown();
+            }));
+        }
+        await(done);
+    }
+
     /** One worker held busy with 50 trivial tasks queued behind it; count the latch down to release it. */
     private static CountDownLatch fiftyQueuedBehindAHeldWorker() {
         Runtime.init(config("nio", 1).build());

@@ -248,7 +248,7 @@ public final class App implements AutoCloseable {
                 own(JvmMetrics.bind(metrics.registry()));
                 // the public server's traffic only: what operators poll stays out of the service's meters
                 if (b.dashboard) {
-                    dashboard = Dashboard.observe(server, metrics);
+                    dashboard = own(Dashboard.observe(server, metrics)); // its sampler stops with the app
                 } else {
                     server.observe(new MetricsObserver(metrics));
                 }

@@ -10,15 +10,17 @@ import java.util.concurrent.atomic.LongAdder;
 
 /**
  * Reports a server's connections and requests to {@link StellaneMetrics#http()} (the
- * {@code stellane_http_server_*} meters), and keeps three plain totals the dashboard shows.
+ * {@code stellane_http_server_*} meters), and keeps what the dashboard shows: request counts by route
+ * pattern, method and status class, and the latencies of the requests the server timed.
  *
  * <pre>{@code
  * server.observe(new MetricsObserver(metrics));
  * }</pre>
  *
  * <p>Threading: the server calls it on its workers, concurrently; every method is thread-safe and
- * lock-free (the totals are {@link LongAdder}s; the Micrometer side allocates nothing after a route's
- * first request). The accessors may be read from any thread.
+ * lock-free, and allocates nothing after a route's first request on a worker (the dashboard's counts
+ * are per-worker stripes summed when read; see {@code RequestRecorder}). The accessors may be read
+ * from any thread.
  */
 public final class MetricsObserver implements ServerObserver {
     /** What the server passes as the route when no route matched; {@link HttpMetrics} wants null. */
@@ -26,8 +28,7 @@ public final class MetricsObserver implements ServerObserver {
 
     private final StellaneMetrics metrics;
     private final HttpMetrics http;
-    private final LongAdder requests = new LongAdder();
-    private final LongAdder serverErrors = new LongAdder();
+    private final RequestRecorder recorder = new RequestRecorder();
     private final LongAdder openConnections = new LongAdder();
 
     public MetricsObserver(StellaneMetrics metrics) {
@@ -54,10 +55,7 @@ public final class MetricsObserver implements ServerObserver {
 
     @Override
     public void requestCompleted(String route, String method, int status, long nanos) {
-        requests.increment();
-        if (status >= 500) {
-            serverErrors.increment();
-        }
+        recorder.record(route, method, status, nanos);
         http.requestCompleted(UNMATCHED.equals(route) ? null : route, method, status, nanos);
     }
 
@@ -68,12 +66,21 @@ public final class MetricsObserver implements ServerObserver {
 
     /** Requests answered since this observer was added. */
     public long requests() {
-        return requests.sum();
+        long[] sum = recorder.sum();
+        long n = 0;
+        for (int i = 0; i < RequestRecorder.CLASSES; i++) {
+            n += sum[i];
+        }
+        return n;
     }
 
     /** Of those, how many were answered with a 5xx status. */
     public long serverErrors() {
-        return serverErrors.sum();
+        return recorder.sum()[RequestRecorder.statusSlot(500)];
+    }
+
+    RequestRecorder recorder() {
+        return recorder;
     }
 
     /** Connections open now (opened minus closed since this observer was added). */

@@ -19,6 +19,9 @@ import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -59,6 +62,9 @@ class DashboardTest {
                 internal.stop(Duration.ofSeconds(2));
             }
         } finally {
+            if (dashboard != null) {
+                dashboard.close();
+            }
             Runtime.stop();
             metrics.close();
             client.close();
@@ -122,7 +128,8 @@ class DashboardTest {
         assertThat(r.statusCode()).isEqualTo(200);
         assertThat(r.headers().firstValue("content-type")).hasValue("text/html; charset=utf-8");
         assertThat(r.body()).startsWith("<!doctype html>")
-                .contains("id=\"workers\"", "id=\"updates\"", "id=\"executed\"", "id=\"status\"", "id=\"chart\"",
+                .contains("id=\"workers\"", "id=\"updates\"", "id=\"executed\"", "id=\"taskRate\"", "id=\"avgTask\"",
+                        "id=\"status\"", "id=\"chartRequests\"", "id=\"chartLatency\"", "id=\"routes\"", "id=\"http\"",
                         "class=\"card worker\"", "\"/data\"")
                 .doesNotContain("http://", "https://"); // no external resources
     }
@@ -148,9 +155,14 @@ class DashboardTest {
         JsonNode after = data();
         long sent = ok + boom + unavailable + notFound + 1;
         assertThat(after.at("/http/requests").asLong() - before.at("/http/requests").asLong()).isEqualTo(sent);
-        assertThat(after.at("/http/serverErrors").asLong() - before.at("/http/serverErrors").asLong())
+        assertThat(after.at("/http/status2xx").asLong() - before.at("/http/status2xx").asLong()).isEqualTo(ok + 1);
+        assertThat(after.at("/http/status4xx").asLong() - before.at("/http/status4xx").asLong()).isEqualTo(notFound);
+        assertThat(after.at("/http/status5xx").asLong() - before.at("/http/status5xx").asLong())
                 .isEqualTo(boom + unavailable);
+        assertThat(after.at("/http/status3xx").asLong()).isZero();
+        assertThat(dashboard.observer().serverErrors()).isEqualTo(boom + unavailable);
         assertThat(after.at("/http/openConnections").asLong()).isEqualTo(server.openConnections()).isPositive();
+        assertThat(after.at("/http/inFlight").asLong()).as("the /data request itself").isEqualTo(1);
 
         // the same requests reached the Micrometer meters, once each (no second observer)
         String scrape = metrics.scrape();
@@ -212,9 +224,179 @@ class DashboardTest {
         Server s = new Server();
         server = s;
         s.listen("127.0.0.1", 0);
+        long samplers = samplerThreads();
         org.assertj.core.api.Assertions.assertThatThrownBy(() -> Dashboard.install(s, metrics))
                 .isInstanceOf(IllegalStateException.class);
         assertThat(s.observers()).isEmpty();
+        assertThat(samplerThreads()).as("no sampler started for it").isEqualTo(samplers);
+    }
+
+    private static long samplerThreads() {
+        return Thread.getAllStackTraces().keySet().stream()
+                .filter(t -> t.getName().equals("stellane-dashboard-sampler") && t.isAlive()).count();
+    }
+
+    /** The observed {@link #server} with the test routes and the page on {@link #internal}, sampled every 50 ms. */
+    private int listenSampledFast() {
+        server = new Server();
+        server.get("/users/{id}", ctx -> Task.completed(Response.ok("user " + ctx.param("id"))));
+        server.post("/users", ctx -> Task.completed(Response.error(400, "bad user")));
+        internal = new Server();
+        dashboard = Dashboard.observe(server, metrics, Duration.ofMillis(50)).serveOn(internal);
+        port = server.listen("127.0.0.1", 0);
+        return internal.listen("127.0.0.1", 0);
+    }
+
+    private JsonNode internalData(int internalPort, String query) throws Exception {
+        HttpResponse<String> r = get(internalPort, Dashboard.PATH + "/data" + query);
+        assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
+        return JSON.readTree(r.body());
+    }
+
+    private static long sum(JsonNode points, String field) {
+        long n = 0;
+        for (JsonNode p : points) {
+            n += p.get(field).asLong();
+        }
+        return n;
+    }
+
+    @Test
+    void theHistoryCountsEveryRequestOnceAndTheRouteTableShowsPatternsNotPaths() throws Exception {
+        int internalPort = listenSampledFast();
+        int users = 20, bad = 3, unmatched = 4;
+        for (int i = 0; i < users; i++) {
+            assertThat(get("/users/" + (1000 + i)).statusCode()).isEqualTo(200);
+        }
+        for (int i = 0; i < bad; i++) {
+            assertThat(client.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/users"))
+                    .POST(HttpRequest.BodyPublishers.ofString("{}")).build(), HttpResponse.BodyHandlers.ofString())
+                    .statusCode()).isEqualTo(400);
+        }
+        for (int i = 0; i < unmatched; i++) {
+            assertThat(get("/no/such/" + i).statusCode()).isEqualTo(404);
+        }
+        int sent = users + bad + unmatched;
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        JsonNode d = internalData(internalPort, "");
+        while (sum(d.get("history"), "requests") < sent && System.nanoTime() < deadline) {
+            Thread.sleep(20);
+            d = internalData(internalPort, "");
+        }
+        JsonNode history = d.get("history");
+        assertThat(sum(history, "requests")).as("%s", history).isEqualTo(sent);
+        assertThat(sum(history, "status2xx")).isEqualTo(users);
+        assertThat(sum(history, "status4xx")).isEqualTo(bad + unmatched);
+        assertThat(sum(history, "status5xx")).isZero();
+        // the first request of each connection is timed; the client keeps one connection
+        assertThat(sum(history, "timed")).isPositive();
+        for (JsonNode p : history) {
+            assertThat(p.get("t").asLong()).isCloseTo(System.currentTimeMillis(), org.assertj.core.data.Offset.offset(60_000L));
+            assertThat(p.get("ms").asLong()).isPositive();
+            assertThat(p.has("tasks") && p.has("heapUsed") && p.has("p99Ms") && p.has("inFlight")).as("%s", p).isTrue();
+        }
+
+        JsonNode rows = d.at("/routes/rows");
+        assertThat(rows.toString()).doesNotContain("/users/1000", "/no/such");
+        assertThat(rows).hasSize(3);
+        JsonNode first = rows.get(0);
+        assertThat(first.get("route").asText()).isEqualTo("/users/{id}");
+        assertThat(first.get("method").asText()).isEqualTo("GET");
+        assertThat(first.get("requests").asLong()).isEqualTo(users);
+        assertThat(first.get("perSec").asDouble()).isPositive();
+        assertThat(first.get("p50Ms").isNumber()).as("timed: %s", first).isTrue();
+        assertThat(rows.get(1).get("route").asText()).isEqualTo("unmatched");
+        assertThat(rows.get(1).get("status4xx").asLong()).isEqualTo(unmatched);
+        assertThat(rows.get(2).get("route").asText()).isEqualTo("/users");
+        assertThat(rows.get(2).get("method").asText()).isEqualTo("POST");
+        assertThat(rows.get(2).get("status4xx").asLong()).isEqualTo(bad);
+        assertThat(d.at("/routes/total/requests").asLong()).isEqualTo(sent);
+        assertThat(d.at("/routes/windowMs").asLong()).isPositive();
+        assertThat(d.at("/jvm/heapUsed").asLong()).isPositive();
+        assertThat(d.at("/jvm/heapCommitted").asLong()).isGreaterThanOrEqualTo(d.at("/jvm/heapUsed").asLong());
+        assertThat(d.at("/jvm/gcCount").asLong()).isNotNegative();
+    }
+
+    @Test
+    void aPollWithSinceGetsOnlyTheNewerPointsAndABadSinceIs400() throws Exception {
+        int internalPort = listenSampledFast();
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        JsonNode all = internalData(internalPort, "");
+        while (all.get("history").size() < 3 && System.nanoTime() < deadline) {
+            Thread.sleep(20);
+            all = internalData(internalPort, "");
+        }
+        JsonNode history = all.get("history");
+        assertThat(history.size()).isGreaterThanOrEqualTo(3);
+        long newest = history.get(history.size() - 1).get("t").asLong();
+        long second = history.get(1).get("t").asLong();
+        JsonNode after = internalData(internalPort, "?since=" + second).get("history");
+        assertThat(after.size()).isGreaterThanOrEqualTo(history.size() - 2);
+        for (JsonNode p : after) {
+            assertThat(p.get("t").asLong()).isGreaterThan(second);
+        }
+        assertThat(internalData(internalPort, "?since=" + Long.MAX_VALUE).get("history")).isEmpty();
+        assertThat(newest).isGreaterThan(second);
+        HttpResponse<String> bad = get(internalPort, Dashboard.PATH + "/data?since=yesterday");
+        assertThat(bad.statusCode()).isEqualTo(400);
+    }
+
+    @Test
+    void requestsInFlightShowLiveAndInThePoints() throws Exception {
+        CompletableFuture<Response> release = new CompletableFuture<>();
+        CountDownLatch entered = new CountDownLatch(2);
+        server = new Server();
+        server.get("/wait", ctx -> {
+            entered.countDown();
+            return Task.from(release);
+        });
+        internal = new Server();
+        dashboard = Dashboard.observe(server, metrics, Duration.ofMillis(50)).serveOn(internal);
+        port = server.listen("127.0.0.1", 0);
+        int internalPort = internal.listen("127.0.0.1", 0);
+        List<CompletableFuture<HttpResponse<String>>> waiting = new ArrayList<>();
+        for (int i = 0; i < 2; i++) {
+            waiting.add(client.sendAsync(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/wait")).build(),
+                    HttpResponse.BodyHandlers.ofString()));
+        }
+        try {
+            assertThat(entered.await(10, TimeUnit.SECONDS)).isTrue();
+            assertThat(internalData(internalPort, "").at("/http/inFlight").asLong()).isEqualTo(2);
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+            JsonNode history = internalData(internalPort, "").get("history");
+            while ((history.isEmpty() || history.get(history.size() - 1).get("inFlight").asLong() != 2)
+                    && System.nanoTime() < deadline) {
+                Thread.sleep(20);
+                history = internalData(internalPort, "").get("history");
+            }
+            assertThat(history.get(history.size() - 1).get("inFlight").asLong()).isEqualTo(2);
+        } finally {
+            release.complete(Response.ok("done"));
+        }
+        for (CompletableFuture<HttpResponse<String>> w : waiting) {
+            assertThat(w.get(10, TimeUnit.SECONDS).statusCode()).isEqualTo(200);
+        }
+        assertThat(internalData(internalPort, "").at("/http/inFlight").asLong()).isZero();
+    }
+
+    @Test
+    void closeStopsTheSamplerAndThePointsStopComing() throws Exception {
+        long samplers = samplerThreads();
+        int internalPort = listenSampledFast();
+        assertThat(samplerThreads()).isEqualTo(samplers + 1);
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        while (internalData(internalPort, "").get("history").isEmpty() && System.nanoTime() < deadline) {
+            Thread.sleep(20);
+        }
+        dashboard.close();
+        dashboard.close(); // idempotent
+        assertThat(samplerThreads()).isEqualTo(samplers);
+        int points = internalData(internalPort, "").get("history").size();
+        assertThat(points).isPositive();
+        Thread.sleep(300); // six sample periods
+        JsonNode d = internalData(internalPort, "");
+        assertThat(d.get("history").size()).isEqualTo(points);
+        assertThat(d.at("/runtime/workers").asInt()).as("the live figures are still served").isEqualTo(2);
     }
 
     @Test
@@ -254,6 +436,8 @@ class DashboardTest {
         assertThat(workerExecuted).isCloseTo(after.at("/runtime/executed").asLong(), org.assertj.core.data.Offset.offset(1L));
         assertThat(workerFailed).isEqualTo(after.at("/runtime/failed").asLong());
         assertThat(after.at("/runtime/avgTaskMs").asDouble()).isPositive();
+        assertThat(after.at("/runtime/timedTasks").asLong()).isPositive();
+        assertThat(after.at("/runtime/timedTaskNanos").asLong()).isPositive();
     }
 
     @Test
@@ -268,7 +452,8 @@ class DashboardTest {
         assertThat(d.get("workers")).hasSize(2);
         assertThat(d.at("/workers/0/id").asInt()).isZero();
         assertThat(d.at("/workers/1/id").asInt()).isEqualTo(1);
-        for (String field : new String[]{"queue", "peakQueue", "executed", "failed", "stolen", "cpuPercent", "avgTaskMs", "pinnedCpu"}) {
+        for (String field : new String[]{"queue", "peakQueue", "executed", "failed", "stolen", "cpuPercent", "avgTaskMs",
+                "timedTasks", "timedTaskNanos", "pinnedCpu"}) {
             assertThat(d.at("/workers/0").has(field)).as(field).isTrue();
         }
         assertThat(d.get("recovery").toString()).isEqualTo("{\"enabled\":false}");

@@ -54,7 +54,7 @@ final class HeadlessChromium implements AutoCloseable {
         Path tmp = Files.createDirectories(dir.resolve("tmp"));
         ProcessBuilder pb = new ProcessBuilder(binary.toString(), "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
                 "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                "--window-size=1280,1000", "--user-data-dir=" + profile, "--remote-debugging-port=0", "about:blank")
+                "--window-size=1280,1700", "--user-data-dir=" + profile, "--remote-debugging-port=0", "about:blank")
                 .redirectErrorStream(true).redirectOutput(log.toFile());
         pb.environment().put("TMPDIR", tmp.toString());
         Process p = pb.start();

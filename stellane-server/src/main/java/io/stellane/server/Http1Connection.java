@@ -115,6 +115,7 @@ final class Http1Connection extends ChannelInboundHandlerAdapter implements Exch
     private long phaseSince = System.nanoTime();
     private Worker worker; // this connection's worker, for its cheap loop clock
     private long requestStart; // 0: nobody observes; -1: observed, not timed; else System.nanoTime() at dispatch
+    private boolean inFlight; // counted in the server's requests in flight: dispatched, its response not yet all handed over
     private int timed;
     private Future<?> timer;
     private long timerDeadline;
@@ -161,6 +162,7 @@ final class Http1Connection extends ChannelInboundHandlerAdapter implements Exch
     @Override
     public void channelInactive(ChannelHandlerContext ctx) {
         closing = true;
+        answered();
         writer.inactive();
         if (timer != null) {
             timer.cancel(false);
@@ -398,6 +400,10 @@ final class Http1Connection extends ChannelInboundHandlerAdapter implements Exch
     /** A whole request is here: the dispatcher takes it, and the answer comes back through {@link #respond}. */
     private void dispatch(HttpRequest req, byte[] bytes) {
         busy = true;
+        if (!inFlight) {
+            inFlight = true;
+            server.inFlight.increment();
+        }
         setPhase(Phase.BUSY);
         if (server.observers.length == 0) {
             requestStart = 0;
@@ -421,6 +427,7 @@ final class Http1Connection extends ChannelInboundHandlerAdapter implements Exch
 
     /** The writer handed a whole response to the channel; with {@code close}, it closes after it. */
     void sent(Context cx, int status, boolean close) {
+        answered();
         if (close) {
             closing = true;
             dropBody();
@@ -437,12 +444,21 @@ final class Http1Connection extends ChannelInboundHandlerAdapter implements Exch
 
     /** A streaming response ended; with {@code close}, the connection closes after it. */
     void streamEnded(boolean close) {
+        answered();
         if (close) {
             closing = true;
         } else {
             needsFlush = true;
             finishRequest();
             flushOutsideRead();
+        }
+    }
+
+    /** The request in flight, if any, is answered (or will never be: its connection closed). */
+    private void answered() {
+        if (inFlight) {
+            inFlight = false;
+            server.inFlight.decrement();
         }
     }
 

@@ -87,6 +87,8 @@ public final class Server {
     final LongAdder requests = new LongAdder();
     final LongAdder handlerErrors = new LongAdder();
     final LongAdder rejected = new LongAdder();
+    /** Moved by each connection on its own loop: +1 at dispatch, -1 when answered or closed. */
+    final LongAdder inFlight = new LongAdder();
     volatile boolean draining;
     /** Null unless request recovery is enabled. */
     private volatile RecoveryInterceptor recovery;
@@ -613,6 +615,15 @@ public final class Server {
 
     public int openConnections() {
         return connections.count();
+    }
+
+    /**
+     * Requests being handled now: read whole and dispatched, their response not yet all handed to the
+     * connection (a streamed one until its end), over every open connection. A request whose client
+     * closed the connection stops counting then, whether or not its handler has finished.
+     */
+    public long requestsInFlight() {
+        return Math.max(0, inFlight.sum()); // cells read one by one: a sum can catch a -1 before its +1
     }
 
     /** How many times clients ran into {@code limit} since this server was made. */

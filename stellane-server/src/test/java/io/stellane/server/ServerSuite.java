@@ -369,6 +369,46 @@ abstract class ServerSuite extends ServerTestBase {
     }
 
     @Test
+    void requestsInFlightAreThoseReadAndNotYetAnsweredOrAbandoned() throws Exception {
+        CompletableFuture<Response> release = new CompletableFuture<>();
+        CountDownLatch entered = new CountDownLatch(3);
+        int port = start(s -> s.get("/slow", ctx -> {
+            entered.countDown();
+            return Task.from(release);
+        }).get("/fast", ctx -> Task.completed(Response.text("fast"))));
+        Server server = lastServer();
+        assertThat(get(port, "/fast").statusCode()).isEqualTo(200);
+        assertThat(server.requestsInFlight()).isZero();
+
+        List<CompletableFuture<HttpResponse<String>>> waiting = new ArrayList<>();
+        for (int i = 0; i < 2; i++) {
+            waiting.add(CLIENT.sendAsync(java.net.http.HttpRequest.newBuilder(
+                    URI.create("http://127.0.0.1:" + port + "/slow")).build(), HttpResponse.BodyHandlers.ofString()));
+        }
+        try (RawClient gone = new RawClient(port)) {
+            gone.send("GET /slow HTTP/1.1\r\nHost: x\r\n\r\n");
+            assertThat(entered.await(5, TimeUnit.SECONDS)).isTrue();
+            assertThat(server.requestsInFlight()).isEqualTo(3);
+        }
+        // its client went away: the third request no longer counts, though its handler has not finished
+        awaitValue(server::requestsInFlight, 2);
+        release.complete(Response.text("done"));
+        for (CompletableFuture<HttpResponse<String>> r : waiting) {
+            assertThat(r.get(5, TimeUnit.SECONDS).body()).isEqualTo("done");
+        }
+        awaitValue(server::requestsInFlight, 0);
+    }
+
+    /** Waits up to 5 s for {@code value} to read {@code expected}, then asserts it does. */
+    private static void awaitValue(java.util.function.LongSupplier value, long expected) throws InterruptedException {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+        while (value.getAsLong() != expected && System.nanoTime() < deadline) {
+            Thread.sleep(5);
+        }
+        assertThat(value.getAsLong()).isEqualTo(expected);
+    }
+
+    @Test
     void gracefulStopDrainsAnInFlightRequest() throws Exception {
         CountDownLatch entered = new CountDownLatch(1);
         CountDownLatch release = new CountDownLatch(1);
