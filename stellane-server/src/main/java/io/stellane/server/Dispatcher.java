@@ -1,5 +1,6 @@
 package io.stellane.server;
 
+import com.fasterxml.jackson.databind.ObjectMapper;
 import io.stellane.task.Task;
 import io.stellane.task.Worker;
 
@@ -16,9 +17,10 @@ import java.util.function.BiConsumer;
  * {@link #dispatch} answers what needs no handler at once (404, 405, 501, {@code OPTIONS}), else
  * passes the request to the recovery interceptor, which journals it and comes back through
  * {@link #invoke}, or straight to {@link #invoke}. A handler's task that is already done is answered
- * there and then; otherwise its completion hops back to the exchange's loop. Either way the answer
- * leaves through {@link #finish}: past the interceptor (a journaled request is completed before its
- * response is written), then to the exchange.
+ * there and then; otherwise its completion hops back to the exchange's loop. A JSON answer is
+ * serialized at that point, so a value the mapper cannot write is the handler's failure like any
+ * other. Either way the answer leaves through {@link #finish}: past the interceptor (a journaled
+ * request is completed before its response is written), then to the exchange.
  *
  * <p>Threading: built once when the server starts (routes, filters and mappers are frozen by then);
  * {@link #dispatch}, {@link #invoke} and {@link #finish} run on the exchange's loop.
@@ -29,12 +31,15 @@ final class Dispatcher {
     private final String allowAll;
     /** Null when request recovery is off: the hot path pays one null check. */
     final RecoveryInterceptor recovery;
+    /** The server's mapper: request bodies are read and JSON answers written with it. */
+    final ObjectMapper json;
 
-    Dispatcher(Server server, RouteTree<Handler> routes, RecoveryInterceptor recovery) {
+    Dispatcher(Server server, RouteTree<Handler> routes, RecoveryInterceptor recovery, ObjectMapper json) {
         this.server = server;
         this.routes = routes;
         this.allowAll = routes.allowAll();
         this.recovery = recovery;
+        this.json = json;
     }
 
     String allowAll() {
@@ -137,6 +142,13 @@ final class Dispatcher {
         Response r = task.resultNow();
         if (r == null) {
             r = mapError(new NullPointerException("handler for " + cx.route() + " completed with a null Response"), cx);
+        } else {
+            try {
+                Json.encode(r, json);
+            } catch (Throwable t) {
+                failed(ex, cx, null, t);
+                r = mapError(t, cx);
+            }
         }
         finish(ex, cx, r);
     }
@@ -214,7 +226,8 @@ final class Dispatcher {
 
     /**
      * The response the server gives live for {@code error} when it maps it (an error mapper, an
-     * {@link HttpException}), or null for a failure it would answer with the generic 500.
+     * {@link HttpException}), or null for a failure it would answer with the generic 500. A mapper
+     * that throws, or whose JSON body cannot be serialized, is added to {@code error} as suppressed.
      */
     Response mappedResponse(Throwable error, Context cx) {
         ErrorMapper<Throwable> m = server.errorMapper(error.getClass());
@@ -222,7 +235,7 @@ final class Dispatcher {
             try {
                 Response r = m.toResponse(error, cx);
                 if (r != null) {
-                    return r;
+                    return Json.encode(r, json);
                 }
             } catch (Throwable t) {
                 error.addSuppressed(t);
