@@ -1,9 +1,11 @@
 package io.stellane.server;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.stellane.logging.LogThrottle;
 import io.stellane.task.Task;
 import io.stellane.task.Worker;
 
+import java.time.Duration;
 import java.util.concurrent.CompletionException;
 import java.util.function.BiConsumer;
 
@@ -22,10 +24,16 @@ import java.util.function.BiConsumer;
  * other. Either way the answer leaves through {@link #finish}: past the interceptor (a journaled
  * request is completed before its response is written), then to the exchange.
  *
+ * <p>A failure no mapper answers is a 500, logged at ERROR with the request's id, method and path;
+ * a handler that fails every request logs one line per {@link #ERROR_LOG_INTERVAL} per route and
+ * exception class, with the count of the others (each of them at DEBUG).
+ *
  * <p>Threading: built once when the server starts (routes, filters and mappers are frozen by then);
  * {@link #dispatch}, {@link #invoke} and {@link #finish} run on the exchange's loop.
  */
 final class Dispatcher {
+    static final Duration ERROR_LOG_INTERVAL = Duration.ofSeconds(10);
+
     private final Server server;
     private final RouteTree<Handler> routes;
     private final String allowAll;
@@ -33,6 +41,7 @@ final class Dispatcher {
     final RecoveryInterceptor recovery;
     /** The server's mapper: request bodies are read and JSON answers written with it. */
     final ObjectMapper json;
+    private final LogThrottle errorLog = new LogThrottle(ERROR_LOG_INTERVAL);
 
     Dispatcher(Server server, RouteTree<Handler> routes, RecoveryInterceptor recovery, ObjectMapper json) {
         this.server = server;
@@ -212,7 +221,10 @@ final class Dispatcher {
 
     // ---------------------------------------------------------------- errors
 
-    /** The response for a handler failure: a mapper's, an HttpException's status, or the generic 500. */
+    /**
+     * The response for a handler failure: a mapper's, an HttpException's status, or the generic 500,
+     * which is counted and logged (throttled per route and exception class).
+     */
     Response mapError(Throwable error, Context cx) {
         error = unwrap(error);
         Response mapped = mappedResponse(error, cx);
@@ -220,7 +232,12 @@ final class Dispatcher {
             return mapped;
         }
         server.handlerErrors.increment();
-        cx.logger().error("handler failed: {} {}", cx.request().method(), cx.route() == null ? "?" : cx.route(), error);
+        Request req = cx.request();
+        String route = cx.route() == null ? "?" : cx.route();
+        String line = "handler failed, answered 500: " + req.method() + " " + req.path() + " (route " + route + ")";
+        if (!errorLog.error(cx.logger(), req.method() + " " + route, line, error) && server.log.isDebugEnabled()) {
+            cx.logger().debug(line, error);
+        }
         return Response.ok(Response.errorJson("Internal Server Error", cx.requestId()), Response.APPLICATION_JSON).status(500);
     }
 

@@ -67,6 +67,12 @@ import java.util.function.Predicate;
  * serialized as soon as its handler answers, so a value that cannot be serialized is that handler's
  * failure: error mappers see it, and unmapped it is a logged 500.
  *
+ * <h2>Errors</h2>
+ * A handler failure no error mapper answers is a 500 whose body carries only the request id; the
+ * failure is logged at ERROR (through SLF4J, the server's logger) with that id, the method and the
+ * path, at most once per 10 s per route and exception class with the count of the others. When
+ * SLF4J has no provider, the first {@code listen} in the process says so once on stderr.
+ *
  * <h2>Threading</h2>
  * Routes, filters, error mappers, the JSON mapper, recovery, recover hooks and sensitive-header
  * opt-ins are registered before the first {@link #listen}; registering afterwards throws. {@link #listen}, {@link #stop} and the accessors are thread-safe; {@code listen}
@@ -438,6 +444,7 @@ public final class Server {
             }
             io.add(iob);
         }
+        NoLoggingWarning.sayOnce();
         freeze();
         openConfiguredRecovery();
         dispatcher();

@@ -7,6 +7,7 @@ import io.netty.handler.codec.http.HttpVersion;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.PropertyNamingStrategies;
+import io.stellane.recovery.testing.StderrCapture;
 import io.stellane.task.Task;
 import io.stellane.task.Worker;
 import org.junit.jupiter.api.Test;
@@ -281,5 +282,49 @@ class DispatcherTest {
     void eachServerHasAMapperOfItsOwn() {
         assertThat(new Server().jsonMapper()).isNotSameAs(new Server().jsonMapper());
         assertThat(Server.defaultJsonMapper()).isNotSameAs(Server.defaultJsonMapper());
+    }
+
+    // ---------------------------------------------------------------- errors are logged
+
+    @Test
+    void anUnmappedFailureIsLoggedWithTheRequestIdMethodAndPathOncePerIntervalPerRouteAndClass() {
+        Server s = new Server()
+                .get("/boom/{n}", ctx -> { throw new IllegalStateException("boom " + ctx.param("n")); })
+                .get("/other", ctx -> Task.failed(new IllegalStateException("other")))
+                .get("/npe", ctx -> Task.failed(new NullPointerException("npe")));
+        try (StderrCapture log = StderrCapture.start()) {
+            Response first = send(s, "GET", "/boom/1?secret=no");
+            String id = ex.contexts.getLast().requestId();
+            assertThat(text(first)).contains(id);
+            assertThat(log.records()).singleElement().asString()
+                    .contains("ERROR", "[req " + id + "]", "handler failed, answered 500: GET /boom/1 (route /boom/{n})")
+                    .doesNotContain("secret");
+            assertThat(log.lines()).anyMatch(l -> l.contains("IllegalStateException: boom 1"));
+
+            log.reset();
+            send(s, "GET", "/boom/2");
+            send(s, "GET", "/boom/3");
+            assertThat(log.records()).as("the same route and class again, within the interval").isEmpty();
+
+            send(s, "GET", "/other");
+            send(s, "GET", "/npe");
+            assertThat(log.records()).hasSize(2);
+            assertThat(log.records().get(0)).contains("GET /other");
+            assertThat(log.records().get(1)).contains("GET /npe");
+        }
+        assertThat(s.errorCount()).isEqualTo(5);
+    }
+
+    @Test
+    void aMappedFailureIsNotLoggedAsAnError() {
+        Server s = new Server()
+                .onError(IllegalStateException.class, (e, ctx) -> Response.error(409, "conflict"))
+                .get("/conflict", ctx -> { throw new IllegalStateException("expected"); })
+                .get("/bad", ctx -> { throw new HttpException(400, "bad"); });
+        try (StderrCapture log = StderrCapture.start()) {
+            assertThat(send(s, "GET", "/conflict").status()).isEqualTo(409);
+            assertThat(send(s, "GET", "/bad").status()).isEqualTo(400);
+            assertThat(log.records()).isEmpty();
+        }
     }
 }
