@@ -337,8 +337,18 @@ class ServerTestExtensionTest {
         }
     }
 
+    @Sample
+    @ServerTest(backend = "nio", workers = 0)
+    static class WithNoWorkers {
+        @Test
+        void neverRuns() {
+            seen.add("ran");
+        }
+    }
+
     @Test
     void aBrokenSetUpFailsTheClassSayingWhatIsWrong() {
+        assertThat(failures(run(WithNoWorkers.class))).contains("worker_threads", "0");
         assertThat(failures(run(WithAnInstanceSetUp.class))).contains("must be static");
         assertThat(failures(run(WithTwoSetUps.class))).contains("2 @SetUpServer methods [");
         assertThat(failures(run(WithAWrongShape.class))).contains("has the wrong shape", "static void m(Server server)");
