@@ -3,6 +3,7 @@ module io.stellane.server {
     requires transitive io.stellane.core;
     requires transitive io.stellane.recovery;
     requires transitive com.fasterxml.jackson.databind;
+    requires com.fasterxml.jackson.datatype.jsr310;
     requires io.netty.buffer;
     requires io.netty.codec;
     requires io.netty.codec.http;

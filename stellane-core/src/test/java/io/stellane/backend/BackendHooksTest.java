@@ -10,8 +10,8 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 
-import static io.stellane.testing.RuntimeFixture.config;
-import static io.stellane.testing.RuntimeFixture.eventually;
+import static io.stellane.runtime.testing.RuntimeFixture.config;
+import static io.stellane.runtime.testing.RuntimeFixture.eventually;
 import static org.assertj.core.api.Assertions.assertThat;
 
 /**

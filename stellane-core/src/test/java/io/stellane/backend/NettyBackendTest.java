@@ -10,10 +10,10 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 
-import static io.stellane.testing.RuntimeFixture.await;
-import static io.stellane.testing.RuntimeFixture.config;
-import static io.stellane.testing.RuntimeFixture.eventually;
-import static io.stellane.testing.RuntimeFixture.holdWorker;
+import static io.stellane.runtime.testing.RuntimeFixture.await;
+import static io.stellane.runtime.testing.RuntimeFixture.config;
+import static io.stellane.runtime.testing.RuntimeFixture.eventually;
+import static io.stellane.runtime.testing.RuntimeFixture.holdWorker;
 import static org.assertj.core.api.Assertions.assertThat;
 
 /** What the built-in backends add to the contract: the task budget per loop turn keeps I/O going. */

@@ -8,7 +8,7 @@ import io.stellane.scheduler.TaskSchedulingStrategy;
 import io.stellane.stats.RuntimeStats;
 import io.stellane.stats.WorkerStats;
 import io.stellane.task.Task;
-import io.stellane.testing.RuntimeFixture;
+import io.stellane.runtime.testing.RuntimeFixture;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -22,12 +22,12 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 
-import static io.stellane.testing.RuntimeFixture.await;
-import static io.stellane.testing.RuntimeFixture.config;
-import static io.stellane.testing.RuntimeFixture.eventually;
-import static io.stellane.testing.RuntimeFixture.holdWorker;
-import static io.stellane.testing.RuntimeFixture.spin;
-import static io.stellane.testing.RuntimeFixture.workerId;
+import static io.stellane.runtime.testing.RuntimeFixture.await;
+import static io.stellane.runtime.testing.RuntimeFixture.config;
+import static io.stellane.runtime.testing.RuntimeFixture.eventually;
+import static io.stellane.runtime.testing.RuntimeFixture.holdWorker;
+import static io.stellane.runtime.testing.RuntimeFixture.spin;
+import static io.stellane.runtime.testing.RuntimeFixture.workerId;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 

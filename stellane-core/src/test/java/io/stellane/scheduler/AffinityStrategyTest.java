@@ -9,7 +9,7 @@ import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CountDownLatch;
 
-import static io.stellane.testing.RuntimeFixture.await;
+import static io.stellane.runtime.testing.RuntimeFixture.await;
 import static org.assertj.core.api.Assertions.assertThat;
 
 class AffinityStrategyTest extends SchedulingStrategyConformanceTest {

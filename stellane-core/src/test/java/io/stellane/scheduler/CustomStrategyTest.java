@@ -14,8 +14,8 @@ import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.atomic.AtomicInteger;
 
-import static io.stellane.testing.RuntimeFixture.await;
-import static io.stellane.testing.RuntimeFixture.holdWorker;
+import static io.stellane.runtime.testing.RuntimeFixture.await;
+import static io.stellane.runtime.testing.RuntimeFixture.holdWorker;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
@@ -114,7 +114,7 @@ class CustomStrategyTest extends SchedulingStrategyConformanceTest {
             for (int i = 0; i < 20; i++) {
                 String name = i % 2 == 0 ? "even" : "odd";
                 Runtime.schedule(Task.of(() -> {
-                    where.add(name + "@" + io.stellane.testing.RuntimeFixture.workerId());
+                    where.add(name + "@" + io.stellane.runtime.testing.RuntimeFixture.workerId());
                     done.countDown();
                 }).named(name));
             }

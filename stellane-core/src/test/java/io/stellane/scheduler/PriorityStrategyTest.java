@@ -8,8 +8,8 @@ import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
 
-import static io.stellane.testing.RuntimeFixture.await;
-import static io.stellane.testing.RuntimeFixture.holdWorker;
+import static io.stellane.runtime.testing.RuntimeFixture.await;
+import static io.stellane.runtime.testing.RuntimeFixture.holdWorker;
 import static org.assertj.core.api.Assertions.assertThat;
 
 class PriorityStrategyTest extends SchedulingStrategyConformanceTest {

@@ -13,11 +13,11 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicIntegerArray;
 
-import static io.stellane.testing.RuntimeFixture.await;
-import static io.stellane.testing.RuntimeFixture.config;
-import static io.stellane.testing.RuntimeFixture.eventually;
-import static io.stellane.testing.RuntimeFixture.holdWorker;
-import static io.stellane.testing.RuntimeFixture.workerId;
+import static io.stellane.runtime.testing.RuntimeFixture.await;
+import static io.stellane.runtime.testing.RuntimeFixture.config;
+import static io.stellane.runtime.testing.RuntimeFixture.eventually;
+import static io.stellane.runtime.testing.RuntimeFixture.holdWorker;
+import static io.stellane.runtime.testing.RuntimeFixture.workerId;
 import static org.assertj.core.api.Assertions.assertThat;
 
 /**

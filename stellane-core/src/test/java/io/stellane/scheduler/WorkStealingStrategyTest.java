@@ -8,11 +8,11 @@ import org.junit.jupiter.api.Test;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.atomic.AtomicIntegerArray;
 
-import static io.stellane.testing.RuntimeFixture.await;
-import static io.stellane.testing.RuntimeFixture.eventually;
-import static io.stellane.testing.RuntimeFixture.holdWorker;
-import static io.stellane.testing.RuntimeFixture.spin;
-import static io.stellane.testing.RuntimeFixture.workerId;
+import static io.stellane.runtime.testing.RuntimeFixture.await;
+import static io.stellane.runtime.testing.RuntimeFixture.eventually;
+import static io.stellane.runtime.testing.RuntimeFixture.holdWorker;
+import static io.stellane.runtime.testing.RuntimeFixture.spin;
+import static io.stellane.runtime.testing.RuntimeFixture.workerId;
 import static org.assertj.core.api.Assertions.assertThat;
 
 class WorkStealingStrategyTest extends SchedulingStrategyConformanceTest {

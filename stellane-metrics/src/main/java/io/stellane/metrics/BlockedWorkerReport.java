@@ -21,7 +21,7 @@ public record BlockedWorkerReport(int workerId, String threadName, Duration bloc
 
     private static final List<String> RUNTIME_PACKAGES = List.of(
             "java.", "javax.", "jdk.", "sun.", "io.netty.", "io.stellane.task.", "io.stellane.runtime.",
-            "io.stellane.backend.", "io.stellane.scheduler.", "io.stellane.testing.RuntimeFixture");
+            "io.stellane.backend.", "io.stellane.scheduler.");
 
     /** The innermost frame outside the JDK, Netty and the Stellane runtime: most likely the culprit. */
     public Optional<StackTraceElement> suspectFrame() {

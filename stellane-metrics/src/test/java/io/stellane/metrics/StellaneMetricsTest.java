@@ -9,11 +9,11 @@ import org.junit.jupiter.api.Test;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.atomic.AtomicBoolean;
 
-import static io.stellane.testing.RuntimeFixture.await;
-import static io.stellane.testing.RuntimeFixture.config;
-import static io.stellane.testing.RuntimeFixture.eventually;
-import static io.stellane.testing.RuntimeFixture.holdWorker;
-import static io.stellane.testing.RuntimeFixture.spin;
+import static io.stellane.runtime.testing.RuntimeFixture.await;
+import static io.stellane.runtime.testing.RuntimeFixture.config;
+import static io.stellane.runtime.testing.RuntimeFixture.eventually;
+import static io.stellane.runtime.testing.RuntimeFixture.holdWorker;
+import static io.stellane.runtime.testing.RuntimeFixture.spin;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.api.Assertions.within;

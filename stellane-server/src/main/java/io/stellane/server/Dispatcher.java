@@ -1,8 +1,11 @@
 package io.stellane.server;
 
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.stellane.logging.LogThrottle;
 import io.stellane.task.Task;
 import io.stellane.task.Worker;
 
+import java.time.Duration;
 import java.util.concurrent.CompletionException;
 import java.util.function.BiConsumer;
 
@@ -16,25 +19,36 @@ import java.util.function.BiConsumer;
  * {@link #dispatch} answers what needs no handler at once (404, 405, 501, {@code OPTIONS}), else
  * passes the request to the recovery interceptor, which journals it and comes back through
  * {@link #invoke}, or straight to {@link #invoke}. A handler's task that is already done is answered
- * there and then; otherwise its completion hops back to the exchange's loop. Either way the answer
- * leaves through {@link #finish}: past the interceptor (a journaled request is completed before its
- * response is written), then to the exchange.
+ * there and then; otherwise its completion hops back to the exchange's loop. A JSON answer is
+ * serialized at that point, so a value the mapper cannot write is the handler's failure like any
+ * other. Either way the answer leaves through {@link #finish}: past the interceptor (a journaled
+ * request is completed before its response is written), then to the exchange.
+ *
+ * <p>A failure no mapper answers is a 500, logged at ERROR with the request's id, method and path;
+ * a handler that fails every request logs one line per {@link #ERROR_LOG_INTERVAL} per route and
+ * exception class, with the count of the others (each of them at DEBUG).
  *
  * <p>Threading: built once when the server starts (routes, filters and mappers are frozen by then);
  * {@link #dispatch}, {@link #invoke} and {@link #finish} run on the exchange's loop.
  */
 final class Dispatcher {
+    static final Duration ERROR_LOG_INTERVAL = Duration.ofSeconds(10);
+
     private final Server server;
     private final RouteTree<Handler> routes;
     private final String allowAll;
     /** Null when request recovery is off: the hot path pays one null check. */
     final RecoveryInterceptor recovery;
+    /** The server's mapper: request bodies are read and JSON answers written with it. */
+    final ObjectMapper json;
+    private final LogThrottle errorLog = new LogThrottle(ERROR_LOG_INTERVAL);
 
-    Dispatcher(Server server, RouteTree<Handler> routes, RecoveryInterceptor recovery) {
+    Dispatcher(Server server, RouteTree<Handler> routes, RecoveryInterceptor recovery, ObjectMapper json) {
         this.server = server;
         this.routes = routes;
         this.allowAll = routes.allowAll();
         this.recovery = recovery;
+        this.json = json;
     }
 
     String allowAll() {
@@ -137,6 +151,13 @@ final class Dispatcher {
         Response r = task.resultNow();
         if (r == null) {
             r = mapError(new NullPointerException("handler for " + cx.route() + " completed with a null Response"), cx);
+        } else {
+            try {
+                Json.encode(r, json);
+            } catch (Throwable t) {
+                failed(ex, cx, null, t);
+                r = mapError(t, cx);
+            }
         }
         finish(ex, cx, r);
     }
@@ -200,7 +221,10 @@ final class Dispatcher {
 
     // ---------------------------------------------------------------- errors
 
-    /** The response for a handler failure: a mapper's, an HttpException's status, or the generic 500. */
+    /**
+     * The response for a handler failure: a mapper's, an HttpException's status, or the generic 500,
+     * which is counted and logged (throttled per route and exception class).
+     */
     Response mapError(Throwable error, Context cx) {
         error = unwrap(error);
         Response mapped = mappedResponse(error, cx);
@@ -208,13 +232,19 @@ final class Dispatcher {
             return mapped;
         }
         server.handlerErrors.increment();
-        cx.logger().error("handler failed: {} {}", cx.request().method(), cx.route() == null ? "?" : cx.route(), error);
+        Request req = cx.request();
+        String route = cx.route() == null ? "?" : cx.route();
+        String line = "handler failed, answered 500: " + req.method() + " " + req.path() + " (route " + route + ")";
+        if (!errorLog.error(cx.logger(), req.method() + " " + route, line, error) && server.log.isDebugEnabled()) {
+            cx.logger().debug(line, error);
+        }
         return Response.ok(Response.errorJson("Internal Server Error", cx.requestId()), Response.APPLICATION_JSON).status(500);
     }
 
     /**
      * The response the server gives live for {@code error} when it maps it (an error mapper, an
-     * {@link HttpException}), or null for a failure it would answer with the generic 500.
+     * {@link HttpException}), or null for a failure it would answer with the generic 500. A mapper
+     * that throws, or whose JSON body cannot be serialized, is added to {@code error} as suppressed.
      */
     Response mappedResponse(Throwable error, Context cx) {
         ErrorMapper<Throwable> m = server.errorMapper(error.getClass());
@@ -222,7 +252,7 @@ final class Dispatcher {
             try {
                 Response r = m.toResponse(error, cx);
                 if (r != null) {
-                    return r;
+                    return Json.encode(r, json);
                 }
             } catch (Throwable t) {
                 error.addSuppressed(t);

@@ -17,9 +17,15 @@ public interface Handler {
 
     Task<Response> handle(Context ctx) throws Exception;
 
-    /** A handler that runs {@code handler} on a virtual thread ({@link Task#blocking}); the response hops back to the worker. */
+    /**
+     * A handler that runs {@code handler} on a virtual thread ({@link Task#blocking}); the response hops
+     * back to the worker. A JSON body is serialized on the virtual thread too, off the worker.
+     */
     static Handler blocking(BlockingHandler handler) {
         Objects.requireNonNull(handler, "handler");
-        return ctx -> Task.blocking(() -> handler.handle(ctx));
+        return ctx -> Task.blocking(() -> {
+            Response r = handler.handle(ctx);
+            return r == null ? null : Json.encode(r, ctx.dispatcher().json);
+        });
     }
 }

@@ -414,7 +414,7 @@ final class Http1Connection extends ChannelInboundHandlerAdapter implements Exch
         http10 = req.protocolVersion() == HttpVersion.HTTP_1_0;
         keepAlive = HttpUtil.isKeepAlive(req) && !draining;
         headRequest = req.method() == HttpMethod.HEAD;
-        dispatcher.dispatch(this, new Context(dispatcher, this, Request.of(req, bytes), ++seq));
+        dispatcher.dispatch(this, new Context(dispatcher, this, Request.of(req, bytes, dispatcher.json), ++seq));
     }
 
     @Override

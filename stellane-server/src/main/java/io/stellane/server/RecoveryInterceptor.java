@@ -9,7 +9,6 @@ import io.stellane.recovery.RecoveryManager;
 import io.stellane.recovery.StoredResponse;
 import io.stellane.recovery.SyncPolicy;
 
-import java.io.IOException;
 import java.security.SecureRandom;
 import java.time.Duration;
 import java.time.Instant;
@@ -266,24 +265,16 @@ final class RecoveryInterceptor {
 
     /**
      * The response as stored for an idempotency key: status, content type, the handler's headers and
-     * the encoded body. A JSON body is encoded here once and the response keeps the bytes. Streaming
-     * responses cannot be stored (null).
+     * the encoded body (a JSON body was serialized when the handler answered). Streaming responses
+     * cannot be stored (null).
      */
     static StoredResponse toStored(Response r) {
         if (r == null) {
             return null;
         }
-        byte[] bytes;
-        try {
-            bytes = ResponseBody.bytes(r.body);
-        } catch (IOException | RuntimeException e) {
-            return null; // the exchange reports the encoding failure when it writes
-        }
+        byte[] bytes = ResponseBody.bytes(r.body);
         if (bytes == null) {
             return null; // a stream
-        }
-        if (r.body instanceof ResponseBody.JsonValue) {
-            r.body = new ResponseBody.Bytes(bytes);
         }
         String type = r.contentType;
         if (type == null && r.body instanceof ResponseBody.Constant c) {

@@ -1,5 +1,6 @@
 package io.stellane.server;
 
+import com.fasterxml.jackson.databind.ObjectMapper;
 import io.netty.handler.codec.http.DefaultHttpHeadersFactory;
 import io.netty.handler.codec.http.DefaultHttpRequest;
 import io.netty.handler.codec.http.HttpHeaders;
@@ -49,7 +50,7 @@ final class Replays implements RecoveryManager.Replayer {
             done.whenComplete((v, e) -> recovery.release(key, jr.requestId()));
         }
         runtime.schedule(Task.of(() -> {
-            Request req = toRequest(jr);
+            Request req = toRequest(jr, dispatcher.json);
             Context cx = new Context(dispatcher, req, jr.requestId(), meta);
             Task<StoredResponse> t;
             try {
@@ -75,7 +76,7 @@ final class Replays implements RecoveryManager.Replayer {
             if (t == null) {
                 throw new NullPointerException("handler for " + cx.route() + " returned null instead of a Task");
             }
-            return t.map(RecoveryInterceptor::toStored);
+            return t.flatMap(this::stored);
         }
         Task<Object> chain = Task.completed(null);
         for (RecoverHook hook : hooks) {
@@ -92,10 +93,19 @@ final class Replays implements RecoveryManager.Replayer {
                 }
             });
         }
-        return chain.map(last -> {
-            Response r = last instanceof Response resp ? resp : cx.recoveryState.replayResponse;
-            return r == null ? null : RecoveryInterceptor.toStored(r);
-        });
+        return chain.flatMap(last -> stored(last instanceof Response resp ? resp : cx.recoveryState.replayResponse));
+    }
+
+    /** What is stored for the replay's answer: JSON serialized as live, so a value that cannot be fails the replay. */
+    private Task<StoredResponse> stored(Response r) {
+        if (r == null) {
+            return Task.completed(null);
+        }
+        try {
+            return Task.completed(RecoveryInterceptor.toStored(Json.encode(r, dispatcher.json)));
+        } catch (Exception e) {
+            return Task.failed(e);
+        }
     }
 
     /**
@@ -126,12 +136,12 @@ final class Replays implements RecoveryManager.Replayer {
     }
 
     /** The journaled request as its handler sees it live. */
-    static Request toRequest(JournaledRequest jr) {
+    static Request toRequest(JournaledRequest jr, ObjectMapper json) {
         HttpHeaders h = DefaultHttpHeadersFactory.headersFactory().withValidation(false).newHeaders();
         for (HttpHeader hh : jr.headers()) {
             h.add(hh.name(), hh.value());
         }
         return Request.of(new DefaultHttpRequest(HttpVersion.HTTP_1_1, HttpMethod.valueOf(jr.method()), jr.target(), h),
-                jr.body());
+                jr.body(), json);
     }
 }

@@ -1,6 +1,7 @@
 package io.stellane.server;
 
 import com.fasterxml.jackson.core.JacksonException;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import io.netty.handler.codec.http.HttpHeaders;
 import io.netty.handler.codec.http.HttpRequest;
 
@@ -22,43 +23,46 @@ public final class Request {
     private final String path;
     private final String query;
     private final byte[] body;
+    private final ObjectMapper json;
 
     /** The path of {@code OPTIONS *}; compared by identity. */
     static final String ASTERISK = "*";
 
-    private Request(HttpRequest head, String method, String path, String query, byte[] body) {
+    private Request(HttpRequest head, String method, String path, String query, byte[] body, ObjectMapper json) {
         this.head = head;
         this.method = method;
         this.path = path;
         this.query = query;
         this.body = body;
+        this.json = json;
     }
 
     /**
      * A request as read from the wire or from the journal, its target split here and nowhere else:
      * origin-form ({@code /a/b?q}), absolute-form ({@code http://host/a/b?q}, routed on its path; no
      * path is {@code /}), or {@code *} (path {@link #ASTERISK}). The target is valid (the connection
-     * checked it before; the journal kept one that was).
+     * checked it before; the journal kept one that was). {@code json} is the server's mapper, for
+     * {@link #json(Class)}.
      */
-    static Request of(HttpRequest head, byte[] body) {
+    static Request of(HttpRequest head, byte[] body, ObjectMapper json) {
         String uri = head.uri();
         String method = head.method().name();
         if (uri.charAt(0) == '/') {
             int q = uri.indexOf('?');
-            return q < 0 ? new Request(head, method, uri, "", body)
-                    : new Request(head, method, uri.substring(0, q), uri.substring(q + 1), body);
+            return q < 0 ? new Request(head, method, uri, "", body, json)
+                    : new Request(head, method, uri.substring(0, q), uri.substring(q + 1), body, json);
         }
         if (uri.equals(ASTERISK)) {
-            return new Request(head, method, ASTERISK, "", body);
+            return new Request(head, method, ASTERISK, "", body, json);
         }
         int authority = uri.indexOf("://") + 3;
         int slash = uri.indexOf('/', authority);
         int q = uri.indexOf('?', authority);
         if (slash < 0 || (q >= 0 && q < slash)) {
-            return new Request(head, method, "/", q < 0 ? "" : uri.substring(q + 1), body);
+            return new Request(head, method, "/", q < 0 ? "" : uri.substring(q + 1), body, json);
         }
-        return q < 0 ? new Request(head, method, uri.substring(slash), "", body)
-                : new Request(head, method, uri.substring(slash, q), uri.substring(q + 1), body);
+        return q < 0 ? new Request(head, method, uri.substring(slash), "", body, json)
+                : new Request(head, method, uri.substring(slash, q), uri.substring(q + 1), body, json);
     }
 
     /** The method as sent, e.g. {@code "GET"}. */
@@ -117,7 +121,9 @@ public final class Request {
     }
 
     /**
-     * The body parsed as JSON into {@code type} by the shared {@code ObjectMapper}.
+     * The body parsed as JSON into {@code type} by the server's {@code ObjectMapper}
+     * ({@link Server#jsonMapper()}: by default unknown properties are ignored and {@code java.time}
+     * values are read from ISO-8601 strings).
      *
      * @throws HttpException 400 when the body is empty or is not valid JSON for {@code type}
      */
@@ -126,7 +132,7 @@ public final class Request {
             throw new HttpException(400, "request body is empty; expected JSON");
         }
         try {
-            return Json.MAPPER.readValue(body, type);
+            return json.readValue(body, type);
         } catch (JacksonException e) {
             throw new HttpException(400, "malformed JSON body", e);
         } catch (IOException e) {

@@ -9,10 +9,13 @@ import java.util.Objects;
  * An HTTP response: a status, headers and a body, built with static factories and fluent setters:
  * {@code Response.json(user).status(201).header("Location", "/users/7")}.
  *
- * <p>Bodies are encoded when the response is written, straight into a pooled buffer: text as UTF-8,
- * {@link #json(Object)} by the server's shared Jackson {@code ObjectMapper}, {@link Body} constants
- * without copying. The server adds {@code Content-Length}, {@code Date}, {@code Server} and, when it
- * closes the connection, {@code Connection: close}.
+ * <p>Text is encoded as UTF-8 straight into a pooled buffer when the response is written; arrays and
+ * {@link Body} constants go out without a copy. A {@link #json(Object)} value is serialized by the
+ * server's {@code ObjectMapper} ({@code Server.jsonMapper()}) as soon as the handler's task completes
+ * with it, before anything else happens to the request: a value that cannot be serialized fails the
+ * handler, and later changes to the value do not reach the client. The server adds
+ * {@code Content-Length}, {@code Date}, {@code Server} and, when it closes the connection,
+ * {@code Connection: close}.
  *
  * <p>Threading: a response is built by one thread and handed to the server; it is not thread-safe.
  */
@@ -61,7 +64,11 @@ public final class Response {
         return new Response(200, TEXT_PLAIN, new ResponseBody.Text(Objects.requireNonNull(text, "text")));
     }
 
-    /** 200 with {@code value} serialized as JSON by the server's shared {@code ObjectMapper}. */
+    /**
+     * 200 with {@code value} as JSON ({@code application/json}), serialized by the server's
+     * {@code ObjectMapper} when the handler answers: {@code java.time} values as ISO-8601 strings by
+     * default. Do not change {@code value} from another thread until then.
+     */
     public static Response json(Object value) {
         return new Response(200, APPLICATION_JSON, new ResponseBody.JsonValue(value));
     }

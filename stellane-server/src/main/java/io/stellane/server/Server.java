@@ -1,5 +1,6 @@
 package io.stellane.server;
 
+import com.fasterxml.jackson.databind.ObjectMapper;
 import io.netty.util.concurrent.EventExecutor;
 import io.stellane.StellaneException;
 import io.stellane.backend.EventLoopBackend;
@@ -59,9 +60,22 @@ import java.util.function.Predicate;
  * those the store's config adds) unless a route opts in with {@link #journalSensitiveHeaders}. See
  * {@code docs/RECOVERY.md}.
  *
+ * <h2>JSON</h2>
+ * {@link Response#json} bodies and {@link Request#json} are written and read by the server's
+ * {@link #jsonMapper()}: by default one that ignores unknown properties and writes {@code java.time}
+ * values as ISO-8601 strings; {@link #jsonMapper(ObjectMapper)} replaces it. A JSON body is
+ * serialized as soon as its handler answers, so a value that cannot be serialized is that handler's
+ * failure: error mappers see it, and unmapped it is a logged 500.
+ *
+ * <h2>Errors</h2>
+ * A handler failure no error mapper answers is a 500 whose body carries only the request id; the
+ * failure is logged at ERROR (through SLF4J, the server's logger) with that id, the method and the
+ * path, at most once per 10 s per route and exception class with the count of the others. When
+ * SLF4J has no provider, the first {@code listen} in the process says so once on stderr.
+ *
  * <h2>Threading</h2>
- * Routes, filters, error mappers, recovery, recover hooks and sensitive-header opt-ins are
- * registered before the first {@link #listen}; registering afterwards throws. {@link #listen}, {@link #stop} and the accessors are thread-safe; {@code listen}
+ * Routes, filters, error mappers, the JSON mapper, recovery, recover hooks and sensitive-header
+ * opt-ins are registered before the first {@link #listen}; registering afterwards throws. {@link #listen}, {@link #stop} and the accessors are thread-safe; {@code listen}
  * and {@code stop} block briefly and must not be called on a worker.
  */
 public final class Server {
@@ -105,6 +119,8 @@ public final class Server {
     /** The same by the route's handler in the frozen tree, which is what a request brings along. */
     private volatile Map<Handler, String[]> journaledSensitiveByHandler = Map.of();
     private static final String[] NONE = {};
+    /** Null until asked for or set: a server given a mapper never builds the default one. */
+    private ObjectMapper jsonMapper;
 
     private record Route(String method, String pattern, Handler handler) {
     }
@@ -177,6 +193,39 @@ public final class Server {
         declared.add(method, path, handler); // validates and detects duplicates now
         routeList.add(new Route(method, path, handler));
         return this;
+    }
+
+    // ---------------------------------------------------------------- JSON
+
+    /**
+     * A new mapper configured as a server's default: unknown properties are ignored, and
+     * {@code java.time} values ({@code Instant}, {@code LocalDate}, {@code Duration}, ...) are written
+     * and read as ISO-8601 strings ({@code "2026-12-01T10:15:30Z"}), not numbers. Start from it to
+     * change one thing and keep the rest:
+     * {@code server.jsonMapper(Server.defaultJsonMapper().enable(SerializationFeature.INDENT_OUTPUT))}.
+     */
+    public static ObjectMapper defaultJsonMapper() {
+        return Json.defaultMapper();
+    }
+
+    /**
+     * Reads {@link Request#json} bodies and writes {@link Response#json} bodies with {@code mapper}
+     * instead of the {@linkplain #defaultJsonMapper() default}. The server uses it from several threads
+     * at once, as Jackson allows once a mapper is configured: do not reconfigure it afterwards. Call
+     * before {@link #listen}.
+     */
+    public synchronized Server jsonMapper(ObjectMapper mapper) {
+        checkNotListening("jsonMapper");
+        jsonMapper = Objects.requireNonNull(mapper, "mapper");
+        return this;
+    }
+
+    /** The mapper of this server's JSON bodies: the one given to {@link #jsonMapper(ObjectMapper)}, else the default. */
+    public synchronized ObjectMapper jsonMapper() {
+        if (jsonMapper == null) {
+            jsonMapper = Json.defaultMapper();
+        }
+        return jsonMapper;
     }
 
     // ---------------------------------------------------------------- filters and errors
@@ -397,6 +446,7 @@ public final class Server {
             }
             io.add(iob);
         }
+        NoLoggingWarning.sayOnce();
         freeze();
         openConfiguredRecovery();
         dispatcher();
@@ -662,7 +712,7 @@ public final class Server {
         Dispatcher d = dispatcher;
         if (d == null) {
             freeze();
-            d = dispatcher = new Dispatcher(this, routes, recovery);
+            d = dispatcher = new Dispatcher(this, routes, recovery, jsonMapper());
         }
         return d;
     }

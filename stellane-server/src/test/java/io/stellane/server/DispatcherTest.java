@@ -4,16 +4,24 @@ import io.netty.handler.codec.http.DefaultHttpHeadersFactory;
 import io.netty.handler.codec.http.DefaultHttpRequest;
 import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.HttpVersion;
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.PropertyNamingStrategies;
+import io.stellane.recovery.testing.StderrCapture;
 import io.stellane.task.Task;
 import io.stellane.task.Worker;
 import org.junit.jupiter.api.Test;
 
 import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.LocalDate;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 /**
  * Routing, filters and error mapping, with no socket and no runtime: requests go straight into the
@@ -64,9 +72,13 @@ class DispatcherTest {
     private final Recorder ex = new Recorder();
 
     private static Request request(String method, String target, String body) {
+        return request(method, target, body, Server.defaultJsonMapper());
+    }
+
+    private static Request request(String method, String target, String body, ObjectMapper json) {
         var headers = DefaultHttpHeadersFactory.headersFactory().newHeaders();
         return Request.of(new DefaultHttpRequest(HttpVersion.HTTP_1_1, HttpMethod.valueOf(method), target, headers),
-                body == null ? new byte[0] : body.getBytes(StandardCharsets.UTF_8));
+                body == null ? new byte[0] : body.getBytes(StandardCharsets.UTF_8), json);
     }
 
     private Response send(Server server, String method, String target) {
@@ -75,7 +87,7 @@ class DispatcherTest {
 
     private Response send(Server server, String method, String target, String body) {
         Dispatcher d = server.dispatcher();
-        d.dispatch(ex, new Context(d, ex, request(method, target, body), ex.responses.size() + 1));
+        d.dispatch(ex, new Context(d, ex, request(method, target, body, d.json), ex.responses.size() + 1));
         return ex.last();
     }
 
@@ -188,5 +200,131 @@ class DispatcherTest {
         assertThat(cx.param("id")).isEqualTo("42");
         assertThat(cx.requestId()).isEqualTo("boot-1");
         assertThat(d.route(new Context(d, request("GET", "/users/42", null), "boot-2", null))).isNull();
+    }
+
+    // ---------------------------------------------------------------- JSON
+
+    record Booking(String guest, Instant madeAt, LocalDate night, Duration stay) {
+    }
+
+    /** Jackson finds nothing to write in it: serializing one fails. */
+    static final class Opaque {
+    }
+
+    @Test
+    void javaTimeValuesRoundTripAsIsoStrings() {
+        Server s = new Server().post("/bookings", ctx -> {
+            Booking b = ctx.request().json(Booking.class);
+            return Task.completed(Response.json(new Booking(b.guest(), b.madeAt().plusSeconds(60), b.night().plusDays(1),
+                    b.stay().multipliedBy(2))));
+        });
+        Response r = send(s, "POST", "/bookings",
+                "{\"guest\":\"ann\",\"madeAt\":\"2026-12-01T10:15:30Z\",\"night\":\"2026-12-24\",\"stay\":\"PT12H\",\"extra\":1}");
+        assertThat(r.status()).isEqualTo(200);
+        assertThat(r.contentType()).isEqualTo("application/json");
+        assertThat(text(r)).isEqualTo(
+                "{\"guest\":\"ann\",\"madeAt\":\"2026-12-01T10:16:30Z\",\"night\":\"2026-12-25\",\"stay\":\"PT24H\"}");
+    }
+
+    @Test
+    void aJsonBodyIsSerializedWhenTheHandlerAnswersNotWhenItIsWritten() {
+        List<String> names = new ArrayList<>(List.of("ann"));
+        Server s = new Server().get("/names", ctx -> Task.completed(Response.json(names)));
+        Response r = send(s, "GET", "/names");
+        names.add("bob"); // a handler's later side effect on the value no longer reaches its answer
+        assertThat(r.body).isInstanceOf(ResponseBody.Bytes.class);
+        assertThat(text(r)).isEqualTo("[\"ann\"]");
+    }
+
+    @Test
+    void aValueThatCannotBeSerializedIsTheHandlersFailureAndItsMapperAnswersIt() {
+        Server mapped = new Server()
+                .onError(JsonProcessingException.class, (e, ctx) -> Response.error(502, "cannot write " + e.getClass().getSimpleName()))
+                .get("/opaque", ctx -> Task.completed(Response.json(new Opaque())));
+        Response r = send(mapped, "GET", "/opaque");
+        assertThat(r.status()).isEqualTo(502);
+        assertThat(text(r)).contains("InvalidDefinitionException");
+        assertThat(mapped.errorCount()).isZero();
+
+        Server unmapped = new Server().get("/opaque", ctx -> Task.completed(Response.json(new Opaque())));
+        Response generic = send(unmapped, "GET", "/opaque");
+        assertThat(generic.status()).isEqualTo(500);
+        assertThat(text(generic)).contains("Internal Server Error").doesNotContain("Opaque");
+        assertThat(unmapped.errorCount()).isEqualTo(1);
+    }
+
+    @Test
+    void anErrorMappersJsonIsSerializedTooAndFallsBackTo500WhenItCannotBe() {
+        Server s = new Server()
+                .onError(IllegalArgumentException.class, (e, ctx) -> Response.json(new Booking("x", Instant.EPOCH, null, null)).status(422))
+                .onError(IllegalStateException.class, (e, ctx) -> Response.json(new Opaque()).status(409))
+                .get("/iae", ctx -> { throw new IllegalArgumentException("bad"); })
+                .get("/ise", ctx -> { throw new IllegalStateException("worse"); });
+        Response iae = send(s, "GET", "/iae");
+        assertThat(iae.status()).isEqualTo(422);
+        assertThat(text(iae)).contains("\"madeAt\":\"1970-01-01T00:00:00Z\"");
+        assertThat(send(s, "GET", "/ise").status()).isEqualTo(500);
+        assertThat(s.errorCount()).isEqualTo(1);
+    }
+
+    @Test
+    void aServerReadsAndWritesWithTheMapperItWasGiven() {
+        ObjectMapper snake = Server.defaultJsonMapper().setPropertyNamingStrategy(PropertyNamingStrategies.SNAKE_CASE);
+        Server s = new Server().jsonMapper(snake).post("/bookings", ctx -> Task.completed(Response.json(ctx.request().json(Booking.class))));
+        assertThat(s.jsonMapper()).isSameAs(snake);
+        Response r = send(s, "POST", "/bookings", "{\"guest\":\"ann\",\"made_at\":\"2026-12-01T10:15:30Z\"}");
+        assertThat(text(r)).isEqualTo("{\"guest\":\"ann\",\"made_at\":\"2026-12-01T10:15:30Z\",\"night\":null,\"stay\":null}");
+        assertThatThrownBy(() -> s.jsonMapper(new ObjectMapper())).isInstanceOf(IllegalStateException.class)
+                .hasMessageContaining("jsonMapper() after listen()");
+    }
+
+    @Test
+    void eachServerHasAMapperOfItsOwn() {
+        assertThat(new Server().jsonMapper()).isNotSameAs(new Server().jsonMapper());
+        assertThat(Server.defaultJsonMapper()).isNotSameAs(Server.defaultJsonMapper());
+    }
+
+    // ---------------------------------------------------------------- errors are logged
+
+    @Test
+    void anUnmappedFailureIsLoggedWithTheRequestIdMethodAndPathOncePerIntervalPerRouteAndClass() {
+        Server s = new Server()
+                .get("/boom/{n}", ctx -> { throw new IllegalStateException("boom " + ctx.param("n")); })
+                .get("/other", ctx -> Task.failed(new IllegalStateException("other")))
+                .get("/npe", ctx -> Task.failed(new NullPointerException("npe")));
+        try (StderrCapture log = StderrCapture.start()) {
+            Response first = send(s, "GET", "/boom/1?secret=no");
+            String id = ex.contexts.getLast().requestId();
+            assertThat(text(first)).contains(id);
+            assertThat(log.records()).singleElement().asString()
+                    .contains("ERROR", "[req " + id + "]", "handler failed, answered 500: GET /boom/1 (route /boom/{n})")
+                    .doesNotContain("secret");
+            assertThat(log.lines()).anyMatch(l -> l.contains("IllegalStateException: boom 1"));
+
+            log.reset();
+            send(s, "GET", "/boom/2");
+            send(s, "GET", "/boom/3");
+            assertThat(log.records()).as("the same route and class again, within the interval").isEmpty();
+
+            send(s, "GET", "/other");
+            send(s, "GET", "/npe");
+            assertThat(log.records()).hasSize(2);
+            assertThat(log.records().get(0)).contains("GET /other");
+            assertThat(log.records().get(1)).contains("GET /npe");
+        }
+        assertThat(s.errorCount()).isEqualTo(5);
+    }
+
+    @Test
+    void aMappedFailureIsNotLoggedAsAnError() {
+        Server s = new Server()
+                .onError(IllegalStateException.class, (e, ctx) -> Response.error(409, "conflict"))
+                .get("/conflict", ctx -> { throw new IllegalStateException("expected"); })
+                .get("/bad", ctx -> { throw new HttpException(400, "bad"); });
+        try (StderrCapture log = StderrCapture.start()) {
+            assertThat(send(s, "GET", "/conflict").status()).isEqualTo(409);
+            assertThat(send(s, "GET", "/bad").status()).isEqualTo(400);
+            assertThat(log.records()).isEmpty();
+        }
     }
 }

@@ -98,7 +98,7 @@ class ServerLifecycleTest {
         assertThat(seen.subList(Server.TIMING_SAMPLE, seen.size())).containsExactly("GET unmatched 404 timed", "POST /boom 500");
         assertThat(opened.get()).isPositive();
         server.stop(Duration.ofSeconds(5));
-        io.stellane.testing.RuntimeFixture.eventually("connections closed", () -> closed.get() == opened.get());
+        io.stellane.runtime.testing.RuntimeFixture.eventually("connections closed", () -> closed.get() == opened.get());
     }
 
     @Test

@@ -12,54 +12,17 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-/** The server's behaviour over real sockets; subclassed per backend. */
+/**
+ * The server's behaviour over real sockets, at the protocol's level (raw requests, pipelining,
+ * timeouts, limits, draining); subclassed per backend. Its public API (routes, errors, JSON,
+ * filters) is tested through the test kit, in stellane-testing's {@code ServerApiSuite}.
+ */
 abstract class ServerSuite extends ServerTestBase {
-
-    record User(int id, String name) {
-    }
-
-    @Test
-    void routesWithPathAndQueryParameters() throws Exception {
-        int port = start(s -> s.get("/users/{id}/posts/{post}", ctx -> Task.completed(Response.text(
-                ctx.paramInt("id") * 2 + ":" + ctx.param("post") + ":" + ctx.query("sort").orElse("none")
-                        + ":" + ctx.query("limit", int.class, 10)))));
-
-        HttpResponse<String> r = get(port, "/users/21/posts/hello%20world?sort=asc&limit=5");
-        assertThat(r.statusCode()).isEqualTo(200);
-        assertThat(r.body()).isEqualTo("42:hello world:asc:5");
-        assertThat(get(port, "/users/1/posts/x").body()).isEqualTo("2:x:none:10");
-    }
-
-    @Test
-    void badTypedParameterIs400NotA500() throws Exception {
-        int port = start(s -> s.get("/users/{id}", ctx -> Task.completed(Response.text("id " + ctx.param("id", int.class))))
-                .get("/q", ctx -> Task.completed(Response.text("n " + ctx.query("n", long.class, 0L)))));
-
-        HttpResponse<String> r = get(port, "/users/abc");
-        assertThat(r.statusCode()).isEqualTo(400);
-        assertThat(r.body()).contains("path parameter 'id'");
-        assertThat(get(port, "/q?n=x").statusCode()).isEqualTo(400);
-        assertThat(get(port, "/users/7").body()).isEqualTo("id 7");
-        assertThat(lastServer().errorCount()).isZero();
-    }
-
-    @Test
-    void unknownPathIs404AndWrongMethodIs405WithAllow() throws Exception {
-        int port = start(s -> s.get("/items", ctx -> Task.completed(Response.text("list")))
-                .post("/items", ctx -> Task.completed(Response.of(201))));
-
-        assertThat(get(port, "/nothing").statusCode()).isEqualTo(404);
-        HttpResponse<String> r = send(port, "DELETE", "/items", null, null);
-        assertThat(r.statusCode()).isEqualTo(405);
-        assertThat(r.headers().firstValue("allow")).hasValue("GET, HEAD, POST, OPTIONS");
-        assertThat(send(port, "POST", "/items", "x", "text/plain").statusCode()).isEqualTo(201);
-    }
 
     @Test
     void headIsServedFromGetWithoutBodyAndOptionsAnswersAllow() throws Exception {
@@ -223,130 +186,6 @@ abstract class ServerSuite extends ServerTestBase {
     }
 
     @Test
-    void handlerExceptionIsA500WithAGenericBodyAndTheServerKeepsServing() throws Exception {
-        int port = start(s -> s.get("/boom", ctx -> {
-            throw new IllegalStateException("secret database password");
-        }).get("/async-boom", ctx -> Task.sleep(Duration.ofMillis(5)).map(v -> {
-            throw new IllegalStateException("secret token");
-        })).get("/ok", ctx -> Task.completed(Response.text("ok"))));
-
-        for (String path : List.of("/boom", "/async-boom")) {
-            HttpResponse<String> r = get(port, path);
-            assertThat(r.statusCode()).isEqualTo(500);
-            assertThat(r.headers().firstValue("content-type")).hasValue("application/json");
-            assertThat(r.body()).contains("Internal Server Error").contains("requestId").doesNotContain("secret");
-        }
-        assertThat(get(port, "/ok").body()).isEqualTo("ok");
-        assertThat(lastServer().errorCount()).isEqualTo(2);
-    }
-
-    @Test
-    void blockingHandlersRunOnVirtualThreadsAndAsyncOnesOnTheWorker() throws Exception {
-        CompletableFuture<Thread> blocking = new CompletableFuture<>();
-        CompletableFuture<Worker> async = new CompletableFuture<>();
-        int port = start(s -> s.getBlocking("/blocking", ctx -> {
-            blocking.complete(Thread.currentThread());
-            return Response.text("virtual=" + Thread.currentThread().isVirtual());
-        }).get("/async", ctx -> {
-            async.complete(Worker.current());
-            return Task.completed(Response.text("async"));
-        }).get("/explicit", Handler.blocking(ctx -> Response.text("virtual=" + Thread.currentThread().isVirtual()))));
-
-        assertThat(get(port, "/blocking").body()).isEqualTo("virtual=true");
-        assertThat(get(port, "/explicit").body()).isEqualTo("virtual=true");
-        assertThat(blocking.get(5, TimeUnit.SECONDS).isVirtual()).isTrue();
-        assertThat(get(port, "/async").body()).isEqualTo("async");
-        assertThat(async.get(5, TimeUnit.SECONDS)).as("async handler ran on a worker").isNotNull();
-    }
-
-    @Test
-    void filtersRunInOrderAndCanShortCircuit() throws Exception {
-        List<String> trace = new CopyOnWriteArrayList<>();
-        int port = start(s -> s
-                .filter((ctx, next) -> {
-                    trace.add("outer-before");
-                    return next.handle(ctx).map(r -> {
-                        trace.add("outer-after");
-                        return r.header("X-Outer", "1");
-                    });
-                })
-                .filter(Filter.before(ctx -> ctx.request().header("X-Deny") != null ? Response.of(403) : null))
-                .filter((ctx, next) -> {
-                    trace.add("inner-before");
-                    ctx.attribute("user", "ann");
-                    return next.handle(ctx);
-                })
-                .get("/hello", ctx -> {
-                    trace.add("handler");
-                    return Task.completed(Response.text("hello " + ctx.attribute("user")));
-                }));
-
-        HttpResponse<String> r = get(port, "/hello");
-        assertThat(r.body()).isEqualTo("hello ann");
-        assertThat(r.headers().firstValue("x-outer")).hasValue("1");
-        assertThat(trace).containsExactly("outer-before", "inner-before", "handler", "outer-after");
-
-        trace.clear();
-        HttpResponse<String> denied = CLIENT.send(java.net.http.HttpRequest.newBuilder(
-                URI.create("http://127.0.0.1:" + port + "/hello")).header("X-Deny", "1").build(), HttpResponse.BodyHandlers.ofString());
-        assertThat(denied.statusCode()).isEqualTo(403);
-        assertThat(trace).containsExactly("outer-before", "outer-after");
-    }
-
-    static final class NotFoundException extends RuntimeException {
-        NotFoundException(String message) {
-            super(message);
-        }
-    }
-
-    @Test
-    void errorMapperTurnsExceptionsIntoResponses() throws Exception {
-        int port = start(s -> s
-                .onError(NotFoundException.class, (e, ctx) -> Response.error(404, "no such user"))
-                .onError(RuntimeException.class, (e, ctx) -> Response.error(503, "try later"))
-                .get("/users/{id}", ctx -> {
-                    throw new NotFoundException("user " + ctx.param("id"));
-                })
-                .get("/other", ctx -> Task.failed(new IllegalStateException("x"))));
-
-        HttpResponse<String> r = get(port, "/users/9");
-        assertThat(r.statusCode()).isEqualTo(404);
-        assertThat(r.body()).contains("no such user");
-        assertThat(get(port, "/other").statusCode()).isEqualTo(503);
-        assertThat(lastServer().errorCount()).isZero();
-    }
-
-    @Test
-    void jsonBodiesRoundTripAndMalformedJsonIs400() throws Exception {
-        int port = start(s -> s.post("/users", ctx -> {
-            User u = ctx.request().json(User.class);
-            return Task.completed(Response.created(new User(u.id() + 1, u.name().toUpperCase())));
-        }));
-
-        HttpResponse<String> ok = send(port, "POST", "/users", "{\"id\":1,\"name\":\"ann\"}", "application/json");
-        assertThat(ok.statusCode()).isEqualTo(201);
-        assertThat(ok.body()).isEqualTo("{\"id\":2,\"name\":\"ANN\"}");
-        HttpResponse<String> bad = send(port, "POST", "/users", "{\"id\":", "application/json");
-        assertThat(bad.statusCode()).isEqualTo(400);
-        assertThat(bad.body()).contains("malformed JSON");
-        assertThat(lastServer().errorCount()).isZero();
-    }
-
-    @Test
-    void eachRequestHasItsOwnIdAndLogger() throws Exception {
-        List<String> ids = new CopyOnWriteArrayList<>();
-        int port = start(s -> s.get("/id", ctx -> {
-            ctx.logger().info("handling {}", ctx.request().path());
-            ids.add(ctx.requestId());
-            return Task.completed(Response.text(ctx.requestId()));
-        }));
-        String a = get(port, "/id").body();
-        String b = get(port, "/id").body();
-        assertThat(a).isNotBlank().isNotEqualTo(b);
-        assertThat(ids).containsExactly(a, b);
-    }
-
-    @Test
     void headerReadTimeoutAppliesToKeepAliveConnectionsToo() throws IOException {
         int port = start(ServerConfig.builder().headerReadTimeout(Duration.ofMillis(200)).build(),
                 s -> s.get("/ok", ctx -> Task.completed(Response.text("ok"))));
@@ -437,15 +276,6 @@ abstract class ServerSuite extends ServerTestBase {
         assertThat(r.headers().firstValue("connection")).hasValue("close");
         stopping.get(5, TimeUnit.SECONDS);
         assertThat(server.openConnections()).isZero();
-    }
-
-    @Test
-    void severalServersShareOneRuntime() throws Exception {
-        int a = start(s -> s.get("/who", ctx -> Task.completed(Response.text("a"))));
-        int b = start(s -> s.get("/who", ctx -> Task.completed(Response.text("b"))));
-        assertThat(a).isNotEqualTo(b);
-        assertThat(get(a, "/who").body()).isEqualTo("a");
-        assertThat(get(b, "/who").body()).isEqualTo("b");
     }
 
     @Test

@@ -23,9 +23,9 @@ import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.CountDownLatch;
 
-import static io.stellane.testing.RuntimeFixture.await;
-import static io.stellane.testing.RuntimeFixture.eventually;
-import static io.stellane.testing.RuntimeFixture.spin;
+import static io.stellane.runtime.testing.RuntimeFixture.await;
+import static io.stellane.runtime.testing.RuntimeFixture.eventually;
+import static io.stellane.runtime.testing.RuntimeFixture.spin;
 import static org.assertj.core.api.Assertions.assertThat;
 
 class StellaneTracingTest {

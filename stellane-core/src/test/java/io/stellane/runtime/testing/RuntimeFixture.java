@@ -1,4 +1,4 @@
-package io.stellane.testing;
+package io.stellane.runtime.testing;
 
 import io.stellane.config.RuntimeConfig;
 import io.stellane.runtime.Runtime;
