@@ -7,6 +7,8 @@ import io.stellane.config.RuntimeConfig;
 import io.stellane.examples.users.DatabaseConfig;
 import io.stellane.server.ServerConfig;
 
+import java.net.InetAddress;
+import java.net.UnknownHostException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Iterator;
@@ -14,6 +16,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
+import java.util.regex.Pattern;
 
 /**
  * Everything {@code ./stellane serve} needs, resolved from (lowest to highest precedence) the defaults,
@@ -51,7 +54,11 @@ public record AppConfig(RuntimeConfig runtime, String host, int port, ServerConf
     private static final Set<String> SERVER_KEYS = new java.util.LinkedHashSet<>(List.of("host", "port"));
     private static final Set<String> MANAGEMENT_KEYS = Set.of("host", "port", "serve_on_public_port");
     private static final String PORT_ALLOWED = "an integer from 0 to 65535";
-    private static final String HOST_ALLOWED = "a host name or IP address string, e.g. \"0.0.0.0\"";
+    private static final String HOST_ALLOWED = "an IP address (e.g. 0.0.0.0, 127.0.0.1, ::1) or a host name that"
+            + " resolves (e.g. localhost)";
+    /** RFC 1123 labels; underscores too, which resolvers accept in practice. */
+    private static final Pattern HOST_NAME =
+            Pattern.compile("(?=.{1,253}$)[A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?(\\.[A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?)*\\.?");
 
     public AppConfig {
         Objects.requireNonNull(runtime, "runtime");
@@ -112,6 +119,7 @@ public record AppConfig(RuntimeConfig runtime, String host, int port, ServerConf
                                        its files 0600 (default ./data)
               -h, --help               this text
 
+            Every option takes its value either as the next argument or after '=' (--port=9000).
             STELLANE_RUNTIME_* environment variables override the [runtime] table (e.g.
             STELLANE_RUNTIME_WORKER_THREADS=4); flags override both.
             """;
@@ -130,16 +138,28 @@ public record AppConfig(RuntimeConfig runtime, String host, int port, ServerConf
             boolean help = false;
             for (int i = 0; i < args.size(); i++) {
                 String a = args.get(i);
-                String v = i + 1 < args.size() ? args.get(i + 1) : null;
+                String inline = null; // --option=value
+                int eq = a.indexOf('=');
+                if (a.startsWith("--") && eq > 2) {
+                    inline = a.substring(eq + 1);
+                    a = a.substring(0, eq);
+                }
+                String v = inline != null ? inline : i + 1 < args.size() ? args.get(i + 1) : null;
+                int next = inline != null ? 0 : 1;
                 switch (a) {
-                    case "--config" -> { config = Path.of(value(a, v)); i++; }
-                    case "--port" -> { port = parsePort(a, value(a, v)); i++; }
-                    case "--host" -> { host = nonBlank(a, value(a, v)); i++; }
-                    case "--management-port" -> { managementPort = parsePort(a, value(a, v)); i++; }
-                    case "--management-host" -> { managementHost = nonBlank(a, value(a, v)); i++; }
-                    case "--backend" -> { backend = nonBlank(a, value(a, v)); i++; }
-                    case "--data-dir" -> { dataDir = Path.of(nonBlank(a, value(a, v))); i++; }
-                    case "-h", "--help" -> help = true;
+                    case "--config" -> { config = Path.of(value(a, v)); i += next; }
+                    case "--port" -> { port = parsePort(a, value(a, v)); i += next; }
+                    case "--host" -> { host = checkHost(a, nonBlank(a, value(a, v))); i += next; }
+                    case "--management-port" -> { managementPort = parsePort(a, value(a, v)); i += next; }
+                    case "--management-host" -> { managementHost = checkHost(a, nonBlank(a, value(a, v))); i += next; }
+                    case "--backend" -> { backend = nonBlank(a, value(a, v)); i += next; }
+                    case "--data-dir" -> { dataDir = Path.of(nonBlank(a, value(a, v))); i += next; }
+                    case "-h", "--help" -> {
+                        if (inline != null) {
+                            throw new ConfigException(a, inline, "no value; --help takes none");
+                        }
+                        help = true;
+                    }
                     default -> throw new ConfigException(a, "unknown option; the options are --config, --port, --host,"
                             + " --management-port, --management-host, --backend, --data-dir, --help");
                 }
@@ -288,7 +308,32 @@ public record AppConfig(RuntimeConfig runtime, String host, int port, ServerConf
         if (!h.isTextual() || h.textValue().isBlank()) {
             throw new ConfigException(name + ".host", shown(h), HOST_ALLOWED);
         }
-        return h.textValue();
+        return checkHost(name + ".host", h.textValue());
+    }
+
+    /**
+     * {@code host} when a listener can bind it: an IP address, or a host name that resolves (looked up
+     * here, so that a typo is reported as the option it came from rather than as a failed bind).
+     *
+     * @throws ConfigException naming {@code key}, the host and what is allowed
+     */
+    static String checkHost(String key, String host) {
+        try {
+            InetAddress.ofLiteral(host);
+            return host;
+        } catch (IllegalArgumentException notALiteral) {
+            // a name, a scoped IPv6 address, or a malformed address such as 999.1.1.1
+        }
+        boolean ipv6 = host.indexOf(':') >= 0; // resolved without a lookup
+        if (!ipv6 && (host.matches("[0-9.]+") || !HOST_NAME.matcher(host).matches())) {
+            throw new ConfigException(key, host, HOST_ALLOWED);
+        }
+        try {
+            InetAddress.getByName(host);
+            return host;
+        } catch (UnknownHostException e) {
+            throw new ConfigException(key, host, HOST_ALLOWED + (ipv6 ? "" : "; this name does not resolve"));
+        }
     }
 
     private static int port(JsonNode table, String name, int fallback) {

@@ -7,10 +7,14 @@ import org.slf4j.LoggerFactory;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.nio.file.AccessDeniedException;
 import java.nio.file.DirectoryStream;
 import java.nio.file.FileAlreadyExistsException;
+import java.nio.file.FileSystemException;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.NotDirectoryException;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermission;
 import java.nio.file.attribute.PosixFilePermissions;
@@ -44,8 +48,10 @@ final class DataDir {
      * Creates {@code dir} (and missing parents) {@code 0700}, or narrows an existing one to {@code 0700}
      * with one warning naming it and its old mode; then narrows the database's files in it to {@code 0600}.
      *
-     * @throws ConfigException when {@code dir} is a file, or a shared directory (sticky bit, like /tmp)
-     *                         that must not be closed to its other users
+     * @throws ConfigException     when {@code dir} is a file, or a shared directory (sticky bit, like /tmp)
+     *                             that must not be closed to its other users
+     * @throws UncheckedIOException when {@code dir} cannot be created or narrowed, naming it, the path the
+     *                             system refused and why (e.g. permission denied)
      */
     static void prepare(Path dir) {
         try {
@@ -56,8 +62,22 @@ final class DataDir {
             }
             narrowDatabaseFiles(dir);
         } catch (IOException e) {
-            throw new UncheckedIOException("cannot prepare the data directory " + dir + ": " + e.getMessage(), e);
+            throw new UncheckedIOException("cannot prepare the data directory " + dir + " (--data-dir): " + describe(e), e);
         }
+    }
+
+    /** The path and the reason: for most file system errors, Java's message is the path alone. */
+    static String describe(IOException e) {
+        if (!(e instanceof FileSystemException f) || f.getFile() == null) {
+            return e.getMessage() != null ? e.getMessage() : e.toString();
+        }
+        String why = f.getReason() != null ? f.getReason()
+                : f instanceof AccessDeniedException ? "permission denied"
+                : f instanceof NoSuchFileException ? "no such file or directory"
+                : f instanceof NotDirectoryException ? "not a directory"
+                : f instanceof FileAlreadyExistsException ? "exists and is not a directory"
+                : f.getClass().getSimpleName();
+        return f.getFile() + (f.getOtherFile() != null ? " -> " + f.getOtherFile() : "") + ": " + why;
     }
 
     private static void create(Path dir) throws IOException {

@@ -249,6 +249,92 @@ class AppConfigTest {
     }
 
     @Test
+    void everyOptionTakesItsValueAfterAnEqualsSignToo() throws Exception {
+        Path f = write(FILE);
+        AppConfig c = AppConfig.resolve(args("--config=" + f, "--port=0", "--host=::1", "--management-port=9999",
+                "--management-host", "127.0.0.1", "--backend=nio", "--data-dir=" + tmp.resolve("x")), Map.of());
+        assertThat(c.configFile()).isEqualTo(f);
+        assertThat(c.port()).isZero();
+        assertThat(c.host()).isEqualTo("::1");
+        assertThat(c.management()).isEqualTo(new AppConfig.Management("127.0.0.1", 9999, true));
+        assertThat(c.runtime().backendType()).isEqualTo("nio");
+        assertThat(c.dataDir()).isEqualTo(tmp.resolve("x"));
+        assertThat(AppConfig.resolve(args("--data-dir=" + tmp.resolve("a=b")), Map.of()).dataDir())
+                .as("only the first '=' separates").isEqualTo(tmp.resolve("a=b"));
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @CsvSource(delimiter = '|', textBlock = """
+            --port=          | --port = "": an integer from 0 to 65535
+            --port=80x       | --port = "80x": an integer from 0 to 65535
+            --help=yes       | --help = "yes": no value; --help takes none
+            --data-dir=      | --data-dir = "": a non-empty value
+            --bogus=1        | --bogus: unknown option
+            """)
+    void aBadOptionWithAnEqualsSignExits2NamingIt(String arg, String message) {
+        Outcome o = run(arg);
+        assertThat(o.code()).isEqualTo(2);
+        assertThat(o.err()).startsWith("stellane: invalid config " + message);
+        assertThat(o.err().strip().lines()).hasSize(1);
+    }
+
+    @ParameterizedTest(name = "{0} {1}")
+    @CsvSource(delimiter = '|', textBlock = """
+            --host            | 999.1.1.1
+            --host            | 1.2.3.4.5
+            --host            | 127.0.0.1:8080
+            --host            | ::zz
+            --host            | no such host
+            --host            | -bad-.example
+            --host            | no-such-host.invalid
+            --management-host | 256.0.0.1
+            --management-host | no-such-host.invalid
+            """)
+    void aHostThatCannotBeBoundExits2NamingTheOptionTheValueAndWhatIsAllowed(String option, String host) {
+        for (Outcome o : List.of(run(option, host, "--data-dir", tmp.resolve("d").toString()),
+                run(option + "=" + host, "--data-dir", tmp.resolve("d").toString()))) {
+            assertThat(o.code()).as(o.err()).isEqualTo(2);
+            assertThat(o.err()).startsWith("stellane: invalid config " + option + " = \"" + host + "\": an IP address"
+                    + " (e.g. 0.0.0.0, 127.0.0.1, ::1) or a host name that resolves (e.g. localhost)");
+            assertThat(o.err().strip().lines()).hasSize(1);
+            assertThat(o.err()).doesNotContain("null", "Exception");
+        }
+        assertThat(tmp.resolve("d")).as("nothing is started for a bad host").doesNotExist();
+        assertThat(Runtime.isRunning()).isFalse();
+    }
+
+    @Test
+    void aHostNameThatDoesNotResolveSaysSo() {
+        assertThat(run("--host", "no-such-host.invalid").err()).endsWith("; this name does not resolve\n");
+        assertThat(run("--host", "999.1.1.1").err()).doesNotContain("resolve\n");
+    }
+
+    @Test
+    void aBadHostInTheFileIsNamedByItsKey() throws Exception {
+        assertThat(run("--config", write("[server]\nhost = \"999.1.1.1\"\n").toString()).err())
+                .startsWith("stellane: invalid config server.host = \"999.1.1.1\": an IP address");
+        assertThat(run("--config", write("[management]\nhost = \"10.0.0.300\"\n").toString()).err())
+                .startsWith("stellane: invalid config management.host = \"10.0.0.300\": an IP address");
+    }
+
+    @ParameterizedTest
+    @CsvSource({"0.0.0.0", "127.0.0.1", "::", "::1", "[::1]", "localhost"})
+    void addressesAndNamesThatResolveAreTakenAsGiven(String host) {
+        assertThat(AppConfig.checkHost("--host", host)).isEqualTo(host);
+    }
+
+    @Test
+    void aDataDirThatCannotBeCreatedExits1WithOneLineNamingItAndWhy() throws Exception {
+        Path file = Files.createFile(tmp.resolve("plain"));
+        Path dir = file.resolve("data");
+        Outcome o = run("--data-dir", dir.toString(), "--host", "127.0.0.1", "--port", "0", "--management-port", "0");
+        assertThat(o.code()).isEqualTo(1);
+        assertThat(o.err()).isEqualTo("stellane: cannot start: cannot prepare the data directory " + dir
+                + " (--data-dir): " + file + ": exists and is not a directory\n");
+        assertThat(Runtime.isRunning()).isFalse();
+    }
+
+    @Test
     void anUnknownBackendExits2WithOneLine() throws Exception {
         Path f = write("[runtime.recovery]\nenabled = false\n");
         Outcome o = run("--config", f.toString(), "--backend", "warp_drive", "--port", "0", "--host", "127.0.0.1",

@@ -4,7 +4,12 @@ import io.stellane.config.ConfigException;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.AccessDeniedException;
+import java.nio.file.FileSystemException;
 import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 
@@ -76,5 +81,32 @@ class DataDirTest {
         Path file = Files.createFile(tmp.resolve("plain"));
         assertThatThrownBy(() -> DataDir.prepare(file)).isInstanceOf(ConfigException.class)
                 .hasMessageContaining("--data-dir");
+    }
+
+    @Test
+    void aDirectoryThatCannotBeCreatedIsNamedWithThePathRefusedAndWhy() throws Exception {
+        Path file = Files.createFile(tmp.resolve("plain"));
+        Path dir = file.resolve("data");
+        assertThatThrownBy(() -> DataDir.prepare(dir)).isInstanceOf(UncheckedIOException.class)
+                .hasMessage("cannot prepare the data directory " + dir + " (--data-dir): " + file
+                        + ": exists and is not a directory");
+    }
+
+    @Test
+    void aDirectoryTheSystemDoesNotLetUsCreateSaysWhy() {
+        // sysfs refuses new directories to root as well: EPERM, EACCES, or EROFS where it is mounted read-only
+        Path dir = Path.of("/sys/stellane-data-dir-test/data");
+        assertThatThrownBy(() -> DataDir.prepare(dir)).isInstanceOf(UncheckedIOException.class)
+                .hasMessageStartingWith("cannot prepare the data directory " + dir + " (--data-dir): /sys/stellane-data-dir-test: ")
+                .hasMessageMatching(".*: (Operation not permitted|permission denied|Read-only file system)$");
+    }
+
+    @Test
+    void fileSystemErrorsAreDescribedByPathAndReasonNotByPathAlone() {
+        assertThat(DataDir.describe(new AccessDeniedException("/srv/data"))).isEqualTo("/srv/data: permission denied");
+        assertThat(DataDir.describe(new NoSuchFileException("/srv/data"))).isEqualTo("/srv/data: no such file or directory");
+        assertThat(DataDir.describe(new FileSystemException("/srv/data", null, "Read-only file system")))
+                .isEqualTo("/srv/data: Read-only file system");
+        assertThat(DataDir.describe(new IOException("disk on fire"))).isEqualTo("disk on fire");
     }
 }

@@ -4,7 +4,7 @@ import io.stellane.recovery.StoredResponse;
 import java.util.Map;
 
 /**
- * How the journal encodes and seals the values of its records ({@link JournalStorage.Kind}); for
+ * How the journal encodes and seals the values of its records ({@link io.stellane.recovery.spi.JournalStorage.Kind}); for
  * the journal, and for a storage that converts records of an earlier format of its own. A sealed
  * value is {@link RecordCipher}'s, with the value's context below and the record's key as
  * associated data.
