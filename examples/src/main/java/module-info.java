@@ -1,5 +1,6 @@
 /** The example users service that {@code ./stellane serve} runs, and the TechEmpower app of the HTTP benchmark. */
 module io.stellane.examples {
+    requires io.stellane.app;
     requires io.stellane.dashboard;
     requires io.stellane.metrics;
     requires io.stellane.recovery;

@@ -24,7 +24,7 @@ module io.stellane.core {
     exports io.stellane.stats;
     exports io.stellane.task;
     exports io.stellane.logging to io.stellane.recovery, io.stellane.recovery.rocksdb, io.stellane.server,
-            io.stellane.metrics, io.stellane.dashboard, io.stellane.examples;
+            io.stellane.metrics, io.stellane.dashboard, io.stellane.app, io.stellane.examples;
 
     uses io.stellane.backend.spi.BackendProvider;
     uses io.stellane.scheduler.spi.TaskSchedulerProvider;

@@ -1,13 +1,9 @@
-/**
- * The live page of a service and its runtime, served by a server and fed by the metrics binding; and
- * {@code io.stellane.app}, a service's lifecycle (start, management listener, health, graceful stop).
- */
+/** The live page of a service and its runtime, served by a server and fed by the metrics binding. */
 module io.stellane.dashboard {
     requires transitive io.stellane.metrics;
     requires transitive io.stellane.server;
     requires java.management; // heap and collector beans
 
-    exports io.stellane.app;
     exports io.stellane.dashboard;
     opens io.stellane.dashboard to com.fasterxml.jackson.databind; // the page's JSON records
 }
