@@ -45,9 +45,10 @@ final class Segment {
      * (ext4 allocates large folios), and a force write-protects whole folios: with 1 MiB writes the
      * interval force, an interval behind the writer, write-protected pages the worker had yet to
      * write, and each cost the worker a page fault, one that can wait for the filesystem's journal
-     * commit. With 16 KiB folios a force reaches only what was written.
+     * commit. With 64 KiB folios a force reaches only what was written, unless fewer than 64 KiB were
+     * written in an interval, where a fault more per interval costs nothing that matters.
      */
-    private static final ByteBuffer ZEROS = ByteBuffer.allocateDirect(16 << 10).asReadOnlyBuffer();
+    private static final ByteBuffer ZEROS = ByteBuffer.allocateDirect(64 << 10).asReadOnlyBuffer();
     private static final VarHandle INT_VIEW = MethodHandles.byteBufferViewVarHandle(int[].class, ByteOrder.BIG_ENDIAN);
 
     final Path path;
