@@ -165,4 +165,24 @@ class LauncherTest {
                 "stellane: io.stellane.FailsTest failed; what it printed: "
                         + "stellane-core/target/surefire-reports/io.stellane.FailsTest-output.txt");
     }
+
+    @Test
+    void theWholeSuiteEndsWithTheConsumerCheckAndAPartOfItDoesNot() throws Exception {
+        Path root = checkout("exit 0\n");
+        Path ran = root.resolve("consumer-check-ran");
+        executable(root.resolve("scripts/consumer-check.sh"), "#!/usr/bin/env bash\ntouch '" + ran + "'\n");
+
+        assertThat(launch(root, "test", "-pl", "stellane-core").code()).isZero();
+        assertThat(ran).as("a part of the suite").doesNotExist();
+
+        assertThat(launch(root, "test").code()).isZero();
+        assertThat(ran).as("the whole suite").exists();
+    }
+
+    @Test
+    void aFailingConsumerCheckFailsTheTestCommand() throws Exception {
+        Path root = checkout("exit 0\n");
+        executable(root.resolve("scripts/consumer-check.sh"), "#!/usr/bin/env bash\nexit 3\n");
+        assertThat(launch(root, "test").code()).isEqualTo(3);
+    }
 }
