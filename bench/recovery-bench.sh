@@ -82,7 +82,13 @@ stop_server() {
   SERVER_PID=""
 }
 
-# run_wrk SECONDS: prints requests/sec
+# the server's CPU time so far (utime + stime, all its threads), in clock ticks
+cpu_ticks() {
+  awk '{print $14 + $15}' "/proc/$SERVER_PID/stat"
+}
+HZ="$(getconf CLK_TCK)"
+
+# run_wrk SECONDS: prints "requests/sec requests"
 run_wrk() {
   local out
   out="$(taskset -c 0 wrk -t1 -c"$CONNECTIONS" -d"$1"s -s "$ROOT/bench/post.lua" "http://127.0.0.1:$PORT/effects")"
@@ -91,10 +97,10 @@ run_wrk() {
     echo "$out" >&2
     exit 1
   fi
-  awk '/^Requests\/sec:/ {print $2}' <<<"$out"
+  awk '/^Requests\/sec:/ {rps = $2} / requests in / {n = $1} END {print rps, n}' <<<"$out"
 }
 
-declare -A RESULTS
+declare -A RESULTS CPU
 for round in $(seq 1 "$ROUNDS"); do
   order="$MODES"
   if (( round % 2 == 0 )); then
@@ -109,15 +115,21 @@ for round in $(seq 1 "$ROUNDS"); do
     # with one CPU that recompilation would otherwise land in the measured run.
     run_wrk "$WARMUP" >/dev/null
     run_wrk "$WARMUP" >/dev/null
-    rps="$(run_wrk "$DURATION")"
+    t0="$(cpu_ticks)"
+    read -r rps n <<<"$(run_wrk "$DURATION")"
+    t1="$(cpu_ticks)"
     stop_server
+    # CPU per request moves less than req/s with the VM's speed: the server, pinned to one CPU and
+    # saturated, serves at the inverse of it
+    us="$(awk -v t="$((t1 - t0))" -v hz="$HZ" -v n="$n" 'BEGIN {printf "%.2f", t / hz * 1e6 / n}')"
     RESULTS[$mode]="${RESULTS[$mode]:-} $rps"
-    printf 'round %d  %-8s %12.0f req/s\n' "$round" "$mode" "$rps"
+    CPU[$mode]="${CPU[$mode]:-} $us"
+    printf 'round %d  %-14s %12.0f req/s  %8s us CPU/request\n' "$round" "$mode" "$rps" "$us"
   done
 done
 
 echo
-echo "mode       mean req/s   ratio to off   rounds   (sync $SYNC, ${BODY_BYTES:-1024}-byte bodies, $CONNECTIONS connections, ${DURATION}s x $ROUNDS)"
+echo "mode            mean req/s   ratio to off   us CPU/request   rounds   (sync $SYNC, ${BODY_BYTES:-1024}-byte bodies, $CONNECTIONS connections, ${DURATION}s x $ROUNDS)"
 off_mean=""
 for mode in $MODES; do
   mean="$(tr ' ' '\n' <<<"${RESULTS[$mode]}" | awk 'NF {s += $1; n++} END {printf "%.0f", s / n}')"
@@ -127,5 +139,6 @@ for mode in $MODES; do
   else
     ratio="n/a"
   fi
-  printf '%-10s %10s   %12s  %s\n' "$mode" "$mean" "$ratio" "${RESULTS[$mode]}"
+  cpu="$(tr ' ' '\n' <<<"${CPU[$mode]}" | awk 'NF {s += $1; n++} END {printf "%.2f", s / n}')"
+  printf '%-14s %10s   %12s   %14s   %s\n' "$mode" "$mean" "$ratio" "$cpu" "${RESULTS[$mode]}"
 done
