@@ -88,8 +88,11 @@ rps() { # wrk on /json for $1 seconds -> requests/s
 # (about 30 ms of CPU each) than the dashboard costs the server, and wrk shares that core.
 poll_once() {
     local line status=1
+    # like the page: the points of the last second only (?since=<ms>), the whole history on its first load
+    local now_us=${EPOCHREALTIME/./}
     exec 3<>"/dev/tcp/127.0.0.1/$MANAGEMENT_PORT" || return 1
-    printf 'GET /stellane/dashboard/data HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n' >&3
+    printf 'GET /stellane/dashboard/data?since=%d HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n' \
+        $((now_us / 1000 - 1000)) >&3
     if IFS= read -r -t 2 line <&3 && [[ $line == *" 200 "* ]]; then status=0; fi
     while IFS= read -r -t 2 line <&3; do :; done # the rest, until the server closes
     exec 3<&-
