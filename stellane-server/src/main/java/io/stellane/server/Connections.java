@@ -172,6 +172,17 @@ final class Connections {
     }
 
     /** The open connections now (a live view: iterate, do not keep). */
+    /** Open connections with a request dispatched and not yet answered; counted when asked, not per request. */
+    long requestsInFlight() {
+        long n = 0;
+        for (Http1Connection c : open) {
+            if (c.requestInFlight()) {
+                n++;
+            }
+        }
+        return n;
+    }
+
     Set<Http1Connection> open() {
         return open;
     }

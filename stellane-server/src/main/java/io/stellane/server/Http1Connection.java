@@ -22,6 +22,8 @@ import io.netty.util.ReferenceCountUtil;
 import io.netty.util.concurrent.EventExecutor;
 import io.stellane.task.Worker;
 
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
 import java.net.InetAddress;
 import java.util.Arrays;
 import java.util.concurrent.Future;
@@ -115,7 +117,21 @@ final class Http1Connection extends ChannelInboundHandlerAdapter implements Exch
     private long phaseSince = System.nanoTime();
     private Worker worker; // this connection's worker, for its cheap loop clock
     private long requestStart; // 0: nobody observes; -1: observed, not timed; else System.nanoTime() at dispatch
-    private boolean inFlight; // counted in the server's requests in flight: dispatched, its response not yet all handed over
+    /**
+     * A request dispatched and its response not yet all handed over: what {@link Server#requestsInFlight}
+     * counts, by reading every open connection's flag (opaque: a gauge needs no ordering, and the worker
+     * pays a plain store, not an atomic operation per request).
+     */
+    private boolean inFlight;
+    private static final VarHandle IN_FLIGHT;
+
+    static {
+        try {
+            IN_FLIGHT = MethodHandles.lookup().findVarHandle(Http1Connection.class, "inFlight", boolean.class);
+        } catch (ReflectiveOperationException e) {
+            throw new ExceptionInInitializerError(e);
+        }
+    }
     private int timed;
     private Future<?> timer;
     private long timerDeadline;
@@ -400,10 +416,7 @@ final class Http1Connection extends ChannelInboundHandlerAdapter implements Exch
     /** A whole request is here: the dispatcher takes it, and the answer comes back through {@link #respond}. */
     private void dispatch(HttpRequest req, byte[] bytes) {
         busy = true;
-        if (!inFlight) {
-            inFlight = true;
-            server.inFlight.increment();
-        }
+        IN_FLIGHT.setOpaque(this, true);
         setPhase(Phase.BUSY);
         if (server.observers.length == 0) {
             requestStart = 0;
@@ -456,10 +469,12 @@ final class Http1Connection extends ChannelInboundHandlerAdapter implements Exch
 
     /** The request in flight, if any, is answered (or will never be: its connection closed). */
     private void answered() {
-        if (inFlight) {
-            inFlight = false;
-            server.inFlight.decrement();
-        }
+        IN_FLIGHT.setOpaque(this, false);
+    }
+
+    /** Whether a request on this connection is dispatched and not yet answered. Any thread. */
+    boolean requestInFlight() {
+        return (boolean) IN_FLIGHT.getOpaque(this);
     }
 
     /** Ends the connection at once (a stream's producer gave up, or overran its cap). */

@@ -102,7 +102,6 @@ public final class Server {
     final LongAdder handlerErrors = new LongAdder();
     final LongAdder rejected = new LongAdder();
     /** Moved by each connection on its own loop: +1 at dispatch, -1 when answered or closed. */
-    final LongAdder inFlight = new LongAdder();
     volatile boolean draining;
     /** Null unless request recovery is enabled. */
     private volatile RecoveryInterceptor recovery;
@@ -673,7 +672,7 @@ public final class Server {
      * closed the connection stops counting then, whether or not its handler has finished.
      */
     public long requestsInFlight() {
-        return Math.max(0, inFlight.sum()); // cells read one by one: a sum can catch a -1 before its +1
+        return connections.requestsInFlight();
     }
 
     /** How many times clients ran into {@code limit} since this server was made. */
