@@ -5,6 +5,7 @@ import io.stellane.recovery.RecoveryException;
 import io.stellane.recovery.RecoveryStoreConfig;
 import io.stellane.recovery.spi.JournalStorage;
 import io.stellane.recovery.spi.JournalStorageProvider;
+
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -184,16 +185,8 @@ public final class MemoryStorage implements JournalStorage {
         DIRECTORIES.put(to.toAbsolutePath(), target);
     }
 
+    /** Where {@code needle} starts in {@code hay}, or -1: ISO-8859-1 maps each byte to one char, so the JDK's search is exact. */
     private static int indexOf(byte[] hay, byte[] needle) {
-        outer:
-        for (int i = 0; i + needle.length <= hay.length; i++) {
-            for (int j = 0; j < needle.length; j++) {
-                if (hay[i + j] != needle[j]) {
-                    continue outer;
-                }
-            }
-            return i;
-        }
-        return -1;
+        return new String(hay, StandardCharsets.ISO_8859_1).indexOf(new String(needle, StandardCharsets.ISO_8859_1));
     }
 }

@@ -94,17 +94,9 @@ public final class TestRequests {
         return found;
     }
 
+    /** Where {@code needle} starts in {@code hay}, or -1: ISO-8859-1 maps each byte to one char, so the JDK's search is exact. */
     private static int indexOf(byte[] hay, byte[] needle) {
-        outer:
-        for (int i = 0; i + needle.length <= hay.length; i++) {
-            for (int j = 0; j < needle.length; j++) {
-                if (hay[i + j] != needle[j]) {
-                    continue outer;
-                }
-            }
-            return i;
-        }
-        return -1;
+        return new String(hay, StandardCharsets.ISO_8859_1).indexOf(new String(needle, StandardCharsets.ISO_8859_1));
     }
 
     /** Polls {@code condition} until it holds or ten seconds pass. */
