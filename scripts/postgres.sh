@@ -160,7 +160,7 @@ cmd_start() {
 # --- scripts/postgres.sh: throwaway test cluster ---
 listen_addresses = '127.0.0.1'
 unix_socket_directories = '$dir'
-max_connections = 64
+max_connections = 200
 shared_buffers = 32MB
 fsync = off
 synchronous_commit = off

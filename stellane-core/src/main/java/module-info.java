@@ -23,7 +23,7 @@ module io.stellane.core {
     exports io.stellane.scheduler.spi;
     exports io.stellane.stats;
     exports io.stellane.task;
-    exports io.stellane.logging to io.stellane.recovery, io.stellane.recovery.rocksdb, io.stellane.server,
+    exports io.stellane.logging to io.stellane.recovery, io.stellane.recovery.rocksdb, io.stellane.cluster, io.stellane.server,
             io.stellane.metrics, io.stellane.dashboard, io.stellane.app, io.stellane.examples;
 
     uses io.stellane.backend.spi.BackendProvider;

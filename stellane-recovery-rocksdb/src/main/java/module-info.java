@@ -3,5 +3,5 @@ module io.stellane.recovery.rocksdb {
     requires io.stellane.recovery;
     requires rocksdbjni;
 
-    provides io.stellane.recovery.spi.JournalStorageProvider with io.stellane.recovery.rocksdb.RocksDbStorageProvider;
+    provides io.stellane.recovery.spi.RecoveryStoreProvider with io.stellane.recovery.rocksdb.RocksDbStorageProvider;
 }

@@ -8,9 +8,9 @@ module io.stellane.recovery {
     exports io.stellane.recovery;
     exports io.stellane.recovery.spi;
     // how records are encoded and sealed: shared with the storage modules, not an extension point
-    exports io.stellane.recovery.internal to io.stellane.recovery.rocksdb;
+    exports io.stellane.recovery.internal to io.stellane.recovery.rocksdb, io.stellane.cluster;
 
-    uses io.stellane.recovery.spi.JournalStorageProvider;
-    provides io.stellane.recovery.spi.JournalStorageProvider with
+    uses io.stellane.recovery.spi.RecoveryStoreProvider;
+    provides io.stellane.recovery.spi.RecoveryStoreProvider with
             io.stellane.recovery.mmap.MmapStorageProvider, io.stellane.recovery.memory.MemoryStorage.Provider;
 }

@@ -38,6 +38,8 @@ record ConfigKey<T>(
     private static final Pattern HEADER_NAME = Pattern.compile("[!#$%&'*+.^_`|~0-9A-Za-z-]+");
     static final String ENCRYPTION_KEY = "runtime.recovery.encryption_key";
     static final String ENCRYPTION_KEY_FILE = "runtime.recovery.encryption_key_file";
+    static final String PASSWORD = "runtime.recovery.password";
+    static final String PASSWORD_FILE = "runtime.recovery.password_file";
 
     static final List<ConfigKey<?>> ALL = List.of(
             key("runtime.backend", ValueType.STRING, ConfigKey::isName, NAME_ALLOWED,
@@ -81,6 +83,23 @@ record ConfigKey<T>(
                     "a base64-encoded 32-byte key (e.g. from openssl rand -base64 32), from the environment"
                             + " only; a TOML file names a key file with encryption_key_file instead",
                     RuntimeConfig::recoveryEncryptionKey, RuntimeConfig.Builder::recoveryEncryptionKey),
+            key("runtime.recovery.url", ValueType.STRING, u -> u == null || u.startsWith("jdbc:postgresql://"),
+                    "a PostgreSQL JDBC URL, jdbc:postgresql://host:port/database (backend \"postgres\")",
+                    RuntimeConfig::recoveryUrl, RuntimeConfig.Builder::recoveryUrl),
+            key("runtime.recovery.user", ValueType.STRING, u -> u == null || !u.isBlank(), "a non-blank user name",
+                    RuntimeConfig::recoveryUser, RuntimeConfig.Builder::recoveryUser),
+            key(PASSWORD_FILE, ValueType.PATH, p -> p == null || !p.toString().isEmpty(),
+                    "a non-empty path of a file that only its owner can read (mode 0600 or 0400), holding the"
+                            + " database password",
+                    RuntimeConfig::recoveryPasswordFile, RuntimeConfig.Builder::recoveryPasswordFile),
+            key(PASSWORD, ValueType.SECRET, p -> true,
+                    "the database password, from the environment only; a TOML file names a password_file instead",
+                    RuntimeConfig::recoveryPassword, RuntimeConfig.Builder::recoveryPassword),
+            key("runtime.recovery.node_id", ValueType.STRING, n -> n == null || isName(n) && n.length() <= 64,
+                    NAME_ALLOWED + ", at most 64 characters",
+                    RuntimeConfig::recoveryNodeId, RuntimeConfig.Builder::recoveryNodeId),
+            key("runtime.recovery.lease", ValueType.DURATION, within(Duration.ofSeconds(1), Duration.ofMinutes(10)),
+                    "a duration from 1s to 10m", RuntimeConfig::recoveryLease, RuntimeConfig.Builder::recoveryLease),
             key("runtime.performance.zero_copy_io", ValueType.BOOLEAN, v -> true, "true or false",
                     RuntimeConfig::zeroCopyIo, RuntimeConfig.Builder::zeroCopyIo),
             key("runtime.performance.io_batch_size", ValueType.INTEGER, between(1, 4096), "an integer from 1 to 4096",

@@ -23,5 +23,10 @@ final class ConfigValidator {
                     "conflicts with " + ConfigKey.byPath(ConfigKey.ENCRYPTION_KEY).orElseThrow().envName()
                             + ", which is set too; set only one of them");
         }
+        if (c.recoveryPasswordFile() != null && c.recoveryPassword() != null) {
+            throw new ConfigException(ConfigKey.PASSWORD_FILE, c.recoveryPasswordFile().toString(),
+                    "conflicts with " + ConfigKey.byPath(ConfigKey.PASSWORD).orElseThrow().envName()
+                            + ", which is set too; set only one of them");
+        }
     }
 }

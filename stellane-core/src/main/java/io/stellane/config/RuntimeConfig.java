@@ -16,7 +16,8 @@ import java.util.Objects;
  * enable_cpu_affinity, enable_numa_awareness, strategy, custom_scheduler, shutdown_timeout;
  * {@code [runtime.recovery]} enabled, backend, path, max_attempts, completed_retention,
  * sensitive_headers, encryption_key_file (the key itself only from the environment:
- * {@code STELLANE_RUNTIME_RECOVERY_ENCRYPTION_KEY}); {@code [runtime.performance]}
+ * {@code STELLANE_RUNTIME_RECOVERY_ENCRYPTION_KEY}), and for a shared store (backend {@code postgres})
+ * url, user, password_file (or {@code STELLANE_RUNTIME_RECOVERY_PASSWORD}), node_id, lease; {@code [runtime.performance]}
  * zero_copy_io, io_batch_size, idle_timeout; {@code [runtime.scaling]} enabled, min_workers, max_workers,
  * scale_up_after, scale_down_after.
  *
@@ -40,6 +41,13 @@ import java.util.Objects;
  *                            {@code Authorization}, {@code Proxy-Authorization} and {@code Cookie}
  * @param recoveryEncryptionKeyFile a file (mode 0600 or 0400) holding the base64 key the journal is
  *                            encrypted with, or null
+ * @param recoveryUrl         the shared store's JDBC URL ({@code jdbc:postgresql://...}), or null
+ * @param recoveryUser        its user, or null
+ * @param recoveryPasswordFile a file (mode 0600 or 0400) holding its password, or null
+ * @param recoveryPassword    its password itself, from the environment only, or null
+ * @param recoveryNodeId      this instance's name among the nodes sharing the store; null: a random one
+ * @param recoveryLease       how long a node's requests stay its own without a sign of life; a node
+ *                            renews it three times per lease, and another adopts its requests once it expires
  * @param recoveryEncryptionKey the base64 key itself, from the environment only, or null; at most
  *                            one of the two is set
  * @param zeroCopyIo          pooled direct buffers for socket I/O (no copy between heap and kernel)
@@ -69,6 +77,12 @@ public record RuntimeConfig(
         List<String> recoverySensitiveHeaders,
         Path recoveryEncryptionKeyFile,
         Secret recoveryEncryptionKey,
+        String recoveryUrl,
+        String recoveryUser,
+        Path recoveryPasswordFile,
+        Secret recoveryPassword,
+        String recoveryNodeId,
+        Duration recoveryLease,
         boolean zeroCopyIo,
         int ioBatchSize,
         Duration idleTimeout,
@@ -90,6 +104,7 @@ public record RuntimeConfig(
         Objects.requireNonNull(recoveryPath, "recoveryPath");
         Objects.requireNonNull(recoveryCompletedRetention, "recoveryCompletedRetention");
         recoverySensitiveHeaders = List.copyOf(recoverySensitiveHeaders);
+        Objects.requireNonNull(recoveryLease, "recoveryLease");
         Objects.requireNonNull(idleTimeout, "idleTimeout");
         Objects.requireNonNull(scaleUpAfter, "scaleUpAfter");
         Objects.requireNonNull(scaleDownAfter, "scaleDownAfter");
@@ -178,6 +193,12 @@ public record RuntimeConfig(
         private List<String> recoverySensitiveHeaders = List.of();
         private Path recoveryEncryptionKeyFile;
         private Secret recoveryEncryptionKey;
+        private String recoveryUrl;
+        private String recoveryUser;
+        private Path recoveryPasswordFile;
+        private Secret recoveryPassword;
+        private String recoveryNodeId;
+        private Duration recoveryLease = Duration.ofSeconds(10);
         private boolean zeroCopyIo = true;
         private int ioBatchSize = 32;
         private Duration idleTimeout = Duration.ofMillis(100);
@@ -207,6 +228,12 @@ public record RuntimeConfig(
             recoverySensitiveHeaders = c.recoverySensitiveHeaders;
             recoveryEncryptionKeyFile = c.recoveryEncryptionKeyFile;
             recoveryEncryptionKey = c.recoveryEncryptionKey;
+            recoveryUrl = c.recoveryUrl;
+            recoveryUser = c.recoveryUser;
+            recoveryPasswordFile = c.recoveryPasswordFile;
+            recoveryPassword = c.recoveryPassword;
+            recoveryNodeId = c.recoveryNodeId;
+            recoveryLease = c.recoveryLease;
             zeroCopyIo = c.zeroCopyIo;
             ioBatchSize = c.ioBatchSize;
             idleTimeout = c.idleTimeout;
@@ -233,6 +260,12 @@ public record RuntimeConfig(
         public Builder recoverySensitiveHeaders(List<String> v) { recoverySensitiveHeaders = v; return this; }
         public Builder recoveryEncryptionKeyFile(Path v) { recoveryEncryptionKeyFile = v; return this; }
         public Builder recoveryEncryptionKey(Secret v) { recoveryEncryptionKey = v; return this; }
+        public Builder recoveryUrl(String v) { recoveryUrl = v; return this; }
+        public Builder recoveryUser(String v) { recoveryUser = v; return this; }
+        public Builder recoveryPasswordFile(Path v) { recoveryPasswordFile = v; return this; }
+        public Builder recoveryPassword(Secret v) { recoveryPassword = v; return this; }
+        public Builder recoveryNodeId(String v) { recoveryNodeId = v; return this; }
+        public Builder recoveryLease(Duration v) { recoveryLease = v; return this; }
         public Builder zeroCopyIo(boolean v) { zeroCopyIo = v; return this; }
         public Builder ioBatchSize(int v) { ioBatchSize = v; return this; }
         public Builder idleTimeout(Duration v) { idleTimeout = v; return this; }
@@ -246,7 +279,8 @@ public record RuntimeConfig(
             return new RuntimeConfig(backendType, workerThreads, maxTasksPerLoop, enableCpuAffinity,
                     enableNumaAwareness, strategy, customScheduler, shutdownTimeout, enableRequestRecovery,
                     recoveryBackend, recoveryPath, maxRecoveryAttempts, recoveryCompletedRetention,
-                    recoverySensitiveHeaders, recoveryEncryptionKeyFile, recoveryEncryptionKey, zeroCopyIo, ioBatchSize,
+                    recoverySensitiveHeaders, recoveryEncryptionKeyFile, recoveryEncryptionKey, recoveryUrl, recoveryUser,
+                    recoveryPasswordFile, recoveryPassword, recoveryNodeId, recoveryLease, zeroCopyIo, ioBatchSize,
                     idleTimeout, scalingEnabled, minWorkers, maxWorkers, scaleUpAfter, scaleDownAfter);
         }
     }

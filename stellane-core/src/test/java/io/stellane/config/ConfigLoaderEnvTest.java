@@ -57,7 +57,7 @@ class ConfigLoaderEnvTest {
 
         assertThat(c).isEqualTo(new RuntimeConfig("epoll", 6, 250, true, true, TaskSchedulingStrategy.PRIORITY,
                 "mine", Duration.ofMinutes(1), true, "rocksdb", Path.of("/data/recovery"), 9, Duration.ofSeconds(30),
-                List.of("X-Api-Key", "X-Session"), null, Secret.of(KEY), false, 128, Duration.ofNanos(1_500_000),
+                List.of("X-Api-Key", "X-Session"), null, Secret.of(KEY), null, null, null, null, null, Duration.ofSeconds(10), false, 128, Duration.ofNanos(1_500_000),
                 true, 2, 7, Duration.ofSeconds(2), Duration.ofMinutes(1)));
     }
 

@@ -102,8 +102,47 @@ public final class RecoveryManager implements AutoCloseable {
                 .withCompletedRetention(config.recoveryCompletedRetention())
                 .withSensitiveHeaders(config.recoverySensitiveHeaders())
                 .withEncryptionKey(encryptionKey(config))
-                .withSyncPolicy(sync);
+                .withSyncPolicy(sync)
+                .withDatabase(database(config));
         return new RecoveryManager(RecoveryStores.create(config.recoveryBackend(), storeConfig));
+    }
+
+    /** The shared store's database from {@code runtime.recovery.url}, user, password and node; null without a url. */
+    private static RecoveryStoreConfig.Database database(RuntimeConfig config) {
+        if (config.recoveryUrl() == null) {
+            return null;
+        }
+        Secret password = config.recoveryPassword();
+        if (config.recoveryPasswordFile() != null) {
+            password = Secret.of(readPasswordFile(config.recoveryPasswordFile()));
+        }
+        String node = config.recoveryNodeId() != null ? config.recoveryNodeId() : RecoveryStoreConfig.Database.randomNodeId();
+        return new RecoveryStoreConfig.Database(config.recoveryUrl(), config.recoveryUser(), password, node,
+                config.recoveryLease());
+    }
+
+    /** The first line of an owner-only file; a file others can read is refused, naming its mode. */
+    private static String readPasswordFile(java.nio.file.Path file) {
+        String key = "runtime.recovery.password_file";
+        try {
+            var perms = java.nio.file.Files.getPosixFilePermissions(file);
+            var loose = java.util.EnumSet.of(java.nio.file.attribute.PosixFilePermission.GROUP_READ,
+                    java.nio.file.attribute.PosixFilePermission.GROUP_WRITE,
+                    java.nio.file.attribute.PosixFilePermission.OTHERS_READ,
+                    java.nio.file.attribute.PosixFilePermission.OTHERS_WRITE);
+            loose.retainAll(perms);
+            if (!loose.isEmpty()) {
+                throw new ConfigException(key, file.toString(), "a file only its owner can read (mode 0600 or 0400); it is "
+                        + java.nio.file.attribute.PosixFilePermissions.toString(perms));
+            }
+            List<String> lines = java.nio.file.Files.readAllLines(file);
+            if (lines.isEmpty() || lines.getFirst().isEmpty()) {
+                throw new ConfigException(key, file.toString(), "a file holding the password on its first line; it is empty");
+            }
+            return lines.getFirst();
+        } catch (java.io.IOException e) {
+            throw new ConfigException(key, file.toString(), "a readable file holding the password: " + e);
+        }
     }
 
     private static EncryptionKey encryptionKey(RuntimeConfig config) {

@@ -35,6 +35,8 @@ public interface RecoveryStore extends AutoCloseable {
      *
      * @throws JournalFullException if the journal is at its size cap; the request is not journaled
      *                              and nothing journaled earlier is affected
+     * @throws IdempotencyKeyInUseException if the store is {@link #shared()} and another pending request
+     *                              holds the request's idempotency key
      * @throws RecoveryException    if the id is already pending or quarantined
      */
     void append(JournaledRequest request);
@@ -88,6 +90,26 @@ public interface RecoveryStore extends AutoCloseable {
             }
         }
         return Arrays.asList(failures);
+    }
+
+    /**
+     * Whether other nodes share this store (the {@code postgres} store). Its writes then cross the
+     * network: the server gathers a loop turn's writes and sends them from a virtual thread, and a
+     * {@link RecoveryManager} keeps {@link #adoptOrphans adopting} the requests of nodes that died.
+     * False for the local stores.
+     */
+    default boolean shared() {
+        return false;
+    }
+
+    /**
+     * Takes over up to {@code max} pending requests of nodes whose lease has expired (dead, or cut off
+     * from the database for a lease), in their append order: from now on they are this node's, to be
+     * replayed with {@link #recordAttempt} as after a crash, and no other node takes them. Empty for
+     * stores that are not {@link #shared()}. Blocks on I/O.
+     */
+    default List<PendingRequest> adoptOrphans(int max) {
+        return List.of();
     }
 
     /**

@@ -27,6 +27,8 @@ import java.util.Objects;
  * @param encryptionKey      when not null, the store encrypts what it writes with it and refuses to
  *                           open a journal written with another key, or with one when this is null
  * @param clock              time source for TTLs, retention and quarantine timestamps (tests inject one)
+ * @param database           where a shared store ({@code "postgres"}) keeps its journal, and this node's
+ *                           name and lease there; null for the local stores, which ignore it
  */
 public record RecoveryStoreConfig(
         Path path,
@@ -39,7 +41,45 @@ public record RecoveryStoreConfig(
         Duration completedRetention,
         List<String> sensitiveHeaders,
         EncryptionKey encryptionKey,
-        Clock clock) {
+        Clock clock,
+        Database database) {
+
+    /**
+     * A shared store's database and this node's place among the nodes sharing it.
+     *
+     * @param url      JDBC URL, e.g. {@code jdbc:postgresql://db:5432/stellane}
+     * @param user     database user, or null for the driver's default
+     * @param password database password, or null
+     * @param nodeId   this node's name, unique among the nodes: its requests carry it, and a restart
+     *                 with the same name takes them back at once instead of waiting for its lease
+     * @param lease    how long this node's requests stay its own without a renewal; renewed three
+     *                 times per lease, and once it has expired another node adopts them
+     */
+    public record Database(String url, String user, io.stellane.config.Secret password, String nodeId, Duration lease) {
+        public Database {
+            Objects.requireNonNull(url, "url");
+            Objects.requireNonNull(nodeId, "nodeId");
+            Objects.requireNonNull(lease, "lease");
+            if (nodeId.isBlank()) {
+                throw new IllegalArgumentException("nodeId is blank");
+            }
+            if (lease.compareTo(Duration.ofMillis(300)) < 0) {
+                throw new IllegalArgumentException("lease must be at least 300ms: " + lease);
+            }
+        }
+
+        /** A node name unique in practice: {@code node-} and 12 random hex digits. */
+        public static String randomNodeId() {
+            byte[] b = new byte[6];
+            new java.security.SecureRandom().nextBytes(b);
+            return "node-" + java.util.HexFormat.of().formatHex(b);
+        }
+
+        @Override
+        public String toString() {
+            return "Database[" + url + ", user " + user + ", node " + nodeId + ", lease " + lease + "]";
+        }
+    }
 
     public static final SyncPolicy DEFAULT_SYNC_POLICY = SyncPolicy.INTERVAL;
     public static final Duration DEFAULT_SYNC_INTERVAL = Duration.ofMillis(50);
@@ -92,7 +132,7 @@ public record RecoveryStoreConfig(
     public static RecoveryStoreConfig defaults(Path path) {
         return new RecoveryStoreConfig(path, DEFAULT_SYNC_POLICY, DEFAULT_SYNC_INTERVAL, DEFAULT_SEGMENT_SIZE,
                 DEFAULT_MAX_JOURNAL_BYTES, DEFAULT_IDEMPOTENCY_TTL, DEFAULT_MAX_ATTEMPTS, DEFAULT_COMPLETED_RETENTION,
-                DEFAULT_SENSITIVE_HEADERS, null, Clock.systemUTC());
+                DEFAULT_SENSITIVE_HEADERS, null, Clock.systemUTC(), null);
     }
 
     /** When a response stored now stops answering its idempotency key, in epoch milliseconds (saturating). */
@@ -104,60 +144,66 @@ public record RecoveryStoreConfig(
 
     public RecoveryStoreConfig withPath(Path p) {
         return new RecoveryStoreConfig(p, syncPolicy, syncInterval, segmentSize, maxJournalBytes, idempotencyTtl,
-                maxAttempts, completedRetention, sensitiveHeaders, encryptionKey, clock);
+                maxAttempts, completedRetention, sensitiveHeaders, encryptionKey, clock, database);
     }
 
     public RecoveryStoreConfig withSyncPolicy(SyncPolicy s) {
         return new RecoveryStoreConfig(path, s, syncInterval, segmentSize, maxJournalBytes, idempotencyTtl,
-                maxAttempts, completedRetention, sensitiveHeaders, encryptionKey, clock);
+                maxAttempts, completedRetention, sensitiveHeaders, encryptionKey, clock, database);
     }
 
     public RecoveryStoreConfig withSyncInterval(Duration d) {
         return new RecoveryStoreConfig(path, syncPolicy, d, segmentSize, maxJournalBytes, idempotencyTtl,
-                maxAttempts, completedRetention, sensitiveHeaders, encryptionKey, clock);
+                maxAttempts, completedRetention, sensitiveHeaders, encryptionKey, clock, database);
     }
 
     /** Sets the segment size and both sizes at once would be needed, so this keeps the cap at least two segments. */
     public RecoveryStoreConfig withSegmentSize(long bytes) {
         return new RecoveryStoreConfig(path, syncPolicy, syncInterval, bytes, Math.max(maxJournalBytes, 2 * bytes),
-                idempotencyTtl, maxAttempts, completedRetention, sensitiveHeaders, encryptionKey, clock);
+                idempotencyTtl, maxAttempts, completedRetention, sensitiveHeaders, encryptionKey, clock, database);
     }
 
     public RecoveryStoreConfig withMaxJournalBytes(long bytes) {
         return new RecoveryStoreConfig(path, syncPolicy, syncInterval, segmentSize, bytes, idempotencyTtl,
-                maxAttempts, completedRetention, sensitiveHeaders, encryptionKey, clock);
+                maxAttempts, completedRetention, sensitiveHeaders, encryptionKey, clock, database);
     }
 
     public RecoveryStoreConfig withIdempotencyTtl(Duration ttl) {
         return new RecoveryStoreConfig(path, syncPolicy, syncInterval, segmentSize, maxJournalBytes, ttl,
-                maxAttempts, completedRetention, sensitiveHeaders, encryptionKey, clock);
+                maxAttempts, completedRetention, sensitiveHeaders, encryptionKey, clock, database);
     }
 
     public RecoveryStoreConfig withMaxAttempts(int n) {
         return new RecoveryStoreConfig(path, syncPolicy, syncInterval, segmentSize, maxJournalBytes, idempotencyTtl,
-                n, completedRetention, sensitiveHeaders, encryptionKey, clock);
+                n, completedRetention, sensitiveHeaders, encryptionKey, clock, database);
     }
 
     public RecoveryStoreConfig withCompletedRetention(Duration d) {
         return new RecoveryStoreConfig(path, syncPolicy, syncInterval, segmentSize, maxJournalBytes, idempotencyTtl,
-                maxAttempts, d, sensitiveHeaders, encryptionKey, clock);
+                maxAttempts, d, sensitiveHeaders, encryptionKey, clock, database);
     }
 
     /** Headers to leave out besides {@link #DEFAULT_SENSITIVE_HEADERS}, which stay whatever is given here. */
     public RecoveryStoreConfig withSensitiveHeaders(List<String> names) {
         return new RecoveryStoreConfig(path, syncPolicy, syncInterval, segmentSize, maxJournalBytes, idempotencyTtl,
-                maxAttempts, completedRetention, names, encryptionKey, clock);
+                maxAttempts, completedRetention, names, encryptionKey, clock, database);
     }
 
     /** Encrypts what the store writes with {@code key}; {@code null} turns encryption off. */
     public RecoveryStoreConfig withEncryptionKey(EncryptionKey key) {
         return new RecoveryStoreConfig(path, syncPolicy, syncInterval, segmentSize, maxJournalBytes, idempotencyTtl,
-                maxAttempts, completedRetention, sensitiveHeaders, key, clock);
+                maxAttempts, completedRetention, sensitiveHeaders, key, clock, database);
     }
 
     public RecoveryStoreConfig withClock(Clock c) {
         return new RecoveryStoreConfig(path, syncPolicy, syncInterval, segmentSize, maxJournalBytes, idempotencyTtl,
-                maxAttempts, completedRetention, sensitiveHeaders, encryptionKey, c);
+                maxAttempts, completedRetention, sensitiveHeaders, encryptionKey, c, database);
+    }
+
+    /** A shared store's database and node; see {@link Database}. */
+    public RecoveryStoreConfig withDatabase(Database d) {
+        return new RecoveryStoreConfig(path, syncPolicy, syncInterval, segmentSize, maxJournalBytes, idempotencyTtl,
+                maxAttempts, completedRetention, sensitiveHeaders, encryptionKey, clock, d);
     }
 
     /** The defaults first, then the other names once each, compared ignoring case as HTTP does. */

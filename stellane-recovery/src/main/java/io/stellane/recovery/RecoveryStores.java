@@ -2,20 +2,22 @@ package io.stellane.recovery;
 
 import io.stellane.Registry;
 import io.stellane.recovery.spi.JournalStorageProvider;
+import io.stellane.recovery.spi.RecoveryStoreProvider;
 import java.util.Objects;
 import java.util.Set;
 
 /**
- * Recovery stores by name: a {@link Journal} on each journal storage ({@code "mmap"},
- * {@code "memory"}, {@code "rocksdb"} with its module on the class path), found as
- * {@link JournalStorageProvider}s through {@link java.util.ServiceLoader} on first use, and
- * whatever {@link #register} adds, which wins over discovery. Thread-safe.
+ * Recovery stores by name, found as {@link RecoveryStoreProvider}s through
+ * {@link java.util.ServiceLoader} on first use: a {@link Journal} on each journal storage
+ * ({@code "mmap"}, {@code "memory"}, {@code "rocksdb"} with its module on the class path, each a
+ * {@link JournalStorageProvider}), {@code "postgres"} with {@code stellane-cluster} on the class path,
+ * and whatever {@link #register} adds, which wins over discovery. Thread-safe.
  */
 public final class RecoveryStores {
     private static final Registry<RecoveryStoreFactory> REGISTRY =
-            Registry.<RecoveryStoreFactory, JournalStorageProvider>of("journal storage", JournalStorageProvider.class,
-                    JournalStorageProvider::name,
-            (name, message) -> new RecoveryException("journal storage \"" + name + "\": " + message));
+            Registry.<RecoveryStoreFactory, RecoveryStoreProvider>of("recovery store", RecoveryStoreProvider.class,
+                    RecoveryStoreProvider::name,
+            (name, message) -> new RecoveryException("recovery store \"" + name + "\": " + message));
 
     private RecoveryStores() {
     }

@@ -3,17 +3,14 @@ package io.stellane.recovery.spi;
 import io.stellane.recovery.Journal;
 import io.stellane.recovery.RecoveryStore;
 import io.stellane.recovery.RecoveryStoreConfig;
-import io.stellane.recovery.RecoveryStoreFactory;
 
 /**
  * A journal storage, by name: list the implementing class in
- * {@code META-INF/services/io.stellane.recovery.spi.JournalStorageProvider} (public, with a public
+ * {@code META-INF/services/io.stellane.recovery.spi.RecoveryStoreProvider} (public, with a public
  * no-argument constructor), and {@link io.stellane.recovery.RecoveryStores} opens a
  * {@link Journal} on it under {@link #name()}.
  */
-public interface JournalStorageProvider extends RecoveryStoreFactory {
-    /** The name used in configuration ({@code runtime.recovery.backend}), e.g. {@code "mmap"}. */
-    String name();
+public interface JournalStorageProvider extends RecoveryStoreProvider {
 
     /**
      * Opens (creating if needed) the storage at {@code config.path()}, which the journal has
