@@ -76,7 +76,11 @@ public final class RecoveryManager implements AutoCloseable {
     private final LongAdder recovered = new LongAdder();
     private final LongAdder failedAttempts = new LongAdder();
     private final LongAdder quarantined = new LongAdder();
+    private static final int ADOPT_BATCH = 100;
     private final List<Listener> listeners = new java.util.concurrent.CopyOnWriteArrayList<>();
+    private final io.stellane.logging.LogThrottle adoptThrottle = new io.stellane.logging.LogThrottle(java.time.Duration.ofSeconds(10));
+    private Thread adopter; // guarded by this
+    private volatile boolean closing;
 
     public RecoveryManager(RecoveryStore store) {
         this.store = Objects.requireNonNull(store, "store");
@@ -227,52 +231,113 @@ public final class RecoveryManager implements AutoCloseable {
     public RecoveryReport recoverAll(Replayer replayer) {
         Objects.requireNonNull(replayer, "replayer");
         List<PendingRequest> pending = store.pending();
-        int ok = 0, failed = 0, dead = 0;
-        for (PendingRequest p : pending) {
-            String reason = p.lastFailureReason() != null && p.attempts() > 0 && p.previousShutdownClean()
-                    ? p.lastFailureReason() : p.failureReason();
-            Map<String, String> custom = p.customData();
-            while (true) {
-                int attempt = store.recordAttempt(p.requestId(), reason);
-                int max = store.config().maxAttempts();
-                if (attempt > max) {
-                    log.warn("request {} ({} {}) quarantined: {} attempts used, last failure: {}",
-                            p.requestId(), p.request().method(), p.request().target(), max, reason);
-                    quarantined.increment();
-                    listeners.forEach(Listener::quarantined);
-                    dead++;
-                    break;
-                }
-                RecoveryMetadata meta = new RecoveryMetadata(p.requestId(), p.request().timestamp(), clock.instant(),
-                        attempt, max, reason, custom);
-                try {
-                    StoredResponse response = replayer.replay(p.request(), meta).await();
-                    store.complete(p.requestId(), response);
-                    recovered.increment();
-                    listeners.forEach(Listener::recovered);
-                    ok++;
-                    break;
-                } catch (RuntimeException e) {
-                    failedAttempts.increment();
-                    listeners.forEach(Listener::failedAttempt);
-                    failed++;
-                    reason = String.valueOf(e);
-                    log.warn("replay of request {} failed on attempt {}/{}: {}", p.requestId(), attempt, max, reason);
-                    if (attempt == max) {
-                        store.quarantine(p.requestId(), "failed " + max + " attempts; last: " + reason);
-                        quarantined.increment();
-                        listeners.forEach(Listener::quarantined);
-                        dead++;
-                        break;
-                    }
-                }
-            }
-        }
+        RecoveryReport report = replayAll(pending, replayer);
         if (!pending.isEmpty()) {
             log.info("recovery: {} pending requests, {} recovered, {} failed attempts, {} quarantined",
-                    pending.size(), ok, failed, dead);
+                    report.found(), report.recovered(), report.failedAttempts(), report.quarantined());
         }
-        return new RecoveryReport(pending.size(), ok, failed, dead);
+        return report;
+    }
+
+    /**
+     * With a {@link RecoveryStore#shared() shared} store, keeps adopting the requests of nodes that
+     * died, from a virtual thread until {@link #close()}: every half lease it asks the store for them
+     * ({@link RecoveryStore#adoptOrphans}) and replays them as {@link #recoverAll} does, attempts
+     * counted across nodes. A request adopted here was journaled by a node that never answered it, so
+     * no client has its response. Does nothing for a local store, or when already adopting.
+     */
+    public synchronized void startAdopting(Replayer replayer) {
+        Objects.requireNonNull(replayer, "replayer");
+        if (!store.shared() || adopter != null || closing) {
+            return;
+        }
+        RecoveryStoreConfig.Database db = store.config().database();
+        long periodNanos = (db == null ? java.time.Duration.ofSeconds(5) : db.lease().dividedBy(2)).toNanos();
+        adopter = Thread.ofVirtual().name("stellane-adopter").start(() -> {
+            while (!closing) {
+                int taken = 0;
+                try {
+                    List<PendingRequest> orphans = store.adoptOrphans(ADOPT_BATCH);
+                    taken = orphans.size();
+                    if (taken > 0) {
+                        RecoveryReport r = replayAll(orphans, replayer);
+                        log.info("recovery: adopted {} request(s) of dead nodes, {} recovered, {} failed attempts,"
+                                + " {} quarantined", r.found(), r.recovered(), r.failedAttempts(), r.quarantined());
+                    }
+                } catch (RuntimeException e) {
+                    if (!closing) {
+                        adoptThrottle.warn(log, "adopt", "recovery: cannot adopt the requests of dead nodes: " + e.getMessage(), null);
+                    }
+                }
+                if (taken < ADOPT_BATCH && !closing) {
+                    java.util.concurrent.locks.LockSupport.parkNanos(periodNanos);
+                }
+            }
+        });
+    }
+
+    private RecoveryReport replayAll(List<PendingRequest> pending, Replayer replayer) {
+        int[] tally = new int[3]; // recovered, failed attempts, quarantined
+        for (PendingRequest p : pending) {
+            if (closing) {
+                break;
+            }
+            try {
+                replay(p, replayer, tally);
+            } catch (RecoveryException e) {
+                if (!store.shared()) {
+                    throw e;
+                }
+                // completed by its first node after all, or the database is gone for now: the request
+                // stays pending and is adopted again
+                log.warn("replay of request {} skipped: {}", p.requestId(), e.getMessage());
+            }
+        }
+        return new RecoveryReport(pending.size(), tally[0], tally[1], tally[2]);
+    }
+
+    /** Replays one request until it succeeds or runs out of attempts. */
+    private void replay(PendingRequest p, Replayer replayer, int[] tally) {
+        String reason = p.lastFailureReason() != null && p.attempts() > 0 && p.previousShutdownClean()
+                ? p.lastFailureReason() : p.failureReason();
+        Map<String, String> custom = p.customData();
+        while (true) {
+            int attempt = store.recordAttempt(p.requestId(), reason);
+            int max = store.config().maxAttempts();
+            if (attempt > max) {
+                log.warn("request {} ({} {}) quarantined: {} attempts used, last failure: {}",
+                        p.requestId(), p.request().method(), p.request().target(), max, reason);
+                quarantined.increment();
+                listeners.forEach(Listener::quarantined);
+                tally[2]++;
+                return;
+            }
+            RecoveryMetadata meta = new RecoveryMetadata(p.requestId(), p.request().timestamp(), clock.instant(),
+                    attempt, max, reason, custom);
+            StoredResponse response;
+            try {
+                response = replayer.replay(p.request(), meta).await();
+            } catch (RuntimeException e) {
+                failedAttempts.increment();
+                listeners.forEach(Listener::failedAttempt);
+                tally[1]++;
+                reason = String.valueOf(e);
+                log.warn("replay of request {} failed on attempt {}/{}: {}", p.requestId(), attempt, max, reason);
+                if (attempt == max) {
+                    store.quarantine(p.requestId(), "failed " + max + " attempts; last: " + reason);
+                    quarantined.increment();
+                    listeners.forEach(Listener::quarantined);
+                    tally[2]++;
+                    return;
+                }
+                continue;
+            }
+            store.complete(p.requestId(), response);
+            recovered.increment();
+            listeners.forEach(Listener::recovered);
+            tally[0]++;
+            return;
+        }
     }
 
     /**
@@ -282,6 +347,19 @@ public final class RecoveryManager implements AutoCloseable {
      */
     @Override
     public void close() {
+        Thread a;
+        synchronized (this) {
+            closing = true;
+            a = adopter;
+        }
+        if (a != null) {
+            java.util.concurrent.locks.LockSupport.unpark(a);
+            try {
+                a.join(java.time.Duration.ofSeconds(10));
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
         try {
             store.markCleanShutdown();
         } catch (RecoveryException e) {

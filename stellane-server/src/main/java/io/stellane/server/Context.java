@@ -218,7 +218,8 @@ public final class Context {
      * Attaches {@code key = value} to this request's journal entry; a replay sees it in
      * {@link RecoveryMetadata#customData()}. A no-op when the request is not journaled. Durable per the
      * store's sync policy; under {@code SyncPolicy.ALWAYS} it waits for the disk, so call it from a
-     * blocking handler then.
+     * blocking handler then. With a shared store (PostgreSQL) a call from a worker is written from a
+     * virtual thread and returns at once; from a blocking handler it returns once written.
      */
     public void recoveryData(String key, String value) {
         Objects.requireNonNull(key, "key");

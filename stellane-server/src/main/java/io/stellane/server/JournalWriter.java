@@ -19,13 +19,17 @@ import java.util.function.Supplier;
  * ({@code RecoveryStore.groupsWrites()}: RocksDB writes a group as one batch, one WAL write).
  * <li>{@link Offloaded}: on a virtual thread, the request continuing on its worker when the write
  * returns; under {@code SyncPolicy.ALWAYS} every write waits for the disk.
+ * <li>{@link Shared}: a store other nodes share ({@code RecoveryStore.shared()}, PostgreSQL): every
+ * call is a round trip, so a loop turn's writes, and the idempotency lookups before them, go over
+ * together from a virtual thread.
  * </ul>
  * Whatever the mode, a request whose body or stored response is larger than {@link #OFFLOAD_BYTES}
  * is written offloaded: copying 64 KiB into the journal takes microseconds, but megabytes fault in
  * fresh pages and meet the kernel's dirty-page throttling, which can hold the writing thread for
  * seconds.
  */
-abstract sealed class JournalWriter permits JournalWriter.Inline, JournalWriter.Grouped, JournalWriter.Offloaded {
+abstract sealed class JournalWriter
+        permits JournalWriter.Inline, JournalWriter.Grouped, JournalWriter.Offloaded, JournalWriter.Shared {
     static final int OFFLOAD_BYTES = 64 * 1024;
 
     /** A request on its way to the journal, then to its handler. */
@@ -250,14 +254,152 @@ abstract sealed class JournalWriter permits JournalWriter.Inline, JournalWriter.
                 }
             }
         }
+    }
 
-        /** A group call's failure for each member: its own, or the one that failed the whole call. */
-        private static List<RuntimeException> perMember(int size, Supplier<List<RuntimeException>> call) {
+    /**
+     * Group commit for a store across the network: like {@link Grouped}, a worker's writes of one loop
+     * turn wait for the turn's end, but the group is then sent from a virtual thread (idempotency
+     * lookups, the appends as one call, the completions as another), and the handlers and responses
+     * continue on the worker when the database has answered. Several groups of one worker may be in
+     * flight at once; a request's completion always follows its append, since its handler ran between.
+     */
+    static final class Shared extends JournalWriter {
+        private final ThreadLocal<Batch> batches = ThreadLocal.withInitial(Batch::new);
+
+        Shared(RecoveryInterceptor recovery) {
+            super(recovery);
+        }
+
+        @Override
+        void admit(Admission a) {
+            JournaledRequest request;
             try {
-                return call.get();
+                request = recovery.toJournaled(a);
             } catch (RuntimeException e) {
-                return Collections.nCopies(size, e);
+                a.ex().respond(a.cx(), recovery.journalFailed(a, e));
+                return;
             }
+            batches.get().admit(a, request);
+        }
+
+        @Override
+        void complete(Answer a) {
+            batches.get().answer(a);
+        }
+
+        /** One worker's writes of the current turn; confined to that worker. */
+        private final class Batch implements Runnable {
+            private ArrayList<Admission> admitted = new ArrayList<>();
+            private ArrayList<JournaledRequest> requests = new ArrayList<>();
+            private ArrayList<Answer> answered = new ArrayList<>();
+            private boolean scheduled;
+
+            void admit(Admission a, JournaledRequest request) {
+                admitted.add(a);
+                requests.add(request);
+                schedule(a.ex());
+            }
+
+            void answer(Answer a) {
+                answered.add(a);
+                schedule(a.ex());
+            }
+
+            private void schedule(Exchange ex) {
+                if (!scheduled) {
+                    scheduled = true;
+                    ex.later(this);
+                }
+            }
+
+            @Override
+            public void run() {
+                scheduled = false;
+                if (!admitted.isEmpty()) {
+                    sendAdmitted(admitted, requests);
+                    admitted = new ArrayList<>();
+                    requests = new ArrayList<>();
+                }
+                if (!answered.isEmpty()) {
+                    sendAnswered(answered);
+                    answered = new ArrayList<>();
+                }
+            }
+        }
+
+        /** Off the worker: lookups, then the appends; back on it: each handler runs, or its early answer goes. */
+        private void sendAdmitted(List<Admission> group, List<JournaledRequest> journaled) {
+            Exchange home = group.getFirst().ex();
+            Task.blocking(() -> {
+                Response[] early = new Response[group.size()];
+                List<JournaledRequest> toAppend = new ArrayList<>(group.size());
+                List<Integer> appendedIndex = new ArrayList<>(group.size());
+                for (int i = 0; i < group.size(); i++) {
+                    try {
+                        early[i] = recovery.storedAnswer(group.get(i));
+                    } catch (RuntimeException e) {
+                        early[i] = recovery.journalFailed(group.get(i), e);
+                    }
+                    if (early[i] == null) {
+                        toAppend.add(journaled.get(i));
+                        appendedIndex.add(i);
+                    }
+                }
+                if (!toAppend.isEmpty()) {
+                    List<RuntimeException> failures = perMember(toAppend.size(), () -> recovery.manager.journalAll(toAppend));
+                    for (int j = 0; j < toAppend.size(); j++) {
+                        int i = appendedIndex.get(j);
+                        if (failures.get(j) != null) {
+                            early[i] = recovery.journalFailed(group.get(i), failures.get(j));
+                        }
+                    }
+                }
+                return early;
+            }).onComplete((early, error) -> home.onLoop(() -> {
+                for (int i = 0; i < group.size(); i++) {
+                    Admission a = group.get(i);
+                    Response answer = error != null ? recovery.journalFailed(a, error) : early[i];
+                    if (answer == null) {
+                        RecoveryInterceptor.journaled(a.cx());
+                    }
+                    proceed(a, answer);
+                    a.ex().flush();
+                }
+            }));
+        }
+
+        /** Off the worker: the completions; back on it: the answers go out. */
+        private void sendAnswered(List<Answer> group) {
+            Exchange home = group.getFirst().ex();
+            List<String> ids = new ArrayList<>(group.size());
+            List<StoredResponse> stored = new ArrayList<>(group.size());
+            for (Answer a : group) {
+                ids.add(a.cx().requestId());
+                stored.add(a.stored());
+            }
+            Task.blocking(() -> perMember(group.size(), () -> recovery.manager.completeAll(ids, stored)))
+                    .onComplete((failures, error) -> home.onLoop(() -> {
+                        for (int i = 0; i < group.size(); i++) {
+                            Answer a = group.get(i);
+                            RuntimeException failure = error != null ? new RuntimeException(error)
+                                    : failures.get(i);
+                            if (failure != null) {
+                                recovery.completionFailed(a.cx(), failure);
+                            }
+                            recovery.release(a.key(), a.cx().requestId());
+                            a.ex().respond(a.cx(), a.response());
+                            a.ex().flush();
+                        }
+                    }));
+        }
+    }
+
+    /** A group call's failure for each member: its own, or the one that failed the whole call. */
+    static List<RuntimeException> perMember(int size, Supplier<List<RuntimeException>> call) {
+        try {
+            return call.get();
+        } catch (RuntimeException e) {
+            return Collections.nCopies(size, e);
         }
     }
 }

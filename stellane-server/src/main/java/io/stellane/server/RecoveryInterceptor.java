@@ -3,6 +3,7 @@ package io.stellane.server;
 import io.netty.handler.codec.http.HttpHeaders;
 import io.stellane.logging.LogThrottle;
 import io.stellane.recovery.HttpHeader;
+import io.stellane.recovery.IdempotencyKeyInUseException;
 import io.stellane.recovery.JournalFullException;
 import io.stellane.recovery.JournaledRequest;
 import io.stellane.recovery.RecoveryManager;
@@ -84,7 +85,8 @@ final class RecoveryInterceptor {
         }
         this.sensitiveLengths = lengths;
         SyncPolicy sync = manager.store().config().syncPolicy();
-        this.writer = sync == SyncPolicy.ALWAYS ? new JournalWriter.Offloaded(this)
+        this.writer = manager.store().shared() ? new JournalWriter.Shared(this)
+                : sync == SyncPolicy.ALWAYS ? new JournalWriter.Offloaded(this)
                 : manager.store().groupsWrites() ? new JournalWriter.Grouped(this)
                 : new JournalWriter.Inline(this);
     }
@@ -196,6 +198,10 @@ final class RecoveryInterceptor {
     Response journalFailed(JournalWriter.Admission a, Throwable e) {
         Context cx = a.cx();
         release(a.key(), cx.requestId());
+        if (e instanceof IdempotencyKeyInUseException) {
+            conflicts.increment(); // held by a request on another node sharing the journal
+            return Response.error(409, "a request with this Idempotency-Key is still in progress; retry later");
+        }
         if (e instanceof JournalFullException) {
             rejectedFull.increment();
             throttle.warn(cx.logger(), "journal.full", "request journal full, answering 503: " + e.getMessage(), null);
@@ -223,8 +229,20 @@ final class RecoveryInterceptor {
                 + " after a restart", e);
     }
 
+    /** On a worker with a shared store, written from a virtual thread: a worker never waits for the database. */
     void putCustomData(Context cx, String key, String value) {
-        manager.putCustomData(cx.requestId(), Map.of(key, value));
+        if (!manager.store().shared() || io.stellane.task.Worker.current() == null) {
+            manager.putCustomData(cx.requestId(), Map.of(key, value));
+            return;
+        }
+        Thread.ofVirtual().name("stellane-custom-data").start(() -> {
+            try {
+                manager.putCustomData(cx.requestId(), Map.of(key, value));
+            } catch (RuntimeException e) {
+                journalErrors.increment();
+                throttle.error(cx.logger(), "journal.custom", "cannot journal custom data of the request", e);
+            }
+        });
     }
 
     // ---------------------------------------------------------------- what is stored

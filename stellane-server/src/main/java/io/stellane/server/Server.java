@@ -392,7 +392,9 @@ public final class Server {
      *
      * <p>Call after the routes are registered, best before {@link #listen} so replays never race new
      * traffic (a client's retry of the same idempotency key). Blocks until done; must not be called
-     * on a worker. Freezes the routes like {@code listen}.
+     * on a worker. Freezes the routes like {@code listen}. With a journal shared by several nodes
+     * ({@code RecoveryStore.shared()}), the server goes on adopting and replaying the requests of
+     * nodes that die, until the journal closes ({@link RecoveryManager#startAdopting}).
      *
      * @throws IllegalStateException when recovery is not enabled
      */
@@ -404,7 +406,10 @@ public final class Server {
         if (rec == null) {
             throw new IllegalStateException("recover(): call enableRequestRecovery(manager) first");
         }
-        return rec.manager.recoverAll(new Replays(dispatcher(), recoverHooks, runtime));
+        Replays replays = new Replays(dispatcher(), recoverHooks, runtime);
+        RecoveryManager.RecoveryReport report = rec.manager.recoverAll(replays);
+        rec.manager.startAdopting(replays); // a shared journal: the requests of nodes that die from now on
+        return report;
     }
 
     /** Recovery counters; all zero when recovery is not enabled. */
