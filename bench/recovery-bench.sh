@@ -7,6 +7,10 @@
 #   bench/recovery-bench.sh                      # 5 rounds of 15 s per mode, 2 x 3 s warm-up, 32 connections
 #   DURATION=3 WARMUP=1 ROUNDS=1 bench/recovery-bench.sh      # a smoke run
 #
+# MODES may include "postgres": the shared journal of stellane-cluster on a private PostgreSQL that the
+# script starts (scripts/postgres.sh, with PostgreSQL's own fsync and commit settings) on the same
+# machine, unpinned, and stops at the end.
+#
 # Environment: DURATION, WARMUP (seconds), ROUNDS, CONNECTIONS, MODES ("off mmap rocksdb"), SYNC
 # (INTERVAL|NONE|ALWAYS), BODY_BYTES, JAVA_HOME (default: the JDK ./stellane finds). Needs wrk, taskset, mvn.
 # BEFORE=DIR also runs every mode from the checkout in DIR (e.g. a `git worktree add DIR <commit>`), as
@@ -36,6 +40,9 @@ cleanup() {
     kill "$SERVER_PID" 2>/dev/null || true
     wait "$SERVER_PID" 2>/dev/null || true
   fi
+  if [[ -d "$WORK/pg" ]]; then
+    STELLANE_PG_DIR="$WORK/pg" "$ROOT/scripts/postgres.sh" stop 2>/dev/null || true
+  fi
   rm -rf "$WORK"
 }
 trap cleanup EXIT INT TERM
@@ -45,6 +52,13 @@ echo "building (test classes and classpath)..." >&2
   -Dmdep.outputFile="$WORK/cp.txt" -Dmdep.includeScope=test >"$WORK/build.log" 2>&1) \
   || { cat "$WORK/build.log" >&2; exit 1; }
 CP="$ROOT/stellane-server/target/test-classes:$ROOT/stellane-server/target/classes:$(cat "$WORK/cp.txt")"
+if [[ " $MODES " == *" postgres "* ]]; then
+  (cd "$ROOT" && mvn -B -ntp -q -o -pl stellane-cluster -am package -DskipTests -Djacoco.skip=true dependency:build-classpath \
+    -Dmdep.outputFile="$WORK/cp-cluster.txt" -Dmdep.includeScope=runtime >"$WORK/build-cluster.log" 2>&1) \
+    || { cat "$WORK/build-cluster.log" >&2; exit 1; }
+  CP_PG="$CP:$ROOT/stellane-cluster/target/classes:$(cat "$WORK/cp-cluster.txt")"
+  PG_ENV="$(STELLANE_PG_DIR="$WORK/pg" STELLANE_PG_DURABLE=1 "$ROOT/scripts/postgres.sh" start)"
+fi
 if [[ -n "${BEFORE:-}" ]]; then
   (cd "$BEFORE" && mvn -B -ntp -q -o -pl stellane-server -am test-compile dependency:build-classpath \
     -Dmdep.outputFile="$WORK/cp-before.txt" -Dmdep.includeScope=test >"$WORK/build-before.log" 2>&1) \
@@ -58,10 +72,14 @@ fi
 
 # start_server MODE: starts CrashApp pinned to CPU 1, sets SERVER_PID and PORT
 start_server() {
-  local mode="${1%-before}" journal="$WORK/journal-$1" cp="$CP"
+  local mode="${1%-before}" journal="$WORK/journal-$1" cp="$CP" pg=()
   [[ "$1" == *-before ]] && cp="$CP_BEFORE"
+  if [[ "$mode" == postgres ]]; then
+    cp="$CP_PG"
+    pg=(env $(sed -n 's/^export //p' <<<"$PG_ENV" | tr -d "'"))
+  fi
   rm -rf "$journal"
-  taskset -c 1 "$JAVA" -Dio.netty.leakDetection.level=disabled --enable-native-access=ALL-UNNAMED --sun-misc-unsafe-memory-access=allow \
+  "${pg[@]}" taskset -c 1 "$JAVA" -Dio.netty.leakDetection.level=disabled --enable-native-access=ALL-UNNAMED --sun-misc-unsafe-memory-access=allow \
     -Xms512m -Xmx512m -cp "$cp" io.stellane.server.crash.CrashApp "$mode" "$journal" - - "$SYNC" 1 \
     >"$WORK/server.out" 2>"$WORK/server-$mode.err" &
   SERVER_PID=$!

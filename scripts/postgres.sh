@@ -14,6 +14,8 @@
 # The cluster lives in $STELLANE_PG_DIR, by default ${TMPDIR:-/tmp}/stellane-pg-<uid>-<checksum of this
 # checkout's path> (one per checkout, so worktrees do not share one). As root, the server runs as the
 # `postgres` system user that the package creates (PostgreSQL refuses to run as root).
+# STELLANE_PG_DURABLE=1 keeps PostgreSQL's own fsync and commit settings (benchmarks); by default the
+# throwaway cluster skips them.
 # Exported: STELLANE_TEST_PG_URL, STELLANE_TEST_PG_USER, STELLANE_TEST_PG_PASSWORD, STELLANE_PG_DIR.
 set -euo pipefail
 
@@ -162,10 +164,10 @@ listen_addresses = '127.0.0.1'
 unix_socket_directories = '$dir'
 max_connections = 200
 shared_buffers = 32MB
-fsync = off
-synchronous_commit = off
-full_page_writes = off
 EOF
+    if [[ ${STELLANE_PG_DURABLE:-0} != 1 ]]; then
+        printf 'fsync = off\nsynchronous_commit = off\nfull_page_writes = off\n' >>"$data/postgresql.conf"
+    fi
     for attempt in 1 2 3 4 5; do
         port=$(free_port) || die "found no free TCP port on 127.0.0.1"
         if as_owner "$bin/pg_ctl" -D "$data" -l "$dir/postgres.log" -o "-p $port" -w -t 60 start >/dev/null 2>&1; then

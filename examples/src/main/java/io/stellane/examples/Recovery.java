@@ -40,6 +40,10 @@ final class Recovery {
     }
 
     static String describe(RuntimeConfig config) {
+        if (config.recoveryUrl() != null) {
+            return config.recoveryBackend() + " at " + config.recoveryUrl()
+                    + (config.recoveryNodeId() == null ? "" : " as " + config.recoveryNodeId());
+        }
         return config.recoveryBackend() + " at " + config.recoveryPath();
     }
 

@@ -62,7 +62,7 @@ public final class ClusterNode implements AutoCloseable {
     private ClusterNode(String registryKey, RecoveryStoreConfig.Database settings) {
         this.registryKey = registryKey;
         this.settings = settings;
-        this.pool = pool(settings, "stellane-node-" + settings.nodeId(), 4, null);
+        this.pool = pool(settings, "stellane-node-" + settings.nodeId(), 3, null);
         try (Connection c = pool.getConnection()) {
             Schema.migrate(c);
             long[] registered = register(c, settings.nodeId(), settings.lease());

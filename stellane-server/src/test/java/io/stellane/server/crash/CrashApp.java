@@ -80,8 +80,13 @@ public final class CrashApp {
             boolean journalOnly = args[2].equals("-");
             IdLog effects = journalOnly ? null : new IdLog(Path.of(args[2]));
             IdLog replayed = journalOnly ? null : new IdLog(Path.of(args[3]));
-            manager = new RecoveryManager(RecoveryStores.create(store,
-                    RecoveryStoreConfig.defaults(journal).withSegmentSize(8L << 20).withSyncPolicy(sync)));
+            RecoveryStoreConfig storeConfig = RecoveryStoreConfig.defaults(journal).withSegmentSize(8L << 20).withSyncPolicy(sync);
+            String pg = System.getenv("STELLANE_TEST_PG_URL");
+            if (pg != null) { // the postgres store, when bench/recovery-bench.sh puts stellane-cluster on the class path
+                storeConfig = storeConfig.withDatabase(new RecoveryStoreConfig.Database(pg,
+                        System.getenv("STELLANE_TEST_PG_USER"), null, "crash-app", java.time.Duration.ofSeconds(10)));
+            }
+            manager = new RecoveryManager(RecoveryStores.create(store, storeConfig));
             server.enableRequestRecovery(manager)
                     .onRecover((ctx, req, meta) -> Task.blocking(() -> {
                         if (replayed != null) {
