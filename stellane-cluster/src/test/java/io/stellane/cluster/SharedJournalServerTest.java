@@ -49,11 +49,18 @@ class SharedJournalServerTest {
 
     @AfterEach
     void stopAll() {
+        stopNodes();
+        db.close();
+    }
+
+    private void stopNodes() {
         release.countDown();
         servers.forEach(s -> s.stop(Duration.ofSeconds(2)));
         managers.forEach(RecoveryManager::close);
         runtimes.forEach(StellaneRuntime::stop);
-        db.close();
+        servers.clear();
+        managers.clear();
+        runtimes.clear();
     }
 
     /** A node: POST /apply answers at once, POST /slow waits for the test's latch (on a virtual thread). */
@@ -61,11 +68,15 @@ class SharedJournalServerTest {
     }
 
     private Node node(String name) {
+        return node(name, db.node(name, Duration.ofSeconds(1)));
+    }
+
+    private Node node(String name, RecoveryStoreConfig.Database database) {
         StellaneRuntime rt = StellaneRuntime.create(name);
         rt.init(RuntimeConfig.builder().backendType("nio").workerThreads(2).shutdownTimeout(Duration.ofSeconds(5)).build());
         runtimes.add(rt);
         PostgresStore store = (PostgresStore) RecoveryStores.create("postgres", RecoveryStoreConfig.defaults(Path.of("unused"))
-                .withDatabase(db.node(name, Duration.ofSeconds(1))));
+                .withDatabase(database));
         RecoveryManager manager = new RecoveryManager(store);
         managers.add(manager);
         Server server = new Server(rt, ServerConfig.defaults())
@@ -169,5 +180,45 @@ class SharedJournalServerTest {
         assertThat(ran).hasSize(2).last().asString().endsWith("@b");
         assertThat(b.manager().counters().recovered()).isEqualTo(1);
         lost.cancel(true);
+    }
+
+    @Test
+    void aLostDatabaseAnswers503AndHealsWhenItComesBack() throws Exception {
+        String role = db.schema + "_node";
+        db.exec("CREATE ROLE " + role + " LOGIN");
+        db.exec("GRANT ALL ON SCHEMA " + db.schema + " TO " + role);
+        try {
+            Node a = node("a", new RecoveryStoreConfig.Database(db.url, role, null, "a", Duration.ofSeconds(2)));
+            assertThat(post(a.port(), "/apply", null).statusCode()).isEqualTo(201);
+
+            // the database goes away for this node: no new connection, the open ones cut
+            db.exec("ALTER ROLE " + role + " NOLOGIN");
+            db.exec("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = '" + role + "'");
+            HttpResponse<String> down = post(a.port(), "/apply", null);
+            assertThat(down.statusCode()).isEqualTo(503);
+            assertThat(down.headers().firstValue("Retry-After")).contains("1");
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+            while (a.store().fault().isEmpty() && System.nanoTime() < deadline) {
+                Thread.sleep(50);
+            }
+            assertThat(a.store().fault()).as("health reports the fault").isPresent();
+
+            db.exec("ALTER ROLE " + role + " LOGIN");
+            deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+            int status = 0;
+            while (System.nanoTime() < deadline && (status = post(a.port(), "/apply", null).statusCode()) != 201) {
+                Thread.sleep(100);
+            }
+            assertThat(status).as("heals by itself").isEqualTo(201);
+            deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+            while (a.store().fault().isPresent() && System.nanoTime() < deadline) {
+                Thread.sleep(50);
+            }
+            assertThat(a.store().fault()).isEmpty();
+        } finally {
+            stopNodes();
+            db.exec("DROP OWNED BY " + role + " CASCADE");
+            db.exec("DROP ROLE " + role);
+        }
     }
 }

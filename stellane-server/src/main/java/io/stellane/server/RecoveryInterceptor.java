@@ -225,8 +225,8 @@ final class RecoveryInterceptor {
 
     void completionFailed(Context cx, RuntimeException e) {
         journalErrors.increment();
-        throttle.error(cx.logger(), "journal.complete", "cannot mark the request complete; it will be replayed"
-                + " after a restart", e);
+        throttle.error(cx.logger(), "journal.complete", "cannot mark the request complete; it stays pending"
+                + " and is replayed after a restart (or, with a shared journal, by another node)", e);
     }
 
     /** On a worker with a shared store, written from a virtual thread: a worker never waits for the database. */
