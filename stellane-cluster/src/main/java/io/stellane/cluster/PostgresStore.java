@@ -47,8 +47,9 @@ import java.util.concurrent.atomic.LongAdder;
  * are state 2. The key column is unique among rows that have one, so a key is held by one request
  * in the whole cluster: a second append with it is refused
  * ({@link IdempotencyKeyInUseException}), and any node finds its stored response.
- * <p>{@link #appendAll} and {@link #completeAll} send a group as one JDBC batch: one round trip,
- * one transaction, one commit. {@link #adoptOrphans} takes the pending rows of nodes whose lease
+ * <p>{@link #appendAll} and {@link #completeAll} send a group as one statement over arrays
+ * ({@code unnest}): one round trip, one commit, and the database plans and executes once per group,
+ * not once per request. {@link #adoptOrphans} takes the pending rows of nodes whose lease
  * has expired with {@code SELECT ... FOR UPDATE SKIP LOCKED}, so two nodes never take the same row,
  * and only at the epoch the row was written under (see {@link ClusterNode}). {@link #pending()}
  * re-takes this node's own rows under its new epoch the same way, so a restart and an adoption
@@ -170,27 +171,35 @@ final class PostgresStore implements RecoveryStore {
             return Arrays.asList(failures);
         }
         try (Connection c = pool.getConnection()) {
-            int[] counts;
+            String[] ids = new String[n];
+            String[] keys = new String[n];
+            for (int i = 0; i < n; i++) {
+                ids[i] = requests.get(i).requestId();
+                keys[i] = keyColumn(requests.get(i).idempotencyKey());
+            }
+            // one statement for the whole group: the rows come in as arrays, the ids of those inserted come back
+            java.util.Set<String> inserted = new java.util.HashSet<>(n * 2);
             try (PreparedStatement ps = c.prepareStatement("""
                     INSERT INTO stellane_journal (req_id, owner, owner_epoch, state, idem_key, request)
-                    VALUES (?, ?, ?, 0, ?, ?) ON CONFLICT DO NOTHING""")) {
-                for (int i = 0; i < n; i++) {
-                    JournaledRequest r = requests.get(i);
-                    ps.setString(1, r.requestId());
-                    ps.setString(2, node.id());
-                    ps.setLong(3, node.epoch());
-                    ps.setString(4, keyColumn(r.idempotencyKey()));
-                    ps.setBytes(5, rows[i]);
-                    ps.addBatch();
+                    SELECT r.id, ?, ?, 0, r.k, r.b FROM unnest(?::text[], ?::text[], ?::bytea[]) AS r(id, k, b)
+                    ON CONFLICT DO NOTHING RETURNING req_id""")) {
+                ps.setString(1, node.id());
+                ps.setLong(2, node.epoch());
+                ps.setArray(3, c.createArrayOf("text", ids));
+                ps.setArray(4, c.createArrayOf("text", keys));
+                ps.setArray(5, c.createArrayOf("bytea", rows));
+                try (ResultSet rs = ps.executeQuery()) {
+                    while (rs.next()) {
+                        inserted.add(rs.getString(1));
+                    }
                 }
-                counts = ps.executeBatch();
             }
             for (int i = 0; i < n; i++) {
-                if (counts[i] == 0) {
+                if (!inserted.contains(ids[i])) {
                     failures[i] = retryConflict(c, requests.get(i), rows[i]);
                 }
                 if (failures[i] == null) {
-                    pendingBytes.put(requests.get(i).requestId(), rows[i].length);
+                    pendingBytes.put(ids[i], rows[i].length);
                     pendingTotal.addAndGet(rows[i].length);
                     journaled.increment();
                 }
@@ -242,7 +251,7 @@ final class PostgresStore implements RecoveryStore {
 
     /**
      * Deletes each row, unless it has an idempotency key and a response to keep; those are updated
-     * to hold the response instead. Usually a single batch: a group of requests without keys.
+     * to hold the response instead. Usually one statement: a group of requests without keys.
      */
     @Override
     public List<RuntimeException> completeAll(List<String> requestIds, List<StoredResponse> responses) {
@@ -250,51 +259,63 @@ final class PostgresStore implements RecoveryStore {
         int n = requestIds.size();
         RuntimeException[] failures = new RuntimeException[n];
         try (Connection c = pool.getConnection()) {
-            int[] deleted;
-            try (PreparedStatement ps = c.prepareStatement("""
-                    DELETE FROM stellane_journal WHERE req_id = ? AND state <> 1
-                    AND (idem_key IS NULL OR ?)""")) {
-                for (int i = 0; i < n; i++) {
-                    ps.setString(1, requestIds.get(i));
-                    ps.setBoolean(2, responses.get(i) == null);
-                    ps.addBatch();
-                }
-                deleted = ps.executeBatch();
-            }
+            // rows without a response to keep are deleted in one statement; the others keep it, in another
+            List<String> delete = new ArrayList<>(n);
             List<Integer> keep = new ArrayList<>();
             for (int i = 0; i < n; i++) {
-                if (deleted[i] == 0 && responses.get(i) != null) {
+                if (responses.get(i) == null) {
+                    delete.add(requestIds.get(i));
+                } else {
                     keep.add(i);
                 }
             }
-            int[] updated = new int[0];
+            java.util.Set<String> done = new java.util.HashSet<>(n * 2);
             if (!keep.isEmpty()) {
-                Timestamp expires = Timestamp.from(Instant.ofEpochMilli(config.idempotencyExpiryMillis()));
+                String[] ids = new String[keep.size()];
+                byte[][] kept = new byte[keep.size()][];
+                for (int j = 0; j < ids.length; j++) {
+                    ids[j] = requestIds.get(keep.get(j));
+                    kept[j] = seal(RESPONSE, ids[j], new RecordCodec.Writer(256).response(responses.get(keep.get(j))).toByteArray());
+                }
                 try (PreparedStatement ps = c.prepareStatement("""
-                        UPDATE stellane_journal SET state = 1, request = NULL, custom = NULL, response = ?,
+                        UPDATE stellane_journal j SET state = 1, request = NULL, custom = NULL, response = r.b,
                             expires_at = ?, quarantine_reason = NULL, quarantined_at = NULL
-                        WHERE req_id = ? AND state <> 1""")) {
-                    for (int i : keep) {
-                        String id = requestIds.get(i);
-                        ps.setBytes(1, seal(RESPONSE, id, new RecordCodec.Writer(256).response(responses.get(i)).toByteArray()));
-                        ps.setTimestamp(2, expires);
-                        ps.setString(3, id);
-                        ps.addBatch();
+                        FROM unnest(?::text[], ?::bytea[]) AS r(id, b)
+                        WHERE j.req_id = r.id AND j.state <> 1 AND j.idem_key IS NOT NULL
+                        RETURNING j.req_id""")) {
+                    ps.setTimestamp(1, Timestamp.from(Instant.ofEpochMilli(config.idempotencyExpiryMillis())));
+                    ps.setArray(2, c.createArrayOf("text", ids));
+                    ps.setArray(3, c.createArrayOf("bytea", kept));
+                    try (ResultSet rs = ps.executeQuery()) {
+                        while (rs.next()) {
+                            done.add(rs.getString(1));
+                        }
                     }
-                    updated = ps.executeBatch();
+                }
+                for (String id : ids) {
+                    if (!done.contains(id)) {
+                        delete.add(id); // no idempotency key: nothing to keep the response for
+                    }
                 }
             }
-            int k = 0;
-            for (int i = 0; i < n; i++) {
-                boolean done = deleted[i] > 0;
-                if (k < keep.size() && keep.get(k) == i) {
-                    done = updated[k++] > 0;
+            if (!delete.isEmpty()) {
+                try (PreparedStatement ps = c.prepareStatement(
+                        "DELETE FROM stellane_journal WHERE req_id = ANY(?) AND state <> 1 RETURNING req_id")) {
+                    ps.setArray(1, c.createArrayOf("text", delete.toArray(String[]::new)));
+                    try (ResultSet rs = ps.executeQuery()) {
+                        while (rs.next()) {
+                            done.add(rs.getString(1));
+                        }
+                    }
                 }
-                if (done) {
-                    forget(requestIds.get(i));
+            }
+            for (int i = 0; i < n; i++) {
+                String id = requestIds.get(i);
+                if (done.contains(id)) {
+                    forget(id);
                     completed.increment();
                 } else {
-                    failures[i] = notPending(requestIds.get(i));
+                    failures[i] = notPending(id);
                 }
             }
             healed();

@@ -36,6 +36,11 @@ class ConfigKeyTest {
                 completed_retention = "2s"
                 sensitive_headers = ["X-Api-Key"]
                 encryption_key_file = "/k"
+                url = "jdbc:postgresql://db/x"
+                user = "u"
+                password_file = "/pw"
+                node_id = "n-1"
+                lease = "3s"
                 [runtime.performance]
                 zero_copy_io = false
                 io_batch_size = 2
@@ -49,7 +54,8 @@ class ConfigKeyTest {
                 """.formatted(workers));
         // a secret is never read from a file: the environment sets it (and not alongside the key file)
         RuntimeConfig secret = ConfigLoader.applyEnvironment(base,
-                java.util.Map.of("STELLANE_RUNTIME_RECOVERY_ENCRYPTION_KEY", "A".repeat(43) + "="));
+                java.util.Map.of("STELLANE_RUNTIME_RECOVERY_ENCRYPTION_KEY", "A".repeat(43) + "=",
+                        "STELLANE_RUNTIME_RECOVERY_PASSWORD", "pw"));
         RecordComponent[] components = RuntimeConfig.class.getRecordComponents();
         long differing = Arrays.stream(components)
                 .filter(rc -> !Objects.equals(value(rc, base), value(rc, changed))

@@ -293,4 +293,29 @@ class ConfigLoaderTomlTest {
     private static Path resource(String name) throws URISyntaxException {
         return Path.of(ConfigLoaderTomlTest.class.getResource("/config/" + name).toURI());
     }
+
+    @Test
+    void theSharedStoresKeysAreCheckedAndItsPasswordNeverComesFromTheFile() {
+        RuntimeConfig c = ConfigLoader.fromTomlString("""
+                [runtime.recovery]
+                backend = "postgres"
+                url = "jdbc:postgresql://127.0.0.1:5432/app"
+                user = "app"
+                node_id = "web-1"
+                lease = "5s"
+                """);
+        assertThat(c.recoveryUrl()).isEqualTo("jdbc:postgresql://127.0.0.1:5432/app");
+        assertThat(c.recoveryNodeId()).isEqualTo("web-1");
+        assertThat(c.recoveryLease()).hasSeconds(5);
+        assertThatThrownBy(() -> ConfigLoader.fromTomlString("[runtime.recovery]\nurl = \"mysql://db/x\"").validate())
+                .isInstanceOf(ConfigException.class).hasMessageContaining("runtime.recovery.url")
+                .hasMessageContaining("mysql://db/x").hasMessageContaining("jdbc:postgresql://");
+        assertThatThrownBy(() -> ConfigLoader.fromTomlString("[runtime.recovery]\npassword = \"hunter2\""))
+                .isInstanceOf(ConfigException.class).hasMessageContaining("runtime.recovery.password")
+                .hasMessageNotContaining("hunter2");
+        assertThatThrownBy(() -> ConfigLoader.fromTomlString("[runtime.recovery]\nnode_id = \"Web 1\"").validate())
+                .isInstanceOf(ConfigException.class).hasMessageContaining("runtime.recovery.node_id");
+        assertThatThrownBy(() -> ConfigLoader.fromTomlString("[runtime.recovery]\nlease = \"100ms\"").validate())
+                .isInstanceOf(ConfigException.class).hasMessageContaining("runtime.recovery.lease").hasMessageContaining("1s to 10m");
+    }
 }

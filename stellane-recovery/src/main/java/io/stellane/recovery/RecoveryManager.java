@@ -112,7 +112,7 @@ public final class RecoveryManager implements AutoCloseable {
     }
 
     /** The shared store's database from {@code runtime.recovery.url}, user, password and node; null without a url. */
-    private static RecoveryStoreConfig.Database database(RuntimeConfig config) {
+    static RecoveryStoreConfig.Database database(RuntimeConfig config) {
         if (config.recoveryUrl() == null) {
             return null;
         }

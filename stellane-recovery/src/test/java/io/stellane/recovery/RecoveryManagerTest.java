@@ -209,4 +209,28 @@ class RecoveryManagerTest {
             super("simulated process death", null, false, false);
         }
     }
+
+    @Test
+    void theSharedStoresDatabaseComesFromTheRuntimeConfigWithThePasswordFromAnOwnerOnlyFile(@TempDir Path tmp) throws IOException {
+        io.stellane.config.RuntimeConfig none = io.stellane.config.RuntimeConfig.defaults();
+        assertThat(RecoveryManager.database(none)).as("no url: a local store").isNull();
+
+        Path pw = tmp.resolve("pw");
+        Files.writeString(pw, "s3cret\n");
+        Files.setPosixFilePermissions(pw, java.nio.file.attribute.PosixFilePermissions.fromString("rw-------"));
+        io.stellane.config.RuntimeConfig c = none.toBuilder().recoveryUrl("jdbc:postgresql://db/x").recoveryUser("u")
+                .recoveryPasswordFile(pw).recoveryNodeId("web-1").recoveryLease(java.time.Duration.ofSeconds(4)).build();
+        RecoveryStoreConfig.Database db = RecoveryManager.database(c);
+        assertThat(db.url()).isEqualTo("jdbc:postgresql://db/x");
+        assertThat(db.password().reveal()).isEqualTo("s3cret");
+        assertThat(db.nodeId()).isEqualTo("web-1");
+        assertThat(db.lease()).hasSeconds(4);
+        assertThat(db.toString()).doesNotContain("s3cret");
+        assertThat(RecoveryManager.database(c.toBuilder().recoveryNodeId(null).build()).nodeId())
+                .as("a random name by default").matches("node-[0-9a-f]{12}");
+
+        Files.setPosixFilePermissions(pw, java.nio.file.attribute.PosixFilePermissions.fromString("rw-r--r--"));
+        assertThatThrownBy(() -> RecoveryManager.database(c)).isInstanceOf(io.stellane.config.ConfigException.class)
+                .hasMessageContaining("runtime.recovery.password_file").hasMessageContaining("0600");
+    }
 }
