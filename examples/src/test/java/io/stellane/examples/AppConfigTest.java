@@ -358,7 +358,9 @@ class AppConfigTest {
                     "--port", Integer.toString(taken.getLocalPort()), "--management-port", "0",
                     "--data-dir", tmp.resolve("d").toString());
             assertThat(o.code()).as(o.err()).isEqualTo(1);
-            assertThat(o.err()).startsWith("stellane: cannot start: cannot listen on 127.0.0.1:" + taken.getLocalPort());
+            assertThat(o.err()).isEqualTo("stellane: cannot start: cannot listen on 127.0.0.1:" + taken.getLocalPort()
+                    + ": address already in use; to share the port with another process, set reuse_port = true"
+                    + " ([server] table, ServerConfig.reusePort) in every process that listens on it\n");
             assertThat(o.err().strip().lines()).hasSize(1);
         }
         assertThat(Runtime.isRunning()).isFalse();
