@@ -15,7 +15,7 @@
 #   env           export lines: balancer, node and PostgreSQL URLs, PIDs:  eval "$(scripts/cluster.sh env)"
 #   kill NODE     SIGKILL one node (node-2, or 2) by its recorded PID: a crash
 #   restart NODE  start a node again with its config, data directory, ports and node id (stopping it
-#                 gracefully first if it runs)
+#                 gracefully first if it runs); ./stellane serve rebuilds first if the sources changed
 #
 # State: $STELLANE_CLUSTER_DIR, by default ${TMPDIR:-/tmp}/stellane-cluster-<uid>-<checksum of this
 # checkout's path>: node-<i>/{stellane.toml,node.log,data/}, nginx/{nginx.conf,error.log,access.log},
@@ -490,6 +490,7 @@ cmd_restart() {
     local name nd
     name=$(node_arg "${1:-}")
     nd=$(node_dir "$name")
+    [[ -s $nd/port ]] || die "$name never started (no port recorded); scripts/cluster.sh start makes a new cluster"
     if node_running "$name"; then
         log "stopping $name (PID $(node_pid "$name"))..."
         stop_nodes "$name"
