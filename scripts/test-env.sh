@@ -1,5 +1,6 @@
 # shellcheck shell=bash
-# Sourced (not run) by `./stellane test` before Maven: starts a private throwaway PostgreSQL through
+# Sourced (not run) by `./stellane test` before Maven: installs Chromium and nginx when missing (root, for
+# DashboardBrowserTest and ClusterScriptTest), starts a private throwaway PostgreSQL through
 # scripts/postgres.sh, exports STELLANE_TEST_PG_URL / _USER / _PASSWORD for PostgresUserRepositoryTest,
 # and stops and removes it when the sourcing shell exits (normally, by error, Ctrl-C, TERM or HUP).
 #
@@ -10,6 +11,7 @@
 # Replaces the caller's EXIT, INT, TERM and HUP traps.
 
 "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/chromium.sh" && export STELLANE_CHROMIUM=/usr/bin/chromium # dashboard e2e test
+"$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/nginx.sh" || true # ClusterScriptTest's balancer, before its clock runs; the test says what is missing
 if [[ -n ${STELLANE_TEST_PG_URL:-} ]]; then
     echo "test-env: using the PostgreSQL at $STELLANE_TEST_PG_URL (STELLANE_TEST_PG_URL was set)" >&2
 else

@@ -8,6 +8,7 @@ import io.stellane.config.ConfigWatcher;
 import io.stellane.config.RuntimeConfig;
 import io.stellane.runtime.Runtime;
 import io.stellane.server.Server;
+import io.stellane.server.ServerConfig;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -83,15 +84,11 @@ final class ConfigReloader implements AutoCloseable {
             log.warn("config reload refused, nothing changed: {}", UsersService.oneLine(e.getMessage()));
             return;
         }
-        List<ConfigChange> limits = server.updateConfig(next.server().toBuilder().backlog(running.server().backlog()).build());
-        live.addAll(limits);
-        if (next.server().backlog() != running.server().backlog()) {
-            restart.add(new ConfigChange("server.backlog", Integer.toString(running.server().backlog()),
-                    Integer.toString(next.server().backlog())));
-        }
+        ServerConfig limits = heldAtListen(next.server(), running.server());
+        live.addAll(server.updateConfig(limits));
+        restart.addAll(limits.changesTo(next.server()));
         restart.addAll(fixed(running, next));
-        running = new AppConfig(applyRuntime, running.host(), running.port(),
-                next.server().toBuilder().backlog(running.server().backlog()).build(), running.management(),
+        running = new AppConfig(applyRuntime, running.host(), running.port(), limits, running.management(),
                 running.database(), running.dataDir(), running.configFile());
         String pending = restart.isEmpty() ? "" : "; not applied, needs a restart: " + restart;
         if (live.isEmpty()) {
@@ -101,6 +98,11 @@ final class ConfigReloader implements AutoCloseable {
         }
         applied.increment();
         log.info("config reloaded from {}: applied {}{}", running.configFile(), live, pending);
+    }
+
+    /** {@code next} with the keys only a listen reads (the backlog, reuse_port) kept at their running values. */
+    private static ServerConfig heldAtListen(ServerConfig next, ServerConfig running) {
+        return next.toBuilder().backlog(running.backlog()).reusePort(running.reusePort()).build();
     }
 
     /** What only a restart changes besides the runtime's own keys: where the service listens, its database. */

@@ -160,6 +160,7 @@ class AppConfigTest {
             server limit negative     | [server]\\nmax_connections = -1      | server.max_connections
             server timeout as number  | [server]\\nwrite_timeout = 30        | server.write_timeout
             server limits misfit      | [server]\\nwrite_high_water_mark = "2MiB" | server
+            reuse_port as a string    | [server]\\nreuse_port = "yes"      | server.reuse_port
             unknown [management] key  | [management]\\nprot = 9000           | management.prot
             management port too big   | [management]\\nport = 65536          | management.port
             management port a string  | [management]\\nport = "9000"         | management.port
@@ -195,14 +196,17 @@ class AppConfigTest {
                 write_timeout = "5s"
                 min_body_rate = 0
                 max_connections_per_address = 10000
+                reuse_port = true
                 """).toString()), Map.of());
         assertThat(c.port()).isEqualTo(9000);
         assertThat(c.server()).isEqualTo(ServerConfig.defaults().toBuilder().maxBodySize(512 * 1024)
                 .maxBufferedBodyBytes(32 << 20).writeTimeout(Duration.ofSeconds(5)).minBodyRate(0)
-                .maxConnectionsPerAddress(10_000).build());
+                .maxConnectionsPerAddress(10_000).reusePort(true).build());
         assertThat(run("--config", write("[server]\nmax_body_size = \"4MB\"\n").toString()).err())
                 .isEqualTo("stellane: invalid config server.max_body_size = \"4MB\": 0 or more bytes and at most "
                         + "2147483639, as an integer or with a unit (\"64KiB\", \"4MiB\")\n");
+        assertThat(run("--config", write("[server]\nreuse_port = 1\n").toString()).err())
+                .isEqualTo("stellane: invalid config server.reuse_port = 1: true or false\n");
         assertThat(run("--config", write("[server]\nmax_bodysize = 1\n").toString()).err())
                 .startsWith("stellane: invalid config server.max_bodysize = 1: unknown key; allowed keys in [server]: "
                         + "host, port, max_request_line_length,");
@@ -354,7 +358,9 @@ class AppConfigTest {
                     "--port", Integer.toString(taken.getLocalPort()), "--management-port", "0",
                     "--data-dir", tmp.resolve("d").toString());
             assertThat(o.code()).as(o.err()).isEqualTo(1);
-            assertThat(o.err()).startsWith("stellane: cannot start: cannot listen on 127.0.0.1:" + taken.getLocalPort());
+            assertThat(o.err()).isEqualTo("stellane: cannot start: cannot listen on 127.0.0.1:" + taken.getLocalPort()
+                    + ": address already in use; to share the port with another process, set reuse_port = true"
+                    + " ([server] table, ServerConfig.reusePort) in every process that listens on it\n");
             assertThat(o.err().strip().lines()).hasSize(1);
         }
         assertThat(Runtime.isRunning()).isFalse();

@@ -38,6 +38,7 @@ class ConfigReloadTest {
         }
     }
 
+    /** {@code port} and {@code reuse_port} stand for what only a restart changes. */
     private static String config(int workers, String maxBody, int port) {
         return """
                 [runtime]
@@ -47,7 +48,8 @@ class ConfigReloadTest {
                 host = "127.0.0.1"
                 port = %d
                 max_body_size = "%s"
-                """.formatted(workers, port, maxBody);
+                reuse_port = %b
+                """.formatted(workers, port, maxBody, port != 0);
     }
 
     @Test
@@ -85,7 +87,7 @@ class ConfigReloadTest {
         try {
             Files.writeString(file, config(1, "4KiB", 9999)); // 9999: a port only a restart could change
             child.awaitLine(Pattern.compile("config reloaded from .*applied \\[runtime\\.worker_threads 2 -> 1, "
-                    + ".*server\\.max_body_size 1024 -> 4096.*needs a restart: \\[server\\.port 0 -> 9999\\]"), 20);
+                    + ".*server\\.max_body_size 1024 -> 4096.*needs a restart: \\[server\\.reuse_port false -> true, server\\.port 0 -> 9999\\]"), 20);
             assertThat(UsersServiceTest.call(port, "POST", "/echo", twoKib).statusCode()).as("the new limit").isEqualTo(200);
             awaitWorkers(management, 1);
 

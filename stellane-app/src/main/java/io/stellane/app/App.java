@@ -393,8 +393,12 @@ public final class App implements AutoCloseable {
         int bound;
         try {
             bound = server.listen(host, port);
-        } catch (Exception e) { // the bind failure may arrive as a checked BindException
-            throw new StellaneException("cannot listen on " + host + ":" + port + what + ": " + e.getMessage(), e);
+        } catch (Exception e) {
+            // a bind failure names the address already ("cannot listen on /host:port: why"): keep the why
+            String why = String.valueOf(e.getMessage());
+            int colon = why.startsWith("cannot listen on ") ? why.indexOf(": ") : -1;
+            throw new StellaneException("cannot listen on " + host + ":" + port + what + ": "
+                    + (colon < 0 ? why : why.substring(colon + 2)), e);
         }
         log.info("listening on {}{}", url(host, bound), what);
         return bound;

@@ -276,7 +276,9 @@ class AppTest {
             App.Builder b = App.builder(runtime().build()).listen("127.0.0.1", 0)
                     .management("127.0.0.1", taken.getLocalPort()).metrics();
             assertThatThrownBy(() -> b.start(setup -> setup.closeOnStop(() -> closed.add("resource"))))
-                    .hasMessageStartingWith("cannot listen on 127.0.0.1:" + taken.getLocalPort() + " (management)");
+                    .hasMessage("cannot listen on 127.0.0.1:" + taken.getLocalPort() + " (management): address already"
+                            + " in use; to share the port with another process, set reuse_port = true ([server] table,"
+                            + " ServerConfig.reusePort) in every process that listens on it");
         }
         assertThat(Runtime.isRunning()).isFalse();
         assertThat(closed).containsExactly("resource");

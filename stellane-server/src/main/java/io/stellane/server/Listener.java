@@ -5,6 +5,7 @@ import io.netty.buffer.ByteBufAllocator;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.ChannelConfig;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoop;
 import io.netty.channel.IoEventLoop;
@@ -12,6 +13,7 @@ import io.netty.channel.MaxMessagesRecvByteBufAllocator;
 import io.netty.channel.ServerChannel;
 import io.netty.channel.WriteBufferWaterMark;
 import io.netty.channel.epoll.EpollChannelOption;
+import io.netty.channel.socket.nio.NioChannelOption;
 import io.netty.channel.uring.IoUringChannelOption;
 import io.netty.handler.codec.http.HttpDecoderConfig;
 import io.netty.handler.codec.http.HttpResponseEncoder;
@@ -22,9 +24,15 @@ import io.stellane.task.Worker;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
-
+import java.io.IOException;
+import java.net.BindException;
+import java.net.Inet6Address;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
+import java.net.ProtocolFamily;
+import java.net.StandardProtocolFamily;
+import java.net.StandardSocketOptions;
+import java.nio.channels.SocketChannel;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -37,6 +45,11 @@ import java.util.List;
  * it, worker 0's loop accepts and registers each connection on the next worker's loop, round-robin.
  * Accepted channels are configured here (options, allocator, pipeline) and registered on their
  * loop directly, so no Netty {@code EventLoopGroup} over the workers is needed.
+ *
+ * <p>{@link ServerConfig#reusePort()} shares the port with other processes: every listening socket,
+ * one or one per worker, gets {@code SO_REUSEPORT}, and the kernel spreads connections over all the
+ * processes' sockets. Without it a port another process listens on is refused, also when this
+ * listener's own sockets carry {@code SO_REUSEPORT} for its workers (see {@link #refuseIfTaken}).
  */
 final class Listener {
     // Netty 4.2's adaptive allocator (what the raw Netty peer uses), with thread-local magazines on
@@ -51,7 +64,10 @@ final class Listener {
     private final List<IoBackend> backends;
     private final RuntimeConfig runtime;
     private final List<Channel> channels = new ArrayList<>();
-    private boolean reusePort;
+    /** One listening socket per worker, bound with SO_REUSEPORT. */
+    private boolean socketPerWorker;
+    /** SO_REUSEPORT on every listening socket, for other processes to share the port. */
+    private boolean shared;
     private InetSocketAddress bound;
     private int port;
 
@@ -63,27 +79,61 @@ final class Listener {
 
     int bind(InetSocketAddress address) {
         IoEventLoop[] loops = backends.stream().map(IoBackend::ioEventLoop).toArray(IoEventLoop[]::new);
-        reusePort = loops.length > 1 && backends.stream().allMatch(IoBackend::supportsReusePort);
+        socketPerWorker = loops.length > 1 && backends.stream().allMatch(IoBackend::supportsReusePort);
+        shared = server.config.reusePort();
         try {
-            if (reusePort) {
+            if (socketPerWorker && !shared && address.getPort() != 0 && !address.isUnresolved()) {
+                refuseIfTaken(address);
+            }
+            if (socketPerWorker) {
                 InetSocketAddress at = address;
                 for (int i = 0; i < loops.length; i++) {
-                    Channel ch = open(backends.get(i), loops[i], new IoEventLoop[]{loops[i]}, true, at);
+                    Channel ch = open(backends.get(i), loops[i], new IoEventLoop[]{loops[i]}, at);
                     if (i == 0) {
                         port = ((InetSocketAddress) ch.localAddress()).getPort();
                         at = new InetSocketAddress(address.getAddress(), port);
                     }
                 }
             } else {
-                Channel ch = open(backends.getFirst(), loops[0], loops, false, address);
+                Channel ch = open(backends.getFirst(), loops[0], loops, address);
                 port = ((InetSocketAddress) ch.localAddress()).getPort();
             }
-        } catch (RuntimeException e) {
+        } catch (Exception e) { // Netty's sync() rethrows the bind's IOException unchecked
             close();
-            throw new StellaneException("cannot listen on " + address + ": " + e.getMessage(), e);
+            throw new StellaneException("cannot listen on " + address + ": " + whyNot(e), e);
         }
         bound = new InetSocketAddress(address.getAddress(), port);
         return port;
+    }
+
+    /**
+     * A plain bind (no SO_REUSEPORT) of the address, released at once: it fails when anyone listens
+     * there. Needed before binding one socket per worker, whose SO_REUSEPORT would otherwise let this
+     * process join another one's listener silently, each then getting part of the connections. A
+     * listener that appears between this check and the bind goes unnoticed.
+     */
+    private static void refuseIfTaken(InetSocketAddress address) {
+        ProtocolFamily family = address.getAddress() instanceof Inet6Address ? StandardProtocolFamily.INET6
+                : StandardProtocolFamily.INET;
+        try (SocketChannel probe = SocketChannel.open(family)) {
+            probe.setOption(StandardSocketOptions.SO_REUSEADDR, true); // as the listening sockets: TIME_WAIT is no conflict
+            probe.bind(address);
+        } catch (IOException e) {
+            throw new StellaneException(e.getMessage(), e);
+        }
+    }
+
+    private String whyNot(Exception e) {
+        for (Throwable t = e; t != null; t = t.getCause()) {
+            if (t instanceof BindException || String.valueOf(t.getMessage()).contains("Address already in use")) {
+                return shared
+                        ? "address already in use by a socket without SO_REUSEPORT; reuse_port is on here, and every"
+                                + " process sharing the port needs it on too (and the same user)"
+                        : "address already in use; to share the port with another process, set reuse_port = true"
+                                + " ([server] table, ServerConfig.reusePort) in every process that listens on it";
+            }
+        }
+        return e.getMessage();
     }
 
     /**
@@ -95,8 +145,8 @@ final class Listener {
             return; // closed
         }
         IoEventLoop loop = backend.ioEventLoop();
-        if (reusePort) {
-            open(backend, loop, new IoEventLoop[]{loop}, true, bound);
+        if (socketPerWorker) {
+            open(backend, loop, new IoEventLoop[]{loop}, bound);
         } else {
             acceptorOf(channels.getFirst()).add(loop);
         }
@@ -111,12 +161,12 @@ final class Listener {
         IoEventLoop loop = backend.ioEventLoop();
         for (Channel ch : channels) {
             Acceptor acceptor = acceptorOf(ch);
-            if (reusePort && ch.eventLoop() == loop) {
+            if (socketPerWorker && ch.eventLoop() == loop) {
                 IoEventLoop to = heir.ioEventLoop();
                 acceptor.loops = new IoEventLoop[]{to};
                 ch.deregister().syncUninterruptibly();
                 to.register(ch).syncUninterruptibly();
-            } else if (!reusePort) {
+            } else if (!socketPerWorker) {
                 acceptor.remove(loop);
             }
         }
@@ -126,8 +176,7 @@ final class Listener {
         return ch.pipeline().get(Acceptor.class);
     }
 
-    private Channel open(IoBackend backend, IoEventLoop loop, IoEventLoop[] childLoops, boolean reusePort,
-                         InetSocketAddress address) {
+    private Channel open(IoBackend backend, IoEventLoop loop, IoEventLoop[] childLoops, InetSocketAddress address) {
         ServerChannel ch;
         try {
             ch = backend.serverChannelType().getConstructor().newInstance();
@@ -136,19 +185,24 @@ final class Listener {
         }
         ch.config().setOption(ChannelOption.SO_REUSEADDR, true);
         ch.config().setOption(ChannelOption.SO_BACKLOG, server.config.backlog());
-        if (reusePort) {
-            String type = ch.getClass().getSimpleName();
-            if (type.startsWith("Epoll")) {
-                ch.config().setOption(EpollChannelOption.SO_REUSEPORT, true);
-            } else if (type.startsWith("IoUring")) {
-                ch.config().setOption(IoUringChannelOption.SO_REUSEPORT, true);
-            }
+        if ((socketPerWorker || shared) && !setReusePort(ch.config())) {
+            ch.unsafe().closeForcibly();
+            throw new StellaneException("reuse_port is on, but a " + ch.getClass().getSimpleName()
+                    + " cannot set SO_REUSEPORT here; use the epoll, io_uring or nio backend on an OS with SO_REUSEPORT"
+                    + " (Linux, macOS, the BSDs)");
         }
         ch.pipeline().addLast(new Acceptor(server, childLoops, runtime));
         loop.register(ch).syncUninterruptibly();
         channels.add(ch);
         ch.bind(address).syncUninterruptibly();
         return ch;
+    }
+
+    /** Each transport answers false for the others' options; NIO's also where the JDK has no SO_REUSEPORT. */
+    private static boolean setReusePort(ChannelConfig config) {
+        return config.setOption(EpollChannelOption.SO_REUSEPORT, true)
+                || config.setOption(IoUringChannelOption.SO_REUSEPORT, true)
+                || config.setOption(NioChannelOption.of(StandardSocketOptions.SO_REUSEPORT), true);
     }
 
     int port() {

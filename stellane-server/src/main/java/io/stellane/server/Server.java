@@ -153,8 +153,8 @@ public final class Server {
     /**
      * Applies new limits and timeouts while the server runs: connections opened from now on get all of
      * them; the server-wide ones (connection caps, the body budget, the drain timeout) apply at once;
-     * connections already open keep their timeouts and sizes. {@code backlog} applies to the next
-     * {@link #listen}. Returns what changed. Thread-safe.
+     * connections already open keep their timeouts and sizes. {@code backlog} and {@code reusePort}
+     * apply to the next {@link #listen}. Returns what changed. Thread-safe.
      */
     public List<ConfigChange> updateConfig(ServerConfig next) {
         Objects.requireNonNull(next, "next");

@@ -52,6 +52,10 @@ import java.util.function.BiConsumer;
  *                               maximum heap, at most 256 MiB)
  * @param drainTimeout           how long {@link Server#stop()} waits for in-flight requests (default 10 s)
  * @param backlog                the listen backlog (default 1024)
+ * @param reusePort              listen with {@code SO_REUSEPORT}, so that other processes (of the same user)
+ *                               listening with it too share the port and the kernel spreads the connections
+ *                               among them; off, a port another process listens on is refused (default off).
+ *                               Read at {@link Server#listen}
  */
 public record ServerConfig(
         int maxRequestLineLength,
@@ -70,7 +74,8 @@ public record ServerConfig(
         int maxConnectionsPerAddress,
         long maxBufferedBodyBytes,
         Duration drainTimeout,
-        int backlog) {
+        int backlog,
+        boolean reusePort) {
 
     /** Bodies are gathered into one array. */
     static final long MAX_BODY_SIZE_LIMIT = Integer.MAX_VALUE - 8;
@@ -164,7 +169,10 @@ public record ServerConfig(
 
     // ---------------------------------------------------------------- TOML
 
-    private record Key(String name, String allowed, BiConsumer<Builder, String> apply, boolean duration) {
+    /** What a key's value may be written as in TOML: a number or a string, a string, a boolean. */
+    private enum Kind { NUMBER_OR_TEXT, TEXT, BOOLEAN }
+
+    private record Key(String name, String allowed, BiConsumer<Builder, String> apply, Kind kind) {
     }
 
     private static final String DURATION = "a duration such as 500ms, 10s or 1m, above 0";
@@ -185,7 +193,8 @@ public record ServerConfig(
             count("max_connections_per_address", 1, Builder::maxConnectionsPerAddress),
             size("max_buffered_body_bytes", 1, Long.MAX_VALUE, Builder::maxBufferedBodyBytes),
             duration("drain_timeout", Builder::drainTimeout),
-            count("backlog", 1, Builder::backlog));
+            count("backlog", 1, Builder::backlog),
+            bool("reuse_port", Builder::reusePort));
 
     /** The TOML keys {@link #fromToml} reads, in order. */
     public static List<String> tomlKeys() {
@@ -224,9 +233,9 @@ public record ServerConfig(
                             + String.join(", ", allowed)));
             JsonNode v = e.getValue();
             String text;
-            if (v.isTextual()) {
-                text = v.textValue();
-            } else if (v.isIntegralNumber() && !key.duration) {
+            if (key.kind == Kind.BOOLEAN ? v.isBoolean() : v.isTextual()) {
+                text = v.asText();
+            } else if (v.isIntegralNumber() && key.kind == Kind.NUMBER_OR_TEXT) {
                 text = v.asText();
             } else {
                 throw new ConfigException(path, shown(v), key.allowed);
@@ -259,7 +268,7 @@ public record ServerConfig(
                 throw new ConfigException(name, text, allowed);
             }
             set.accept(b, v);
-        }, false);
+        }, Kind.NUMBER_OR_TEXT);
     }
 
     private static Key count(String name, int min, BiConsumer<Builder, Integer> set) {
@@ -275,7 +284,11 @@ public record ServerConfig(
                 throw new ConfigException(name, text, allowed);
             }
             set.accept(b, (int) v);
-        }, false);
+        }, Kind.NUMBER_OR_TEXT);
+    }
+
+    private static Key bool(String name, BiConsumer<Builder, Boolean> set) {
+        return new Key(name, "true or false", (b, text) -> set.accept(b, Boolean.parseBoolean(text)), Kind.BOOLEAN);
     }
 
     private static Key duration(String name, BiConsumer<Builder, Duration> set) {
@@ -285,7 +298,7 @@ public record ServerConfig(
                 throw new ConfigException(name, text, DURATION);
             }
             set.accept(b, d);
-        }, true);
+        }, Kind.TEXT);
     }
 
     // ---------------------------------------------------------------- builder
@@ -309,6 +322,7 @@ public record ServerConfig(
         private long maxBufferedBodyBytes = defaultBodyBudget();
         private Duration drainTimeout = Duration.ofSeconds(10);
         private int backlog = 1024;
+        private boolean reusePort;
 
         private Builder() {
         }
@@ -331,6 +345,7 @@ public record ServerConfig(
             maxBufferedBodyBytes = c.maxBufferedBodyBytes;
             drainTimeout = c.drainTimeout;
             backlog = c.backlog;
+            reusePort = c.reusePort;
         }
 
         public Builder maxRequestLineLength(int v) { maxRequestLineLength = v; return this; }
@@ -350,12 +365,13 @@ public record ServerConfig(
         public Builder maxBufferedBodyBytes(long bytes) { maxBufferedBodyBytes = bytes; return this; }
         public Builder drainTimeout(Duration v) { drainTimeout = v; return this; }
         public Builder backlog(int v) { backlog = v; return this; }
+        public Builder reusePort(boolean v) { reusePort = v; return this; }
 
         public ServerConfig build() {
             return new ServerConfig(maxRequestLineLength, maxHeaderSize, maxHeaderCount, maxBodySize,
                     headerReadTimeout, requestReadTimeout, minBodyRate, bodyRateGracePeriod, idleTimeout,
                     writeTimeout, writeHighWaterMark, maxQueuedResponseBytes, maxConnections,
-                    maxConnectionsPerAddress, maxBufferedBodyBytes, drainTimeout, backlog);
+                    maxConnectionsPerAddress, maxBufferedBodyBytes, drainTimeout, backlog, reusePort);
         }
     }
 }
