@@ -40,8 +40,8 @@ cleanup() {
     kill "$SERVER_PID" 2>/dev/null || true
     wait "$SERVER_PID" 2>/dev/null || true
   fi
-  if [[ -d "$WORK/pg" ]]; then
-    STELLANE_PG_DIR="$WORK/pg" "$ROOT/scripts/postgres.sh" stop 2>/dev/null || true
+  if [[ -n "${PG_DIR:-}" ]]; then
+    STELLANE_PG_DIR="$PG_DIR" "$ROOT/scripts/postgres.sh" stop 2>/dev/null || true
   fi
   rm -rf "$WORK"
 }
@@ -57,7 +57,9 @@ if [[ " $MODES " == *" postgres "* ]]; then
     -Dmdep.outputFile="$WORK/cp-cluster.txt" -Dmdep.includeScope=runtime >"$WORK/build-cluster.log" 2>&1) \
     || { cat "$WORK/build-cluster.log" >&2; exit 1; }
   CP_PG="$CP:$ROOT/stellane-cluster/target/classes:$(cat "$WORK/cp-cluster.txt")"
-  PG_ENV="$(STELLANE_PG_DIR="$WORK/pg" STELLANE_PG_DURABLE=1 "$ROOT/scripts/postgres.sh" start)"
+  # beside $WORK, not in it: the postgres user must reach it
+  PG_DIR="$(mktemp -u "${TMPDIR:-/tmp}/recovery-bench-pg.XXXXXX")"
+  PG_ENV="$(STELLANE_PG_DIR="$PG_DIR" STELLANE_PG_DURABLE=1 "$ROOT/scripts/postgres.sh" start)"
 fi
 if [[ -n "${BEFORE:-}" ]]; then
   (cd "$BEFORE" && mvn -B -ntp -q -o -pl stellane-server -am test-compile dependency:build-classpath \
