@@ -37,9 +37,8 @@ stop_timeout=${STELLANE_CLUSTER_STOP_TIMEOUT:-30}
 
 # The nodes' request journal. mmap: each node its own, under its data directory (a killed node's
 # pending requests are replayed when it restarts). postgres: one journal in the cluster's PostgreSQL,
-# a dead node's requests adopted by another within lease + lease/2; it needs the stellane-cluster module.
-# Once that module is in the build, flip the default here to postgres:
-recovery=${STELLANE_CLUSTER_RECOVERY:-mmap}
+# a dead node's requests adopted by another within lease + lease/2 (docs/SCALING.md).
+recovery=${STELLANE_CLUSTER_RECOVERY:-postgres}
 
 log() { echo "cluster.sh: $*" >&2; }
 die() { log "$*"; exit 1; }
