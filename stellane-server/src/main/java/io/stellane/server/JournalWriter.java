@@ -258,12 +258,14 @@ abstract sealed class JournalWriter
 
     /**
      * Group commit for a store across the network: like {@link Grouped}, a worker's writes of one loop
-     * turn wait for the turn's end, but the group is then sent from a virtual thread (idempotency
-     * lookups, the appends as one call, the completions as another), and the handlers and responses
-     * continue on the worker when the database has answered. Several groups of one worker may be in
+     * turn wait for the turn's end, but the group is then sent from one virtual thread (the completions
+     * as one call, then the idempotency lookups and the appends as one call), and the responses and
+     * handlers continue on the worker when the database has answered. Several groups of one worker may be in
      * flight at once; a request's completion always follows its append, since its handler ran between.
      */
     static final class Shared extends JournalWriter {
+        /** Groups a worker has on their way to the database at once; the next one gathers meanwhile. */
+        static final int MAX_IN_FLIGHT = 1;
         private final ThreadLocal<Batch> batches = ThreadLocal.withInitial(Batch::new);
 
         Shared(RecoveryInterceptor recovery) {
@@ -293,6 +295,8 @@ abstract sealed class JournalWriter
             private ArrayList<JournaledRequest> requests = new ArrayList<>();
             private ArrayList<Answer> answered = new ArrayList<>();
             private boolean scheduled;
+            /** Groups of this worker the database has not answered yet. */
+            private int inFlight;
 
             void admit(Admission a, JournaledRequest request) {
                 admitted.add(a);
@@ -312,85 +316,102 @@ abstract sealed class JournalWriter
                 }
             }
 
+            /**
+             * Sends what the turn gathered, unless {@link #MAX_IN_FLIGHT} groups are on their way: then
+             * it waits for one to come back ({@link #returned}) and goes with everything gathered by
+             * then. Without the bound, every turn would send its own group of two or three requests,
+             * and the database would commit as often as the requests arrive.
+             */
             @Override
             public void run() {
                 scheduled = false;
-                if (!admitted.isEmpty()) {
-                    sendAdmitted(admitted, requests);
-                    admitted = new ArrayList<>();
-                    requests = new ArrayList<>();
+                if (inFlight >= MAX_IN_FLIGHT || admitted.isEmpty() && answered.isEmpty()) {
+                    return;
                 }
-                if (!answered.isEmpty()) {
-                    sendAnswered(answered);
-                    answered = new ArrayList<>();
-                }
+                inFlight++;
+                send(this, admitted, requests, answered);
+                admitted = new ArrayList<>();
+                requests = new ArrayList<>();
+                answered = new ArrayList<>();
+            }
+
+            /** A group came back (on the worker): the next one may go. */
+            void returned() {
+                inFlight--;
+                run();
             }
         }
 
-        /** Off the worker: lookups, then the appends; back on it: each handler runs, or its early answer goes. */
-        private void sendAdmitted(List<Admission> group, List<JournaledRequest> journaled) {
-            Exchange home = group.getFirst().ex();
+        /**
+         * One virtual thread per turn: the completions, then the idempotency lookups and the appends;
+         * back on the worker, the answers go out and the handlers run. One hop to the worker per turn,
+         * however many requests it carried: each hop may have to wake the worker's poller.
+         */
+        private void send(Batch batch, List<Admission> admits, List<JournaledRequest> journaled, List<Answer> answers) {
+            Exchange home = !answers.isEmpty() ? answers.getFirst().ex() : admits.getFirst().ex();
+            List<String> ids = new ArrayList<>(answers.size());
+            List<StoredResponse> stored = new ArrayList<>(answers.size());
+            for (Answer a : answers) {
+                ids.add(a.cx().requestId());
+                stored.add(a.stored());
+            }
             Task.blocking(() -> {
-                Response[] early = new Response[group.size()];
-                List<JournaledRequest> toAppend = new ArrayList<>(group.size());
-                List<Integer> appendedIndex = new ArrayList<>(group.size());
-                for (int i = 0; i < group.size(); i++) {
-                    try {
-                        early[i] = recovery.storedAnswer(group.get(i));
-                    } catch (RuntimeException e) {
-                        early[i] = recovery.journalFailed(group.get(i), e);
+                List<RuntimeException> completed = answers.isEmpty() ? List.of()
+                        : perMember(answers.size(), () -> recovery.manager.completeAll(ids, stored));
+                return new Outcome(completed, admits.isEmpty() ? null : journal(admits, journaled));
+            }).onComplete((outcome, error) -> home.onLoop(() -> {
+                for (int i = 0; i < answers.size(); i++) {
+                    Answer a = answers.get(i);
+                    RuntimeException failure = error != null ? new RuntimeException(error) : outcome.completed().get(i);
+                    if (failure != null) {
+                        recovery.completionFailed(a.cx(), failure);
                     }
-                    if (early[i] == null) {
-                        toAppend.add(journaled.get(i));
-                        appendedIndex.add(i);
-                    }
+                    recovery.release(a.key(), a.cx().requestId());
+                    a.ex().respond(a.cx(), a.response());
+                    a.ex().flush();
                 }
-                if (!toAppend.isEmpty()) {
-                    List<RuntimeException> failures = perMember(toAppend.size(), () -> recovery.manager.journalAll(toAppend));
-                    for (int j = 0; j < toAppend.size(); j++) {
-                        int i = appendedIndex.get(j);
-                        if (failures.get(j) != null) {
-                            early[i] = recovery.journalFailed(group.get(i), failures.get(j));
-                        }
-                    }
-                }
-                return early;
-            }).onComplete((early, error) -> home.onLoop(() -> {
-                for (int i = 0; i < group.size(); i++) {
-                    Admission a = group.get(i);
-                    Response answer = error != null ? recovery.journalFailed(a, error) : early[i];
+                for (int i = 0; i < admits.size(); i++) {
+                    Admission a = admits.get(i);
+                    Response answer = error != null ? recovery.journalFailed(a, error) : outcome.early()[i];
                     if (answer == null) {
                         RecoveryInterceptor.journaled(a.cx());
                     }
                     proceed(a, answer);
                     a.ex().flush();
                 }
+                batch.returned();
             }));
         }
 
-        /** Off the worker: the completions; back on it: the answers go out. */
-        private void sendAnswered(List<Answer> group) {
-            Exchange home = group.getFirst().ex();
-            List<String> ids = new ArrayList<>(group.size());
-            List<StoredResponse> stored = new ArrayList<>(group.size());
-            for (Answer a : group) {
-                ids.add(a.cx().requestId());
-                stored.add(a.stored());
+        private record Outcome(List<RuntimeException> completed, Response[] early) {
+        }
+
+        /** Off the worker: the lookups, then the appends; for each admission its early answer, or null to run the handler. */
+        private Response[] journal(List<Admission> group, List<JournaledRequest> journaled) {
+            Response[] early = new Response[group.size()];
+            List<JournaledRequest> toAppend = new ArrayList<>(group.size());
+            List<Integer> appendedIndex = new ArrayList<>(group.size());
+            for (int i = 0; i < group.size(); i++) {
+                try {
+                    early[i] = recovery.storedAnswer(group.get(i));
+                } catch (RuntimeException e) {
+                    early[i] = recovery.journalFailed(group.get(i), e);
+                }
+                if (early[i] == null) {
+                    toAppend.add(journaled.get(i));
+                    appendedIndex.add(i);
+                }
             }
-            Task.blocking(() -> perMember(group.size(), () -> recovery.manager.completeAll(ids, stored)))
-                    .onComplete((failures, error) -> home.onLoop(() -> {
-                        for (int i = 0; i < group.size(); i++) {
-                            Answer a = group.get(i);
-                            RuntimeException failure = error != null ? new RuntimeException(error)
-                                    : failures.get(i);
-                            if (failure != null) {
-                                recovery.completionFailed(a.cx(), failure);
-                            }
-                            recovery.release(a.key(), a.cx().requestId());
-                            a.ex().respond(a.cx(), a.response());
-                            a.ex().flush();
-                        }
-                    }));
+            if (!toAppend.isEmpty()) {
+                List<RuntimeException> failures = perMember(toAppend.size(), () -> recovery.manager.journalAll(toAppend));
+                for (int j = 0; j < toAppend.size(); j++) {
+                    int i = appendedIndex.get(j);
+                    if (failures.get(j) != null) {
+                        early[i] = recovery.journalFailed(group.get(i), failures.get(j));
+                    }
+                }
+            }
+            return early;
         }
     }
 
