@@ -15,6 +15,7 @@ import java.sql.Connection;
 import java.sql.SQLException;
 import java.sql.Statement;
 import java.time.Duration;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
@@ -31,6 +32,7 @@ import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.LongAdder;
+import java.util.concurrent.locks.LockSupport;
 import java.util.function.Consumer;
 
 /**
@@ -103,6 +105,8 @@ final class TaskLoop {
     // confined to the loop thread
     private final Map<String, Integer> runningByQueue = new HashMap<>();
     private final Map<String, Boolean> backlog = new HashMap<>();
+    /** Signals taken from the queue and not yet handled. */
+    private final ArrayDeque<Object> got = new ArrayDeque<>();
     private final List<TaskTable.Outcome> unwritten = new ArrayList<>();
     private final List<Run> unwrittenRuns = new ArrayList<>();
     private boolean cancelledAtClose;
@@ -149,13 +153,25 @@ final class TaskLoop {
     // ---------------------------------------------------------------- the loop
 
     private void loop() {
+        while (!crashed) {
+            try {
+                turns();
+                return;
+            } catch (RuntimeException e) {
+                // a bug or a listener that threw past its guard: the loop goes on, or the node would stop running tasks
+                throttle.error(log, "loop", "durable tasks of node " + node.id() + ": unexpected failure, going on", e);
+                LockSupport.parkNanos(config.pollInterval().toNanos());
+            }
+        }
+    }
+
+    private void turns() {
         long maintenanceNanos = Math.max(node.lease().toNanos() / 2, TimeUnit.MILLISECONDS.toNanos(100));
         long nextMaintenance = System.nanoTime();
         long closeDeadline = 0;
         boolean claimAll = true;
-        List<Object> got = new ArrayList<>();
         while (!crashed) {
-            for (Object o : got) {
+            for (Object o; (o = got.pollFirst()) != null; ) {
                 if (o == WAKE) {
                     claimAll = true;
                 } else {
@@ -164,7 +180,6 @@ final class TaskLoop {
                     unwrittenRuns.add(d.run());
                 }
             }
-            got.clear();
             if (crashed) {
                 return;
             }
@@ -258,7 +273,9 @@ final class TaskLoop {
     }
 
     private void settled(Run run, TaskTable.Outcome o, boolean written) {
-        running.remove(run);
+        if (!running.remove(run)) {
+            return; // settled already, before a failure cut the turn short
+        }
         runningByQueue.merge(o.task().queue(), -1, Integer::sum);
         TaskTable.Claimed t = o.task();
         if (!written) {
@@ -348,9 +365,9 @@ final class TaskLoop {
                 if (c == null) {
                     c = pool.getConnection();
                 }
-                List<TaskTable.Claimed> got = table.claim(c, queue, names, free);
-                backlog.put(queue, got.size() == free);
-                for (TaskTable.Claimed t : got) {
+                List<TaskTable.Claimed> taken = table.claim(c, queue, names, free);
+                backlog.put(queue, taken.size() == free);
+                for (TaskTable.Claimed t : taken) {
                     dispatch(t);
                 }
             }

@@ -168,6 +168,20 @@ class DurableTasksTest {
     }
 
     @Test
+    void aListenerThatThrowsStopsNothing() {
+        DurableTasks tasks = open("a");
+        tasks.addListener(new DurableTasks.Listener() {
+            @Override
+            public void claimed() {
+                throw new IllegalStateException("a broken meter");
+            }
+        });
+        tasks.register("n", t -> Task.completed(null));
+        tasks.submitAll(many("n", "n", 3)).await();
+        await("all done", () -> count("state = 2") == 3);
+    }
+
+    @Test
     void aSubmissionWakesTheNodesAtOnceWithoutAPoll() throws Exception {
         // an hour between polls and a minute's lease (upkeep every 30 s): only the notification brings the task
         DurableTasks tasks = open(join("a", Duration.ofMinutes(1)), fast().withPollInterval(Duration.ofHours(1)));
