@@ -4,6 +4,7 @@
  */
 module io.stellane.app {
     requires transitive io.stellane.dashboard;
+    requires static io.stellane.cluster; // App.Builder.durableTasks, for services that have stellane-cluster
 
     exports io.stellane.app;
 }

@@ -64,6 +64,8 @@ import java.util.function.Consumer;
  *     {@code /health} gives the status only ({@code {"status":"UP"}} or 503 {@code {"status":"DOWN"}}).</li>
  * <li>With request recovery on in the runtime config, the journal opens (its state is the health check
  *     {@code journal}, {@code OFF} without recovery) and what the last run left pending is replayed.</li>
+ * <li>With {@link Builder#durableTasks}: their health check {@code durable_tasks} (their meters and dashboard
+ *     section were bound before the setup).</li>
  * <li>The public server listens; then the blocked-worker detector starts (with metrics).</li>
  * <li>A JVM shutdown hook is installed that calls {@link #close()}.</li>
  * </ol>
@@ -73,7 +75,8 @@ import java.util.function.Consumer;
  * <h2>How it stops ({@link #close()}, what the shutdown hook calls)</h2>
  * Both servers stop accepting; requests in flight on the public one finish, bounded by its
  * {@link ServerConfig#drainTimeout()}, their responses closing their connections; then the management
- * listener stops, then the runtime (its queued tasks, bounded by its {@code shutdown_timeout}); then
+ * listener stops; then the durable tasks close (running ones finish, bounded by their close timeout), then
+ * the runtime stops (its queued tasks, bounded by its {@code shutdown_timeout}); then
  * what was opened closes, the last opened first: the blocked-worker detector, the journal, what
  * {@link Setup#closeOnStop} was given (the last given first), the JVM meters and the metrics binding.
  *
@@ -93,6 +96,8 @@ public final class App implements AutoCloseable {
     private final Server management;
     private final StellaneMetrics metrics;
     private final RecoveryManager.RecoveryReport recovery;
+    /** The durable tasks, closed between the servers and the runtime; null without. */
+    private final AutoCloseable durableTasks;
     private final int port;
     private final int managementPort;
     /** What closes after the runtime stops, the last opened first. */
@@ -107,6 +112,7 @@ public final class App implements AutoCloseable {
         this.management = s.management;
         this.metrics = s.metrics;
         this.recovery = s.recovery;
+        this.durableTasks = s.b.durableTasks;
         this.resources = s.resources;
         this.port = port;
         this.managementPort = managementPort;
@@ -154,6 +160,7 @@ public final class App implements AutoCloseable {
         private boolean managementOnPublicPort;
         private boolean metrics;
         private boolean dashboard;
+        private io.stellane.cluster.DurableTasks durableTasks;
 
         private Builder(RuntimeConfig runtime) {
             this.runtimeConfig = Objects.requireNonNull(runtime, "runtime");
@@ -195,6 +202,19 @@ public final class App implements AutoCloseable {
         public Builder dashboard() {
             this.dashboard = true;
             this.metrics = true;
+            return this;
+        }
+
+        /**
+         * Durable tasks the app runs along (module {@code stellane-cluster}, which the service depends on):
+         * their meters with {@link #metrics()}, their section of the dashboard with {@link #dashboard()}, the
+         * health check {@code durable_tasks} (down while their node reports a fault), and their
+         * {@link io.stellane.cluster.DurableTasks#close() close} at stop, after the servers drained and before
+         * the runtime stops, so running tasks can finish. Their node stays the application's to close
+         * ({@link Setup#closeOnStop}). Register their handlers in the setup, or before.
+         */
+        public Builder durableTasks(io.stellane.cluster.DurableTasks tasks) {
+            this.durableTasks = Objects.requireNonNull(tasks, "tasks");
             return this;
         }
 
@@ -253,6 +273,9 @@ public final class App implements AutoCloseable {
                     server.observe(new MetricsObserver(metrics));
                 }
             }
+            if (b.durableTasks != null) {
+                DurableTasksBinding.meter(b.durableTasks, metrics, dashboard); // before the runtime runs them
+            }
             inSetup = true;
             try {
                 setup.accept(this);
@@ -262,6 +285,9 @@ public final class App implements AutoCloseable {
             runtime.init(b.runtimeConfig);
             runtimeStarted = true;
             RecoveryManager journal = openJournal();
+            if (b.durableTasks != null) {
+                health.add("durable_tasks", DurableTasksBinding.check(b.durableTasks));
+            }
             if (management != null) {
                 managementRoutes(management);
             }
@@ -374,6 +400,9 @@ public final class App implements AutoCloseable {
                     if (management != null) {
                         management.stop(Duration.ZERO);
                     }
+                }
+                closeAll(new ArrayDeque<>(b.durableTasks == null ? List.of() : List.<AutoCloseable>of(b.durableTasks)));
+                if (runtimeStarted) {
                     runtime.stop();
                 }
             } finally {
@@ -518,6 +547,9 @@ public final class App implements AutoCloseable {
             }
         } finally {
             try {
+                if (durableTasks != null) {
+                    closeAll(new ArrayDeque<>(List.of(durableTasks))); // running tasks finish on the running runtime
+                }
                 runtime.stop();
             } finally {
                 closeAll(resources);

@@ -16,7 +16,8 @@ import java.util.List;
  * names without that version row, or a version newer than this code knows, is refused, never altered.
  *
  * <p>Tables: {@code stellane_node} (name, epoch, lease), {@code stellane_journal} (requests in flight
- * and stored responses; see {@code PostgresStore}), {@code stellane_task} (durable tasks).
+ * and stored responses; see {@code PostgresStore}), {@code stellane_task} (durable tasks: ready 0,
+ * running 1, done 2, quarantined 3; see {@code TaskTable}).
  */
 final class Schema {
     /** Taken for the whole migration: an arbitrary constant, "stellane" in ASCII. */
@@ -64,6 +65,7 @@ final class Schema {
                 finished_at  timestamptz);
             CREATE INDEX stellane_task_ready ON stellane_task (queue, run_after) WHERE state = 0;
             CREATE INDEX stellane_task_running ON stellane_task (owner) WHERE state = 1;
+            CREATE INDEX stellane_task_done ON stellane_task (finished_at) WHERE state = 2;
             """);
 
     private Schema() {

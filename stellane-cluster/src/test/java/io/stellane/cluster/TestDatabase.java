@@ -57,6 +57,24 @@ final class TestDatabase implements AutoCloseable {
         }
     }
 
+    /** The first column of every row {@code sql} returns, as text. */
+    java.util.List<String> column(String sql) {
+        try (Connection c = connect(); Statement st = c.createStatement(); java.sql.ResultSet rs = st.executeQuery(sql)) {
+            java.util.List<String> out = new java.util.ArrayList<>();
+            while (rs.next()) {
+                out.add(rs.getString(1));
+            }
+            return out;
+        } catch (SQLException e) {
+            throw new IllegalStateException(sql + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** The number {@code sql} returns (a count, say). */
+    long number(String sql) {
+        return Long.parseLong(column(sql).getFirst());
+    }
+
     @Override
     public void close() {
         exec("DROP SCHEMA IF EXISTS " + schema + " CASCADE");

@@ -28,7 +28,8 @@ import java.util.concurrent.TimeUnit;
 /**
  * A live page of a service and the runtime under it. On top, the observed server's traffic: requests/s
  * by status class and latency percentiles as charts over the last five minutes, requests in flight,
- * a table per route pattern, recovery, heap and garbage collection. Below, the runtime: workers
+ * a table per route pattern, recovery, heap and garbage collection; a node's durable tasks, when
+ * attached ({@link #durableTasks}). Below, the runtime: workers
  * (queue, tasks/s, CPU, mean task time), tasks/s and mean task time over time.
  *
  * <p>It observes one server and is served by one or more, which need not be the same. The traffic
@@ -63,7 +64,8 @@ import java.util.concurrent.TimeUnit;
  *
  * <p>Threading: {@link #serveOn} (and so {@link #install}) must be called before that server's first
  * {@code listen}, like any route; {@link #observe} may be called before or after the observed server
- * listens. {@link #recovery} and {@link #close} may be called from any thread at any time.
+ * listens. {@link #recovery}, {@link #durableTasks} and {@link #close} may be called from any thread
+ * at any time.
  */
 public final class Dashboard implements AutoCloseable {
     /** Where the page is served; the JSON is under {@code PATH + "/data"}. */
@@ -81,6 +83,7 @@ public final class Dashboard implements AutoCloseable {
     private final ScheduledExecutorService sampler;
     private final LogThrottle sampleFailures = new LogThrottle(Duration.ofMinutes(1));
     private volatile RecoverySource recovery;
+    private volatile DurableTaskSource durableTasks;
 
     private Dashboard(MetricsObserver http, Server observed, Duration samplePeriod) {
         this.http = http;
@@ -175,6 +178,16 @@ public final class Dashboard implements AutoCloseable {
         return this;
     }
 
+    /**
+     * Shows a section of durable-task figures read from {@code source} (e.g.
+     * {@link DurableTaskSource#of(StellaneMetrics)}), with a chart from the next sample on; {@code null}
+     * hides it again.
+     */
+    public Dashboard durableTasks(DurableTaskSource source) {
+        this.durableTasks = source;
+        return this;
+    }
+
     /** The observer whose totals the page shows (the one found or added by {@link #observe}). */
     public MetricsObserver observer() {
         return http;
@@ -205,8 +218,9 @@ public final class Dashboard implements AutoCloseable {
             } catch (StellaneException e) {
                 rs = null; // stopped or restarting: the point has no task figures
             }
+            DurableTaskSource d = durableTasks;
             timeline.add(new Timeline.Reading(System.currentTimeMillis(), System.nanoTime(), http.recorder().totals(),
-                    observed.requestsInFlight(), rs, JvmReading.now()));
+                    observed.requestsInFlight(), rs, JvmReading.now(), d == null ? null : d.read()));
         } catch (RuntimeException e) {
             // a periodic task that throws is never run again
             sampleFailures.warn(log, "dashboard.sample", "dashboard sample failed; the charts miss this second", e);
@@ -241,6 +255,7 @@ public final class Dashboard implements AutoCloseable {
             requests += h[i];
         }
         RecoverySource r = recovery;
+        DurableTaskSource d = durableTasks;
         Timeline.View past = timeline.view();
         return new DashboardData.Snapshot(System.currentTimeMillis(),
                 new DashboardData.HttpPart(requests, h[RequestRecorder.statusSlot(200)], h[RequestRecorder.statusSlot(300)],
@@ -248,6 +263,7 @@ public final class Dashboard implements AutoCloseable {
                         observed.requestsInFlight()),
                 past.pointsAfter(since), past.routes(), past.jvm(),
                 r == null ? DashboardData.RecoveryOff.INSTANCE : DashboardData.RecoveryOn.of(r.read()),
+                d == null ? DashboardData.DurableOff.INSTANCE : DashboardData.DurableOn.of(d.read()),
                 new DashboardData.RuntimePart(rs.backendType(), rs.strategy(), rs.workerCount(), rs.uptime().toMillis(),
                         rs.totalTasksExecuted(), rs.totalTasksFailed(), rs.currentActiveTasks(), rs.peakActiveTasks(),
                         rs.averageTaskDurationMs(), rs.timedTasks(), rs.timedTaskNanos()),

@@ -14,7 +14,7 @@ final class DashboardData {
     }
 
     record Snapshot(long time, HttpPart http, List<Point> history, RoutesPart routes, JvmPart jvm, Object recovery,
-                    RuntimePart runtime, List<WorkerPart> workers) {
+                    Object durableTasks, RuntimePart runtime, List<WorkerPart> workers) {
     }
 
     /** Totals since the observer was added (openConnections and inFlight: now). */
@@ -26,12 +26,13 @@ final class DashboardData {
      * One sampler interval, {@code ms} long, ending at {@code t}: requests answered in it by status class,
      * latency percentiles of those the server timed ({@code timed} of them), requests in flight at its end;
      * tasks run, failed and timed in it and the timed ones' run time (null while the runtime is down); heap
-     * used at its end, collections and collection time in it.
+     * used at its end, collections and collection time in it; durable tasks completed and attempts failed
+     * in it (null without a {@link DurableTaskSource}).
      */
     record Point(long t, long ms, long requests, long status2xx, long status3xx, long status4xx, long status5xx,
                  long timed, Double p50Ms, Double p99Ms, long inFlight,
                  Long tasks, Long taskFailures, Long taskTimed, Long taskNanos,
-                 long heapUsed, long gcCount, long gcMs) {
+                 long heapUsed, long gcCount, long gcMs, Long durableCompleted, Long durableFailed) {
     }
 
     /**
@@ -68,6 +69,18 @@ final class DashboardData {
         static RecoveryOn of(RecoveryStats c) {
             return new RecoveryOn(true, c.journaled(), c.completed(), c.recovered(), c.failedAttempts(), c.quarantined(),
                     c.journalBytes());
+        }
+    }
+
+    record DurableOff(boolean enabled) {
+        static final DurableOff INSTANCE = new DurableOff(false);
+    }
+
+    record DurableOn(boolean enabled, long submitted, long claimed, long completed, long failed, long quarantined,
+                     long running, long ready) {
+        static DurableOn of(DurableTaskSource.Totals t) {
+            return new DurableOn(true, t.submitted(), t.claimed(), t.completed(), t.failedAttempts(), t.quarantined(),
+                    t.running(), t.ready());
         }
     }
 }

@@ -19,8 +19,8 @@ import java.util.Map;
  *
  * <h2>How it works</h2>
  * Each reading after the first closes one interval: the difference of the request counts (by status
- * class and latency bucket, over all routes), of the runtime's task counts and of the collectors'
- * totals between two readings is one {@link Point}; the last {@link #POINTS} are kept. Percentiles
+ * class and latency bucket, over all routes), of the runtime's task counts, of the collectors'
+ * totals and of the durable tasks' completions and failures between two readings is one {@link Point}; the last {@link #POINTS} are kept. Percentiles
  * come from the interval's own buckets, never from averaged percentiles. For the route table, the
  * per-route counts are also kept every {@link #ROUTE_SNAPSHOT_MS} ms, and the table is the difference
  * between the latest reading and the newest kept one at least {@link #ROUTE_WINDOW_MS} old (until
@@ -41,7 +41,11 @@ final class Timeline {
      * measures intervals; {@code runtime} is null while the runtime is down.
      */
     record Reading(long wallMs, long nanos, List<RouteTotals> routes, long inFlight, RuntimeStats runtime,
-                   JvmReading jvm) {
+                   JvmReading jvm, DurableTaskSource.Totals durable) {
+        /** A reading without durable tasks. */
+        Reading(long wallMs, long nanos, List<RouteTotals> routes, long inFlight, RuntimeStats runtime, JvmReading jvm) {
+            this(wallMs, nanos, routes, inFlight, runtime, jvm, null);
+        }
     }
 
     /** What the page shows of the past: points oldest first, the route table, the JVM. */
@@ -117,6 +121,8 @@ final class Timeline {
         RuntimeStats a = before.runtime(), b = now.runtime();
         boolean tasks = a != null && b != null;
         JvmReading ja = before.jvm(), jb = now.jvm();
+        DurableTaskSource.Totals da = before.durable(), db = now.durable();
+        boolean durable = da != null && db != null;
         return new Point(now.wallMs(), Math.round((now.nanos() - before.nanos()) / 1e6), requests,
                 d[slot(200)], d[slot(300)], d[slot(400)], d[slot(500)], d[RequestRecorder.TIMED],
                 percentileMs(d, 0.50), percentileMs(d, 0.99), now.inFlight(),
@@ -124,7 +130,9 @@ final class Timeline {
                 tasks ? delta(a.totalTasksFailed(), b.totalTasksFailed()) : null,
                 tasks ? delta(a.timedTasks(), b.timedTasks()) : null,
                 tasks ? delta(a.timedTaskNanos(), b.timedTaskNanos()) : null,
-                jb.heapUsed(), delta(ja.collections(), jb.collections()), delta(ja.collectionMillis(), jb.collectionMillis()));
+                jb.heapUsed(), delta(ja.collections(), jb.collections()), delta(ja.collectionMillis(), jb.collectionMillis()),
+                durable ? delta(da.completed(), db.completed()) : null,
+                durable ? delta(da.failedAttempts(), db.failedAttempts()) : null);
     }
 
     private RoutesPart routes(RouteSnapshot start, long nowNanos, Map<RouteKey, long[]> now) {

@@ -58,7 +58,11 @@ class DashboardBrowserTest {
                 http: $('http').innerText,
                 routes: $('routes').innerText,
                 requestsChart: chart('requests'),
-                tasksChart: chart('tasks')
+                tasksChart: chart('tasks'),
+                durableShown: !$('durable').hidden,
+                durableRate: $('durableRate').textContent,
+                durableRunning: $('durableRunning').textContent,
+                durableChart: chart('durable')
               });
               if (!$('updates')) { setTimeout(() => resolve({workers: 0, updates: 0, status: 'loading'}), 200); return; }
               const obs = new MutationObserver(() => { obs.disconnect(); clearTimeout(timer); resolve(read()); });
@@ -122,7 +126,9 @@ class DashboardBrowserTest {
             Server server = new Server();
             server.get("/work/{n}", ctx -> Task.completed(Response.ok("done " + ctx.param("n"))));
             Server internal = new Server();
-            Dashboard dashboard = Dashboard.observe(server, metrics).serveOn(internal);
+            Dashboard dashboard = Dashboard.observe(server, metrics).serveOn(internal)
+                    .durableTasks(DurableTaskSource.of(metrics));
+            metrics.durableTasks().running(() -> 3);
             int port = server.listen("127.0.0.1", 0);
             int internalPort = internal.listen("127.0.0.1", 0);
             try {
@@ -133,6 +139,10 @@ class DashboardBrowserTest {
                 // (one in 10 to a path no route matches): a few hundred tasks and some 50 requests a second
                 load.scheduleAtFixedRate(() -> {
                     int r = round.incrementAndGet();
+                    metrics.durableTasks().completed(); // as a node's durable tasks report: 50 a second, a few failures
+                    if (r % 10 == 0) {
+                        metrics.durableTasks().failedAttempt();
+                    }
                     for (int i = 0; i < 10; i++) {
                         boolean failing = i == 0 && r % 5 == 0;
                         Runtime.schedule(Task.of(() -> {
@@ -168,7 +178,8 @@ class DashboardBrowserTest {
                         boolean moved = state.at("/requestsChart/points").asInt() > first.at("/requestsChart/points").asInt() + 2
                                 && state.at("/requestsChart/nonZero").asInt() >= 3;
                         if (moved && nonZero(state, "taskRate") && nonZero(state, "avgTask") && nonZero(state, "executed")
-                                && nonZero(state, "rps") && state.get("workers").asInt() == WORKERS) {
+                                && nonZero(state, "rps") && state.get("workers").asInt() == WORKERS
+                                && nonZero(state, "durableRate") && state.at("/durableChart/nonZero").asInt() >= 3) {
                             break;
                         }
                     }
@@ -189,6 +200,12 @@ class DashboardBrowserTest {
                         assertThat(nonZero(state, figure)).as("%s reads '%s'; states seen: %s", figure,
                                 state.path(figure).asText(), seen).isTrue();
                     }
+                    assertThat(state.get("durableShown").asBoolean()).as("the durable-task section").isTrue();
+                    assertThat(nonZero(state, "durableRate")).as("durable completions/s read '%s'; states seen: %s",
+                            state.path("durableRate").asText(), seen).isTrue();
+                    assertThat(state.get("durableRunning").asText()).isEqualTo("3");
+                    assertThat(state.at("/durableChart/nonZero").asInt()).as("non-zero durable points; states seen: %s", seen)
+                            .isGreaterThanOrEqualTo(3);
                     assertThat(state.get("http").asText()).as("the HTTP card").containsPattern("requests\\s+[1-9]");
                     assertThat(state.get("routes").asText()).as("the route table")
                             .contains("/work/{n}", "unmatched").doesNotContain("/work/1");

@@ -3,6 +3,7 @@ package io.stellane.dashboard;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.stellane.config.RuntimeConfig;
+import io.stellane.metrics.DurableTaskMetrics;
 import io.stellane.metrics.StellaneMetrics;
 import io.stellane.runtime.Runtime;
 import io.stellane.server.Response;
@@ -130,7 +131,7 @@ class DashboardTest {
         assertThat(r.body()).startsWith("<!doctype html>")
                 .contains("id=\"workers\"", "id=\"updates\"", "id=\"executed\"", "id=\"taskRate\"", "id=\"avgTask\"",
                         "id=\"status\"", "id=\"chartRequests\"", "id=\"chartLatency\"", "id=\"routes\"", "id=\"http\"",
-                        "class=\"card worker\"", "\"/data\"")
+                        "class=\"card worker\"", "\"/data\"", "id=\"durable\"", "id=\"chartDurable\"")
                 .doesNotContain("http://", "https://"); // no external resources
     }
 
@@ -512,5 +513,37 @@ class DashboardTest {
         assertThat(r.get("journalBytes").asLong()).isEqualTo(4096);
         dashboard.recovery(null);
         assertThat(data().at("/recovery/enabled").asBoolean()).isFalse();
+    }
+
+    @Test
+    void durableTaskFiguresAndTheirHistoryShowOnceASourceIsAttached() throws Exception {
+        listen(new Server());
+        assertThat(data().get("durableTasks").toString()).isEqualTo("{\"enabled\":false}");
+        dashboard.durableTasks(DurableTaskSource.of(metrics));
+        DurableTaskMetrics m = metrics.durableTasks();
+        for (int i = 0; i < 5; i++) {
+            m.submitted();
+            m.claimed();
+        }
+        m.completed();
+        m.failedAttempt();
+        m.quarantined();
+        m.running(() -> 2);
+        m.ready(() -> 9);
+        JsonNode t = data().get("durableTasks");
+        assertThat(t.toString()).isEqualTo("{\"enabled\":true,\"submitted\":5,\"claimed\":5,\"completed\":1,\"failed\":1,"
+                + "\"quarantined\":1,\"running\":2,\"ready\":9}");
+
+        // once two samples have read the source, its completions show per second in the history
+        dataUntil(d -> d.get("history").findValues("durableCompleted").stream().anyMatch(JsonNode::isNumber));
+        for (int i = 0; i < 3; i++) {
+            m.completed();
+        }
+        JsonNode d = dataUntil(x -> sum(x.get("history"), "durableCompleted") >= 3);
+        assertThat(sum(d.get("history"), "durableCompleted")).as("%s", d.get("history")).isEqualTo(3);
+        assertThat(sum(d.get("history"), "durableFailed")).isZero();
+
+        dashboard.durableTasks(null);
+        assertThat(data().at("/durableTasks/enabled").asBoolean()).isFalse();
     }
 }

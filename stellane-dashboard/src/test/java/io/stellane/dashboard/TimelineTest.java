@@ -118,6 +118,22 @@ class TimelineTest {
     }
 
     @Test
+    void durableTaskCompletionsAndFailuresPerIntervalOnlyBetweenReadingsThatHaveThem() {
+        List<RouteTotals> none = List.of();
+        timeline.add(new Timeline.Reading(WALL0, 7 * MS, none, 0, null, jvm));
+        timeline.add(new Timeline.Reading(WALL0 + 1000, 1007 * MS, none, 0, null, jvm, durable(100, 7)));
+        timeline.add(new Timeline.Reading(WALL0 + 2000, 2007 * MS, none, 0, null, jvm, durable(160, 9)));
+        timeline.add(new Timeline.Reading(WALL0 + 3000, 3007 * MS, none, 0, null, jvm, durable(12, 0))); // opened again
+        List<Point> points = timeline.view().points();
+        assertThat(points).extracting(Point::durableCompleted).containsExactly(null, 60L, 12L);
+        assertThat(points).extracting(Point::durableFailed).containsExactly(null, 2L, 0L);
+    }
+
+    private static DurableTaskSource.Totals durable(long completed, long failed) {
+        return new DurableTaskSource.Totals(completed + 5, completed + failed, completed, failed, 0, 3, 4);
+    }
+
+    @Test
     void aRuntimeStartedAgainCountsItsTasksFromZero() {
         read(0, runtime(5_000, 10, 80, 80 * MS), 0);
         read(1000, runtime(30, 1, 1, 2 * MS), 0); // stopped and initialized again in between

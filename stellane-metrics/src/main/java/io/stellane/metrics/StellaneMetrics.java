@@ -19,8 +19,9 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * Binds the Stellane runtime to a Micrometer {@link MeterRegistry}: runtime and per-worker stats,
- * custom metrics, task profiles, and the HTTP and recovery meters those layers report through
- * {@link #http()} and {@link #recovery()}. docs/OPERATIONS.md lists every meter.
+ * custom metrics, task profiles, and the HTTP, recovery and durable-task meters those layers report
+ * through {@link #http()}, {@link #recovery()} and {@link #durableTasks()}. docs/OPERATIONS.md lists
+ * every meter.
  *
  * <pre>{@code
  * StellaneMetrics metrics = StellaneMetrics.prometheus();
@@ -57,6 +58,7 @@ public final class StellaneMetrics implements AutoCloseable {
     private final ScheduledExecutorService sampler;
     private volatile MicrometerHttpMetrics http;
     private volatile MicrometerRecoveryMetrics recovery;
+    private volatile MicrometerDurableTaskMetrics durableTasks;
     private volatile boolean closed;
 
     private StellaneMetrics(MeterRegistry registry, boolean ownsRegistry, Duration samplePeriod, StellaneRuntime rt) {
@@ -164,6 +166,20 @@ public final class StellaneMetrics implements AutoCloseable {
         return r;
     }
 
+    /** The meters a node's durable tasks report to (created on first use). */
+    public DurableTaskMetrics durableTasks() {
+        MicrometerDurableTaskMetrics d = durableTasks;
+        if (d == null) {
+            synchronized (this) {
+                d = durableTasks;
+                if (d == null) {
+                    durableTasks = d = new MicrometerDurableTaskMetrics(registry);
+                }
+            }
+        }
+        return d;
+    }
+
     /** One sample: bank the runtime counters, snapshot the workers, read the task profiles. */
     private void sample() {
         try {
@@ -202,6 +218,9 @@ public final class StellaneMetrics implements AutoCloseable {
         }
         if (recovery != null) {
             all.addAll(recovery.meters());
+        }
+        if (durableTasks != null) {
+            all.addAll(durableTasks.meters());
         }
         all.forEach(registry::remove);
         if (ownsRegistry) {

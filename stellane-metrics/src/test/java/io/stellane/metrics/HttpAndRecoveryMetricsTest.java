@@ -11,7 +11,7 @@ import java.util.concurrent.TimeUnit;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.within;
 
-/** The meters the server and recovery layers report through: tags, values, caching. No runtime needed. */
+/** The meters the server, recovery and durable tasks report through: tags, values, caching. No runtime needed. */
 class HttpAndRecoveryMetricsTest {
     private StellaneMetrics metrics;
 
@@ -132,5 +132,50 @@ class HttpAndRecoveryMetricsTest {
         assertThat(p.valueOrNaN("stellane_recovery_journal_size_bytes")).isEqualTo(4096);
         size[0] = 8192;
         assertThat(PrometheusText.parse(metrics.scrape()).valueOrNaN("stellane_recovery_journal_size_bytes")).isEqualTo(8192);
+    }
+
+    @Test
+    void durableTaskEventsAndGaugesAreExportedAndLeaveTheRegistryAtClose() {
+        SimpleMeterRegistry registry = new SimpleMeterRegistry();
+        metrics = StellaneMetrics.bind(registry);
+        DurableTaskMetrics tasks = metrics.durableTasks();
+        assertThat(metrics.durableTasks()).isSameAs(tasks);
+        for (int i = 0; i < 4; i++) {
+            tasks.submitted();
+        }
+        tasks.claimed();
+        tasks.claimed();
+        tasks.completed();
+        tasks.failedAttempt();
+        tasks.quarantined();
+        long[] now = {3, 7};
+        tasks.running(() -> now[0]);
+        tasks.ready(() -> now[1]);
+        assertThat(registry.get("stellane.durable.tasks.submitted").counter().count()).isEqualTo(4);
+        assertThat(registry.get("stellane.durable.tasks.claimed").counter().count()).isEqualTo(2);
+        assertThat(registry.get("stellane.durable.tasks.completed").counter().count()).isEqualTo(1);
+        assertThat(registry.get("stellane.durable.tasks.failed").counter().count()).isEqualTo(1);
+        assertThat(registry.get("stellane.durable.tasks.quarantined").counter().count()).isEqualTo(1);
+        assertThat(registry.get("stellane.durable.tasks.running").gauge().value()).isEqualTo(3);
+        assertThat(registry.get("stellane.durable.tasks.ready").gauge().value()).isEqualTo(7);
+        now[1] = 0;
+        assertThat(registry.get("stellane.durable.tasks.ready").gauge().value()).isZero();
+
+        metrics.close();
+        metrics = null;
+        assertThat(registry.find("stellane.durable.tasks.submitted").meters()).isEmpty();
+        assertThat(registry.find("stellane.durable.tasks.running").meters()).isEmpty();
+    }
+
+    @Test
+    void durableTaskMetersHaveTheirPrometheusNames() {
+        metrics = StellaneMetrics.prometheus();
+        metrics.durableTasks().completed();
+        metrics.durableTasks().running(() -> 2);
+        PrometheusText p = PrometheusText.parse(metrics.scrape());
+        assertThat(p.valueOrNaN("stellane_durable_tasks_completed_total")).isEqualTo(1);
+        assertThat(p.valueOrNaN("stellane_durable_tasks_failed_total")).isZero();
+        assertThat(p.valueOrNaN("stellane_durable_tasks_running")).isEqualTo(2);
+        assertThat(p.valueOrNaN("stellane_durable_tasks_ready")).isZero();
     }
 }
