@@ -164,6 +164,8 @@ listen_addresses = '127.0.0.1'
 unix_socket_directories = '$dir'
 max_connections = 200
 shared_buffers = 32MB
+# the journal table churns like a queue: autovacuum looks at it every second, not every minute
+autovacuum_naptime = 1s
 EOF
     if [[ ${STELLANE_PG_DURABLE:-0} != 1 ]]; then
         printf 'fsync = off\nsynchronous_commit = off\nfull_page_writes = off\n' >>"$data/postgresql.conf"

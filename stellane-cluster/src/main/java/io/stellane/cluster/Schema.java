@@ -49,6 +49,9 @@ final class Schema {
             CREATE UNIQUE INDEX stellane_journal_idem ON stellane_journal (idem_key) WHERE idem_key IS NOT NULL;
             CREATE INDEX stellane_journal_owner ON stellane_journal (owner, seq) WHERE state = 0;
             CREATE INDEX stellane_journal_expiry ON stellane_journal (expires_at) WHERE expires_at IS NOT NULL;
+            ALTER TABLE stellane_journal SET (autovacuum_vacuum_scale_factor = 0, autovacuum_vacuum_threshold = 5000,
+                autovacuum_vacuum_insert_scale_factor = 0, autovacuum_vacuum_insert_threshold = 5000,
+                autovacuum_vacuum_cost_delay = 0);
             CREATE TABLE stellane_task (
                 id           text PRIMARY KEY,
                 queue        text NOT NULL,
