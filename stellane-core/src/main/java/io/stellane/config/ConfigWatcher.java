@@ -95,12 +95,17 @@ public final class ConfigWatcher implements AutoCloseable {
         }
         handlerInstalled = true;
         try {
-            sun.misc.Signal.handle(new sun.misc.Signal("HUP"), sig -> {
+            sun.misc.SignalHandler before = sun.misc.Signal.handle(new sun.misc.Signal("HUP"), sig -> {
                 ConfigWatcher w = hangupTarget;
                 if (w != null && !w.closed) {
                     w.requestReload();
                 }
             });
+            if (before == sun.misc.SignalHandler.SIG_IGN) {
+                // the JVM leaves a signal its parent ignored (nohup) ignored, and our handler never runs
+                log.warn("SIGHUP is ignored in this process (started under nohup, or by a parent that ignores it);"
+                        + " config reloads follow the file only");
+            }
         } catch (IllegalArgumentException | UnsupportedOperationException e) {
             log.info("SIGHUP cannot be handled in this JVM ({}); config reloads follow the file only", e.getMessage());
         }
