@@ -63,7 +63,15 @@ public final class DurableTasks implements AutoCloseable {
         this.config = config;
         this.pool = ClusterNode.pool(node.settings(), "stellane-tasks-" + node.id(), 6, null);
         try (Connection c = pool.getConnection()) {
-            this.table = new TaskTable(node.id(), node.epoch(), TaskTable.channel(c));
+            String fingerprint = config.encryptionKey() == null ? "none" : config.encryptionKey().fingerprint();
+            String stored = Schema.settle(c, "task_key_fingerprint", fingerprint);
+            if (!stored.equals(fingerprint)) {
+                throw new RecoveryException("the durable tasks at " + node.settings().url() + " were written "
+                        + (stored.equals("none") ? "without an encryption key" : "with the key of fingerprint " + stored)
+                        + ", and this node has " + (fingerprint.equals("none") ? "none" : "fingerprint " + fingerprint)
+                        + ": every node needs the same key (DurableTasksConfig.withEncryptionKey)");
+            }
+            this.table = new TaskTable(node.id(), node.epoch(), TaskTable.channel(c), config.encryptionKey());
         } catch (SQLException | RuntimeException e) {
             pool.close();
             throw e instanceof RecoveryException re ? re : ClusterNode.unreachable(node.settings(), e);

@@ -22,10 +22,14 @@ import java.util.Objects;
  * @param retention    how long a done task is kept: while it is, submitting its id again does nothing
  * @param closeTimeout how long {@link DurableTasks#close()} lets running tasks finish before it
  *                     cancels them and hands them back to the cluster
+ * @param encryptionKey when not null, payloads are sealed with it (AES-GCM, bound to the task id)
+ *                     before they reach the database, and opened when claimed: every node needs the
+ *                     same key; use the journal's ({@code RecoveryStoreConfig.encryptionKey})
  */
 public record DurableTasksConfig(Map<String, Integer> queues, Duration pollInterval, int maxAttempts,
                                  Duration backoffBase, Duration backoffMax, Duration taskTimeout,
-                                 Duration retention, Duration closeTimeout) {
+                                 Duration retention, Duration closeTimeout,
+                                 io.stellane.recovery.EncryptionKey encryptionKey) {
     /** The queue of a task submitted without one. */
     public static final String DEFAULT_QUEUE = "default";
     static final int MAX_NAME_LENGTH = 200;
@@ -62,7 +66,7 @@ public record DurableTasksConfig(Map<String, Integer> queues, Duration pollInter
      */
     public static DurableTasksConfig defaults() {
         return new DurableTasksConfig(Map.of(DEFAULT_QUEUE, 16), Duration.ofSeconds(1), 10, Duration.ofSeconds(1),
-                Duration.ofMinutes(5), Duration.ofMinutes(5), Duration.ofHours(24), Duration.ofSeconds(30));
+                Duration.ofMinutes(5), Duration.ofMinutes(5), Duration.ofHours(24), Duration.ofSeconds(30), null);
     }
 
     /** Runs queue {@code name} too, at most {@code concurrency} of its tasks at once on this node (or changes its limit). */
@@ -70,38 +74,44 @@ public record DurableTasksConfig(Map<String, Integer> queues, Duration pollInter
         Map<String, Integer> q = new LinkedHashMap<>(queues);
         q.put(name, concurrency);
         return new DurableTasksConfig(q, pollInterval, maxAttempts, backoffBase, backoffMax, taskTimeout, retention,
-                closeTimeout);
+                closeTimeout, encryptionKey);
     }
 
     /** Runs exactly these queues (the default one only if it is among them). */
     public DurableTasksConfig withQueues(Map<String, Integer> queues) {
         return new DurableTasksConfig(queues, pollInterval, maxAttempts, backoffBase, backoffMax, taskTimeout,
-                retention, closeTimeout);
+                retention, closeTimeout, encryptionKey);
     }
 
     public DurableTasksConfig withPollInterval(Duration v) {
-        return new DurableTasksConfig(queues, v, maxAttempts, backoffBase, backoffMax, taskTimeout, retention, closeTimeout);
+        return new DurableTasksConfig(queues, v, maxAttempts, backoffBase, backoffMax, taskTimeout, retention, closeTimeout, encryptionKey);
     }
 
     public DurableTasksConfig withMaxAttempts(int v) {
-        return new DurableTasksConfig(queues, pollInterval, v, backoffBase, backoffMax, taskTimeout, retention, closeTimeout);
+        return new DurableTasksConfig(queues, pollInterval, v, backoffBase, backoffMax, taskTimeout, retention, closeTimeout, encryptionKey);
     }
 
     /** Waits of {@code base}, {@code 2 base}, {@code 4 base} ... at most {@code max}, each varied by up to 20 % either way. */
     public DurableTasksConfig withBackoff(Duration base, Duration max) {
-        return new DurableTasksConfig(queues, pollInterval, maxAttempts, base, max, taskTimeout, retention, closeTimeout);
+        return new DurableTasksConfig(queues, pollInterval, maxAttempts, base, max, taskTimeout, retention, closeTimeout, encryptionKey);
     }
 
     public DurableTasksConfig withTaskTimeout(Duration v) {
-        return new DurableTasksConfig(queues, pollInterval, maxAttempts, backoffBase, backoffMax, v, retention, closeTimeout);
+        return new DurableTasksConfig(queues, pollInterval, maxAttempts, backoffBase, backoffMax, v, retention, closeTimeout, encryptionKey);
     }
 
     public DurableTasksConfig withRetention(Duration v) {
-        return new DurableTasksConfig(queues, pollInterval, maxAttempts, backoffBase, backoffMax, taskTimeout, v, closeTimeout);
+        return new DurableTasksConfig(queues, pollInterval, maxAttempts, backoffBase, backoffMax, taskTimeout, v, closeTimeout, encryptionKey);
     }
 
     public DurableTasksConfig withCloseTimeout(Duration v) {
-        return new DurableTasksConfig(queues, pollInterval, maxAttempts, backoffBase, backoffMax, taskTimeout, retention, v);
+        return new DurableTasksConfig(queues, pollInterval, maxAttempts, backoffBase, backoffMax, taskTimeout, retention, v, encryptionKey);
+    }
+
+    /** Seals payloads with {@code key} (null: stored as given). */
+    public DurableTasksConfig withEncryptionKey(io.stellane.recovery.EncryptionKey key) {
+        return new DurableTasksConfig(queues, pollInterval, maxAttempts, backoffBase, backoffMax, taskTimeout, retention,
+                closeTimeout, key);
     }
 
     /**

@@ -63,11 +63,35 @@ final class TaskTable {
     private final String node;
     private final long epoch;
     private final String channel;
+    /** Seals payloads at rest; null without a key. Not thread-safe: used under its own lock. */
+    private final io.stellane.recovery.internal.RecordCipher cipher;
 
-    TaskTable(String node, long epoch, String channel) {
+    TaskTable(String node, long epoch, String channel, io.stellane.recovery.EncryptionKey key) {
         this.node = node;
         this.epoch = epoch;
         this.channel = channel;
+        this.cipher = key == null ? null : new io.stellane.recovery.internal.RecordCipher(key);
+    }
+
+    private static final byte PAYLOAD = 'T';
+
+    /** The payload as stored: sealed with the key and bound to the task id, or as given without a key. */
+    private byte[] seal(String id, byte[] payload) {
+        if (cipher == null) {
+            return payload;
+        }
+        synchronized (cipher) {
+            return cipher.seal(PAYLOAD, id.getBytes(StandardCharsets.UTF_8), payload, 0, payload.length);
+        }
+    }
+
+    private byte[] open(String id, byte[] stored) {
+        if (cipher == null) {
+            return stored;
+        }
+        synchronized (cipher) {
+            return cipher.open(PAYLOAD, id.getBytes(StandardCharsets.UTF_8), stored);
+        }
     }
 
     /** The LISTEN/NOTIFY channel of this schema's tasks, so that tests' schemas in one database do not wake each other. */
@@ -102,7 +126,7 @@ final class TaskTable {
                     ps.setString(1, t.id());
                     ps.setString(2, t.queue());
                     ps.setString(3, t.name());
-                    ps.setBytes(4, t.payload());
+                    ps.setBytes(4, seal(t.id(), t.payload()));
                     ps.setInt(5, t.maxAttempts());
                     ps.setTimestamp(6, t.runAt() == null ? null : Timestamp.from(t.runAt()));
                     ps.setLong(7, t.delayMillis());
@@ -161,8 +185,8 @@ final class TaskTable {
             List<Claimed> out = new ArrayList<>();
             try (ResultSet rs = ps.executeQuery()) {
                 while (rs.next()) {
-                    out.add(new Claimed(rs.getString(1), rs.getString(2), rs.getString(3), rs.getBytes(4), rs.getInt(5),
-                            rs.getInt(6), rs.getString(7)));
+                    out.add(new Claimed(rs.getString(1), rs.getString(2), rs.getString(3), open(rs.getString(1), rs.getBytes(4)),
+                            rs.getInt(5), rs.getInt(6), rs.getString(7)));
                 }
             }
             return out;

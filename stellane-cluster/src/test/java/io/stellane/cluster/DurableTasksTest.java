@@ -168,6 +168,26 @@ class DurableTasksTest {
     }
 
     @Test
+    void withAKeyTheHandlerSeesThePayloadAndNodesWithOtherKeysAreRefused() {
+        io.stellane.recovery.EncryptionKey key = io.stellane.recovery.testing.TestRequests.KEY;
+        DurableTasks tasks = open(join("a", LEASE), fast().withEncryptionKey(key));
+        List<String> seen = new CopyOnWriteArrayList<>();
+        tasks.register("greet", t -> {
+            seen.add(t.payloadString());
+            return Task.completed(null);
+        });
+        String id = tasks.submit("greet", "secret-7f3a".getBytes(UTF_8)).await();
+        await("ran", () -> seen.size() == 1);
+        assertThat(seen).containsExactly("secret-7f3a");
+        assertThat(row(id, "position('secret-7f3a'::bytea in payload)")).isEqualTo("0");
+
+        assertThatThrownBy(() -> open(join("b", LEASE), fast().withEncryptionKey(io.stellane.recovery.testing.TestRequests.OTHER_KEY)))
+                .isInstanceOf(io.stellane.recovery.RecoveryException.class).hasMessageContaining("same key");
+        assertThatThrownBy(() -> open(join("c", LEASE), fast()))
+                .isInstanceOf(io.stellane.recovery.RecoveryException.class).hasMessageContaining("same key");
+    }
+
+    @Test
     void aListenerThatThrowsStopsNothing() {
         DurableTasks tasks = open("a");
         tasks.addListener(new DurableTasks.Listener() {

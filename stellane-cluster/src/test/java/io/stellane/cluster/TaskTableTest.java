@@ -16,6 +16,7 @@ import java.util.concurrent.Future;
 import java.util.stream.IntStream;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 /**
  * The SQL of durable tasks, on a real PostgreSQL with nodes written straight into {@code stellane_node}:
@@ -24,8 +25,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 class TaskTableTest {
     private static final String[] NAMES = {"job"};
     private final TestDatabase db = new TestDatabase();
-    private final TaskTable a = new TaskTable("a", 1, "test");
-    private final TaskTable b = new TaskTable("b", 1, "test");
+    private final TaskTable a = new TaskTable("a", 1, "test", null);
+    private final TaskTable b = new TaskTable("b", 1, "test", null);
     private Connection c;
 
     @BeforeEach
@@ -62,6 +63,29 @@ class TaskTableTest {
         assertThat(a.claim(c, "other", NAMES, 10)).isEmpty();
         assertThat(db.column("SELECT owner || ':' || owner_epoch || ':' || state FROM stellane_task"))
                 .containsOnly("a:1:1");
+    }
+
+    @Test
+    void withAKeyPayloadsAreSealedAtRestBoundToTheirIdAndOpenOnClaim() throws Exception {
+        String secret = "CARD-4111-1111";
+        TaskTable sealed = new TaskTable("a", 1, "test", io.stellane.recovery.testing.TestRequests.KEY);
+        sealed.insert(c, List.of(new TaskTable.NewTask("t1", "job", "default", secret.getBytes(StandardCharsets.UTF_8),
+                3, 0, null)));
+        try (var st = c.createStatement(); var rs = st.executeQuery("SELECT payload, row_to_json(t)::text FROM stellane_task t")) {
+            rs.next();
+            assertThat(new String(rs.getBytes(1), StandardCharsets.ISO_8859_1)).doesNotContain(secret);
+            assertThat(rs.getString(2)).doesNotContain(secret)
+                    .doesNotContain(java.util.HexFormat.of().formatHex(secret.getBytes(StandardCharsets.UTF_8)));
+        }
+        assertThat(sealed.claim(c, "default", NAMES, 10)).singleElement()
+                .extracting(TaskTable.Claimed::payloadString).isEqualTo(secret);
+
+        // a payload moved to another task's row does not open: it is bound to its id
+        sealed.insert(c, List.of(task("t2")));
+        db.exec("UPDATE stellane_task SET payload = (SELECT payload FROM stellane_task WHERE id = 't1'), state = 0"
+                + " WHERE id = 't2'");
+        assertThatThrownBy(() -> sealed.claim(c, "default", NAMES, 10))
+                .isInstanceOf(io.stellane.recovery.RecoveryException.class);
     }
 
     @Test
