@@ -15,6 +15,7 @@ import io.netty.handler.codec.http.HttpHeaderValues;
 import io.netty.handler.codec.http.HttpHeaders;
 import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.HttpRequest;
+import io.netty.handler.codec.http.HttpResponseEncoder;
 import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http.LastHttpContent;
@@ -62,16 +63,17 @@ import java.util.concurrent.atomic.AtomicLong;
  * response is written.
  */
 final class Http1Connection extends ChannelInboundHandlerAdapter implements Exchange, Runnable {
-    private static final AtomicLong IDS = new AtomicLong();
+    /** Exchange ids, HTTP/2 streams' included. */
+    static final AtomicLong IDS = new AtomicLong();
     private static final byte[] NO_BODY = new byte[0];
     /** A chunked body's array starts at this size and doubles. */
     private static final int FIRST_CHUNKED_CAPACITY = 8 * 1024;
     private static final long SECOND = TimeUnit.SECONDS.toNanos(1);
-    private static final HeadValidation.Refusal TOO_LARGE = new HeadValidation.Refusal(413, "Content Too Large");
+    static final HeadValidation.Refusal TOO_LARGE = new HeadValidation.Refusal(413, "Content Too Large");
     private static final HeadValidation.Refusal TIMEOUT = new HeadValidation.Refusal(408, "Request Timeout");
     private static final HeadValidation.Refusal TOO_SLOW = new HeadValidation.Refusal(408,
             "Request Timeout: the request body arrived too slowly");
-    private static final HeadValidation.Refusal BUSY = new HeadValidation.Refusal(503,
+    static final HeadValidation.Refusal BUSY = new HeadValidation.Refusal(503,
             "Service Unavailable: too many request bodies in progress; retry later");
 
     private enum Phase { WAIT, HEAD, BODY, BUSY, IDLE }
@@ -97,6 +99,8 @@ final class Http1Connection extends ChannelInboundHandlerAdapter implements Exch
     private boolean draining;
     /** The decoder holds undecoded input and the socket is not read ({@code autoRead} off). */
     private boolean inputHeld;
+    /** Handed over to HTTP/2: only the channel is still this connection's. */
+    private boolean http2;
     private long seq;
 
     // the request being read
@@ -477,6 +481,25 @@ final class Http1Connection extends ChannelInboundHandlerAdapter implements Exch
         return (boolean) IN_FLIGHT.getOpaque(this);
     }
 
+    /**
+     * The client opened with the HTTP/2 preface before any request: this connection's handlers leave
+     * the pipeline for {@link Http2Connection}'s and its timer stops. It stays among the server's open
+     * connections, never shed, and drains, retires and force-closes its channel the HTTP/2 way
+     * ({@code GOAWAY}, then the streams in flight finish). On the loop.
+     */
+    void handOver() {
+        http2 = true;
+        closing = true;
+        setPhase(Phase.BUSY);
+        if (timer != null) {
+            timer.cancel(false);
+            timer = null;
+        }
+        ctx.pipeline().remove(decoder);
+        ctx.pipeline().remove(HttpResponseEncoder.class);
+        ctx.pipeline().remove(this);
+    }
+
     /** Ends the connection at once (a stream's producer gave up, or overran its cap). */
     void abort() {
         closing = true;
@@ -831,6 +854,10 @@ final class Http1Connection extends ChannelInboundHandlerAdapter implements Exch
             return;
         }
         ctx.executor().execute(() -> {
+            if (http2) {
+                ctx.channel().close(); // through the HTTP/2 codec: GOAWAY, then the streams in flight finish
+                return;
+            }
             draining = true;
             keepAlive = false;
             if (!busy && head == null && !closing) {
@@ -850,6 +877,10 @@ final class Http1Connection extends ChannelInboundHandlerAdapter implements Exch
             return;
         }
         ctx.executor().execute(() -> {
+            if (http2) {
+                ctx.channel().close();
+                return;
+            }
             draining = true;
             keepAlive = false;
         });

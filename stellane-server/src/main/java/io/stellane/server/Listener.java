@@ -278,7 +278,8 @@ final class Listener {
                     r.maxMessagesPerRead(Worker.current() instanceof Worker w ? w.ioBatchSize() : batch);
                 }
                 Http1Connection conn = new Http1Connection(server, address);
-                child.pipeline().addLast(new RequestDecoder(decoderConfig, conn), new HttpResponseEncoder(), conn);
+                child.pipeline().addLast(new Http2Connection.Detector(conn), new RequestDecoder(decoderConfig, conn),
+                        new HttpResponseEncoder(), conn);
                 IoEventLoop[] ls = loops;
                 int i = next < ls.length ? next : 0;
                 EventLoop loop = ls[i];

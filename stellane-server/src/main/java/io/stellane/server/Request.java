@@ -24,6 +24,8 @@ public final class Request {
     private final String query;
     private final byte[] body;
     private final ObjectMapper json;
+    /** Null: the head's version ({@code HTTP/1.x}). */
+    private String protocol;
 
     /** The path of {@code OPTIONS *}; compared by identity. */
     static final String ASTERISK = "*";
@@ -85,9 +87,18 @@ public final class Request {
         return head.uri();
     }
 
-    /** {@code "HTTP/1.1"} or {@code "HTTP/1.0"}. */
+    /** A request that came over HTTP/2: {@link #protocol()} says so. */
+    static Request ofHttp2(HttpRequest head, byte[] body, ObjectMapper json) {
+        Request r = of(head, body, json);
+        r.protocol = HTTP_2;
+        return r;
+    }
+
+    static final String HTTP_2 = "HTTP/2.0";
+
+    /** {@code "HTTP/1.1"}, {@code "HTTP/1.0"} or {@code "HTTP/2.0"}. */
     public String protocol() {
-        return head.protocolVersion().text();
+        return protocol != null ? protocol : head.protocolVersion().text();
     }
 
     /** The first value of header {@code name} (case-insensitive), or {@code null}. */

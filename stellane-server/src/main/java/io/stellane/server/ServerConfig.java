@@ -56,6 +56,14 @@ import java.util.function.BiConsumer;
  *                               listening with it too share the port and the kernel spreads the connections
  *                               among them; off, a port another process listens on is refused (default off).
  *                               Read at {@link Server#listen}
+ * @param http2MaxConcurrentStreams streams an HTTP/2 client may have open at once on one connection; more are
+ *                               refused with {@code RST_STREAM REFUSED_STREAM} (default 100). An HTTP/2
+ *                               connection's header list is bounded by {@code maxHeaderSize}
+ * @param http2InitialWindowSize the HTTP/2 flow-control window of each stream, in bytes: how much of a request
+ *                               body a client may send before the server has read it (default 64 KiB - 1)
+ * @param http2MaxResets         {@code RST_STREAM} frames an HTTP/2 client may send per 30 seconds on one
+ *                               connection; more (a rapid-reset attack) end the connection with {@code GOAWAY}
+ *                               (default 200)
  */
 public record ServerConfig(
         int maxRequestLineLength,
@@ -75,7 +83,10 @@ public record ServerConfig(
         long maxBufferedBodyBytes,
         Duration drainTimeout,
         int backlog,
-        boolean reusePort) {
+        boolean reusePort,
+        int http2MaxConcurrentStreams,
+        int http2InitialWindowSize,
+        int http2MaxResets) {
 
     /** Bodies are gathered into one array. */
     static final long MAX_BODY_SIZE_LIMIT = Integer.MAX_VALUE - 8;
@@ -109,6 +120,9 @@ public record ServerConfig(
         }
         Objects.requireNonNull(drainTimeout, "drainTimeout");
         positive(backlog, "backlog");
+        positive(http2MaxConcurrentStreams, "http2MaxConcurrentStreams");
+        positive(http2InitialWindowSize, "http2InitialWindowSize"); // at most 2^31-1 by its type, as RFC 9113 allows
+        positive(http2MaxResets, "http2MaxResets");
     }
 
     public static ServerConfig defaults() {
@@ -194,7 +208,10 @@ public record ServerConfig(
             size("max_buffered_body_bytes", 1, Long.MAX_VALUE, Builder::maxBufferedBodyBytes),
             duration("drain_timeout", Builder::drainTimeout),
             count("backlog", 1, Builder::backlog),
-            bool("reuse_port", Builder::reusePort));
+            bool("reuse_port", Builder::reusePort),
+            count("http2_max_concurrent_streams", 1, Builder::http2MaxConcurrentStreams),
+            size("http2_initial_window_size", 1, Integer.MAX_VALUE, (b, v) -> b.http2InitialWindowSize(v.intValue())),
+            count("http2_max_resets", 1, Builder::http2MaxResets));
 
     /** The TOML keys {@link #fromToml} reads, in order. */
     public static List<String> tomlKeys() {
@@ -323,6 +340,9 @@ public record ServerConfig(
         private Duration drainTimeout = Duration.ofSeconds(10);
         private int backlog = 1024;
         private boolean reusePort;
+        private int http2MaxConcurrentStreams = 100;
+        private int http2InitialWindowSize = 65_535;
+        private int http2MaxResets = 200;
 
         private Builder() {
         }
@@ -346,6 +366,9 @@ public record ServerConfig(
             drainTimeout = c.drainTimeout;
             backlog = c.backlog;
             reusePort = c.reusePort;
+            http2MaxConcurrentStreams = c.http2MaxConcurrentStreams;
+            http2InitialWindowSize = c.http2InitialWindowSize;
+            http2MaxResets = c.http2MaxResets;
         }
 
         public Builder maxRequestLineLength(int v) { maxRequestLineLength = v; return this; }
@@ -366,12 +389,16 @@ public record ServerConfig(
         public Builder drainTimeout(Duration v) { drainTimeout = v; return this; }
         public Builder backlog(int v) { backlog = v; return this; }
         public Builder reusePort(boolean v) { reusePort = v; return this; }
+        public Builder http2MaxConcurrentStreams(int v) { http2MaxConcurrentStreams = v; return this; }
+        public Builder http2InitialWindowSize(int bytes) { http2InitialWindowSize = bytes; return this; }
+        public Builder http2MaxResets(int v) { http2MaxResets = v; return this; }
 
         public ServerConfig build() {
             return new ServerConfig(maxRequestLineLength, maxHeaderSize, maxHeaderCount, maxBodySize,
                     headerReadTimeout, requestReadTimeout, minBodyRate, bodyRateGracePeriod, idleTimeout,
                     writeTimeout, writeHighWaterMark, maxQueuedResponseBytes, maxConnections,
-                    maxConnectionsPerAddress, maxBufferedBodyBytes, drainTimeout, backlog, reusePort);
+                    maxConnectionsPerAddress, maxBufferedBodyBytes, drainTimeout, backlog, reusePort,
+                    http2MaxConcurrentStreams, http2InitialWindowSize, http2MaxResets);
         }
     }
 }

@@ -30,7 +30,14 @@ public enum ServerLimit {
     /** A client read none of a pending response for {@code writeTimeout}: the connection was reset. */
     WRITE_TIMEOUT("write_timeout"),
     /** A streaming response queued more than {@code maxQueuedResponseBytes}: it was aborted. */
-    RESPONSE_QUEUE("response_queue");
+    RESPONSE_QUEUE("response_queue"),
+    /** An HTTP/2 client reset more than {@code http2MaxResets} streams in 30 s (rapid reset): {@code GOAWAY}. */
+    HTTP2_RESETS("http2_resets"),
+    /**
+     * An HTTP/2 client flooded the connection otherwise (control frames it does not read the answers to,
+     * empty DATA frames, tiny CONTINUATION frames, a header list past {@code maxHeaderSize}): {@code GOAWAY}.
+     */
+    HTTP2_FLOOD("http2_flood");
 
     private final String label;
 

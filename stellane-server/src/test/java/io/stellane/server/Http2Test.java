@@ -1,0 +1,205 @@
+package io.stellane.server;
+
+import io.netty.handler.codec.http2.Http2Error;
+import io.stellane.task.Task;
+import org.junit.jupiter.api.Test;
+
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/** HTTP/2 with prior knowledge (h2c) on the same server, routes and limits as HTTP/1.1. */
+class Http2Test extends ServerTestBase {
+
+    @Override
+    String backend() {
+        return "nio";
+    }
+
+    private static void routes(Server s) {
+        s.get("/protocol", cx -> Task.completed(Response.text(cx.request().protocol())));
+        s.post("/echo", cx -> Task.completed(Response.text("got " + cx.request().bodyString())
+                .header("X-Seen-Host", String.valueOf(cx.request().header("host")))));
+        s.get("/n/{n}", cx -> Task.completed(Response.text("stream " + cx.param("n"))));
+        s.get("/boom", cx -> {
+            throw new IllegalStateException("this handler fails");
+        });
+        s.get("/stream", cx -> Task.completed(Response.stream("text/plain", out -> {
+            out.write("one,");
+            out.write("two");
+            out.close();
+        })));
+    }
+
+    @Test
+    void aGetWithPriorKnowledgeIsServedAndTheRequestSaysHttp2() throws Exception {
+        int port = start(Http2Test::routes);
+        try (H2RawClient c = new H2RawClient(port)) {
+            H2RawClient.Reply r = c.request("GET", "/protocol", null);
+            assertThat(r.status).isEqualTo(200);
+            assertThat(r.body.toString()).isEqualTo("HTTP/2.0");
+            assertThat(r.headers.get("content-length").toString()).isEqualTo("8");
+            assertThat(r.headers.get("server").toString()).isEqualTo("stellane");
+        }
+        assertThat(get(port, "/protocol").body()).isEqualTo("HTTP/1.1");
+    }
+
+    @Test
+    void aPostBodyReachesTheHandlerAndItsHeadersComeBackLowercase() throws Exception {
+        int port = start(Http2Test::routes);
+        try (H2RawClient c = new H2RawClient(port)) {
+            int id = c.start("POST", "/echo", false);
+            c.data(id, "hello ", false);
+            c.data(id, "there", true);
+            c.send();
+            c.readUntil(() -> c.reply(id).finished());
+            H2RawClient.Reply r = c.reply(id);
+            assertThat(r.status).isEqualTo(200);
+            assertThat(r.body.toString()).isEqualTo("got hello there");
+            assertThat(r.headers.get("x-seen-host").toString()).isEqualTo("127.0.0.1:" + port);
+        }
+    }
+
+    @Test
+    void manyStreamsOnOneConnectionAreEachAnswered() throws Exception {
+        int port = start(Http2Test::routes);
+        try (H2RawClient c = new H2RawClient(port)) {
+            List<Integer> ids = new ArrayList<>();
+            for (int i = 0; i < 20; i++) {
+                ids.add(c.start("GET", "/n/" + i, true));
+            }
+            c.send();
+            c.readUntil(() -> ids.stream().allMatch(id -> c.reply(id).finished()));
+            for (int i = 0; i < ids.size(); i++) {
+                H2RawClient.Reply r = c.reply(ids.get(i));
+                assertThat(r.status).isEqualTo(200);
+                assertThat(r.body.toString()).isEqualTo("stream " + i);
+            }
+        }
+    }
+
+    @Test
+    void aHandlerFailureAnswers500OnItsStreamOnlyAndTheConnectionGoesOn() throws Exception {
+        int port = start(Http2Test::routes);
+        try (H2RawClient c = new H2RawClient(port)) {
+            int boom = c.start("GET", "/boom", true);
+            int ok = c.start("GET", "/n/1", true);
+            c.send();
+            c.readUntil(() -> c.reply(boom).finished() && c.reply(ok).finished());
+            assertThat(c.reply(boom).status).isEqualTo(500);
+            assertThat(c.reply(ok).status).isEqualTo(200);
+            assertThat(c.request("GET", "/n/2", null).body.toString()).isEqualTo("stream 2");
+            assertThat(c.goAway).isEqualTo(-1);
+        }
+        assertThat(lastServer().errorCount()).isEqualTo(1);
+    }
+
+    @Test
+    void aStreamingResponseArrivesAsDataFrames() throws Exception {
+        int port = start(Http2Test::routes);
+        try (H2RawClient c = new H2RawClient(port)) {
+            H2RawClient.Reply r = c.request("GET", "/stream", null);
+            assertThat(r.status).isEqualTo(200);
+            assertThat(r.body.toString()).isEqualTo("one,two");
+        }
+    }
+
+    @Test
+    void aBodyOverMaxBodySizeIsRefused413OnItsStream() throws Exception {
+        int port = start(ServerConfig.builder().maxBodySize(10).build(), Http2Test::routes);
+        try (H2RawClient c = new H2RawClient(port)) {
+            H2RawClient.Reply r = c.request("POST", "/echo", "x".repeat(100));
+            assertThat(r.status).isEqualTo(413);
+            assertThat(c.request("GET", "/n/3", null).status).isEqualTo(200);
+        }
+    }
+
+    @Test
+    void aMalformedRequestIsAnswered4xxNot500() throws Exception {
+        int port = start(Http2Test::routes);
+        try (H2RawClient c = new H2RawClient(port)) {
+            assertThat(c.request("GET", "no-slash", null).status).isEqualTo(400);
+            assertThat(c.request("GET", "/missing", null).status).isEqualTo(404);
+        }
+    }
+
+    @Test
+    void streamsPastMaxConcurrentStreamsAreRefused() throws Exception {
+        CountDownLatch release = new CountDownLatch(1);
+        int port = start(ServerConfig.builder().http2MaxConcurrentStreams(2).build(), s -> s.getBlocking("/wait", cx -> {
+            release.await(10, TimeUnit.SECONDS);
+            return Response.text("done");
+        }));
+        try (H2RawClient c = new H2RawClient(port)) {
+            int a = c.start("GET", "/wait", true);
+            int b = c.start("GET", "/wait", true);
+            int third = c.start("GET", "/wait", true);
+            c.send();
+            c.readUntil(() -> c.reply(third).finished());
+            assertThat(c.reply(third).reset).isEqualTo(Http2Error.REFUSED_STREAM.code());
+            release.countDown();
+            c.readUntil(() -> c.reply(a).finished() && c.reply(b).finished());
+            assertThat(c.reply(a).status).isEqualTo(200);
+            assertThat(c.reply(b).status).isEqualTo(200);
+        }
+    }
+
+    @Test
+    void rapidResetEndsThatConnectionWithGoAwayAndSparesTheOthers() throws Exception {
+        int port = start(ServerConfig.builder().http2MaxResets(10).build(), Http2Test::routes);
+        try (H2RawClient bystander = new H2RawClient(port); H2RawClient attacker = new H2RawClient(port)) {
+            assertThat(bystander.request("GET", "/n/1", null).status).isEqualTo(200);
+            for (int i = 0; i < 50; i++) {
+                int id = attacker.start("GET", "/n/" + i, false);
+                attacker.reset(id);
+            }
+            attacker.send();
+            attacker.readUntil(() -> attacker.goAway >= 0);
+            assertThat(attacker.goAway).isEqualTo(Http2Error.ENHANCE_YOUR_CALM.code());
+            assertThat(lastServer().limitCount(ServerLimit.HTTP2_RESETS)).isEqualTo(1);
+            assertThat(bystander.request("GET", "/n/2", null).body.toString()).isEqualTo("stream 2");
+        }
+        assertThat(get(port, "/protocol").body()).isEqualTo("HTTP/1.1");
+    }
+
+    @Test
+    void anIdleConnectionIsClosedWithGoAway() throws Exception {
+        int port = start(ServerConfig.builder().idleTimeout(Duration.ofMillis(300)).build(), Http2Test::routes);
+        try (H2RawClient c = new H2RawClient(port)) {
+            assertThat(c.request("GET", "/n/1", null).status).isEqualTo(200);
+            c.readUntil(() -> false);
+            assertThat(c.goAway).isEqualTo(Http2Error.NO_ERROR.code());
+            assertThat(c.closed).isTrue();
+        }
+    }
+
+    @Test
+    void stoppingTheServerSendsGoAwayAndLetsTheStreamInFlightFinish() throws Exception {
+        CountDownLatch entered = new CountDownLatch(1);
+        CountDownLatch release = new CountDownLatch(1);
+        int port = start(s -> s.getBlocking("/wait", cx -> {
+            entered.countDown();
+            release.await(10, TimeUnit.SECONDS);
+            return Response.text("finished");
+        }));
+        try (H2RawClient c = new H2RawClient(port)) {
+            int id = c.start("GET", "/wait", true);
+            c.send();
+            assertThat(entered.await(10, TimeUnit.SECONDS)).isTrue();
+            Server server = lastServer();
+            Thread stopper = Thread.ofVirtual().start(() -> server.stop(Duration.ofSeconds(10)));
+            c.readUntil(() -> c.goAway >= 0);
+            assertThat(c.goAway).isEqualTo(Http2Error.NO_ERROR.code());
+            release.countDown();
+            c.readUntil(() -> c.reply(id).finished());
+            assertThat(c.reply(id).status).isEqualTo(200);
+            assertThat(c.reply(id).body.toString()).isEqualTo("finished");
+            stopper.join(Duration.ofSeconds(15));
+            assertThat(stopper.isAlive()).isFalse();
+        }
+    }
+}
