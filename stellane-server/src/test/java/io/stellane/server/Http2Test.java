@@ -4,6 +4,10 @@ import io.netty.handler.codec.http2.Http2Error;
 import io.stellane.task.Task;
 import org.junit.jupiter.api.Test;
 
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -200,6 +204,31 @@ class Http2Test extends ServerTestBase {
             assertThat(c.reply(id).body.toString()).isEqualTo("finished");
             stopper.join(Duration.ofSeconds(15));
             assertThat(stopper.isAlive()).isFalse();
+        }
+    }
+
+    @Test
+    void aClientAskingToUpgradeToH2cIsServedOverHttp11() throws Exception {
+        int port = start(Http2Test::routes);
+        HttpClient h2 = HttpClient.newBuilder().version(HttpClient.Version.HTTP_2).build();
+        try {
+            HttpResponse<String> r = h2.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/protocol")).build(),
+                    HttpResponse.BodyHandlers.ofString());
+            assertThat(r.version()).isEqualTo(HttpClient.Version.HTTP_1_1);
+            assertThat(r.body()).isEqualTo("HTTP/1.1");
+        } finally {
+            h2.close();
+        }
+    }
+
+    @Test
+    void anUpgradeWithABodyIsServedOverHttp11Too() throws Exception {
+        int port = start(Http2Test::routes);
+        try (RawClient c = new RawClient(port)) {
+            RawClient.Resp r = c.send("POST /echo HTTP/1.1\r\nHost: x\r\nConnection: Upgrade, HTTP2-Settings\r\n"
+                    + "Upgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQAAP__\r\nContent-Length: 2\r\n\r\nhi").read();
+            assertThat(r.status()).isEqualTo(200);
+            assertThat(r.body()).isEqualTo("got hi");
         }
     }
 }
