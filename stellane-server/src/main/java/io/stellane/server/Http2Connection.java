@@ -102,8 +102,6 @@ final class Http2Connection extends ChannelInboundHandlerAdapter {
             String m = String.valueOf(e.getMessage());
             server.connections.limitReached(m.contains("RST") ? ServerLimit.HTTP2_RESETS : ServerLimit.HTTP2_FLOOD,
                     ctx.channel().remoteAddress());
-        } else if (cause instanceof Http2Exception.HeaderListSizeException) {
-            server.connections.limitReached(ServerLimit.HTTP2_FLOOD, ctx.channel().remoteAddress());
         } else if (!(cause instanceof Http2Exception)) {
             server.reportConnectionError(cause);
             ctx.close();

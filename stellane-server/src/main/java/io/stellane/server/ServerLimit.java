@@ -33,10 +33,7 @@ public enum ServerLimit {
     RESPONSE_QUEUE("response_queue"),
     /** An HTTP/2 client reset more than {@code http2MaxResets} streams in 30 s (rapid reset): {@code GOAWAY}. */
     HTTP2_RESETS("http2_resets"),
-    /**
-     * An HTTP/2 client flooded the connection otherwise (control frames it does not read the answers to,
-     * empty DATA frames, tiny CONTINUATION frames, a header list past {@code maxHeaderSize}): {@code GOAWAY}.
-     */
+    /** An HTTP/2 client flooded the connection with empty DATA frames or tiny CONTINUATION frames: {@code GOAWAY}. */
     HTTP2_FLOOD("http2_flood");
 
     private final String label;

@@ -231,4 +231,33 @@ class Http2Test extends ServerTestBase {
             assertThat(r.body()).isEqualTo("got hi");
         }
     }
+
+    @Test
+    void aFloodOfEmptyDataFramesEndsTheConnectionAndIsCounted() throws Exception {
+        int port = start(Http2Test::routes);
+        try (H2RawClient c = new H2RawClient(port)) {
+            int id = c.start("POST", "/echo", false);
+            for (int i = 0; i < 10; i++) {
+                c.data(id, "", false);
+            }
+            c.send();
+            c.readUntil(() -> c.goAway >= 0);
+            assertThat(c.goAway).isEqualTo(Http2Error.ENHANCE_YOUR_CALM.code());
+        }
+        assertThat(lastServer().limitCount(ServerLimit.HTTP2_FLOOD)).isEqualTo(1);
+    }
+
+    @Test
+    void http2KeysAreReadFromTomlAndABadOneIsNamed() throws Exception {
+        com.fasterxml.jackson.databind.ObjectMapper m = new com.fasterxml.jackson.databind.ObjectMapper();
+        ServerConfig c = ServerConfig.fromToml("server", m.readTree(
+                "{\"http2_max_concurrent_streams\": 7, \"http2_initial_window_size\": \"1MiB\", \"http2_max_resets\": 50}"),
+                ServerConfig.defaults(), java.util.Set.of());
+        assertThat(c.http2MaxConcurrentStreams()).isEqualTo(7);
+        assertThat(c.http2InitialWindowSize()).isEqualTo(1 << 20);
+        assertThat(c.http2MaxResets()).isEqualTo(50);
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> ServerConfig.fromToml("server",
+                        m.readTree("{\"http2_max_concurrent_streams\": 0}"), ServerConfig.defaults(), java.util.Set.of()))
+                .hasMessageContaining("server.http2_max_concurrent_streams").hasMessageContaining("an integer from 1");
+    }
 }
