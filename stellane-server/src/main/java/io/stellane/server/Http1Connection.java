@@ -18,6 +18,8 @@ import io.netty.handler.codec.http.HttpRequest;
 import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http.LastHttpContent;
+import io.netty.handler.ssl.SslHandshakeCompletionEvent;
+import io.netty.handler.ssl.SslHandshakeTimeoutException;
 import io.netty.util.ReferenceCountUtil;
 import io.netty.util.concurrent.EventExecutor;
 import io.stellane.task.Worker;
@@ -81,6 +83,8 @@ final class Http1Connection extends ChannelInboundHandlerAdapter implements Exch
     /** The client's address, for the per-address cap; null when unknown. */
     final InetAddress address;
     final ServerConfig config;
+    /** An SslHandler is in front: the header timer starts once its handshake is done, which it bounds itself. */
+    private final boolean tls;
     private final long headerTimeoutNanos;
     private final long idleTimeoutNanos;
     private final long requestTimeoutNanos;
@@ -141,9 +145,10 @@ final class Http1Connection extends ChannelInboundHandlerAdapter implements Exch
     private Object stalledCurrent;
     private int stalledReadable;
 
-    Http1Connection(Server server, InetAddress address) {
+    Http1Connection(Server server, InetAddress address, boolean tls) {
         this.server = server;
         this.address = address;
+        this.tls = tls;
         this.config = server.config;
         this.headerTimeoutNanos = config.headerReadTimeout().toNanos();
         this.idleTimeoutNanos = config.idleTimeout().toNanos();
@@ -171,8 +176,28 @@ final class Http1Connection extends ChannelInboundHandlerAdapter implements Exch
         if (server.draining) {
             drain();
         }
-        arm(headerTimeoutNanos);
+        if (!tls) {
+            arm(headerTimeoutNanos);
+        }
         ctx.fireChannelActive();
+    }
+
+    @Override
+    public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
+        if (evt instanceof SslHandshakeCompletionEvent done) {
+            if (done.isSuccess()) {
+                // ALPN offers http/1.1 only (TlsContext.ALPN_PROTOCOLS): here a connection that negotiated h2
+                // would be handed to an HTTP/2 pipeline instead
+                if (!closing) {
+                    arm(headerTimeoutNanos);
+                }
+            } else if (done.cause() instanceof SslHandshakeTimeoutException) {
+                limitReached(ServerLimit.TLS_HANDSHAKE_TIMEOUT); // the SslHandler closes the connection
+            } else {
+                server.reportConnectionError(done.cause());
+            }
+        }
+        ctx.fireUserEventTriggered(evt);
     }
 
     @Override

@@ -56,6 +56,9 @@ import java.util.function.BiConsumer;
  *                               listening with it too share the port and the kernel spreads the connections
  *                               among them; off, a port another process listens on is refused (default off).
  *                               Read at {@link Server#listen}
+ * @param tls                    TLS on the server's listeners, or null for cleartext HTTP (the default). Whether
+ *                               a listener speaks TLS is read at {@link Server#listen}; a changed
+ *                               {@link TlsConfig} applies to new handshakes at once
  */
 public record ServerConfig(
         int maxRequestLineLength,
@@ -75,7 +78,8 @@ public record ServerConfig(
         long maxBufferedBodyBytes,
         Duration drainTimeout,
         int backlog,
-        boolean reusePort) {
+        boolean reusePort,
+        TlsConfig tls) {
 
     /** Bodies are gathered into one array. */
     static final long MAX_BODY_SIZE_LIMIT = Integer.MAX_VALUE - 8;
@@ -148,7 +152,9 @@ public record ServerConfig(
             try {
                 Object a = rc.getAccessor().invoke(this);
                 Object b = rc.getAccessor().invoke(next);
-                if (!Objects.equals(a, b)) {
+                if (a instanceof TlsConfig ta && b instanceof TlsConfig tb) {
+                    out.addAll(ta.changesTo("server.tls", tb));
+                } else if (!Objects.equals(a, b)) {
                     out.add(new ConfigChange("server." + snake(rc.getName()), shown(a), shown(b)));
                 }
             } catch (ReflectiveOperationException e) {
@@ -163,8 +169,11 @@ public record ServerConfig(
     }
 
     private static String shown(Object v) {
+        if (v instanceof TlsConfig t) {
+            return "{certificate = " + TlsConfig.shown(t.certificate()) + ", ...}";
+        }
         return v instanceof Duration d ? '"' + d.toString().substring(2).toLowerCase(Locale.ROOT) + '"'
-                : String.valueOf(v);
+                : v == null ? "(none)" : String.valueOf(v);
     }
 
     // ---------------------------------------------------------------- TOML
@@ -196,9 +205,14 @@ public record ServerConfig(
             count("backlog", 1, Builder::backlog),
             bool("reuse_port", Builder::reusePort));
 
-    /** The TOML keys {@link #fromToml} reads, in order. */
+    /** The key of the TLS table, {@code [server.tls]}: read by {@link TlsConfig#fromToml}. */
+    private static final String TLS_KEY = "tls";
+
+    /** The TOML keys {@link #fromToml} reads, in order ({@code tls} is the {@code [server.tls]} table). */
     public static List<String> tomlKeys() {
-        return KEYS.stream().map(Key::name).toList();
+        List<String> keys = new ArrayList<>(KEYS.stream().map(Key::name).toList());
+        keys.add(TLS_KEY);
+        return keys;
     }
 
     /**
@@ -228,6 +242,11 @@ public record ServerConfig(
                 continue;
             }
             String path = table + "." + name;
+            if (name.equals(TLS_KEY)) {
+                b.tls(TlsConfig.fromToml(path, e.getValue()));
+                touched.add(path);
+                continue;
+            }
             Key key = KEYS.stream().filter(k -> k.name.equals(name)).findFirst().orElseThrow(() ->
                     new ConfigException(path, shown(e.getValue()), "unknown key; allowed keys in [" + table + "]: "
                             + String.join(", ", allowed)));
@@ -323,6 +342,7 @@ public record ServerConfig(
         private Duration drainTimeout = Duration.ofSeconds(10);
         private int backlog = 1024;
         private boolean reusePort;
+        private TlsConfig tls;
 
         private Builder() {
         }
@@ -346,6 +366,7 @@ public record ServerConfig(
             drainTimeout = c.drainTimeout;
             backlog = c.backlog;
             reusePort = c.reusePort;
+            tls = c.tls;
         }
 
         public Builder maxRequestLineLength(int v) { maxRequestLineLength = v; return this; }
@@ -366,12 +387,14 @@ public record ServerConfig(
         public Builder drainTimeout(Duration v) { drainTimeout = v; return this; }
         public Builder backlog(int v) { backlog = v; return this; }
         public Builder reusePort(boolean v) { reusePort = v; return this; }
+        /** TLS on the listeners; null: cleartext. */
+        public Builder tls(TlsConfig v) { tls = v; return this; }
 
         public ServerConfig build() {
             return new ServerConfig(maxRequestLineLength, maxHeaderSize, maxHeaderCount, maxBodySize,
                     headerReadTimeout, requestReadTimeout, minBodyRate, bodyRateGracePeriod, idleTimeout,
                     writeTimeout, writeHighWaterMark, maxQueuedResponseBytes, maxConnections,
-                    maxConnectionsPerAddress, maxBufferedBodyBytes, drainTimeout, backlog, reusePort);
+                    maxConnectionsPerAddress, maxBufferedBodyBytes, drainTimeout, backlog, reusePort, tls);
         }
     }
 }

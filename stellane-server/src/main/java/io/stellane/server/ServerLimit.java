@@ -30,7 +30,9 @@ public enum ServerLimit {
     /** A client read none of a pending response for {@code writeTimeout}: the connection was reset. */
     WRITE_TIMEOUT("write_timeout"),
     /** A streaming response queued more than {@code maxQueuedResponseBytes}: it was aborted. */
-    RESPONSE_QUEUE("response_queue");
+    RESPONSE_QUEUE("response_queue"),
+    /** A TLS client did not finish its handshake within {@link TlsConfig#handshakeTimeout()}: the connection was closed. */
+    TLS_HANDSHAKE_TIMEOUT("tls_handshake_timeout");
 
     private final String label;
 
