@@ -192,7 +192,7 @@ public record TlsConfig(
      */
     public static TlsConfig fromToml(String table, JsonNode node) {
         if (!node.isObject()) {
-            throw new ConfigException(table, node.toString(), "a table with keys " + String.join(", ", TOML_KEYS));
+            throw new ConfigException(table, shown(node), "a table with keys " + String.join(", ", TOML_KEYS));
         }
         Set<String> given = new LinkedHashSet<>();
         node.fieldNames().forEachRemaining(given::add);
