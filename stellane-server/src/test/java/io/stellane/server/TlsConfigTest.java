@@ -2,6 +2,7 @@ package io.stellane.server;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import io.stellane.config.ConfigException;
+import io.stellane.server.testing.TestPki;
 import io.stellane.config.ConfigLoader;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;

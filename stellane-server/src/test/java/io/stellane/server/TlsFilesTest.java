@@ -1,6 +1,7 @@
 package io.stellane.server;
 
 import io.stellane.config.ConfigException;
+import io.stellane.server.testing.TestPki;
 import io.stellane.config.RuntimeConfig;
 import io.stellane.runtime.StellaneRuntime;
 import org.junit.jupiter.api.AfterAll;

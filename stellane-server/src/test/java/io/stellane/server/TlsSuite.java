@@ -1,6 +1,7 @@
 package io.stellane.server;
 
 import io.stellane.config.ConfigException;
+import io.stellane.server.testing.TestPki;
 import io.stellane.recovery.PendingRequest;
 import io.stellane.recovery.RecoveryManager;
 import io.stellane.recovery.RecoveryStoreConfig;

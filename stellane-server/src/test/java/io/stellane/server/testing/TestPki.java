@@ -1,4 +1,4 @@
-package io.stellane.server;
+package io.stellane.server.testing;
 
 import javax.net.ssl.KeyManager;
 import javax.net.ssl.KeyManagerFactory;
@@ -358,7 +358,7 @@ public final class TestPki {
 
     // ---------------------------------------------------------------- PEM
 
-    static byte[] encoded(X509Certificate cert) {
+    public static byte[] encoded(X509Certificate cert) {
         try {
             return cert.getEncoded();
         } catch (GeneralSecurityException e) {
