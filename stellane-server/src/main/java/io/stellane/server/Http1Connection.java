@@ -62,6 +62,10 @@ import java.util.concurrent.atomic.AtomicLong;
  * after {@code idleTimeout}. A request body is copied into one array as it arrives (network
  * buffers go back to the pool at once) and counted against the server's body budget until the
  * response is written.
+ *
+ * <p>Over TLS an {@code SslHandler} sits in front and hands this connection plaintext. Its handshake is
+ * bounded by the handler's own timeout ({@link ServerLimit#TLS_HANDSHAKE_TIMEOUT} when it trips), and
+ * this connection's timers start once the handshake is done.
  */
 final class Http1Connection extends ChannelInboundHandlerAdapter implements Exchange, Runnable {
     private static final AtomicLong IDS = new AtomicLong();

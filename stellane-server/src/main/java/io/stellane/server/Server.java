@@ -35,7 +35,7 @@ import java.util.function.Predicate;
 
 /**
  * An HTTP/1.1 server on the runtime's workers: routes, filters, error mapping, and the listening
- * sockets.
+ * sockets, in cleartext or over TLS ({@link ServerConfig#tls()}).
  *
  * <pre>{@code
  * Runtime.init(RuntimeConfig.defaults());
