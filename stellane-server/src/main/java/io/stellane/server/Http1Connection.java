@@ -186,22 +186,39 @@ final class Http1Connection extends ChannelInboundHandlerAdapter implements Exch
         ctx.fireChannelActive();
     }
 
-    @Override
-    public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
-        if (evt instanceof SslHandshakeCompletionEvent done) {
-            if (done.isSuccess()) {
-                // ALPN offers http/1.1 only (TlsContext.ALPN_PROTOCOLS): here a connection that negotiated h2
-                // would be handed to an HTTP/2 pipeline instead
-                if (!closing) {
-                    arm(headerTimeoutNanos);
-                }
-            } else if (done.cause() instanceof SslHandshakeTimeoutException) {
-                limitReached(ServerLimit.TLS_HANDSHAKE_TIMEOUT); // the SslHandler closes the connection
-            } else {
-                server.reportConnectionError(done.cause());
-            }
+    /**
+     * Right behind the {@code SslHandler} of a TLS connection, until its handshake completes: a handler
+     * of its own, so that the cleartext pipeline stays as it is.
+     */
+    static final class HandshakeWatch extends ChannelInboundHandlerAdapter {
+        private final Http1Connection connection;
+
+        HandshakeWatch(Http1Connection connection) {
+            this.connection = connection;
         }
-        ctx.fireUserEventTriggered(evt);
+
+        @Override
+        public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
+            if (evt instanceof SslHandshakeCompletionEvent done) {
+                ctx.pipeline().remove(this);
+                connection.handshakeCompleted(done);
+            }
+            ctx.fireUserEventTriggered(evt);
+        }
+    }
+
+    private void handshakeCompleted(SslHandshakeCompletionEvent done) {
+        if (done.isSuccess()) {
+            // ALPN offers http/1.1 only (TlsContext.ALPN_PROTOCOLS): here a connection that negotiated h2
+            // would be handed to an HTTP/2 pipeline instead
+            if (!closing) {
+                arm(headerTimeoutNanos);
+            }
+        } else if (done.cause() instanceof SslHandshakeTimeoutException) {
+            limitReached(ServerLimit.TLS_HANDSHAKE_TIMEOUT); // the SslHandler closes the connection
+        } else {
+            server.reportConnectionError(done.cause());
+        }
     }
 
     @Override
@@ -539,6 +556,11 @@ final class Http1Connection extends ChannelInboundHandlerAdapter implements Exch
     /** This connection's event loop. */
     EventExecutor executor() {
         return ctx.executor();
+    }
+
+    /** The types of the handlers in this connection's pipeline, in order (for tests). */
+    java.util.List<Class<?>> handlerTypes() {
+        return ctx.pipeline().toMap().values().stream().<Class<?>>map(Object::getClass).toList();
     }
 
     void flushOutsideRead() {

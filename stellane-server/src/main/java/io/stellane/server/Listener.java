@@ -287,7 +287,7 @@ final class Listener {
                 }
                 Http1Connection conn = new Http1Connection(server, address, tls != null);
                 if (tls != null) {
-                    child.pipeline().addLast(tls.newHandler(allocator));
+                    child.pipeline().addLast(tls.newHandler(allocator), new Http1Connection.HandshakeWatch(conn));
                 }
                 child.pipeline().addLast(new RequestDecoder(decoderConfig, conn), new HttpResponseEncoder(), conn);
                 IoEventLoop[] ls = loops;

@@ -195,6 +195,29 @@ abstract class TlsSuite extends ServerTestBase {
     }
 
     @Test
+    void onlyTlsConnectionsCarryTlsHandlersAndTheHandshakeWatchLeavesOnceItIsDone() throws Exception {
+        int cleartext = start(TlsSuite::hello);
+        Server plain = lastServer();
+        int port = startTls(tls(TestPki.server(ca)).build(), TlsSuite::hello);
+        Server secure = lastServer();
+        try (RawClient c = new RawClient(cleartext);
+             RawClient t = new RawClient(tlsSocket(port, TestPki.clientContext(ca, null)))) {
+            assertThat(c.send("GET /hello HTTP/1.1\r\nHost: x\r\n\r\n").read().body()).isEqualTo("hello");
+            assertThat(t.send("GET /hello HTTP/1.1\r\nHost: x\r\n\r\n").read().body()).isEqualTo("hello");
+            List<Class<?>> plainHandlers = onLoop(plain.connections.open().iterator().next());
+            assertThat(plainHandlers).containsExactly(RequestDecoder.class,
+                    io.netty.handler.codec.http.HttpResponseEncoder.class, Http1Connection.class);
+            List<Class<?>> tlsHandlers = onLoop(secure.connections.open().iterator().next());
+            assertThat(tlsHandlers).containsExactly(io.netty.handler.ssl.SslHandler.class, RequestDecoder.class,
+                    io.netty.handler.codec.http.HttpResponseEncoder.class, Http1Connection.class);
+        }
+    }
+
+    private static List<Class<?>> onLoop(Http1Connection c) throws Exception {
+        return c.executor().submit(c::handlerTypes).get(10, TimeUnit.SECONDS);
+    }
+
+    @Test
     void aPlainHttpRequestToATlsListenerIsNotServed() throws Exception {
         int port = startTls(tls(TestPki.server(ca)).build(), TlsSuite::hello);
         try (Socket s = new Socket("127.0.0.1", port)) {
