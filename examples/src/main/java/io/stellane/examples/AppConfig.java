@@ -6,6 +6,7 @@ import io.stellane.config.ConfigLoader;
 import io.stellane.config.RuntimeConfig;
 import io.stellane.examples.users.DatabaseConfig;
 import io.stellane.server.ServerConfig;
+import io.stellane.server.TlsConfig;
 
 import java.net.InetAddress;
 import java.net.UnknownHostException;
@@ -26,15 +27,17 @@ import java.util.regex.Pattern;
  * <p>The file: {@code --config FILE}, else the default file if it exists ({@code stellane.toml} in the
  * working directory, or what the system property {@value #DEFAULT_CONFIG_PROPERTY} names: the launcher
  * points it at the repository's {@code stellane.toml}). Tables: {@code [runtime]} (see
- * {@link RuntimeConfig}), {@code [server]} {@code host}, {@code port} and the limits of {@link ServerConfig}, {@code [management]} (see
- * {@link Management}) and {@code [database]} (see {@link DatabaseConfig}). Any other table or key is an error.
+ * {@link RuntimeConfig}), {@code [server]} {@code host}, {@code port} and the limits of {@link ServerConfig}, with
+ * {@code [server.tls]} for HTTPS (see {@link TlsConfig#fromToml}), {@code [management]} (see {@link Management})
+ * and {@code [database]} (see {@link DatabaseConfig}). Any other table or key is an error.
  *
  * @param runtime    the runtime config; its recovery path is {@code <dataDir>/journal} unless the file or
  *                   the environment sets it
  * @param host       the address the service listens on
  * @param port       the port, 0..65535 (0: any free port)
- * @param server     the public server's limits and timeouts: the other keys of {@code [server]} (see
- *                   {@link ServerConfig#fromToml})
+ * @param server     the public server's limits and timeouts, and its TLS: the other keys of {@code [server]}
+ *                   (see {@link ServerConfig#fromToml}); {@code --tls-cert} and {@code --tls-key} set the TLS
+ *                   certificate and key
  * @param management where metrics, stats, the dashboard and the detailed health are served
  * @param database   where the users live
  * @param dataDir    the H2 database and the recovery journal (made {@code 0700} at startup)
@@ -52,7 +55,7 @@ public record AppConfig(RuntimeConfig runtime, String host, int port, ServerConf
     private static final Set<String> TABLES = Set.of("runtime", "server", "management", "database");
     /** The keys of {@code [server]} read here; the rest are {@link ServerConfig}'s. */
     private static final Set<String> SERVER_KEYS = new java.util.LinkedHashSet<>(List.of("host", "port"));
-    private static final Set<String> MANAGEMENT_KEYS = Set.of("host", "port", "serve_on_public_port");
+    private static final Set<String> MANAGEMENT_KEYS = Set.of("host", "port", "serve_on_public_port", "tls");
     private static final String PORT_ALLOWED = "an integer from 0 to 65535";
     private static final String HOST_ALLOWED = "an IP address (e.g. 0.0.0.0, 127.0.0.1, ::1) or a host name that"
             + " resolves (e.g. localhost)";
@@ -78,13 +81,17 @@ public record AppConfig(RuntimeConfig runtime, String host, int port, ServerConf
      * host = "127.0.0.1"             # default: loopback only
      * port = 8081                    # 0..65535, 0: any free port; not the [server] port
      * serve_on_public_port = false   # true: the public port serves them too
+     * [management.tls]               # HTTPS, with the keys of [server.tls]; the same files share the certificate
+     * certificate = "/etc/stellane/tls/cert.pem"
+     * private_key = "/etc/stellane/tls/key.pem"
      * }</pre>
      *
      * @param host              the address the management listener binds
      * @param port              its port, 0..65535 (0: any free port)
      * @param serveOnPublicPort whether the public listener serves the same routes as well
+     * @param tls               TLS on the management listener, or null for cleartext
      */
-    public record Management(String host, int port, boolean serveOnPublicPort) {
+    public record Management(String host, int port, boolean serveOnPublicPort, TlsConfig tls) {
         public static final String DEFAULT_HOST = "127.0.0.1";
         public static final int DEFAULT_PORT = 8081;
 
@@ -92,9 +99,14 @@ public record AppConfig(RuntimeConfig runtime, String host, int port, ServerConf
             Objects.requireNonNull(host, "host");
         }
 
+        /** Cleartext. */
+        public Management(String host, int port, boolean serveOnPublicPort) {
+            this(host, port, serveOnPublicPort, null);
+        }
+
         /** Loopback, port {@value #DEFAULT_PORT}, nothing of it on the public port. */
         public static Management defaults() {
-            return new Management(DEFAULT_HOST, DEFAULT_PORT, false);
+            return new Management(DEFAULT_HOST, DEFAULT_PORT, false, null);
         }
     }
 
@@ -102,6 +114,7 @@ public record AppConfig(RuntimeConfig runtime, String host, int port, ServerConf
     public static final String USAGE = """
             usage: ./stellane serve [--config FILE] [--port N] [--host ADDR] [--management-port N]
                                     [--management-host ADDR] [--backend NAME] [--data-dir DIR]
+                                    [--tls-cert FILE --tls-key FILE]
 
             Runs the example users service in the foreground; Ctrl-C or SIGTERM stops it gracefully
             (in-flight requests finish).
@@ -117,6 +130,10 @@ public record AppConfig(RuntimeConfig runtime, String host, int port, ServerConf
               --backend NAME           auto, nio, epoll or io_uring; overrides runtime.backend
               --data-dir DIR           directory for the H2 database and the recovery journal, made 0700,
                                        its files 0600 (default ./data)
+              --tls-cert FILE          HTTPS on the public port: the certificate (PEM, then its
+                                       intermediates); overrides server.tls.certificate; needs --tls-key
+              --tls-key FILE           the certificate's private key (PEM, unencrypted); overrides
+                                       server.tls.private_key; needs --tls-cert
               -h, --help               this text
 
             Every option takes its value either as the next argument or after '=' (--port=9000).
@@ -126,7 +143,7 @@ public record AppConfig(RuntimeConfig runtime, String host, int port, ServerConf
 
     /** Parsed command-line flags; null means not given. */
     record Flags(Path config, Integer port, String host, Integer managementPort, String managementHost,
-                 String backend, Path dataDir, boolean help) {
+                 String backend, Path dataDir, Path tlsCert, Path tlsKey, boolean help) {
         static Flags parse(List<String> args) {
             Path config = null;
             Integer port = null;
@@ -135,6 +152,8 @@ public record AppConfig(RuntimeConfig runtime, String host, int port, ServerConf
             String managementHost = null;
             String backend = null;
             Path dataDir = null;
+            Path tlsCert = null;
+            Path tlsKey = null;
             boolean help = false;
             for (int i = 0; i < args.size(); i++) {
                 String a = args.get(i);
@@ -154,6 +173,8 @@ public record AppConfig(RuntimeConfig runtime, String host, int port, ServerConf
                     case "--management-host" -> { managementHost = checkHost(a, nonBlank(a, value(a, v))); i += next; }
                     case "--backend" -> { backend = nonBlank(a, value(a, v)); i += next; }
                     case "--data-dir" -> { dataDir = Path.of(nonBlank(a, value(a, v))); i += next; }
+                    case "--tls-cert" -> { tlsCert = Path.of(nonBlank(a, value(a, v))); i += next; }
+                    case "--tls-key" -> { tlsKey = Path.of(nonBlank(a, value(a, v))); i += next; }
                     case "-h", "--help" -> {
                         if (inline != null) {
                             throw new ConfigException(a, inline, "no value; --help takes none");
@@ -161,10 +182,14 @@ public record AppConfig(RuntimeConfig runtime, String host, int port, ServerConf
                         help = true;
                     }
                     default -> throw new ConfigException(a, "unknown option; the options are --config, --port, --host,"
-                            + " --management-port, --management-host, --backend, --data-dir, --help");
+                            + " --management-port, --management-host, --backend, --data-dir, --tls-cert, --tls-key, --help");
                 }
             }
-            return new Flags(config, port, host, managementPort, managementHost, backend, dataDir, help);
+            if ((tlsCert == null) != (tlsKey == null)) {
+                throw tlsCert == null ? new ConfigException("--tls-key", "needs --tls-cert too: the certificate of that key")
+                        : new ConfigException("--tls-cert", "needs --tls-key too: the private key of that certificate");
+            }
+            return new Flags(config, port, host, managementPort, managementHost, backend, dataDir, tlsCert, tlsKey, help);
         }
 
         private static String value(String option, String v) {
@@ -238,6 +263,11 @@ public record AppConfig(RuntimeConfig runtime, String host, int port, ServerConf
 
         JsonNode serverTable = tree == null ? null : tree.get("server");
         ServerConfig limits = ServerConfig.fromToml("server", serverTable, ServerConfig.defaults(), SERVER_KEYS);
+        if (flags.tlsCert() != null) {
+            TlsConfig tls = limits.tls() == null ? TlsConfig.of(flags.tlsCert(), flags.tlsKey())
+                    : limits.tls().toBuilder().certificate(flags.tlsCert()).privateKey(flags.tlsKey()).build();
+            limits = limits.toBuilder().tls(tls).build();
+        }
         String host = serverTable == null ? DEFAULT_HOST : host(serverTable, "server", DEFAULT_HOST);
         int port = serverTable == null ? DEFAULT_PORT : port(serverTable, "server", DEFAULT_PORT);
         if (flags.host() != null) {
@@ -263,6 +293,8 @@ public record AppConfig(RuntimeConfig runtime, String host, int port, ServerConf
             }
             servePublicly = p.booleanValue();
         }
+        JsonNode tlsTable = table == null ? null : table.get("tls");
+        TlsConfig tls = tlsTable == null ? null : TlsConfig.fromToml("management.tls", tlsTable);
         String portKey = "management.port";
         if (flags.managementHost() != null) {
             host = flags.managementHost();
@@ -277,7 +309,7 @@ public record AppConfig(RuntimeConfig runtime, String host, int port, ServerConf
             throw new ConfigException(portKey, port, "a port other than the public one (" + publicPort
                     + "); to serve metrics and the dashboard there too, set management.serve_on_public_port = true");
         }
-        return new Management(host, port, servePublicly);
+        return new Management(host, port, servePublicly, tls);
     }
 
     /** The table {@code name} of {@code tree} after checking its keys, or null when the file has none. */

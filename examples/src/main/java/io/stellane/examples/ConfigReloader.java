@@ -21,9 +21,11 @@ import java.util.function.Supplier;
  * Hot reload of the service's config: when its TOML file changes (or on {@code SIGHUP}), the file is
  * read again with the same flags and environment, and what can change while the service runs does:
  * the runtime's worker count, scaling, loop limits and timeouts ({@code Runtime.updateConfig}) and
- * the public server's limits ({@code Server.updateConfig}). What cannot (the backend, the strategy,
- * the request journal, addresses and ports, the database, the data directory) is logged as needing a
- * restart and left as it runs. An invalid file changes nothing: one line names the key. No
+ * the public server's limits and TLS settings ({@code Server.updateConfig}; TLS files that do not load
+ * refuse the reload). What cannot (the backend, the strategy, the request journal, addresses and
+ * ports, turning TLS on or off, the management listener's TLS settings, the database, the data
+ * directory) is logged as needing a restart and left as it runs. Certificate files that change in
+ * place are reloaded by the servers themselves, whatever this file does. An invalid file changes nothing: one line names the key. No
  * connection is closed by a reload; a retired worker's connections end after their next response.
  *
  * <p>Counted in {@code stellane_config_reloads_total{result=...}}: {@code applied} when something
@@ -75,17 +77,31 @@ final class ConfigReloader implements AutoCloseable {
             (RuntimeConfig.appliesLive(c.key()) ? live : restart).add(c);
         }
         RuntimeConfig applyRuntime = running.runtime().withLiveValuesOf(next.runtime());
+        ServerConfig limits = heldAtListen(next.server(), running.server());
+        List<ConfigChange> serverChanges;
+        try {
+            serverChanges = server.updateConfig(limits); // first: new TLS files that do not load refuse the reload
+        } catch (ConfigException e) {
+            rejected.increment();
+            log.warn("config reload refused, nothing changed: {}", UsersService.oneLine(e.getMessage()));
+            return;
+        }
         try {
             if (!live.isEmpty()) {
                 Runtime.updateConfig(applyRuntime);
             }
         } catch (RuntimeException e) {
+            try {
+                server.updateConfig(running.server()); // back to what ran
+            } catch (ConfigException gone) {
+                log.warn("the TLS files of the running config no longer load; new handshakes keep the new ones: {}",
+                        UsersService.oneLine(gone.getMessage()));
+            }
             rejected.increment();
             log.warn("config reload refused, nothing changed: {}", UsersService.oneLine(e.getMessage()));
             return;
         }
-        ServerConfig limits = heldAtListen(next.server(), running.server());
-        live.addAll(server.updateConfig(limits));
+        live.addAll(serverChanges);
         restart.addAll(limits.changesTo(next.server()));
         restart.addAll(fixed(running, next));
         running = new AppConfig(applyRuntime, running.host(), running.port(), limits, running.management(),
@@ -100,9 +116,16 @@ final class ConfigReloader implements AutoCloseable {
         log.info("config reloaded from {}: applied {}{}", running.configFile(), live, pending);
     }
 
-    /** {@code next} with the keys only a listen reads (the backlog, reuse_port) kept at their running values. */
+    /**
+     * {@code next} with what only a listen reads kept at its running value: the backlog, reuse_port, and
+     * whether there is TLS at all (its settings and files change live).
+     */
     private static ServerConfig heldAtListen(ServerConfig next, ServerConfig running) {
-        return next.toBuilder().backlog(running.backlog()).reusePort(running.reusePort()).build();
+        ServerConfig.Builder b = next.toBuilder().backlog(running.backlog()).reusePort(running.reusePort());
+        if ((next.tls() == null) != (running.tls() == null)) {
+            b.tls(running.tls());
+        }
+        return b.build();
     }
 
     /** What only a restart changes besides the runtime's own keys: where the service listens, its database. */
@@ -113,6 +136,10 @@ final class ConfigReloader implements AutoCloseable {
         compare(out, "management.host", a.management().host(), b.management().host());
         compare(out, "management.port", a.management().port(), b.management().port());
         compare(out, "management.serve_on_public_port", a.management().serveOnPublicPort(), b.management().serveOnPublicPort());
+        if (!Objects.equals(a.management().tls(), b.management().tls())) {
+            out.add(new ConfigChange("management.tls", a.management().tls() == null ? "(none)" : "[management.tls]",
+                    b.management().tls() == null ? "(none)" : "a changed [management.tls]"));
+        }
         compare(out, "database.url", a.database().jdbcUrl(), b.database().jdbcUrl());
         compare(out, "database.pool_size", a.database().poolSize(), b.database().poolSize());
         return out;

@@ -56,6 +56,7 @@ public final class UsersApp implements AutoCloseable {
                 .server(config.server())
                 .listen(config.host(), config.port())
                 .management(m.host(), m.port())
+                .managementTls(m.tls())
                 .managementOnPublicPort(m.serveOnPublicPort())
                 .dashboard()
                 .start(setup -> {
@@ -95,8 +96,9 @@ public final class UsersApp implements AutoCloseable {
         String recovery = app.recoveryReport()
                 .map(r -> Recovery.describe(config.runtime()) + ", " + r.recovered())
                 .orElse("off, 0");
-        return "stellane " + version() + " serving http://" + config.host() + ":" + port() + "/\n"
-                + "  management http://" + m.host() + ":" + managementPort() + "/ (/metrics, /stats, /health, "
+        return "stellane " + version() + " serving " + (config.server().tls() == null ? "http" : "https") + "://"
+                + config.host() + ":" + port() + "/\n"
+                + "  management " + (m.tls() == null ? "http" : "https") + "://" + m.host() + ":" + managementPort() + "/ (/metrics, /stats, /health, "
                 + Dashboard.PATH + (m.serveOnPublicPort() ? "; also on the public port" : "") + ")\n"
                 + "  backend " + s.backendType() + ", " + s.workerCount() + " workers, strategy " + s.strategy() + "\n"
                 + "  recovery " + recovery + " request(s) recovered\n"

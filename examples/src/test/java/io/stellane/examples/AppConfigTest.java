@@ -5,6 +5,7 @@ import io.stellane.config.RuntimeConfig;
 import io.stellane.runtime.Runtime;
 import io.stellane.scheduler.TaskSchedulingStrategy;
 import io.stellane.server.ServerConfig;
+import io.stellane.server.TlsConfig;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
@@ -93,6 +94,49 @@ class AppConfigTest {
         assertThat(c.database().jdbcUrl()).startsWith("jdbc:h2:private:" + tmp.resolve("d").toAbsolutePath() + "/users");
         // the file does not set runtime.recovery.path: the journal lives in the data directory
         assertThat(c.runtime().recoveryPath()).isEqualTo(tmp.resolve("d").resolve("journal"));
+    }
+
+    @Test
+    void tlsComesFromTheTablesAndTheFlagsReplaceOnlyCertificateAndKey() throws Exception {
+        Path f = write("""
+                [server]
+                port = 8443
+                [server.tls]
+                certificate = "/etc/tls/a.pem"
+                private_key = "/etc/tls/a.key"
+                engine = "jdk"
+                handshake_timeout = "3s"
+                [management.tls]
+                certificate = "/etc/tls/m.pem"
+                private_key = "/etc/tls/m.key"
+                """);
+        AppConfig c = AppConfig.resolve(args("--config", f.toString()), Map.of());
+        assertThat(c.server().tls().certificate()).isEqualTo(Path.of("/etc/tls/a.pem"));
+        assertThat(c.server().tls().engine()).isEqualTo(TlsConfig.Engine.JDK);
+        assertThat(c.management().tls()).isEqualTo(TlsConfig.of(Path.of("/etc/tls/m.pem"), Path.of("/etc/tls/m.key")));
+
+        AppConfig flagged = AppConfig.resolve(args("--config", f.toString(), "--tls-cert", "/run/b.pem",
+                "--tls-key=/run/b.key"), Map.of());
+        assertThat(flagged.server().tls()).isEqualTo(c.server().tls().toBuilder()
+                .certificate(Path.of("/run/b.pem")).privateKey(Path.of("/run/b.key")).build());
+
+        Path plain = write("[server]\nport = 8443\n");
+        AppConfig flagsOnly = AppConfig.resolve(args("--config", plain.toString(), "--tls-cert", "c.pem",
+                "--tls-key", "k.pem"), Map.of());
+        assertThat(flagsOnly.server().tls()).isEqualTo(TlsConfig.of(Path.of("c.pem"), Path.of("k.pem")));
+        assertThat(flagsOnly.management().tls()).isNull();
+        assertThat(AppConfig.resolve(args("--config", plain.toString()), Map.of()).server().tls()).isNull();
+    }
+
+    @Test
+    void tlsMistakesAreNamed() throws Exception {
+        assertThatThrownBy(() -> AppConfig.resolve(args("--tls-cert", "c.pem"), Map.of()))
+                .isInstanceOf(ConfigException.class).hasMessageContaining("--tls-cert").hasMessageContaining("--tls-key");
+        assertThatThrownBy(() -> AppConfig.resolve(args("--tls-key", "k.pem"), Map.of()))
+                .hasMessageContaining("--tls-key").hasMessageContaining("needs --tls-cert");
+        Path f = write("[management.tls]\ncertificate = \"m.pem\"\nprivate_key = \"m.key\"\nclient_auth = \"always\"\n");
+        assertThatThrownBy(() -> AppConfig.resolve(args("--config", f.toString()), Map.of()))
+                .hasMessageContaining("management.tls.client_auth = \"always\"");
     }
 
     @Test
@@ -224,7 +268,7 @@ class AppConfigTest {
     void managementErrorsNameTheKeyTheValueAndWhatIsAllowed() throws Exception {
         assertThat(run("--config", write("[management]\nhots = \"0.0.0.0\"\n").toString()).err())
                 .isEqualTo("stellane: invalid config management.hots = \"0.0.0.0\": unknown key; allowed keys are host,"
-                        + " port, serve_on_public_port\n");
+                        + " port, serve_on_public_port, tls\n");
         assertThat(run("--config", write("[management]\nserve_on_public_port = 1\n").toString()).err())
                 .isEqualTo("stellane: invalid config management.serve_on_public_port = 1: true or false\n");
         assertThat(run("--config", write("[management]\nport = 8080\n").toString()).err())

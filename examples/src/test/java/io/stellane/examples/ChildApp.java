@@ -21,8 +21,8 @@ import static org.assertj.core.api.Assertions.fail;
  * the PID they started: {@link #kill()} in {@code @AfterEach}.
  */
 final class ChildApp {
-    static final Pattern URL = Pattern.compile("serving http://127\\.0\\.0\\.1:(\\d+)/");
-    static final Pattern MANAGEMENT_URL = Pattern.compile("management http://127\\.0\\.0\\.1:(\\d+)/");
+    static final Pattern URL = Pattern.compile("serving https?://127\\.0\\.0\\.1:(\\d+)/");
+    static final Pattern MANAGEMENT_URL = Pattern.compile("management https?://127\\.0\\.0\\.1:(\\d+)/");
     private static final String EOF = "\u0000eof";
 
     final Process process;

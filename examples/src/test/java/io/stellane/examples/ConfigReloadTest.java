@@ -1,6 +1,7 @@
 package io.stellane.examples;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import io.stellane.server.testing.TestPki;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -129,6 +130,44 @@ class ConfigReloadTest {
             }
             assertThat(System.nanoTime() < deadline).as("%d workers", count).isTrue();
             TimeUnit.MILLISECONDS.sleep(50);
+        }
+    }
+
+    @Test
+    void tlsSettingsChangeLiveFilesThatDoNotLoadAreRefusedAndTurningTlsOffWaitsForARestart() throws Exception {
+        TestPki.Issued ca = TestPki.ca("reload CA");
+        TestPki.Issued cert = TestPki.server(ca);
+        Path pem = cert.writeCert(tmp.resolve("cert.pem"));
+        Path key = cert.writeKey(tmp.resolve("key.pem"));
+        String tls = """
+                [server]
+                host = "127.0.0.1"
+                port = 0
+                [server.tls]
+                certificate = "%s"
+                private_key = "%s"
+                handshake_timeout = "%s"
+                """;
+        Path file = tmp.resolve("stellane.toml");
+        Files.writeString(file, tls.formatted(pem, key, "10s"));
+        child = new ChildApp(tmp.resolve("child-tmp"), "--config", file.toString(), "--management-port", "0",
+                "--backend", "nio", "--data-dir", tmp.resolve("data").toString());
+        int port = child.port();
+
+        Files.writeString(file, tls.formatted(pem, key, "3s"));
+        child.awaitLine(Pattern.compile("config reloaded from .*applied \\[server\\.tls\\.handshake_timeout \"10s\" -> \"3s\"\\]"), 20);
+
+        Files.writeString(file, tls.formatted(tmp.resolve("gone.pem"), key, "3s"));
+        child.awaitLine(Pattern.compile("config reload refused, nothing changed: invalid config tls\\.certificate: "
+                + Pattern.quote(tmp.resolve("gone.pem").toString()) + ": cannot be read"), 20);
+
+        Files.writeString(file, "[server]\nhost = \"127.0.0.1\"\nport = 0\n");
+        child.awaitLine(Pattern.compile("config reloaded from .*nothing changed; not applied, needs a restart: \\[server\\.tls"), 20);
+
+        try (HttpClient https = HttpClient.newBuilder().sslContext(TestPki.clientContext(ca, null)).build()) {
+            HttpResponse<String> r = https.send(HttpRequest.newBuilder(URI.create("https://127.0.0.1:" + port + "/plaintext"))
+                    .build(), HttpResponse.BodyHandlers.ofString());
+            assertThat(r.statusCode()).as("still HTTPS after all three reloads").isEqualTo(200);
         }
     }
 }

@@ -15,6 +15,7 @@ import io.stellane.runtime.StellaneRuntime;
 import io.stellane.server.Response;
 import io.stellane.server.Server;
 import io.stellane.server.ServerConfig;
+import io.stellane.server.TlsConfig;
 import io.stellane.stats.RuntimeStats;
 import io.stellane.stats.WorkerStats;
 import io.stellane.task.Task;
@@ -157,6 +158,7 @@ public final class App implements AutoCloseable {
         private int port = 8080;
         private String managementHost;
         private int managementPort;
+        private TlsConfig managementTls;
         private boolean managementOnPublicPort;
         private boolean metrics;
         private boolean dashboard;
@@ -183,6 +185,15 @@ public final class App implements AutoCloseable {
         public Builder management(String host, int port) {
             this.managementHost = Objects.requireNonNull(host, "host");
             this.managementPort = port;
+            return this;
+        }
+
+        /**
+         * TLS on the management listener (default none: cleartext); its own certificate, or the public
+         * server's {@code ServerConfig.tls()} to share it.
+         */
+        public Builder managementTls(TlsConfig tls) {
+            this.managementTls = tls;
             return this;
         }
 
@@ -259,7 +270,8 @@ public final class App implements AutoCloseable {
         Starting(Builder b) {
             this.b = b;
             this.server = new Server(runtime, b.serverConfig);
-            this.management = b.managementHost == null ? null : new Server(runtime, ServerConfig.defaults());
+            this.management = b.managementHost == null ? null
+                    : new Server(runtime, ServerConfig.builder().tls(b.managementTls).build());
         }
 
         App start(Consumer<? super Setup> setup) {
@@ -429,12 +441,12 @@ public final class App implements AutoCloseable {
             throw new StellaneException("cannot listen on " + host + ":" + port + what + ": "
                     + (colon < 0 ? why : why.substring(colon + 2)), e);
         }
-        log.info("listening on {}{}", url(host, bound), what);
+        log.info("listening on {}{}", url(server.config().tls() != null, host, bound), what);
         return bound;
     }
 
-    static String url(String host, int port) {
-        return "http://" + (host.indexOf(':') >= 0 ? "[" + host + "]" : host) + ":" + port;
+    static String url(boolean tls, String host, int port) {
+        return (tls ? "https://" : "http://") + (host.indexOf(':') >= 0 ? "[" + host + "]" : host) + ":" + port;
     }
 
     static Map<String, Object> stats(RuntimeStats s, List<WorkerStats> workers) {

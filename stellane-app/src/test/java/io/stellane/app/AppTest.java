@@ -12,6 +12,8 @@ import io.stellane.recovery.RecoveryStores;
 import io.stellane.recovery.testing.StderrCapture;
 import io.stellane.runtime.Runtime;
 import io.stellane.server.Response;
+import io.stellane.server.testing.TestPki;
+import io.stellane.server.TlsConfig;
 import io.stellane.task.Task;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -123,6 +125,23 @@ class AppTest {
                     "\\[.*] INFO io\\.stellane\\.app\\.App - listening on http://127\\.0\\.0\\.1:" + app.port()))
                     .anyMatch(l -> l.matches("\\[.*] INFO io\\.stellane\\.app\\.App - listening on http://127\\.0\\.0\\.1:"
                             + app.managementPort() + " \\(management\\)"));
+        }
+    }
+
+    @Test
+    void theManagementListenerCanSpeakTlsWithItsOwnCertificateWhileThePublicOneDoesNot() throws Exception {
+        TestPki.Issued ca = TestPki.ca("management CA");
+        TestPki.Issued cert = TestPki.server(ca);
+        TlsConfig tls = TlsConfig.of(cert.writeCert(tmp.resolve("m.pem")), cert.writeKey(tmp.resolve("m.key")));
+        try (StderrCapture log = StderrCapture.start();
+             HttpClient https = HttpClient.newBuilder().sslContext(TestPki.clientContext(ca, null)).build()) {
+            app = builder(runtime().build()).managementTls(tls).start();
+            assertThat(log.records()).anyMatch(l -> l.endsWith("listening on https://127.0.0.1:" + app.managementPort()
+                    + " (management)")).anyMatch(l -> l.endsWith("listening on http://127.0.0.1:" + app.port()));
+            HttpResponse<String> health = https.send(HttpRequest.newBuilder(
+                    URI.create("https://127.0.0.1:" + app.managementPort() + "/health")).build(), HttpResponse.BodyHandlers.ofString());
+            assertThat(health.statusCode()).isEqualTo(200);
+            assertThat(get(app.port(), "/health").statusCode()).isEqualTo(200);
         }
     }
 

@@ -19,6 +19,8 @@ import io.netty.handler.codec.http.HttpResponseEncoder;
 import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http.LastHttpContent;
+import io.netty.handler.ssl.SslHandshakeCompletionEvent;
+import io.netty.handler.ssl.SslHandshakeTimeoutException;
 import io.netty.util.ReferenceCountUtil;
 import io.netty.util.concurrent.EventExecutor;
 import io.stellane.task.Worker;
@@ -61,6 +63,10 @@ import java.util.concurrent.atomic.AtomicLong;
  * after {@code idleTimeout}. A request body is copied into one array as it arrives (network
  * buffers go back to the pool at once) and counted against the server's body budget until the
  * response is written.
+ *
+ * <p>Over TLS an {@code SslHandler} sits in front and hands this connection plaintext. Its handshake is
+ * bounded by the handler's own timeout ({@link ServerLimit#TLS_HANDSHAKE_TIMEOUT} when it trips), and
+ * this connection's timers start once the handshake is done.
  */
 final class Http1Connection extends ChannelInboundHandlerAdapter implements Exchange, Runnable {
     /** Exchange ids, HTTP/2 streams' included. */
@@ -83,6 +89,8 @@ final class Http1Connection extends ChannelInboundHandlerAdapter implements Exch
     /** The client's address, for the per-address cap; null when unknown. */
     final InetAddress address;
     final ServerConfig config;
+    /** An SslHandler is in front: the header timer starts once its handshake is done, which it bounds itself. */
+    private final boolean tls;
     private final long headerTimeoutNanos;
     private final long idleTimeoutNanos;
     private final long requestTimeoutNanos;
@@ -145,9 +153,10 @@ final class Http1Connection extends ChannelInboundHandlerAdapter implements Exch
     private Object stalledCurrent;
     private int stalledReadable;
 
-    Http1Connection(Server server, InetAddress address) {
+    Http1Connection(Server server, InetAddress address, boolean tls) {
         this.server = server;
         this.address = address;
+        this.tls = tls;
         this.config = server.config;
         this.headerTimeoutNanos = config.headerReadTimeout().toNanos();
         this.idleTimeoutNanos = config.idleTimeout().toNanos();
@@ -175,8 +184,45 @@ final class Http1Connection extends ChannelInboundHandlerAdapter implements Exch
         if (server.draining) {
             drain();
         }
-        arm(headerTimeoutNanos);
+        if (!tls) {
+            arm(headerTimeoutNanos);
+        }
         ctx.fireChannelActive();
+    }
+
+    /**
+     * Right behind the {@code SslHandler} of a TLS connection, until its handshake completes: a handler
+     * of its own, so that the cleartext pipeline stays as it is.
+     */
+    static final class HandshakeWatch extends ChannelInboundHandlerAdapter {
+        private final Http1Connection connection;
+
+        HandshakeWatch(Http1Connection connection) {
+            this.connection = connection;
+        }
+
+        @Override
+        public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
+            if (evt instanceof SslHandshakeCompletionEvent done) {
+                ctx.pipeline().remove(this);
+                connection.handshakeCompleted(done);
+            }
+            ctx.fireUserEventTriggered(evt);
+        }
+    }
+
+    private void handshakeCompleted(SslHandshakeCompletionEvent done) {
+        if (done.isSuccess()) {
+            // ALPN offers http/1.1 only (TlsContext.ALPN_PROTOCOLS): here a connection that negotiated h2
+            // would be handed to an HTTP/2 pipeline instead
+            if (!closing) {
+                arm(headerTimeoutNanos);
+            }
+        } else if (done.cause() instanceof SslHandshakeTimeoutException) {
+            limitReached(ServerLimit.TLS_HANDSHAKE_TIMEOUT); // the SslHandler closes the connection
+        } else {
+            server.reportConnectionError(done.cause());
+        }
     }
 
     @Override
@@ -533,6 +579,11 @@ final class Http1Connection extends ChannelInboundHandlerAdapter implements Exch
     /** This connection's event loop. */
     EventExecutor executor() {
         return ctx.executor();
+    }
+
+    /** The types of the handlers in this connection's pipeline, in order (for tests). */
+    java.util.List<Class<?>> handlerTypes() {
+        return ctx.pipeline().toMap().values().stream().<Class<?>>map(Object::getClass).toList();
     }
 
     void flushOutsideRead() {

@@ -46,6 +46,9 @@ import java.util.List;
  * Accepted channels are configured here (options, allocator, pipeline) and registered on their
  * loop directly, so no Netty {@code EventLoopGroup} over the workers is needed.
  *
+ * <p>With TLS, each connection's pipeline starts with an {@code SslHandler} made from the listener's
+ * {@link TlsContext}; without, nothing of TLS is in it.
+ *
  * <p>{@link ServerConfig#reusePort()} shares the port with other processes: every listening socket,
  * one or one per worker, gets {@code SO_REUSEPORT}, and the kernel spreads connections over all the
  * processes' sockets. Without it a port another process listens on is refused, also when this
@@ -63,6 +66,8 @@ final class Listener {
     private final Server server;
     private final List<IoBackend> backends;
     private final RuntimeConfig runtime;
+    /** Null: cleartext. */
+    private final TlsContext tls;
     private final List<Channel> channels = new ArrayList<>();
     /** One listening socket per worker, bound with SO_REUSEPORT. */
     private boolean socketPerWorker;
@@ -71,10 +76,11 @@ final class Listener {
     private InetSocketAddress bound;
     private int port;
 
-    Listener(Server server, List<IoBackend> backends, RuntimeConfig runtime) {
+    Listener(Server server, List<IoBackend> backends, RuntimeConfig runtime, TlsContext tls) {
         this.server = server;
         this.backends = backends;
         this.runtime = runtime;
+        this.tls = tls;
     }
 
     int bind(InetSocketAddress address) {
@@ -191,7 +197,7 @@ final class Listener {
                     + " cannot set SO_REUSEPORT here; use the epoll, io_uring or nio backend on an OS with SO_REUSEPORT"
                     + " (Linux, macOS, the BSDs)");
         }
-        ch.pipeline().addLast(new Acceptor(server, childLoops, runtime));
+        ch.pipeline().addLast(new Acceptor(server, childLoops, runtime, tls));
         loop.register(ch).syncUninterruptibly();
         channels.add(ch);
         ch.bind(address).syncUninterruptibly();
@@ -227,6 +233,7 @@ final class Listener {
     /** On a server channel: configures each accepted connection and hands it to a worker's loop. */
     private static final class Acceptor extends ChannelInboundHandlerAdapter {
         private final Server server;
+        private final TlsContext tls;
         /** Replaced, never changed in place, when workers join or retire. */
         private volatile IoEventLoop[] loops;
         private final ByteBufAllocator allocator;
@@ -238,8 +245,9 @@ final class Listener {
         private WriteBufferWaterMark waterMark;
         private int next;
 
-        Acceptor(Server server, IoEventLoop[] loops, RuntimeConfig runtime) {
+        Acceptor(Server server, IoEventLoop[] loops, RuntimeConfig runtime, TlsContext tls) {
             this.server = server;
+            this.tls = tls;
             this.loops = loops;
             this.allocator = runtime.zeroCopyIo() ? DIRECT : HEAP;
             this.batch = runtime.ioBatchSize();
@@ -277,9 +285,15 @@ final class Listener {
                 if (child.config().getRecvByteBufAllocator() instanceof MaxMessagesRecvByteBufAllocator r) {
                     r.maxMessagesPerRead(Worker.current() instanceof Worker w ? w.ioBatchSize() : batch);
                 }
-                Http1Connection conn = new Http1Connection(server, address);
-                child.pipeline().addLast(new Http2Connection.Detector(conn), new RequestDecoder(decoderConfig, conn),
-                        new HttpResponseEncoder(), conn);
+                Http1Connection conn = new Http1Connection(server, address, tls != null);
+                if (tls != null) {
+                    // ALPN offers http/1.1 only: HTTP/2 over TLS is not served yet, h2c needs no TLS
+                    child.pipeline().addLast(tls.newHandler(allocator), new Http1Connection.HandshakeWatch(conn));
+                    child.pipeline().addLast(new RequestDecoder(decoderConfig, conn), new HttpResponseEncoder(), conn);
+                } else {
+                    child.pipeline().addLast(new Http2Connection.Detector(conn), new RequestDecoder(decoderConfig, conn),
+                            new HttpResponseEncoder(), conn);
+                }
                 IoEventLoop[] ls = loops;
                 int i = next < ls.length ? next : 0;
                 EventLoop loop = ls[i];

@@ -35,7 +35,7 @@ import java.util.function.Predicate;
 
 /**
  * An HTTP/1.1 server on the runtime's workers: routes, filters, error mapping, and the listening
- * sockets.
+ * sockets, in cleartext or over TLS ({@link ServerConfig#tls()}).
  *
  * <pre>{@code
  * Runtime.init(RuntimeConfig.defaults());
@@ -89,6 +89,8 @@ public final class Server {
     private final List<Filter> filters = new ArrayList<>();
     private final Map<Class<? extends Throwable>, ErrorMapper<? extends Throwable>> errorMappers = new LinkedHashMap<>();
     private final List<Listener> listeners = new CopyOnWriteArrayList<>();
+    /** Opened by the first listen with {@link ServerConfig#tls()} set, closed by {@link #stop}; guarded by {@code this}. */
+    private TlsContext tlsContext;
     private final List<TaskErrorHandler> taskErrorHandlers = new CopyOnWriteArrayList<>();
 
     /** The frozen route tree with filters applied, built by the first listen() or recover(). */
@@ -154,17 +156,47 @@ public final class Server {
      * Applies new limits and timeouts while the server runs: connections opened from now on get all of
      * them; the server-wide ones (connection caps, the body budget, the drain timeout) apply at once;
      * connections already open keep their timeouts and sizes. {@code backlog} and {@code reusePort}
-     * apply to the next {@link #listen}. Returns what changed. Thread-safe.
+     * apply to the next {@link #listen}, and so does turning TLS on or off; changed TLS settings (files,
+     * client certificates, versions, ciphers, timeouts) apply to new handshakes at once, once their files
+     * have loaded. Returns what changed. Thread-safe.
+     *
+     * @throws io.stellane.config.ConfigException when the new TLS files or settings cannot be used; then
+     *                                            nothing changes
      */
-    public List<ConfigChange> updateConfig(ServerConfig next) {
+    public synchronized List<ConfigChange> updateConfig(ServerConfig next) {
         Objects.requireNonNull(next, "next");
         ServerConfig before = config;
+        TlsContext t = tlsContext;
+        if (t != null && next.tls() != null && !next.tls().equals(before.tls())) {
+            t.update(next.tls()); // first: a file that fails to load leaves everything as it was
+        }
         config = next;
         List<ConfigChange> changes = before.changesTo(next);
         if (!changes.isEmpty()) {
             log.info("server limits changed: {}", changes);
         }
+        if ((before.tls() == null) != (next.tls() == null) && isListening()) {
+            log.info("TLS turned {} in the config: the listeners open now keep {}; the next listen uses the new setting",
+                    next.tls() == null ? "off" : "on", before.tls() == null ? "cleartext" : "TLS");
+        }
         return changes;
+    }
+
+    /** The server's TLS, opened (files loaded and checked) on first use; null when the config has none. */
+    private synchronized TlsContext tls() {
+        TlsConfig c = config.tls();
+        if (c == null) {
+            return null;
+        }
+        if (tlsContext == null) {
+            tlsContext = TlsContext.open(c, log);
+        }
+        return tlsContext;
+    }
+
+    /** The TLS in use, for tests; null when no listener speaks TLS. */
+    synchronized TlsContext tlsContext() {
+        return tlsContext;
     }
 
     // ---------------------------------------------------------------- routes
@@ -427,10 +459,15 @@ public final class Server {
 
     /**
      * Binds {@code host:port} on the runtime's workers and starts accepting; returns the bound port.
-     * May be called several times (several addresses); several servers may share a runtime.
+     * May be called several times (several addresses); several servers may share a runtime. With
+     * {@link ServerConfig#tls()} set the listener speaks TLS, its files loaded and checked by the first
+     * such listen.
      *
      * @throws StellaneException when the runtime is not initialized, its backend has no network I/O,
-     *                           this is called on a worker, or the bind fails
+     *                           this is called on a worker, or the bind fails; a
+     *                           {@link io.stellane.config.ConfigException} naming the file when a TLS
+     *                           file cannot be read, is not PEM, holds a certificate that is expired or
+     *                           not yet valid, or a key that is not the certificate's
      */
     public int listen(String host, int port) {
         if (Worker.current() != null) {
@@ -451,6 +488,7 @@ public final class Server {
             io.add(iob);
         }
         NoLoggingWarning.sayOnce();
+        tls(); // bad TLS files stop the start before the journal opens
         freeze();
         openConfiguredRecovery();
         dispatcher();
@@ -461,11 +499,13 @@ public final class Server {
     }
 
     private int bind(List<IoBackend> io, String host, int port) {
+        TlsContext tls = tls(); // before anything binds: bad TLS files stop the start
         draining = false;
-        Listener l = new Listener(this, io, runtime.getConfig());
+        Listener l = new Listener(this, io, runtime.getConfig(), tls);
         int bound = l.bind(new InetSocketAddress(host, port));
         listeners.add(l);
-        log.info("listening on {}:{} ({} acceptor(s), {} worker(s))", host, bound, l.acceptors(), io.size());
+        log.info("listening on {}:{}{} ({} acceptor(s), {} worker(s))", host, bound,
+                tls == null ? "" : " with TLS (" + tls.engine() + ")", l.acceptors(), io.size());
         return bound;
     }
 
@@ -611,6 +651,7 @@ public final class Server {
         for (TaskErrorHandler h : taskErrorHandlers) {
             runtime.removeTaskErrorHandler(h);
         }
+        closeTls();
         RecoveryManager owned = ownedRecovery;
         if (owned != null) {
             ownedRecovery = null;
@@ -619,6 +660,13 @@ public final class Server {
             } catch (RuntimeException e) {
                 log.warn("closing the request journal failed", e);
             }
+        }
+    }
+
+    private synchronized void closeTls() {
+        if (tlsContext != null) {
+            tlsContext.close();
+            tlsContext = null;
         }
     }
 

@@ -64,6 +64,9 @@ import java.util.function.BiConsumer;
  * @param http2MaxResets         {@code RST_STREAM} frames an HTTP/2 client may send per 30 seconds on one
  *                               connection; more (a rapid-reset attack) end the connection with {@code GOAWAY}
  *                               (default 200)
+ * @param tls                    TLS on the server's listeners, or null for cleartext HTTP (the default). Whether
+ *                               a listener speaks TLS is read at {@link Server#listen}; a changed
+ *                               {@link TlsConfig} applies to new handshakes at once
  */
 public record ServerConfig(
         int maxRequestLineLength,
@@ -86,7 +89,9 @@ public record ServerConfig(
         boolean reusePort,
         int http2MaxConcurrentStreams,
         int http2InitialWindowSize,
-        int http2MaxResets) {
+        int http2MaxResets,
+
+        TlsConfig tls) {
 
     /** Bodies are gathered into one array. */
     static final long MAX_BODY_SIZE_LIMIT = Integer.MAX_VALUE - 8;
@@ -162,7 +167,9 @@ public record ServerConfig(
             try {
                 Object a = rc.getAccessor().invoke(this);
                 Object b = rc.getAccessor().invoke(next);
-                if (!Objects.equals(a, b)) {
+                if (a instanceof TlsConfig ta && b instanceof TlsConfig tb) {
+                    out.addAll(ta.changesTo("server.tls", tb));
+                } else if (!Objects.equals(a, b)) {
                     out.add(new ConfigChange("server." + snake(rc.getName()), shown(a), shown(b)));
                 }
             } catch (ReflectiveOperationException e) {
@@ -177,8 +184,11 @@ public record ServerConfig(
     }
 
     private static String shown(Object v) {
+        if (v instanceof TlsConfig t) {
+            return "{certificate = " + TlsConfig.shown(t.certificate()) + ", ...}";
+        }
         return v instanceof Duration d ? '"' + d.toString().substring(2).toLowerCase(Locale.ROOT) + '"'
-                : String.valueOf(v);
+                : v == null ? "(none)" : String.valueOf(v);
     }
 
     // ---------------------------------------------------------------- TOML
@@ -213,9 +223,14 @@ public record ServerConfig(
             size("http2_initial_window_size", 1, Integer.MAX_VALUE, (b, v) -> b.http2InitialWindowSize(v.intValue())),
             count("http2_max_resets", 1, Builder::http2MaxResets));
 
-    /** The TOML keys {@link #fromToml} reads, in order. */
+    /** The key of the TLS table, {@code [server.tls]}: read by {@link TlsConfig#fromToml}. */
+    private static final String TLS_KEY = "tls";
+
+    /** The TOML keys {@link #fromToml} reads, in order ({@code tls} is the {@code [server.tls]} table). */
     public static List<String> tomlKeys() {
-        return KEYS.stream().map(Key::name).toList();
+        List<String> keys = new ArrayList<>(KEYS.stream().map(Key::name).toList());
+        keys.add(TLS_KEY);
+        return keys;
     }
 
     /**
@@ -245,6 +260,11 @@ public record ServerConfig(
                 continue;
             }
             String path = table + "." + name;
+            if (name.equals(TLS_KEY)) {
+                b.tls(TlsConfig.fromToml(path, e.getValue()));
+                touched.add(path);
+                continue;
+            }
             Key key = KEYS.stream().filter(k -> k.name.equals(name)).findFirst().orElseThrow(() ->
                     new ConfigException(path, shown(e.getValue()), "unknown key; allowed keys in [" + table + "]: "
                             + String.join(", ", allowed)));
@@ -343,6 +363,7 @@ public record ServerConfig(
         private int http2MaxConcurrentStreams = 100;
         private int http2InitialWindowSize = 65_535;
         private int http2MaxResets = 200;
+        private TlsConfig tls;
 
         private Builder() {
         }
@@ -369,6 +390,7 @@ public record ServerConfig(
             http2MaxConcurrentStreams = c.http2MaxConcurrentStreams;
             http2InitialWindowSize = c.http2InitialWindowSize;
             http2MaxResets = c.http2MaxResets;
+            tls = c.tls;
         }
 
         public Builder maxRequestLineLength(int v) { maxRequestLineLength = v; return this; }
@@ -392,13 +414,15 @@ public record ServerConfig(
         public Builder http2MaxConcurrentStreams(int v) { http2MaxConcurrentStreams = v; return this; }
         public Builder http2InitialWindowSize(int bytes) { http2InitialWindowSize = bytes; return this; }
         public Builder http2MaxResets(int v) { http2MaxResets = v; return this; }
+        /** TLS on the listeners; null: cleartext. */
+        public Builder tls(TlsConfig v) { tls = v; return this; }
 
         public ServerConfig build() {
             return new ServerConfig(maxRequestLineLength, maxHeaderSize, maxHeaderCount, maxBodySize,
                     headerReadTimeout, requestReadTimeout, minBodyRate, bodyRateGracePeriod, idleTimeout,
                     writeTimeout, writeHighWaterMark, maxQueuedResponseBytes, maxConnections,
                     maxConnectionsPerAddress, maxBufferedBodyBytes, drainTimeout, backlog, reusePort,
-                    http2MaxConcurrentStreams, http2InitialWindowSize, http2MaxResets);
+                    http2MaxConcurrentStreams, http2InitialWindowSize, http2MaxResets, tls);
         }
     }
 }

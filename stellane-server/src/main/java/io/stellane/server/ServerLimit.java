@@ -34,7 +34,9 @@ public enum ServerLimit {
     /** An HTTP/2 client reset more than {@code http2MaxResets} streams in 30 s (rapid reset): {@code GOAWAY}. */
     HTTP2_RESETS("http2_resets"),
     /** An HTTP/2 client flooded the connection with empty DATA frames or tiny CONTINUATION frames: {@code GOAWAY}. */
-    HTTP2_FLOOD("http2_flood");
+    HTTP2_FLOOD("http2_flood"),
+    /** A TLS client did not finish its handshake within {@link TlsConfig#handshakeTimeout()}: the connection was closed. */
+    TLS_HANDSHAKE_TIMEOUT("tls_handshake_timeout");
 
     private final String label;
 

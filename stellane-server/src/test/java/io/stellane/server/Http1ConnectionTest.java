@@ -31,7 +31,7 @@ class Http1ConnectionTest {
 
     private EmbeddedChannel open(Server server) {
         ServerConfig c = server.config();
-        Http1Connection conn = new Http1Connection(server, null);
+        Http1Connection conn = new Http1Connection(server, null, false);
         HttpDecoderConfig decoder = new HttpDecoderConfig().setMaxInitialLineLength(c.maxRequestLineLength())
                 .setMaxHeaderSize(c.maxHeaderSize());
         channel = new EmbeddedChannel(new RequestDecoder(decoder, conn), new HttpResponseEncoder(), conn);
