@@ -176,9 +176,7 @@ final class Connections {
     long requestsInFlight() {
         long n = 0;
         for (Http1Connection c : open) {
-            if (c.requestInFlight()) {
-                n++;
-            }
+            n += c.requestsInFlight();
         }
         return n;
     }

@@ -19,6 +19,8 @@ import io.netty.handler.codec.http.HttpResponseEncoder;
 import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http.LastHttpContent;
+import io.netty.handler.ssl.ApplicationProtocolNames;
+import io.netty.handler.ssl.SslHandler;
 import io.netty.handler.ssl.SslHandshakeCompletionEvent;
 import io.netty.handler.ssl.SslHandshakeTimeoutException;
 import io.netty.util.ReferenceCountUtil;
@@ -135,11 +137,15 @@ final class Http1Connection extends ChannelInboundHandlerAdapter implements Exch
      * pays a plain store, not an atomic operation per request).
      */
     private boolean inFlight;
+    /** After the hand-over to HTTP/2: its streams in flight, counted as {@link #inFlight} is. */
+    private int streams;
     private static final VarHandle IN_FLIGHT;
+    private static final VarHandle STREAMS;
 
     static {
         try {
             IN_FLIGHT = MethodHandles.lookup().findVarHandle(Http1Connection.class, "inFlight", boolean.class);
+            STREAMS = MethodHandles.lookup().findVarHandle(Http1Connection.class, "streams", int.class);
         } catch (ReflectiveOperationException e) {
             throw new ExceptionInInitializerError(e);
         }
@@ -213,9 +219,11 @@ final class Http1Connection extends ChannelInboundHandlerAdapter implements Exch
 
     private void handshakeCompleted(SslHandshakeCompletionEvent done) {
         if (done.isSuccess()) {
-            // ALPN offers http/1.1 only (TlsContext.ALPN_PROTOCOLS): here a connection that negotiated h2
-            // would be handed to an HTTP/2 pipeline instead
-            if (!closing) {
+            ChannelHandlerContext tls = ctx.pipeline().context(SslHandler.class);
+            if (!closing && tls != null
+                    && ApplicationProtocolNames.HTTP_2.equals(((SslHandler) tls.handler()).applicationProtocol())) {
+                Http2Connection.negotiated(tls, this);
+            } else if (!closing) {
                 arm(headerTimeoutNanos);
             }
         } else if (done.cause() instanceof SslHandshakeTimeoutException) {
@@ -465,19 +473,32 @@ final class Http1Connection extends ChannelInboundHandlerAdapter implements Exch
 
     /** A whole request is here: the dispatcher takes it, and the answer comes back through {@link #respond}. */
     private void dispatch(HttpRequest req, byte[] bytes) {
+        // the one lookup of Connection serves keep-alive and, rarely, an upgrade to h2c
+        String connection = req.headers().get(HttpHeaderNames.CONNECTION);
+        if (connection != null && !tls && bytes.length == 0 && !draining && !server.draining
+                && Http2Connection.upgrade(ctx, this, req, connection)) {
+            return;
+        }
         busy = true;
         IN_FLIGHT.setOpaque(this, true);
         setPhase(Phase.BUSY);
-        if (server.observers.length == 0) {
-            requestStart = 0;
-        } else {
-            requestStart = server.timeEveryRequest || (++timed & (Server.TIMING_SAMPLE - 1)) == 1
-                    ? System.nanoTime() : -1; // -1: observed, untimed
-        }
+        requestStart = requestStart();
         http10 = req.protocolVersion() == HttpVersion.HTTP_1_0;
-        keepAlive = HttpUtil.isKeepAlive(req) && !draining;
+        keepAlive = (connection == null ? !http10 : HttpUtil.isKeepAlive(req)) && !draining;
         headRequest = req.method() == HttpMethod.HEAD;
         dispatcher.dispatch(this, new Context(dispatcher, this, Request.of(req, bytes, dispatcher.json), ++seq));
+    }
+
+    /**
+     * For a request dispatched now, on this connection or one of its HTTP/2 streams: 0 when nobody
+     * observes requests, -1 when observed but not timed (all but one in {@link Server#TIMING_SAMPLE}),
+     * else the time. On the loop.
+     */
+    long requestStart() {
+        if (server.observers.length == 0) {
+            return 0;
+        }
+        return server.timeEveryRequest || (++timed & (Server.TIMING_SAMPLE - 1)) == 1 ? System.nanoTime() : -1;
     }
 
     @Override
@@ -522,14 +543,23 @@ final class Http1Connection extends ChannelInboundHandlerAdapter implements Exch
         IN_FLIGHT.setOpaque(this, false);
     }
 
-    /** Whether a request on this connection is dispatched and not yet answered. Any thread. */
-    boolean requestInFlight() {
-        return (boolean) IN_FLIGHT.getOpaque(this);
+    /** Requests on this connection dispatched and not yet answered: 0 or 1, or an HTTP/2 connection's streams. Any thread. */
+    int requestsInFlight() {
+        if (http2) {
+            return (int) STREAMS.getOpaque(this);
+        }
+        return (boolean) IN_FLIGHT.getOpaque(this) ? 1 : 0;
+    }
+
+    /** HTTP/2: one of this connection's streams dispatched its request (+1), or answered it or ended (-1). On the loop. */
+    void streamInFlight(int delta) {
+        STREAMS.setOpaque(this, (int) STREAMS.getOpaque(this) + delta);
     }
 
     /**
-     * The client opened with the HTTP/2 preface before any request: this connection's handlers leave
-     * the pipeline for {@link Http2Connection}'s and its timer stops. It stays among the server's open
+     * The connection goes over to HTTP/2 ({@link Http2Connection} says when): this handler and the
+     * response encoder leave the pipeline for HTTP/2's and the timer stops; the request decoder is
+     * removed by the caller, once HTTP/2 can take the bytes it holds. It stays among the server's open
      * connections, never shed, and drains, retires and force-closes its channel the HTTP/2 way
      * ({@code GOAWAY}, then the streams in flight finish). On the loop.
      */
@@ -541,7 +571,6 @@ final class Http1Connection extends ChannelInboundHandlerAdapter implements Exch
             timer.cancel(false);
             timer = null;
         }
-        ctx.pipeline().remove(decoder);
         ctx.pipeline().remove(HttpResponseEncoder.class);
         ctx.pipeline().remove(this);
     }

@@ -2,35 +2,51 @@ package io.stellane.server;
 
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufUtil;
+import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelPipeline;
 import io.netty.handler.codec.ByteToMessageDecoder;
+import io.netty.handler.codec.http.DefaultFullHttpResponse;
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpHeaderValues;
+import io.netty.handler.codec.http.HttpHeaders;
+import io.netty.handler.codec.http.HttpRequest;
+import io.netty.handler.codec.http.HttpResponseStatus;
+import io.netty.handler.codec.http.HttpScheme;
+import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http2.Http2CodecUtil;
 import io.netty.handler.codec.http2.Http2Error;
 import io.netty.handler.codec.http2.Http2Exception;
 import io.netty.handler.codec.http2.Http2FrameCodec;
 import io.netty.handler.codec.http2.Http2FrameCodecBuilder;
+import io.netty.handler.codec.http2.Http2Headers;
 import io.netty.handler.codec.http2.Http2MultiplexHandler;
 import io.netty.handler.codec.http2.Http2Settings;
 import io.netty.handler.codec.http2.Http2StreamChannel;
+import io.netty.handler.codec.http2.HttpConversionUtil;
 import io.netty.handler.timeout.IdleStateEvent;
 import io.netty.handler.timeout.IdleStateHandler;
+import io.netty.util.AsciiString;
 
+import java.nio.ByteBuffer;
+import java.util.Base64;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 
 /**
- * One HTTP/2 connection (cleartext, with prior knowledge): the handler behind Netty's frame codec
- * and stream multiplexer, which give each stream a child channel whose {@link Http2Stream} is the
- * stream's {@link Exchange} through the same {@link Dispatcher} as HTTP/1.1.
+ * One HTTP/2 connection: the handler behind Netty's frame codec and stream multiplexer, which give
+ * each stream a child channel whose {@link Http2Stream} is the stream's {@link Exchange} through the
+ * same {@link Dispatcher} as HTTP/1.1.
  *
  * <h2>How it works</h2>
- * Every connection starts as HTTP/1.1 with a {@link Detector} in front: it looks at the first bytes
- * only, and if they are the HTTP/2 client preface the HTTP/1.1 handlers leave
- * ({@link Http1Connection#handOver}) and the frame codec, the multiplexer and this handler take their
- * place; anything else and the detector leaves, so HTTP/1.1 requests never pass it. The codec
+ * Every connection starts as HTTP/1.1 and comes here one of three ways, each replacing the HTTP/1.1
+ * handlers with the frame codec, the multiplexer and this handler: over TLS, when ALPN negotiated
+ * {@code h2} ({@link #negotiated}); in the clear, when the first bytes are the client preface (a
+ * {@link Detector} in front looks at those only and leaves at the first byte that differs, so
+ * HTTP/1.1 requests never pass it); or when an HTTP/1.1 request asks to upgrade to {@code h2c}
+ * ({@link #upgrade}: {@code 101}, and the request becomes stream 1). The codec
  * enforces the limits ({@code SETTINGS_MAX_CONCURRENT_STREAMS}, the header list size, the stream
  * window) and the flood defences, and answers a violation with {@code GOAWAY}; this handler counts
  * those as {@link ServerLimit}s. A connection with no stream open that sends and receives nothing for
@@ -41,6 +57,8 @@ final class Http2Connection extends ChannelInboundHandlerAdapter {
     /** Netty's default window for counting a client's RST_STREAM frames. */
     static final int RESET_WINDOW_SECONDS = 30;
     private static final byte[] PREFACE = ByteBufUtil.getBytes(Http2CodecUtil.connectionPrefaceBuf());
+    private static final AsciiString HTTP2_SETTINGS = AsciiString.cached("http2-settings");
+    private static final AsciiString H2C = AsciiString.cached("h2c");
 
     private final Server server;
     private final Http1Connection conn;
@@ -50,8 +68,12 @@ final class Http2Connection extends ChannelInboundHandlerAdapter {
         this.conn = conn;
     }
 
-    /** Replaces the HTTP/1.1 handlers of {@code conn}'s pipeline (behind {@code ctx}) with HTTP/2's. */
-    private static void install(ChannelHandlerContext ctx, Http1Connection conn) {
+    /**
+     * Puts HTTP/2's handlers right behind {@code anchor} in place of the HTTP/1.1 connection and its
+     * encoder; returns the frame codec, which has sent the server's SETTINGS. The request decoder is the
+     * caller's to remove once HTTP/2 is ready for the bytes it still holds.
+     */
+    private static Http2FrameCodec install(ChannelHandlerContext anchor, Http1Connection conn) {
         Server server = conn.server;
         ServerConfig c = conn.config;
         conn.handOver();
@@ -59,21 +81,116 @@ final class Http2Connection extends ChannelInboundHandlerAdapter {
                 .maxConcurrentStreams(c.http2MaxConcurrentStreams())
                 .maxHeaderListSize(c.maxHeaderSize())
                 .initialWindowSize(c.http2InitialWindowSize());
-        ChannelPipeline p = ctx.pipeline();
-        // in this order: the multiplexer finds the codec when it is added
-        p.addAfter(ctx.name(), "h2-idle", new IdleStateHandler(0, 0, c.idleTimeout().toNanos(), TimeUnit.NANOSECONDS));
-        p.addAfter("h2-idle", "h2-codec", Http2FrameCodecBuilder.forServer()
+        Http2FrameCodec codec = Http2FrameCodecBuilder.forServer()
                 .initialSettings(settings)
                 .gracefulShutdownTimeoutMillis(c.drainTimeout().toMillis())
                 .decoderEnforceMaxRstFramesPerWindow(c.http2MaxResets(), RESET_WINDOW_SECONDS)
-                .build());
+                .build();
+        ChannelPipeline p = anchor.pipeline();
+        // in this order: the multiplexer finds the codec when it is added
+        p.addAfter(anchor.name(), "h2-idle", new IdleStateHandler(0, 0, c.idleTimeout().toNanos(), TimeUnit.NANOSECONDS));
+        p.addAfter("h2-idle", "h2-codec", codec);
         p.addAfter("h2-codec", "h2-streams", new Http2MultiplexHandler(new ChannelInitializer<Http2StreamChannel>() {
             @Override
             protected void initChannel(Http2StreamChannel ch) {
-                ch.pipeline().addLast(new Http2Stream(server));
+                ch.pipeline().addLast(new Http2Stream(server, conn));
             }
         }));
         p.addAfter("h2-streams", "h2-connection", new Http2Connection(server, conn));
+        return codec;
+    }
+
+    /** A TLS handshake behind {@code tls} negotiated {@code h2} through ALPN: the connection speaks HTTP/2 from here. */
+    static void negotiated(ChannelHandlerContext tls, Http1Connection conn) {
+        install(tls, conn);
+        tls.pipeline().remove(RequestDecoder.class);
+    }
+
+    /**
+     * If {@code req}, a whole HTTP/1.1 request without a body on a cleartext connection, asks to upgrade
+     * to h2c ({@code Connection: Upgrade, HTTP2-Settings}, {@code Upgrade: h2c} and one valid
+     * {@code HTTP2-Settings}), answers {@code 101}, switches the pipeline to HTTP/2 and hands the request
+     * to stream 1, whose answer goes out as HTTP/2; returns whether it did. Anything short of a valid
+     * upgrade request is served over HTTP/1.1, as RFC 9113 lets a server do.
+     *
+     * @param connection the request's {@code Connection} header, already looked up by the caller
+     * @param at the HTTP/1.1 connection's handler context, in front of which the response encoder sits
+     */
+    static boolean upgrade(ChannelHandlerContext at, Http1Connection conn, HttpRequest req, String connection) {
+        HttpHeaders h = req.headers();
+        List<String> encoded = h.getAll(HTTP2_SETTINGS);
+        if (encoded.size() != 1 || !hasToken(connection, "upgrade") || !hasToken(connection, "http2-settings")
+                || !hasToken(h.get(HttpHeaderNames.UPGRADE), "h2c")) {
+            return false;
+        }
+        Http2Settings clientSettings = decodeSettings(encoded.getFirst());
+        if (clientSettings == null) {
+            return false;
+        }
+        Http2Headers stream1;
+        try {
+            h.set(HttpConversionUtil.ExtensionHeaderNames.SCHEME.text(), HttpScheme.HTTP.name());
+            stream1 = HttpConversionUtil.toHttp2Headers(req, true); // the connection's own headers left out
+        } catch (IllegalArgumentException e) {
+            return false; // not expressible as HTTP/2 (a target or field it refuses): HTTP/1.1 it is
+        }
+        ChannelPipeline p = at.pipeline();
+        ChannelHandlerContext decoder = p.context(RequestDecoder.class);
+        at.writeAndFlush(new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.SWITCHING_PROTOCOLS,
+                Unpooled.EMPTY_BUFFER, Http1ResponseWriter.HEADERS.newHeaders()
+                        .add(HttpHeaderNames.CONNECTION, HttpHeaderValues.UPGRADE)
+                        .add(HttpHeaderNames.UPGRADE, H2C), Http1ResponseWriter.HEADERS.newHeaders()));
+        // the decoder stays until HTTP/2 is in place: what it still holds (the client's preface) goes to the codec
+        Http2FrameCodec codec = install(decoder, conn);
+        try {
+            codec.onHttpServerUpgrade(clientSettings); // stream 1 exists now, half closed: the request is all in
+            // what the codec does with Netty's own upgrade event: the request arrives as stream 1's HEADERS
+            codec.decoder().frameListener().onHeadersRead(p.context(codec), Http2CodecUtil.HTTP_UPGRADE_STREAM_ID,
+                    stream1, 0, true);
+        } catch (Http2Exception e) {
+            conn.server.reportConnectionError(e);
+            at.channel().close();
+        }
+        p.remove(decoder.handler());
+        return true;
+    }
+
+    /** Whether the comma-separated {@code value} has {@code token}, ignoring case and spaces. */
+    private static boolean hasToken(String value, String token) {
+        if (value == null) {
+            return false;
+        }
+        for (String t : value.split(",")) {
+            if (t.strip().equalsIgnoreCase(token)) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** An {@code HTTP2-Settings} header: a SETTINGS frame's payload in base64url (RFC 7540 3.2.1); null when invalid. */
+    static Http2Settings decodeSettings(String header) {
+        byte[] payload;
+        try {
+            payload = Base64.getUrlDecoder().decode(header.strip());
+        } catch (IllegalArgumentException e) {
+            return null;
+        }
+        if (payload.length % 6 != 0) {
+            return null;
+        }
+        Http2Settings settings = new Http2Settings();
+        ByteBuffer b = ByteBuffer.wrap(payload);
+        try {
+            while (b.hasRemaining()) {
+                char id = b.getChar();
+                long value = b.getInt() & 0xFFFF_FFFFL;
+                settings.put(id, Long.valueOf(value));
+            }
+        } catch (IllegalArgumentException e) {
+            return null; // a value out of its setting's range
+        }
+        return settings;
     }
 
     @Override
@@ -131,6 +248,7 @@ final class Http2Connection extends ChannelInboundHandlerAdapter {
             }
             if (n == PREFACE.length) {
                 install(ctx, conn);
+                ctx.pipeline().remove(RequestDecoder.class); // holds nothing yet
                 ctx.pipeline().remove(this); // the preface and what follows go on to the frame codec
             }
         }

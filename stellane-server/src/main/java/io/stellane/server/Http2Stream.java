@@ -47,6 +47,8 @@ final class Http2Stream extends ChannelInboundHandlerAdapter implements Exchange
             "transfer-encoding", "upgrade");
 
     private final Server server;
+    /** The connection this stream belongs to, gone over to HTTP/2: it counts the streams in flight. */
+    private final Http1Connection connection;
     private final ServerConfig config;
     private final long id = Http1Connection.IDS.incrementAndGet();
     private ChannelHandlerContext ctx;
@@ -59,10 +61,13 @@ final class Http2Stream extends ChannelInboundHandlerAdapter implements Exchange
     /** Answered (or refused): what the client still sends is dropped. */
     private boolean done;
     private boolean headOnly;
+    /** Dispatched, and not yet answered nor ended. */
+    private boolean inFlight;
     private long requestStart;
 
-    Http2Stream(Server server) {
+    Http2Stream(Server server, Http1Connection connection) {
         this.server = server;
+        this.connection = connection;
         this.config = server.config;
     }
 
@@ -94,6 +99,7 @@ final class Http2Stream extends ChannelInboundHandlerAdapter implements Exchange
     @Override
     public void channelInactive(ChannelHandlerContext ctx) {
         done = true;
+        answered();
         dropBody();
         ctx.fireChannelInactive();
     }
@@ -185,9 +191,18 @@ final class Http2Stream extends ChannelInboundHandlerAdapter implements Exchange
         done = true;
         byte[] bytes = body == null ? NO_BODY : bodySize == body.length ? body : Arrays.copyOf(body, bodySize);
         headOnly = head.method() == HttpMethod.HEAD;
-        requestStart = server.observers.length == 0 ? 0 : System.nanoTime();
+        requestStart = connection.requestStart();
+        inFlight = true;
+        connection.streamInFlight(1);
         Dispatcher dispatcher = server.dispatcher();
         dispatcher.dispatch(this, new Context(dispatcher, this, Request.ofHttp2(head, bytes, dispatcher.json), 1));
+    }
+
+    private void answered() {
+        if (inFlight) {
+            inFlight = false;
+            connection.streamInFlight(-1);
+        }
     }
 
     private void dropBody() {
@@ -278,6 +293,7 @@ final class Http2Stream extends ChannelInboundHandlerAdapter implements Exchange
     }
 
     private void completed(Context cx, int status) {
+        answered();
         dropBody();
         if (requestStart != 0) {
             server.requestCompleted(cx, status, requestStart);

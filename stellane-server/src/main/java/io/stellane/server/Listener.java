@@ -287,7 +287,7 @@ final class Listener {
                 }
                 Http1Connection conn = new Http1Connection(server, address, tls != null);
                 if (tls != null) {
-                    // ALPN offers http/1.1 only: HTTP/2 over TLS is not served yet, h2c needs no TLS
+                    // no h2c detector: over TLS, HTTP/2 is what ALPN negotiated (see Http1Connection.HandshakeWatch)
                     child.pipeline().addLast(tls.newHandler(allocator), new Http1Connection.HandshakeWatch(conn));
                     child.pipeline().addLast(new RequestDecoder(decoderConfig, conn), new HttpResponseEncoder(), conn);
                 } else {

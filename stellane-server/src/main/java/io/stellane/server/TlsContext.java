@@ -46,16 +46,15 @@ import java.util.concurrent.TimeUnit;
  * A certificate and key written one after the other may be caught in between: that attempt fails
  * (the key does not match), and the next look, after the second write, succeeds.
  *
- * <p>ALPN offers {@code http/1.1} only. HTTP/2 comes in by putting {@code h2} first in
- * {@link #ALPN_PROTOCOLS} and, where the handshake completes ({@link Http1Connection}), giving a
- * connection that negotiated it to an HTTP/2 pipeline instead.
+ * <p>ALPN offers {@code h2}, then {@code http/1.1}; where the handshake completes
+ * ({@link Http1Connection}), a connection that negotiated {@code h2} is given to an HTTP/2 pipeline.
  *
  * <p>Threading: {@link #newHandler} is called by acceptors on any worker; {@link #update},
  * {@link #reloadIfChanged} and {@link #close} from other threads. All are thread-safe.
  */
 final class TlsContext implements AutoCloseable {
     /** What ALPN offers, in order of preference. */
-    static final List<String> ALPN_PROTOCOLS = List.of(ApplicationProtocolNames.HTTP_1_1);
+    static final List<String> ALPN_PROTOCOLS = List.of(ApplicationProtocolNames.HTTP_2, ApplicationProtocolNames.HTTP_1_1);
 
     private final Logger log;
     /** Replaced whole under this object's lock; read by acceptors under it too (see {@link #newHandler}). */

@@ -62,12 +62,37 @@ final class H2RawClient implements AutoCloseable {
     boolean closed;
     private int nextStream = 1;
 
+    /** The server's answer to an upgrade request, up to its blank line; null with prior knowledge. */
+    String upgradeResponse;
+
     H2RawClient(int port) throws IOException {
+        this(port, null);
+    }
+
+    /**
+     * A client that starts as HTTP/1.1 with a {@code GET path} asking to upgrade to h2c and, once the
+     * answer's head is read (in {@link #upgradeResponse}), sends the preface; the request's answer is
+     * {@code reply(1)}.
+     */
+    static H2RawClient upgrading(int port, String path) throws IOException {
+        return new H2RawClient(port, path);
+    }
+
+    private H2RawClient(int port, String upgradePath) throws IOException {
         this.port = port;
         socket = new Socket("127.0.0.1", port);
         socket.setSoTimeout(10_000);
         out = socket.getOutputStream();
         in = socket.getInputStream();
+        if (upgradePath != null) {
+            out.write(("GET " + upgradePath + " HTTP/1.1\r\nHost: 127.0.0.1:" + port + "\r\n"
+                    + "Connection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\n"
+                    + "HTTP2-Settings: AAMAAABkAAQAAP__\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
+            out.flush();
+            upgradeResponse = readHead();
+            replies.put(1, new Reply());
+            nextStream = 3;
+        }
         out.write(ByteBufUtil.getBytes(Http2CodecUtil.connectionPrefaceBuf()));
         writer.writeSettings(ctx, new Http2Settings(), ctx.newPromise());
         send();
@@ -122,6 +147,19 @@ final class H2RawClient implements AutoCloseable {
         return replies.get(stream);
     }
 
+    /** Reads an HTTP/1.1 head byte by byte; what follows it stays in the socket for the frame reader. */
+    private String readHead() throws IOException {
+        StringBuilder head = new StringBuilder();
+        while (head.length() < 4 || !head.substring(head.length() - 4).equals("\r\n\r\n")) {
+            int b = in.read();
+            if (b < 0) {
+                throw new IOException("closed before the end of the head: " + head);
+            }
+            head.append((char) b);
+        }
+        return head.toString();
+    }
+
     /** Reads frames until {@code done}, the server closes, or ten seconds pass without a byte. */
     void readUntil(BooleanSupplier done) throws IOException {
         byte[] buf = new byte[16 * 1024];
@@ -146,7 +184,11 @@ final class H2RawClient implements AutoCloseable {
                 throw new IOException(e);
             }
             received.discardReadBytes();
-            send(); // settings acks
+            try {
+                send(); // settings acks
+            } catch (IOException e) {
+                closed = true; // the server closed first (after a GOAWAY): what it sent is read above
+            }
         }
     }
 

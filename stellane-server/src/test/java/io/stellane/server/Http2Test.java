@@ -11,6 +11,7 @@ import java.net.http.HttpResponse;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 
@@ -208,16 +209,79 @@ class Http2Test extends ServerTestBase {
     }
 
     @Test
-    void aClientAskingToUpgradeToH2cIsServedOverHttp11() throws Exception {
+    void theJdkClientUpgradesToH2cAndGoesOnOverHttp2() throws Exception {
         int port = start(Http2Test::routes);
         HttpClient h2 = HttpClient.newBuilder().version(HttpClient.Version.HTTP_2).build();
         try {
+            // the first request asks for the upgrade (Upgrade: h2c) and is answered on stream 1
             HttpResponse<String> r = h2.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/protocol")).build(),
                     HttpResponse.BodyHandlers.ofString());
-            assertThat(r.version()).isEqualTo(HttpClient.Version.HTTP_1_1);
-            assertThat(r.body()).isEqualTo("HTTP/1.1");
+            assertThat(r.version()).isEqualTo(HttpClient.Version.HTTP_2);
+            assertThat(r.body()).isEqualTo("HTTP/2.0");
+            // later ones, bodies included, are streams on the same connection
+            List<CompletableFuture<HttpResponse<String>>> echoes = new ArrayList<>();
+            for (int i = 0; i < 5; i++) {
+                echoes.add(h2.sendAsync(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/echo"))
+                        .POST(HttpRequest.BodyPublishers.ofString("n" + i)).build(), HttpResponse.BodyHandlers.ofString()));
+            }
+            for (int i = 0; i < 5; i++) {
+                HttpResponse<String> e = echoes.get(i).get(20, TimeUnit.SECONDS);
+                assertThat(e.version()).isEqualTo(HttpClient.Version.HTTP_2);
+                assertThat(e.body()).isEqualTo("got n" + i);
+            }
+            assertThat(lastServer().openConnections()).isEqualTo(1);
         } finally {
             h2.close();
+        }
+    }
+
+    @Test
+    void anUpgradeOnTheWireIsAnswered101ThenOverHttp2OnStream1() throws Exception {
+        int port = start(Http2Test::routes);
+        try (H2RawClient c = H2RawClient.upgrading(port, "/protocol")) {
+            assertThat(c.upgradeResponse).startsWith("HTTP/1.1 101 Switching Protocols\r\n")
+                    .containsIgnoringCase("upgrade: h2c").containsIgnoringCase("connection: upgrade");
+            c.readUntil(() -> c.reply(1).finished());
+            assertThat(c.reply(1).status).isEqualTo(200);
+            assertThat(c.reply(1).body.toString()).isEqualTo("HTTP/2.0");
+            assertThat(c.request("GET", "/n/3", null).body.toString()).isEqualTo("stream 3");
+        }
+    }
+
+    @Test
+    void anUpgradeWithBadSettingsIsServedOverHttp11() throws Exception {
+        int port = start(Http2Test::routes);
+        for (String settings : List.of("not base64 !", "AAMAAA", "AAIAAAAC")) { // not base64; 4 bytes; ENABLE_PUSH=2
+            try (RawClient c = new RawClient(port)) {
+                RawClient.Resp r = c.send("GET /protocol HTTP/1.1\r\nHost: x\r\nConnection: Upgrade, HTTP2-Settings\r\n"
+                        + "Upgrade: h2c\r\nHTTP2-Settings: " + settings + "\r\n\r\n").read();
+                assertThat(r.status()).as(settings).isEqualTo(200);
+                assertThat(r.body()).isEqualTo("HTTP/1.1");
+            }
+        }
+    }
+
+    @Test
+    void requestsInFlightCountsTheStreamsOfAnHttp2Connection() throws Exception {
+        CountDownLatch release = new CountDownLatch(1);
+        int port = start(s -> s.getBlocking("/wait", cx -> {
+            release.await();
+            return Response.text("done");
+        }));
+        try (H2RawClient c = new H2RawClient(port)) {
+            List<Integer> ids = new ArrayList<>();
+            for (int i = 0; i < 3; i++) {
+                ids.add(c.start("GET", "/wait", true));
+            }
+            c.send();
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(15);
+            while (lastServer().requestsInFlight() != 3 && System.nanoTime() < deadline) {
+                Thread.sleep(10);
+            }
+            assertThat(lastServer().requestsInFlight()).isEqualTo(3);
+            release.countDown();
+            c.readUntil(() -> ids.stream().allMatch(id -> c.reply(id).finished()));
+            assertThat(lastServer().requestsInFlight()).isZero();
         }
     }
 

@@ -33,6 +33,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -94,6 +95,7 @@ abstract class TlsSuite extends ServerTestBase {
 
     static void hello(Server s) {
         s.get("/hello", ctx -> Task.completed(Response.text("hello")));
+        s.get("/protocol", ctx -> Task.completed(Response.text(ctx.request().protocol())));
         s.post("/echo", ctx -> Task.completed(Response.text(ctx.request().bodyString())));
     }
 
@@ -146,36 +148,58 @@ abstract class TlsSuite extends ServerTestBase {
     // ---------------------------------------------------------------- clients
 
     @Test
-    void theJdkClientGetsHttpsAndAlpnSettlesOnHttp11() throws Exception {
+    void theJdkClientGetsHttpsAndAlpnSettlesOnH2() throws Exception {
         TestPki.Issued cert = TestPki.server(ca);
         int port = startTls(tls(cert).build(), TlsSuite::hello);
         assertThat(lastServer().tlsContext().engine()).isEqualTo(engineName());
 
-        // offering h2 and http/1.1: the server picks http/1.1, the only one it offers
         HttpClient c = client(TestPki.clientContext(ca, null), HttpClient.Version.HTTP_2);
-        HttpResponse<String> r = get(c, port, "/hello");
+        HttpResponse<String> r = get(c, port, "/protocol");
         assertThat(r.statusCode()).isEqualTo(200);
-        assertThat(r.body()).isEqualTo("hello");
-        assertThat(r.version()).isEqualTo(HttpClient.Version.HTTP_1_1);
+        assertThat(r.version()).isEqualTo(HttpClient.Version.HTTP_2);
+        assertThat(r.body()).isEqualTo("HTTP/2.0");
         assertThat(servedSerial(r)).isEqualTo(cert.serial());
-        HttpResponse<String> echo = c.send(HttpRequest.newBuilder(URI.create("https://127.0.0.1:" + port + "/echo"))
-                .POST(HttpRequest.BodyPublishers.ofString("x".repeat(100_000))).build(), HttpResponse.BodyHandlers.ofString());
-        assertThat(echo.body()).hasSize(100_000);
+        // a body bigger than the stream's initial window, and several streams at once on the one connection
+        List<CompletableFuture<HttpResponse<String>>> echoes = new ArrayList<>();
+        for (int i = 0; i < 8; i++) {
+            echoes.add(c.sendAsync(HttpRequest.newBuilder(URI.create("https://127.0.0.1:" + port + "/echo"))
+                    .POST(HttpRequest.BodyPublishers.ofString(i + "x".repeat(100_000))).build(),
+                    HttpResponse.BodyHandlers.ofString()));
+        }
+        for (int i = 0; i < 8; i++) {
+            HttpResponse<String> echo = echoes.get(i).get(20, TimeUnit.SECONDS);
+            assertThat(echo.version()).isEqualTo(HttpClient.Version.HTTP_2);
+            assertThat(echo.body()).hasSize(100_001).startsWith(Integer.toString(i));
+        }
+        assertThat(lastServer().openConnections()).as("one connection carried every stream").isEqualTo(1);
     }
 
     @Test
-    void curlGetsHttpsWithHttp11NegotiatedOverAlpn() throws Exception {
+    void aClientOfferingOnlyHttp11GetsHttp11() throws Exception {
+        int port = startTls(tls(TestPki.server(ca)).build(), TlsSuite::hello);
+        HttpResponse<String> r = get(client(TestPki.clientContext(ca, null), HttpClient.Version.HTTP_1_1), port, "/protocol");
+        assertThat(r.version()).isEqualTo(HttpClient.Version.HTTP_1_1);
+        assertThat(r.body()).isEqualTo("HTTP/1.1");
+    }
+
+    @Test
+    void curlGetsHttpsWithHttp11AndWithH2NegotiatedOverAlpn() throws Exception {
         TestPki.Issued cert = TestPki.server(ca);
         int port = startTls(tls(cert).build(), TlsSuite::hello);
         Path caFile = ca.writeCert(dir.resolve("ca.pem"));
 
-        Process p = new ProcessBuilder("curl", "-sS", "--max-time", "20", "--cacert", caFile.toString(),
+        assertThat(curl("--http1.1", caFile, port)).as("curl's output").isEqualTo("from curl\n1.1 0");
+        assertThat(curl("--http2", caFile, port)).as("curl's output").isEqualTo("from curl\n2 0");
+    }
+
+    private static String curl(String version, Path caFile, int port) throws Exception {
+        Process p = new ProcessBuilder("curl", "-sS", version, "--max-time", "20", "--cacert", caFile.toString(),
                 "-w", "\n%{http_version} %{ssl_verify_result}", "-d", "from curl",
                 "https://127.0.0.1:" + port + "/echo").redirectErrorStream(true).start();
         assertThat(p.waitFor(30, TimeUnit.SECONDS)).isTrue();
         String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        assertThat(out).as("curl's output").isEqualTo("from curl\n1.1 0");
-        assertThat(p.exitValue()).isZero();
+        assertThat(p.exitValue()).as(out).isZero();
+        return out;
     }
 
     @Test
