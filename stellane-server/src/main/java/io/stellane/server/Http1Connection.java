@@ -78,7 +78,7 @@ final class Http1Connection extends ChannelInboundHandlerAdapter implements Exch
     private static final int FIRST_CHUNKED_CAPACITY = 8 * 1024;
     private static final long SECOND = TimeUnit.SECONDS.toNanos(1);
     static final HeadValidation.Refusal TOO_LARGE = new HeadValidation.Refusal(413, "Content Too Large");
-    private static final HeadValidation.Refusal TIMEOUT = new HeadValidation.Refusal(408, "Request Timeout");
+    static final HeadValidation.Refusal TIMEOUT = new HeadValidation.Refusal(408, "Request Timeout");
     private static final HeadValidation.Refusal TOO_SLOW = new HeadValidation.Refusal(408,
             "Request Timeout: the request body arrived too slowly");
     static final HeadValidation.Refusal BUSY = new HeadValidation.Refusal(503,

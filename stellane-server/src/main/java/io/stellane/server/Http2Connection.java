@@ -18,6 +18,7 @@ import io.netty.handler.codec.http.HttpScheme;
 import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http2.Http2CodecUtil;
 import io.netty.handler.codec.http2.Http2Error;
+import io.netty.handler.codec.http2.Http2ConnectionAdapter;
 import io.netty.handler.codec.http2.Http2Exception;
 import io.netty.handler.codec.http2.Http2FrameCodec;
 import io.netty.handler.codec.http2.Http2FrameCodecBuilder;
@@ -26,13 +27,12 @@ import io.netty.handler.codec.http2.Http2MultiplexHandler;
 import io.netty.handler.codec.http2.Http2Settings;
 import io.netty.handler.codec.http2.Http2StreamChannel;
 import io.netty.handler.codec.http2.HttpConversionUtil;
-import io.netty.handler.timeout.IdleStateEvent;
-import io.netty.handler.timeout.IdleStateHandler;
 import io.netty.util.AsciiString;
 
 import java.nio.ByteBuffer;
 import java.util.Base64;
 import java.util.List;
+import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -49,8 +49,9 @@ import java.util.concurrent.TimeUnit;
  * ({@link #upgrade}: {@code 101}, and the request becomes stream 1). The codec
  * enforces the limits ({@code SETTINGS_MAX_CONCURRENT_STREAMS}, the header list size, the stream
  * window) and the flood defences, and answers a violation with {@code GOAWAY}; this handler counts
- * those as {@link ServerLimit}s. A connection with no stream open that sends and receives nothing for
- * {@code idleTimeout} is closed with {@code GOAWAY}; draining the server or retiring its worker does the
+ * those as {@link ServerLimit}s. A connection with no stream open for {@code idleTimeout} is closed
+ * with {@code GOAWAY}, and a stream whose request is not all in within {@code requestReadTimeout} is
+ * answered 408; draining the server or retiring its worker does the
  * same, and the streams in flight get up to {@code drainTimeout} to finish.
  */
 final class Http2Connection extends ChannelInboundHandlerAdapter {
@@ -62,10 +63,46 @@ final class Http2Connection extends ChannelInboundHandlerAdapter {
 
     private final Server server;
     private final Http1Connection conn;
+    private final long idleNanos;
+    /** When the last stream opened or closed (or the connection went over to HTTP/2). */
+    private long lastStreamChange = System.nanoTime();
+    private ScheduledFuture<?> idleCheck;
 
     private Http2Connection(Server server, Http1Connection conn) {
         this.server = server;
         this.conn = conn;
+        this.idleNanos = conn.config.idleTimeout().toNanos();
+    }
+
+    /**
+     * Idle means no stream open for {@code idleTimeout}, whatever else the client sends: PINGs and
+     * SETTINGS do not keep a connection that carries no requests.
+     */
+    @Override
+    public void handlerAdded(ChannelHandlerContext ctx) {
+        Http2FrameCodec codec = ctx.pipeline().get(Http2FrameCodec.class);
+        codec.connection().addListener(new Http2ConnectionAdapter() {
+            @Override
+            public void onStreamActive(io.netty.handler.codec.http2.Http2Stream stream) {
+                lastStreamChange = System.nanoTime();
+            }
+
+            @Override
+            public void onStreamClosed(io.netty.handler.codec.http2.Http2Stream stream) {
+                lastStreamChange = System.nanoTime();
+            }
+        });
+        idleCheck = ctx.executor().schedule(() -> checkIdle(ctx, codec), idleNanos, TimeUnit.NANOSECONDS);
+    }
+
+    private void checkIdle(ChannelHandlerContext ctx, Http2FrameCodec codec) {
+        long quiet = System.nanoTime() - lastStreamChange;
+        if (codec.connection().numActiveStreams() == 0 && quiet >= idleNanos) {
+            ctx.channel().close(); // through the codec: GOAWAY first
+            return;
+        }
+        long next = codec.connection().numActiveStreams() == 0 ? idleNanos - quiet : idleNanos;
+        idleCheck = ctx.executor().schedule(() -> checkIdle(ctx, codec), next, TimeUnit.NANOSECONDS);
     }
 
     /**
@@ -88,8 +125,7 @@ final class Http2Connection extends ChannelInboundHandlerAdapter {
                 .build();
         ChannelPipeline p = anchor.pipeline();
         // in this order: the multiplexer finds the codec when it is added
-        p.addAfter(anchor.name(), "h2-idle", new IdleStateHandler(0, 0, c.idleTimeout().toNanos(), TimeUnit.NANOSECONDS));
-        p.addAfter("h2-idle", "h2-codec", codec);
+        p.addAfter(anchor.name(), "h2-codec", codec);
         p.addAfter("h2-codec", "h2-streams", new Http2MultiplexHandler(new ChannelInitializer<Http2StreamChannel>() {
             @Override
             protected void initChannel(Http2StreamChannel ch) {
@@ -195,21 +231,9 @@ final class Http2Connection extends ChannelInboundHandlerAdapter {
 
     @Override
     public void channelInactive(ChannelHandlerContext ctx) {
+        idleCheck.cancel(false);
         server.connections.closed(conn);
         ctx.fireChannelInactive();
-    }
-
-    /** Nothing read or written for {@code idleTimeout}: closed ({@code GOAWAY}) unless a stream is still open. */
-    @Override
-    public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
-        if (evt instanceof IdleStateEvent) {
-            Http2FrameCodec codec = ctx.pipeline().get(Http2FrameCodec.class);
-            if (codec != null && codec.connection().numActiveStreams() == 0) {
-                ctx.channel().close();
-            }
-            return;
-        }
-        ctx.fireUserEventTriggered(evt);
     }
 
     @Override

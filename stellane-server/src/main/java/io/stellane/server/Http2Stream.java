@@ -26,13 +26,16 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.TimeUnit;
 
 /**
  * One HTTP/2 stream: the handler of its child channel and its request's {@link Exchange}. It turns
  * the stream's HEADERS into an HTTP/1.1-shaped head (pseudo-headers out, {@code :authority} as
  * {@code Host}) checked like an HTTP/1.1 one, gathers the DATA frames into the body (bounded by
  * {@code maxBodySize} and the server's body budget), dispatches the request, and writes the answer
- * as HEADERS and DATA frames. A refusal or a failure ends this stream only: the connection and its
+ * as HEADERS and DATA frames. A request not all in within {@code requestReadTimeout} of its HEADERS is
+ * answered 408. A refusal or a failure ends this stream only: the connection and its
  * other streams go on. Flow control is the codec's: a DATA frame read here returns its bytes to the
  * client's window.
  *
@@ -61,6 +64,8 @@ final class Http2Stream extends ChannelInboundHandlerAdapter implements Exchange
     /** Answered (or refused): what the client still sends is dropped. */
     private boolean done;
     private boolean headOnly;
+    /** Until the request is all in: answers 408 after {@code requestReadTimeout}. */
+    private ScheduledFuture<?> readTimer;
     /** Dispatched, and not yet answered nor ended. */
     private boolean inFlight;
     private long requestStart;
@@ -99,6 +104,7 @@ final class Http2Stream extends ChannelInboundHandlerAdapter implements Exchange
     @Override
     public void channelInactive(ChannelHandlerContext ctx) {
         done = true;
+        stopReadTimer();
         answered();
         dropBody();
         ctx.fireChannelInactive();
@@ -153,6 +159,9 @@ final class Http2Stream extends ChannelInboundHandlerAdapter implements Exchange
         head = req;
         if (frame.isEndStream()) {
             dispatch();
+        } else {
+            readTimer = ctx.executor().schedule(this::readTimedOut, config.requestReadTimeout().toNanos(),
+                    TimeUnit.NANOSECONDS);
         }
     }
 
@@ -187,8 +196,25 @@ final class Http2Stream extends ChannelInboundHandlerAdapter implements Exchange
         }
     }
 
+    /** The request's body did not all arrive in time: 408 on this stream, which ends it. */
+    private void readTimedOut() {
+        readTimer = null;
+        if (!done) {
+            server.connections.limitReached(ServerLimit.REQUEST_TIMEOUT, ctx.channel().parent().remoteAddress());
+            refuse(Http1Connection.TIMEOUT);
+        }
+    }
+
+    private void stopReadTimer() {
+        if (readTimer != null) {
+            readTimer.cancel(false);
+            readTimer = null;
+        }
+    }
+
     private void dispatch() {
         done = true;
+        stopReadTimer();
         byte[] bytes = body == null ? NO_BODY : bodySize == body.length ? body : Arrays.copyOf(body, bodySize);
         headOnly = head.method() == HttpMethod.HEAD;
         requestStart = connection.requestStart();
@@ -217,6 +243,7 @@ final class Http2Stream extends ChannelInboundHandlerAdapter implements Exchange
     private void refuse(HeadValidation.Refusal refusal) {
         server.rejected.increment();
         done = true;
+        stopReadTimer();
         head = null;
         dropBody();
         byte[] json = Response.errorJson(refusal.reason(), null);

@@ -113,6 +113,10 @@ final class H2RawClient implements AutoCloseable {
         writer.writeData(ctx, stream, Unpooled.copiedBuffer(text, StandardCharsets.UTF_8), 0, endStream, ctx.newPromise());
     }
 
+    void ping(long data) {
+        writer.writePing(ctx, false, data, ctx.newPromise());
+    }
+
     void reset(int stream) {
         writer.writeRstStream(ctx, stream, Http2Error.CANCEL.code(), ctx.newPromise());
     }
@@ -120,15 +124,15 @@ final class H2RawClient implements AutoCloseable {
     /** Sends what was written so far. */
     void send() throws IOException {
         sink.flushOutbound();
+        java.io.ByteArrayOutputStream all = new java.io.ByteArrayOutputStream();
         for (ByteBuf b; (b = sink.readOutbound()) != null; ) {
             try {
-                byte[] bytes = new byte[b.readableBytes()];
-                b.readBytes(bytes);
-                out.write(bytes);
+                b.readBytes(all, b.readableBytes());
             } finally {
                 b.release();
             }
         }
+        out.write(all.toByteArray()); // one write: a server that closes mid-way cannot break the rest of it
         out.flush();
     }
 
@@ -147,6 +151,13 @@ final class H2RawClient implements AutoCloseable {
         return replies.get(stream);
     }
 
+    /** Reads the frames that have arrived, without waiting for more. */
+    void poll() throws IOException {
+        while (!closed && in.available() > 0) {
+            readOnce();
+        }
+    }
+
     /** Reads an HTTP/1.1 head byte by byte; what follows it stays in the socket for the frame reader. */
     private String readHead() throws IOException {
         StringBuilder head = new StringBuilder();
@@ -162,34 +173,42 @@ final class H2RawClient implements AutoCloseable {
 
     /** Reads frames until {@code done}, the server closes, or ten seconds pass without a byte. */
     void readUntil(BooleanSupplier done) throws IOException {
-        byte[] buf = new byte[16 * 1024];
         while (!done.getAsBoolean() && !closed) {
-            int n;
-            try {
-                n = in.read(buf);
-            } catch (SocketTimeoutException e) {
+            if (!readOnce()) {
                 return;
-            } catch (IOException e) {
-                closed = true; // reset by the server
-                return;
-            }
-            if (n < 0) {
-                closed = true;
-                return;
-            }
-            received.writeBytes(buf, 0, n);
-            try {
-                reader.readFrame(ctx, received, listener);
-            } catch (Http2Exception e) {
-                throw new IOException(e);
-            }
-            received.discardReadBytes();
-            try {
-                send(); // settings acks
-            } catch (IOException e) {
-                closed = true; // the server closed first (after a GOAWAY): what it sent is read above
             }
         }
+    }
+
+    /** One read from the socket and the frames it completes; false when it timed out. */
+    private boolean readOnce() throws IOException {
+        byte[] buf = new byte[16 * 1024];
+        int n;
+        try {
+            n = in.read(buf);
+        } catch (SocketTimeoutException e) {
+            return false;
+        } catch (IOException e) {
+            closed = true; // reset by the server
+            return true;
+        }
+        if (n < 0) {
+            closed = true;
+            return true;
+        }
+        received.writeBytes(buf, 0, n);
+        try {
+            reader.readFrame(ctx, received, listener);
+        } catch (Http2Exception e) {
+            throw new IOException(e);
+        }
+        received.discardReadBytes();
+        try {
+            send(); // settings acks
+        } catch (IOException e) {
+            closed = true; // the server closed first (after a GOAWAY): what it sent is read above
+        }
+        return true;
     }
 
     private final Http2FrameAdapter listener = new Http2FrameAdapter() {
