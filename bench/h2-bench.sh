@@ -4,9 +4,9 @@
 # transport, loaded by h2load (scripts/h2load.sh) with GET /plaintext, 100 streams in flight on each of a
 # few connections. Each server is pinned to CPU 1 (one worker, one event loop), h2load to CPU 0 with one
 # thread; servers alternate, every other round in reverse order (on this VM a run right after another is
-# faster). Prints req/s and the server's CPU time per request (utime + stime from /proc over the measured
-# run: it moves less than req/s with the VM's speed) per server and round, then the medians and the
-# ratios Stellane / Netty.
+# faster). Prints req/s, the server's CPU time per request (utime + stime from /proc over the measured
+# run: it moves less than req/s with the VM's speed) and h2load's own CPU use (near 100%: the load
+# generator, not the server, was the limit) per server and round, then the medians and the ratios to Netty.
 #
 #   bench/h2-bench.sh                                   # 5 rounds of 15 s, 2 x 3 s warm-up, 4 connections
 #   DURATION=2 WARMUP=1 ROUNDS=1 bench/h2-bench.sh      # a smoke run
@@ -99,18 +99,19 @@ cpu_ticks() {
 }
 HZ="$(getconf CLK_TCK)"
 
-# run_h2load SECONDS: prints "requests/sec succeeded"; fails on any failed, errored or non-2xx request.
-# h2load speaks h2c with prior knowledge to an http:// URL by default (-p h2c).
+# run_h2load SECONDS: prints "requests/sec succeeded h2load_cpu_seconds"; fails on any failed, errored or
+# non-2xx request. h2load speaks h2c with prior knowledge to an http:// URL by default (-p h2c).
 run_h2load() {
   local out
-  out="$(taskset -c 0 h2load -t 1 -c "$CONNECTIONS" -m "$STREAMS" -D "$1" "http://127.0.0.1:$PORT$URL_PATH" 2>&1)"
+  out="$( { TIMEFORMAT='h2load-cpu %U %S'; time taskset -c 0 h2load -t 1 -c "$CONNECTIONS" -m "$STREAMS" -D "$1" \
+    "http://127.0.0.1:$PORT$URL_PATH"; } 2>&1)" || true # judged below, with its output
   if ! grep -q '^Application protocol: h2c' <<<"$out" \
       || ! awk '/^requests:/ {bad = $10 + $12 + $14} /^status codes:/ {bad += $5 + $7 + $9} END {exit bad != 0}' <<<"$out"; then
     echo "h2-bench: h2load saw errors or no h2c:" >&2
     echo "$out" >&2
     exit 1
   fi
-  awk '/^finished in/ {rps = $4} /^requests:/ {n = $8} END {print rps, n}' <<<"$out"
+  awk '/^finished in/ {rps = $4} /^requests:/ {n = $8} /^h2load-cpu / {cpu = $2 + $3} END {print rps, n, cpu}' <<<"$out"
 }
 
 median() { tr ' ' '\n' | awk 'NF' | sort -g | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
@@ -126,16 +127,17 @@ for round in $(seq 1 "$ROUNDS"); do
   for name in $order; do
     start_server "$name"
     # two warm-ups: the second run's new connections make the JIT recompile what it compiled without them
-    run_h2load "$WARMUP" >/dev/null
-    run_h2load "$WARMUP" >/dev/null
+    [[ -n $(run_h2load "$WARMUP") && -n $(run_h2load "$WARMUP") ]] || exit 1 # run_h2load said why
     t0="$(cpu_ticks)"
-    read -r rps n <<<"$(run_h2load "$DURATION")"
+    read -r rps n h2cpu <<<"$(run_h2load "$DURATION")"
+    [[ -n $rps ]] || exit 1
     t1="$(cpu_ticks)"
     stop_server
     us="$(awk -v t="$((t1 - t0))" -v hz="$HZ" -v n="$n" 'BEGIN {printf "%.3f", t / hz * 1e6 / n}')"
     RPS[$name]="${RPS[$name]:-} $rps"
     CPU[$name]="${CPU[$name]:-} $us"
-    printf 'round %d  %-16s %12.0f req/s  %8s us CPU/request\n' "$round" "$name" "$rps" "$us"
+    printf 'round %d  %-16s %12.0f req/s  %8s us CPU/request  h2load CPU %3.0f%%\n' "$round" "$name" "$rps" "$us" \
+      "$(awk -v c="$h2cpu" -v d="$DURATION" 'BEGIN {print c / d * 100}')"
   done
 done
 
