@@ -17,7 +17,7 @@
 # speed; and wrk's own CPU use, since wrk doing TLS on one CPU can be the limit rather than the server.
 # Then the medians and the ratios to nginx.
 #
-#   bench/tls-bench.sh                                   # 3 rounds of 15 s, 2 x 3 s warm-up, 64 connections
+#   bench/tls-bench.sh                                   # 3 rounds of 15 s, 64 connections; warm-up 2 x 3 s, handshakes 3 s
 #   DURATION=2 WARMUP=1 ROUNDS=1 bench/tls-bench.sh      # a smoke run
 #
 # Environment: DURATION, WARMUP (seconds), ROUNDS, CONNECTIONS (64), TRANSPORT (epoll; nio, io_uring),
