@@ -1,5 +1,5 @@
 /**
- * The JMH benchmarks and the HTTP benchmark's raw Netty peer; a tool, never deployed. Open, since JMH
+ * The JMH benchmarks and the HTTP benchmarks' raw Netty peers; a tool, never deployed. Open, since JMH
  * reaches the generated benchmark classes by reflection.
  */
 open module io.stellane.benchmarks {
@@ -7,6 +7,7 @@ open module io.stellane.benchmarks {
     requires com.fasterxml.jackson.databind;
     requires io.netty.buffer;
     requires io.netty.codec.http;
+    requires io.netty.codec.http2;
     requires io.netty.transport.classes.epoll;
     requires io.netty.transport.classes.io_uring;
     requires jmh.core;

@@ -48,11 +48,11 @@ import java.util.concurrent.TimeUnit;
  * [nio|epoll|io_uring]}; one event loop per CPU it may use, bound to 127.0.0.1.
  */
 public final class NettyPeer {
-    private static final AsciiString SERVER = AsciiString.cached("Netty");
-    private static final AsciiString TEXT_PLAIN = AsciiString.cached("text/plain");
+    static final AsciiString SERVER = AsciiString.cached("Netty");
+    static final AsciiString TEXT_PLAIN = AsciiString.cached("text/plain");
     private static final AsciiString JSON = AsciiString.cached("application/json");
     private static final byte[] TEXT_BYTES = "Hello, World!".getBytes(StandardCharsets.US_ASCII);
-    private static final ByteBuf TEXT = Unpooled.unreleasableBuffer(
+    static final ByteBuf TEXT = Unpooled.unreleasableBuffer(
             Unpooled.directBuffer(TEXT_BYTES.length).writeBytes(TEXT_BYTES)).asReadOnly();
     private static final ObjectMapper MAPPER = new ObjectMapper();
     private static final DateTimeFormatter HTTP_DATE =
@@ -75,32 +75,14 @@ public final class NettyPeer {
         ResourceLeakDetector.setLevel(ResourceLeakDetector.Level.DISABLED);
         int port = Integer.parseInt(args[0]);
         String transport = args.length > 1 ? args[1] : "nio";
-        IoHandlerFactory io;
-        Class<? extends ServerChannel> channel;
-        switch (transport) {
-            case "nio" -> {
-                io = NioIoHandler.newFactory();
-                channel = NioServerSocketChannel.class;
-            }
-            case "epoll" -> {
-                Epoll.ensureAvailability();
-                io = EpollIoHandler.newFactory();
-                channel = EpollServerSocketChannel.class;
-            }
-            case "io_uring" -> {
-                IoUring.ensureAvailability();
-                io = IoUringIoHandler.newFactory();
-                channel = IoUringServerSocketChannel.class;
-            }
-            default -> throw new IllegalArgumentException("transport must be nio|epoll|io_uring, not " + transport);
-        }
+        Transport t = Transport.named(transport);
         int threads = Runtime.getRuntime().availableProcessors();
-        EventLoopGroup group = new MultiThreadIoEventLoopGroup(threads, io);
+        EventLoopGroup group = new MultiThreadIoEventLoopGroup(threads, t.io());
         try {
-            group.scheduleAtFixedRate(() -> date = new AsciiString(httpDate()), 1, 1, TimeUnit.SECONDS);
+            keepDate(group);
             ServerBootstrap b = new ServerBootstrap()
                     .group(group)
-                    .channel(channel)
+                    .channel(t.channel())
                     .option(ChannelOption.SO_BACKLOG, 1024)
                     .option(ChannelOption.SO_REUSEADDR, true)
                     .childOption(ChannelOption.TCP_NODELAY, true)
@@ -119,8 +101,31 @@ public final class NettyPeer {
         }
     }
 
+    /** Refreshes {@link #date} once a second on {@code group}. */
+    static void keepDate(EventLoopGroup group) {
+        group.scheduleAtFixedRate(() -> date = new AsciiString(httpDate()), 1, 1, TimeUnit.SECONDS);
+    }
+
     private static String httpDate() {
         return HTTP_DATE.format(ZonedDateTime.now(ZoneOffset.UTC));
+    }
+
+    /** A transport by its command-line name: its I/O handler and server channel. */
+    record Transport(IoHandlerFactory io, Class<? extends ServerChannel> channel) {
+        static Transport named(String name) {
+            return switch (name) {
+                case "nio" -> new Transport(NioIoHandler.newFactory(), NioServerSocketChannel.class);
+                case "epoll" -> {
+                    Epoll.ensureAvailability();
+                    yield new Transport(EpollIoHandler.newFactory(), EpollServerSocketChannel.class);
+                }
+                case "io_uring" -> {
+                    IoUring.ensureAvailability();
+                    yield new Transport(IoUringIoHandler.newFactory(), IoUringServerSocketChannel.class);
+                }
+                default -> throw new IllegalArgumentException("transport must be nio|epoll|io_uring, not " + name);
+            };
+        }
     }
 
     private static final class Handler extends ChannelInboundHandlerAdapter {
