@@ -5,7 +5,6 @@ import io.netty.buffer.ByteBufUtil;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
-import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelPipeline;
 import io.netty.handler.codec.ByteToMessageDecoder;
 import io.netty.handler.codec.http.DefaultFullHttpResponse;
@@ -16,18 +15,28 @@ import io.netty.handler.codec.http.HttpRequest;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpScheme;
 import io.netty.handler.codec.http.HttpVersion;
+import io.netty.handler.codec.http2.DefaultHttp2Connection;
+import io.netty.handler.codec.http2.DefaultHttp2RemoteFlowController;
+import io.netty.handler.codec.http2.DefaultHttp2WindowUpdateFrame;
 import io.netty.handler.codec.http2.Http2CodecUtil;
+import io.netty.handler.codec.http2.Http2DataFrame;
 import io.netty.handler.codec.http2.Http2Error;
 import io.netty.handler.codec.http2.Http2ConnectionAdapter;
 import io.netty.handler.codec.http2.Http2Exception;
 import io.netty.handler.codec.http2.Http2FrameCodec;
 import io.netty.handler.codec.http2.Http2FrameCodecBuilder;
+import io.netty.handler.codec.http2.Http2FrameStream;
+import io.netty.handler.codec.http2.Http2FrameStreamEvent;
+import io.netty.handler.codec.http2.Http2FrameStreamException;
 import io.netty.handler.codec.http2.Http2Headers;
-import io.netty.handler.codec.http2.Http2MultiplexHandler;
+import io.netty.handler.codec.http2.Http2HeadersFrame;
 import io.netty.handler.codec.http2.Http2Settings;
-import io.netty.handler.codec.http2.Http2StreamChannel;
 import io.netty.handler.codec.http2.HttpConversionUtil;
+import io.netty.handler.codec.http2.UniformStreamByteDistributor;
 import io.netty.util.AsciiString;
+import io.netty.util.ReferenceCountUtil;
+import io.netty.util.collection.IntObjectHashMap;
+import io.netty.util.collection.IntObjectMap;
 
 import java.nio.ByteBuffer;
 import java.util.Base64;
@@ -36,13 +45,14 @@ import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
 
 /**
- * One HTTP/2 connection: the handler behind Netty's frame codec and stream multiplexer, which give
- * each stream a child channel whose {@link Http2Stream} is the stream's {@link Exchange} through the
- * same {@link Dispatcher} as HTTP/1.1.
+ * One HTTP/2 connection: the handler behind Netty's frame codec, which hands each stream's frames to
+ * that stream's {@link Http2Stream}, the request's {@link Exchange} through the same
+ * {@link Dispatcher} as HTTP/1.1. Streams are plain objects in a map by stream id, not child channels:
+ * a channel and a pipeline per request cost more than twice the CPU of the request itself.
  *
  * <h2>How it works</h2>
  * Every connection starts as HTTP/1.1 and comes here one of three ways, each replacing the HTTP/1.1
- * handlers with the frame codec, the multiplexer and this handler: over TLS, when ALPN negotiated
+ * handlers with the frame codec and this handler: over TLS, when ALPN negotiated
  * {@code h2} ({@link #negotiated}); in the clear, when the first bytes are the client preface (a
  * {@link Detector} in front looks at those only and leaves at the first byte that differs, so
  * HTTP/1.1 requests never pass it); or when an HTTP/1.1 request asks to upgrade to {@code h2c}
@@ -61,8 +71,13 @@ final class Http2Connection extends ChannelInboundHandlerAdapter {
     private static final AsciiString HTTP2_SETTINGS = AsciiString.cached("http2-settings");
     private static final AsciiString H2C = AsciiString.cached("h2c");
 
-    private final Server server;
+    final Server server;
     private final Http1Connection conn;
+    private final IntObjectMap<Http2Stream> streams = new IntObjectHashMap<>();
+    private ChannelHandlerContext ctx;
+    private Http2FrameCodec codec;
+    /** In a read from the socket: the codec flushes after it, so writes need no flush of their own. */
+    private boolean inRead;
     private final long idleNanos;
     /** When the last stream opened or closed (or the connection went over to HTTP/2). */
     private long lastStreamChange = System.nanoTime();
@@ -80,7 +95,9 @@ final class Http2Connection extends ChannelInboundHandlerAdapter {
      */
     @Override
     public void handlerAdded(ChannelHandlerContext ctx) {
+        this.ctx = ctx;
         Http2FrameCodec codec = ctx.pipeline().get(Http2FrameCodec.class);
+        this.codec = codec;
         codec.connection().addListener(new Http2ConnectionAdapter() {
             @Override
             public void onStreamActive(io.netty.handler.codec.http2.Http2Stream stream) {
@@ -105,6 +122,88 @@ final class Http2Connection extends ChannelInboundHandlerAdapter {
         idleCheck = ctx.executor().schedule(() -> checkIdle(ctx, codec), next, TimeUnit.NANOSECONDS);
     }
 
+    // ---------------------------------------------------------------- frames in
+
+    @Override
+    public void channelRead(ChannelHandlerContext ctx, Object msg) {
+        inRead = true;
+        if (msg instanceof Http2DataFrame d) {
+            try {
+                int bytes = d.initialFlowControlledBytes();
+                if (bytes > 0) {
+                    // the body is copied as it arrives (and bounded there): the client may send more at once
+                    ctx.write(new DefaultHttp2WindowUpdateFrame(bytes).stream(d.stream()), ctx.voidPromise());
+                }
+                Http2Stream s = streams.get(key(d.stream()));
+                if (s != null) {
+                    s.data(d);
+                }
+            } finally {
+                d.release();
+            }
+        } else if (msg instanceof Http2HeadersFrame h) {
+            int key = key(h.stream());
+            Http2Stream s = streams.get(key);
+            if (s == null) {
+                s = new Http2Stream(this, ctx, h.stream());
+                streams.put(key, s);
+            }
+            s.headers(h);
+        } else {
+            ReferenceCountUtil.release(msg); // settings, pings, resets and the rest: the codec did what they ask
+        }
+    }
+
+    /** A client's stream ids are odd and rise by two: halved, they fill the map's slots rather than every other one. */
+    private static int key(Http2FrameStream stream) {
+        return stream.id() >>> 1;
+    }
+
+    @Override
+    public void channelReadComplete(ChannelHandlerContext ctx) {
+        inRead = false;
+        ctx.fireChannelReadComplete(); // then the codec flushes
+    }
+
+    /** Streams opening and closing, and their flow-control windows filling and emptying. */
+    @Override
+    public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
+        if (evt instanceof Http2FrameStreamEvent e) {
+            Http2FrameStream fs = e.stream();
+            if (e.type() == Http2FrameStreamEvent.Type.State) {
+                if (fs.state() == io.netty.handler.codec.http2.Http2Stream.State.CLOSED) {
+                    Http2Stream s = streams.remove(key(fs));
+                    if (s != null) {
+                        s.ended();
+                    }
+                }
+            } else {
+                Http2Stream s = streams.get(key(fs));
+                io.netty.handler.codec.http2.Http2Stream netty = codec.connection().stream(fs.id());
+                if (s != null && netty != null) {
+                    s.writabilityChanged(codec.connection().remote().flowController().isWritable(netty));
+                }
+            }
+            return;
+        }
+        ctx.fireUserEventTriggered(evt);
+    }
+
+    /** Flushes writes made outside a read (an answer that completed later); inside one, the codec will. */
+    void flushOutsideRead() {
+        if (!inRead) {
+            ctx.flush();
+        }
+    }
+
+    long requestStart() {
+        return conn.requestStart();
+    }
+
+    void streamInFlight(int delta) {
+        conn.streamInFlight(delta);
+    }
+
     /**
      * Puts HTTP/2's handlers right behind {@code anchor} in place of the HTTP/1.1 connection and its
      * encoder; returns the frame codec, which has sent the server's SETTINGS. The request decoder is the
@@ -113,27 +212,34 @@ final class Http2Connection extends ChannelInboundHandlerAdapter {
     private static Http2FrameCodec install(ChannelHandlerContext anchor, Http1Connection conn) {
         Server server = conn.server;
         ServerConfig c = conn.config;
-        conn.handOver();
         Http2Settings settings = Http2Settings.defaultSettings()
                 .maxConcurrentStreams(c.http2MaxConcurrentStreams())
                 .maxHeaderListSize(c.maxHeaderSize())
                 .initialWindowSize(c.http2InitialWindowSize());
-        Http2FrameCodec codec = Http2FrameCodecBuilder.forServer()
+        Http2FrameCodec codec = new CodecBuilder()
                 .initialSettings(settings)
                 .gracefulShutdownTimeoutMillis(c.drainTimeout().toMillis())
                 .decoderEnforceMaxRstFramesPerWindow(c.http2MaxResets(), RESET_WINDOW_SECONDS)
                 .build();
+        conn.handOver();
         ChannelPipeline p = anchor.pipeline();
-        // in this order: the multiplexer finds the codec when it is added
         p.addAfter(anchor.name(), "h2-codec", codec);
-        p.addAfter("h2-codec", "h2-streams", new Http2MultiplexHandler(new ChannelInitializer<Http2StreamChannel>() {
-            @Override
-            protected void initChannel(Http2StreamChannel ch) {
-                ch.pipeline().addLast(new Http2Stream(server, conn));
-            }
-        }));
-        p.addAfter("h2-streams", "h2-connection", new Http2Connection(server, conn));
+        p.addAfter("h2-codec", "h2-connection", new Http2Connection(server, conn));
         return codec;
+    }
+
+    /**
+     * Netty's server codec builder, on a connection whose DATA frames are shared out among the streams
+     * by a {@link UniformStreamByteDistributor}: stream priorities are deprecated (RFC 9113 5.3) and
+     * the default distributor's priority tree cost a tenth of the CPU per request (docs/DECISIONS.md).
+     */
+    private static final class CodecBuilder extends Http2FrameCodecBuilder {
+        CodecBuilder() {
+            DefaultHttp2Connection connection = new DefaultHttp2Connection(true);
+            connection.remote().flowController(new DefaultHttp2RemoteFlowController(connection,
+                    new UniformStreamByteDistributor(connection)));
+            connection(connection);
+        }
     }
 
     /** A TLS handshake behind {@code tls} negotiated {@code h2} through ALPN: the connection speaks HTTP/2 from here. */
@@ -232,6 +338,10 @@ final class Http2Connection extends ChannelInboundHandlerAdapter {
     @Override
     public void channelInactive(ChannelHandlerContext ctx) {
         idleCheck.cancel(false);
+        for (Http2Stream s : streams.values()) {
+            s.ended();
+        }
+        streams.clear();
         server.connections.closed(conn);
         ctx.fireChannelInactive();
     }
@@ -243,7 +353,8 @@ final class Http2Connection extends ChannelInboundHandlerAdapter {
             String m = String.valueOf(e.getMessage());
             server.connections.limitReached(m.contains("RST") ? ServerLimit.HTTP2_RESETS : ServerLimit.HTTP2_FLOOD,
                     ctx.channel().remoteAddress());
-        } else if (!(cause instanceof Http2Exception)) {
+        } else if (!(cause instanceof Http2Exception) && !(cause instanceof Http2FrameStreamException)) {
+            // a stream's error is the client's, answered with RST_STREAM by the codec
             server.reportConnectionError(cause);
             ctx.close();
         }

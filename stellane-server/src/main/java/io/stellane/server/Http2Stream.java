@@ -2,23 +2,24 @@ package io.stellane.server;
 
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
-import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandlerContext;
-import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.handler.codec.http.DefaultHttpRequest;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpHeaders;
 import io.netty.handler.codec.http.HttpMethod;
+import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpRequest;
 import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http2.DefaultHttp2DataFrame;
 import io.netty.handler.codec.http2.DefaultHttp2Headers;
 import io.netty.handler.codec.http2.DefaultHttp2HeadersFrame;
+import io.netty.handler.codec.http2.DefaultHttp2ResetFrame;
 import io.netty.handler.codec.http2.Http2DataFrame;
+import io.netty.handler.codec.http2.Http2Error;
+import io.netty.handler.codec.http2.Http2FrameStream;
 import io.netty.handler.codec.http2.Http2Headers;
 import io.netty.handler.codec.http2.Http2HeadersFrame;
 import io.netty.util.AsciiString;
-import io.netty.util.ReferenceCountUtil;
 import io.stellane.task.Worker;
 
 import java.nio.charset.StandardCharsets;
@@ -30,19 +31,18 @@ import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
 
 /**
- * One HTTP/2 stream: the handler of its child channel and its request's {@link Exchange}. It turns
- * the stream's HEADERS into an HTTP/1.1-shaped head (pseudo-headers out, {@code :authority} as
- * {@code Host}) checked like an HTTP/1.1 one, gathers the DATA frames into the body (bounded by
- * {@code maxBodySize} and the server's body budget), dispatches the request, and writes the answer
- * as HEADERS and DATA frames. A request not all in within {@code requestReadTimeout} of its HEADERS is
- * answered 408. A refusal or a failure ends this stream only: the connection and its
- * other streams go on. Flow control is the codec's: a DATA frame read here returns its bytes to the
- * client's window.
+ * One HTTP/2 stream and its request's {@link Exchange}. Its {@link Http2Connection} hands it the
+ * stream's frames; it turns the HEADERS into an HTTP/1.1-shaped head (pseudo-headers out,
+ * {@code :authority} as {@code Host}) checked like an HTTP/1.1 one, gathers the DATA frames into the
+ * body (bounded by {@code maxBodySize} and the server's body budget), dispatches the request, and
+ * writes the answer as HEADERS and DATA frames on the connection. A request not all in within
+ * {@code requestReadTimeout} of its HEADERS is answered 408. A refusal or a failure ends this stream
+ * only: the connection and its other streams go on.
  *
- * <p>Threading: the stream's channel runs on its connection's loop, and so does everything here
- * but a streaming response's {@link ResponseStream}, which hops there.
+ * <p>Threading: everything here runs on the connection's loop but a streaming response's
+ * {@link ResponseStream}, which hops there.
  */
-final class Http2Stream extends ChannelInboundHandlerAdapter implements Exchange {
+final class Http2Stream implements Exchange {
     private static final byte[] NO_BODY = new byte[0];
     private static final AsciiString SERVER_NAME = AsciiString.cached("stellane");
     /** Headers that mean something for one HTTP/1.1 connection only: never sent on a stream (RFC 9113 8.2.2). */
@@ -50,11 +50,11 @@ final class Http2Stream extends ChannelInboundHandlerAdapter implements Exchange
             "transfer-encoding", "upgrade");
 
     private final Server server;
-    /** The connection this stream belongs to, gone over to HTTP/2: it counts the streams in flight. */
-    private final Http1Connection connection;
+    private final Http2Connection connection;
+    private final ChannelHandlerContext ctx;
+    private final Http2FrameStream stream;
     private final ServerConfig config;
     private final long id = Http1Connection.IDS.incrementAndGet();
-    private ChannelHandlerContext ctx;
     private Worker worker;
 
     private HttpRequest head;
@@ -63,6 +63,10 @@ final class Http2Stream extends ChannelInboundHandlerAdapter implements Exchange
     private long budgeted;
     /** Answered (or refused): what the client still sends is dropped. */
     private boolean done;
+    /** The stream is closed or reset: nothing more is written on it. */
+    private boolean ended;
+    /** Whether the stream's flow-control window takes more DATA (set by the connection on the loop). */
+    private volatile boolean writable = true;
     private boolean headOnly;
     /** Until the request is all in: answers 408 after {@code requestReadTimeout}. */
     private ScheduledFuture<?> readTimer;
@@ -70,49 +74,45 @@ final class Http2Stream extends ChannelInboundHandlerAdapter implements Exchange
     private boolean inFlight;
     private long requestStart;
 
-    Http2Stream(Server server, Http1Connection connection) {
-        this.server = server;
+    /** @param ctx the context of {@code connection}, right behind the frame codec */
+    Http2Stream(Http2Connection connection, ChannelHandlerContext ctx, Http2FrameStream stream) {
         this.connection = connection;
+        this.server = connection.server;
         this.config = server.config;
-    }
-
-    @Override
-    public void handlerAdded(ChannelHandlerContext ctx) {
         this.ctx = ctx;
+        this.stream = stream;
     }
 
-    @Override
-    public void channelRead(ChannelHandlerContext ctx, Object msg) {
-        try {
-            if (done) {
-                return;
-            }
-            if (msg instanceof Http2HeadersFrame h) {
-                if (head == null) {
-                    onHeaders(h);
-                } else if (h.isEndStream()) {
-                    dispatch(); // trailers end the body; they are not kept
-                }
-            } else if (msg instanceof Http2DataFrame d) {
-                onData(d);
-            }
-        } finally {
-            ReferenceCountUtil.release(msg);
+    /** A HEADERS frame on this stream: the request's head, or the trailers that end its body. */
+    void headers(Http2HeadersFrame h) {
+        if (done) {
+            return;
+        }
+        if (head == null) {
+            onHeaders(h);
+        } else if (h.isEndStream()) {
+            dispatch(); // trailers end the body; they are not kept
         }
     }
 
-    @Override
-    public void channelInactive(ChannelHandlerContext ctx) {
+    /** A DATA frame on this stream; the caller releases it and has given its bytes back to the client's window. */
+    void data(Http2DataFrame d) {
+        if (!done) {
+            onData(d);
+        }
+    }
+
+    /** The stream closed (both sides ended, a reset, or the connection went): what it holds goes. */
+    void ended() {
+        ended = true;
         done = true;
         stopReadTimer();
         answered();
         dropBody();
-        ctx.fireChannelInactive();
     }
 
-    @Override
-    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-        server.reportConnectionError(cause); // a stream error: the codec has reset this stream
+    void writabilityChanged(boolean writable) {
+        this.writable = writable;
     }
 
     // ---------------------------------------------------------------- reading the request
@@ -181,7 +181,7 @@ final class Http2Stream extends ChannelInboundHandlerAdapter implements Exchange
                 long capacity = Math.min(Math.max(bodySize + n, body == null ? 8 * 1024 : 2L * body.length),
                         Math.max(bodySize + n, config.maxBodySize()));
                 if (!server.connections.reserveBody(capacity - budgeted)) {
-                    server.connections.limitReached(ServerLimit.BODY_BUDGET, ctx.channel().parent().remoteAddress());
+                    server.connections.limitReached(ServerLimit.BODY_BUDGET, ctx.channel().remoteAddress());
                     refuse(Http1Connection.BUSY);
                     return;
                 }
@@ -200,7 +200,7 @@ final class Http2Stream extends ChannelInboundHandlerAdapter implements Exchange
     private void readTimedOut() {
         readTimer = null;
         if (!done) {
-            server.connections.limitReached(ServerLimit.REQUEST_TIMEOUT, ctx.channel().parent().remoteAddress());
+            server.connections.limitReached(ServerLimit.REQUEST_TIMEOUT, ctx.channel().remoteAddress());
             refuse(Http1Connection.TIMEOUT);
         }
     }
@@ -255,28 +255,35 @@ final class Http2Stream extends ChannelInboundHandlerAdapter implements Exchange
         if (refusal.status() == 503) {
             h.add(HttpHeaderNames.RETRY_AFTER, "1");
         }
-        ctx.write(new DefaultHttp2HeadersFrame(h));
-        // the channel closing after an answer sent whole resets the stream only if the client is still sending
-        ctx.writeAndFlush(new DefaultHttp2DataFrame(Unpooled.wrappedBuffer(json), true))
-                .addListener(f -> ctx.channel().close());
+        ctx.write(new DefaultHttp2HeadersFrame(h).stream(stream), ctx.voidPromise());
+        // a client still sending gets RST_STREAM once the answer is out: it need not send the rest
+        ctx.writeAndFlush(new DefaultHttp2DataFrame(Unpooled.wrappedBuffer(json), true).stream(stream))
+                .addListener(f -> resetIfOpen());
+    }
+
+    private void resetIfOpen() {
+        if (!ended) {
+            ended = true;
+            ctx.writeAndFlush(new DefaultHttp2ResetFrame(Http2Error.CANCEL).stream(stream), ctx.voidPromise());
+        }
     }
 
     // ---------------------------------------------------------------- the answer
 
     @Override
     public void respond(Context cx, Response r) {
-        Channel ch = ctx.channel();
-        if (!ch.isActive()) {
+        if (ended) {
+            answered();
             return;
         }
-        Http2Headers h = new DefaultHttp2Headers(false).status(AsciiString.of(Integer.toString(r.status)));
+        Http2Headers h = new DefaultHttp2Headers(false).status(HttpResponseStatus.valueOf(r.status).codeAsText());
         if (r.body instanceof ResponseBody.Streamed s) {
             h.add(HttpHeaderNames.CONTENT_TYPE, r.contentType);
             addCommonHeaders(h, r);
-            ctx.writeAndFlush(new DefaultHttp2HeadersFrame(h, headOnly));
+            ctx.writeAndFlush(new DefaultHttp2HeadersFrame(h, headOnly).stream(stream), ctx.voidPromise());
             completed(cx, r.status);
             if (!headOnly) {
-                Stream out = new Stream(ch);
+                Stream out = new Stream();
                 try {
                     s.producer().produce(out);
                 } catch (Throwable t) {
@@ -298,7 +305,7 @@ final class Http2Stream extends ChannelInboundHandlerAdapter implements Exchange
             server.handlerErrors.increment();
             cx.logger().error("cannot encode the response body", t);
             r = Response.ok(Response.errorJson("Internal Server Error", cx.requestId()), Response.APPLICATION_JSON).status(500);
-            h.status(AsciiString.of("500"));
+            h.status(HttpResponseStatus.INTERNAL_SERVER_ERROR.codeAsText());
             content = Unpooled.wrappedBuffer(((ResponseBody.Bytes) r.body).bytes());
             type = r.contentType;
         }
@@ -309,12 +316,14 @@ final class Http2Stream extends ChannelInboundHandlerAdapter implements Exchange
             h.add(HttpHeaderNames.CONTENT_LENGTH, AsciiString.of(Integer.toString(content.readableBytes())));
         }
         addCommonHeaders(h, r);
+        // written, not flushed: the codec flushes after the read that carried the request, and an answer
+        // that comes later is flushed by whoever completed it (Exchange.flush)
         if (headOnly || !content.isReadable()) {
             content.release();
-            ctx.writeAndFlush(new DefaultHttp2HeadersFrame(h, true));
+            ctx.write(new DefaultHttp2HeadersFrame(h, true).stream(stream), ctx.voidPromise());
         } else {
-            ctx.write(new DefaultHttp2HeadersFrame(h));
-            ctx.writeAndFlush(new DefaultHttp2DataFrame(content, true));
+            ctx.write(new DefaultHttp2HeadersFrame(h).stream(stream), ctx.voidPromise());
+            ctx.write(new DefaultHttp2DataFrame(content, true).stream(stream), ctx.voidPromise());
         }
         completed(cx, r.status);
     }
@@ -357,7 +366,7 @@ final class Http2Stream extends ChannelInboundHandlerAdapter implements Exchange
 
     @Override
     public void flush() {
-        ctx.flush();
+        connection.flushOutsideRead();
     }
 
     @Override
@@ -381,13 +390,8 @@ final class Http2Stream extends ChannelInboundHandlerAdapter implements Exchange
      * {@code maxQueuedResponseBytes} like on HTTP/1.1, and aborted past it.
      */
     private final class Stream implements ResponseStream {
-        private final Channel ch;
         private volatile boolean open = true;
         private final java.util.concurrent.atomic.AtomicLong queued = new java.util.concurrent.atomic.AtomicLong();
-
-        Stream(Channel ch) {
-            this.ch = ch;
-        }
 
         @Override
         public ResponseStream write(byte[] chunk) {
@@ -395,13 +399,13 @@ final class Http2Stream extends ChannelInboundHandlerAdapter implements Exchange
                 return this;
             }
             if (queued.addAndGet(chunk.length) > config.maxQueuedResponseBytes()) {
-                server.connections.limitReached(ServerLimit.RESPONSE_QUEUE, ch.parent().remoteAddress());
+                server.connections.limitReached(ServerLimit.RESPONSE_QUEUE, ctx.channel().remoteAddress());
                 abort();
                 return this;
             }
             onLoop(() -> {
-                if (open && ch.isActive()) {
-                    ch.writeAndFlush(new DefaultHttp2DataFrame(Unpooled.wrappedBuffer(chunk), false))
+                if (open && !ended) {
+                    ctx.writeAndFlush(new DefaultHttp2DataFrame(Unpooled.wrappedBuffer(chunk), false).stream(stream))
                             .addListener(f -> queued.addAndGet(-chunk.length));
                 } else {
                     queued.addAndGet(-chunk.length);
@@ -418,9 +422,8 @@ final class Http2Stream extends ChannelInboundHandlerAdapter implements Exchange
         @Override
         public void close() {
             onLoop(() -> {
-                if (open && ch.isActive()) {
-                    open = false;
-                    ch.writeAndFlush(new DefaultHttp2DataFrame(Unpooled.EMPTY_BUFFER, true));
+                if (open && !ended) {
+                    ctx.writeAndFlush(new DefaultHttp2DataFrame(Unpooled.EMPTY_BUFFER, true).stream(stream), ctx.voidPromise());
                 }
                 open = false;
             });
@@ -429,17 +432,17 @@ final class Http2Stream extends ChannelInboundHandlerAdapter implements Exchange
         @Override
         public void abort() {
             open = false;
-            onLoop(ch::close); // resets this stream, not the connection
+            onLoop(Http2Stream.this::resetIfOpen); // this stream only, not the connection
         }
 
         @Override
         public boolean isOpen() {
-            return open && ch.isActive();
+            return open && !ended && ctx.channel().isActive();
         }
 
         @Override
         public boolean isWritable() {
-            return isOpen() && ch.isWritable();
+            return isOpen() && writable && ctx.channel().isWritable();
         }
     }
 }
