@@ -2,11 +2,11 @@ package io.stellane.examples;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
 
-import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -19,13 +19,15 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.locks.LockSupport;
 import java.util.regex.Pattern;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
 /**
- * The example service killed with {@code kill -9} in the middle of a stream of {@code POST /users},
- * then started again on the same data directory: every acknowledged user is stored exactly once,
+ * The example service killed with {@code kill -9} in the middle of a stream of {@code POST /users}, over
+ * HTTP/1.1 and over HTTP/2 (several streams of one connection in flight), then started again on the same
+ * data directory: every acknowledged user is stored exactly once,
  * and every unacknowledged one at most once (its journaled request is replayed with its original id,
  * which the create uses as its idempotency key).
  */
@@ -47,9 +49,46 @@ class UsersCrashTest {
         return c;
     }
 
-    @Test
+    /** How the load reaches the service. */
+    enum Protocol {
+        /** The JDK's client: each thread's requests on a connection of its own. */
+        HTTP_1_1,
+        /** HTTP/2 with prior knowledge: every thread's requests are streams on one connection. */
+        H2C
+    }
+
+    /** Creates users for the load's threads; thread-safe. */
+    private interface Creates extends AutoCloseable {
+        /** The status of {@code POST /users} with {@code json}; throws if the connection is lost first. */
+        int create(String json) throws Exception;
+
+        @Override
+        default void close() {
+        }
+    }
+
+    private static Creates connect(Protocol protocol, int port) throws Exception {
+        if (protocol == Protocol.HTTP_1_1) {
+            return json -> UsersServiceTest.call(port, "POST", "/users", json).statusCode();
+        }
+        H2cClient h2 = new H2cClient(port);
+        return new Creates() {
+            @Override
+            public int create(String json) throws Exception {
+                return h2.post("/users", json).get(30, TimeUnit.SECONDS).status();
+            }
+
+            @Override
+            public void close() {
+                h2.close();
+            }
+        };
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @EnumSource(Protocol.class)
     @Timeout(value = 120, unit = TimeUnit.SECONDS)
-    void killMinusNineDuringCreatesStoresEveryAcknowledgedUserOnceAndNoUserTwice() throws Exception {
+    void killMinusNineDuringCreatesStoresEveryAcknowledgedUserOnceAndNoUserTwice(Protocol protocol) throws Exception {
         Path config = tmp.resolve("stellane.toml");
         Files.writeString(config, """
                 [runtime]
@@ -64,36 +103,47 @@ class UsersCrashTest {
         ChildApp first = start(config, dataDir);
         int port = first.port();
 
-        // Four clients stream creates with unique names; the process is killed while they run.
+        // Four clients stream creates with unique names; the process is killed while several of their requests
+        // are in flight (over h2c: several streams of one connection).
         Set<String> acknowledged = ConcurrentHashMap.newKeySet();
         Set<String> sent = ConcurrentHashMap.newKeySet();
         AtomicBoolean go = new AtomicBoolean(true);
         AtomicInteger seq = new AtomicInteger();
+        AtomicInteger inFlight = new AtomicInteger();
         CountDownLatch enough = new CountDownLatch(60);
         List<Thread> clients = new ArrayList<>();
-        for (int c = 0; c < 4; c++) {
-            clients.add(Thread.ofPlatform().start(() -> {
-                while (go.get() && seq.get() < 2_000) {
-                    String name = "crash-" + seq.incrementAndGet();
-                    sent.add(name);
-                    try {
-                        HttpResponse<String> r = UsersServiceTest.call(port, "POST", "/users",
-                                "{\"name\":\"" + name + "\",\"email\":\"" + name + "@example.com\"}");
-                        if (r.statusCode() == 201) {
-                            acknowledged.add(name);
-                            enough.countDown();
+        try (Creates creates = connect(protocol, port)) {
+            for (int c = 0; c < 4; c++) {
+                clients.add(Thread.ofPlatform().start(() -> {
+                    while (go.get() && seq.get() < 2_000) {
+                        String name = "crash-" + seq.incrementAndGet();
+                        sent.add(name);
+                        inFlight.incrementAndGet();
+                        try {
+                            if (creates.create("{\"name\":\"" + name + "\",\"email\":\"" + name + "@example.com\"}") == 201) {
+                                acknowledged.add(name);
+                                enough.countDown();
+                            }
+                        } catch (Exception connectionLost) {
+                            return; // the server died under us: this one is unacknowledged
+                        } finally {
+                            inFlight.decrementAndGet();
                         }
-                    } catch (Exception connectionLost) {
-                        return; // the server died under us: this one is unacknowledged
                     }
-                }
-            }));
-        }
-        assertThat(enough.await(60, TimeUnit.SECONDS)).as("60 creates acknowledged before the kill").isTrue();
-        first.kill(); // SIGKILL mid-stream
-        go.set(false);
-        for (Thread t : clients) {
-            t.join(30_000);
+                }));
+            }
+            assertThat(enough.await(60, TimeUnit.SECONDS)).as("60 creates acknowledged before the kill").isTrue();
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+            int inFlightAtKill;
+            while ((inFlightAtKill = inFlight.get()) < 3 && System.nanoTime() < deadline) {
+                LockSupport.parkNanos(50_000);
+            }
+            assertThat(inFlightAtKill).as("requests in flight as the kill lands").isGreaterThanOrEqualTo(3);
+            first.kill(); // SIGKILL mid-stream
+            go.set(false);
+            for (Thread t : clients) {
+                t.join(30_000);
+            }
         }
 
         ChildApp second = start(config, dataDir);

@@ -82,6 +82,8 @@ final class Http2Connection extends ChannelInboundHandlerAdapter {
     /** When the last stream opened or closed (or the connection went over to HTTP/2). */
     private long lastStreamChange = System.nanoTime();
     private ScheduledFuture<?> idleCheck;
+    /** A flood was counted: the one GOAWAY that ends it is not counted again. */
+    private boolean limitCounted;
 
     private Http2Connection(Server server, Http1Connection conn) {
         this.server = server;
@@ -107,6 +109,16 @@ final class Http2Connection extends ChannelInboundHandlerAdapter {
             @Override
             public void onStreamClosed(io.netty.handler.codec.http2.Http2Stream stream) {
                 lastStreamChange = System.nanoTime();
+            }
+
+            // the floods Netty finds on the way out (acks a client does not read, streams it makes the
+            // server reset) never reach exceptionCaught: they are counted as their GOAWAY leaves
+            @Override
+            public void onGoAwaySent(int lastStreamId, long errorCode, ByteBuf debugData) {
+                if (errorCode == Http2Error.ENHANCE_YOUR_CALM.code() && !limitCounted) {
+                    limitCounted = true;
+                    server.connections.limitReached(ServerLimit.HTTP2_FLOOD, ctx.channel().remoteAddress());
+                }
             }
         });
         idleCheck = ctx.executor().schedule(() -> checkIdle(ctx, codec), idleNanos, TimeUnit.NANOSECONDS);
@@ -350,6 +362,7 @@ final class Http2Connection extends ChannelInboundHandlerAdapter {
     public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
         // the codec has already answered a connection error with GOAWAY and closes; here it is counted
         if (cause instanceof Http2Exception e && e.error() == Http2Error.ENHANCE_YOUR_CALM) {
+            limitCounted = true;
             String m = String.valueOf(e.getMessage());
             server.connections.limitReached(m.contains("RST") ? ServerLimit.HTTP2_RESETS : ServerLimit.HTTP2_FLOOD,
                     ctx.channel().remoteAddress());

@@ -33,7 +33,11 @@ public enum ServerLimit {
     RESPONSE_QUEUE("response_queue"),
     /** An HTTP/2 client reset more than {@code http2MaxResets} streams in 30 s (rapid reset): {@code GOAWAY}. */
     HTTP2_RESETS("http2_resets"),
-    /** An HTTP/2 client flooded the connection with empty DATA frames or tiny CONTINUATION frames: {@code GOAWAY}. */
+    /**
+     * An HTTP/2 client flooded the connection with empty DATA frames, tiny CONTINUATION frames, SETTINGS or
+     * PING frames whose acknowledgements it does not read, or frames that make the server reset streams:
+     * {@code GOAWAY} (or, for unread acknowledgements, a close).
+     */
     HTTP2_FLOOD("http2_flood"),
     /** A TLS client did not finish its handshake within {@link TlsConfig#handshakeTimeout()}: the connection was closed. */
     TLS_HANDSHAKE_TIMEOUT("tls_handshake_timeout");

@@ -12,6 +12,7 @@ import io.netty.handler.codec.http2.DefaultHttp2Headers;
 import io.netty.handler.codec.http2.Http2CodecUtil;
 import io.netty.handler.codec.http2.Http2Error;
 import io.netty.handler.codec.http2.Http2Exception;
+import io.netty.handler.codec.http2.Http2Flags;
 import io.netty.handler.codec.http2.Http2FrameAdapter;
 import io.netty.handler.codec.http2.Http2Headers;
 import io.netty.handler.codec.http2.Http2Settings;
@@ -19,6 +20,7 @@ import io.netty.handler.codec.http2.Http2Settings;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
+import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.net.SocketTimeoutException;
 import java.nio.charset.StandardCharsets;
@@ -66,7 +68,15 @@ final class H2RawClient implements AutoCloseable {
     String upgradeResponse;
 
     H2RawClient(int port) throws IOException {
-        this(port, null);
+        this(port, null, 0);
+    }
+
+    /**
+     * With the socket's receive buffer set to {@code receiveBuffer} bytes before it connects: a client
+     * that stops reading then holds up the server's writes soon.
+     */
+    H2RawClient(int port, int receiveBuffer) throws IOException {
+        this(port, null, receiveBuffer);
     }
 
     /**
@@ -75,12 +85,16 @@ final class H2RawClient implements AutoCloseable {
      * {@code reply(1)}.
      */
     static H2RawClient upgrading(int port, String path) throws IOException {
-        return new H2RawClient(port, path);
+        return new H2RawClient(port, path, 0);
     }
 
-    private H2RawClient(int port, String upgradePath) throws IOException {
+    private H2RawClient(int port, String upgradePath, int receiveBuffer) throws IOException {
         this.port = port;
-        socket = new Socket("127.0.0.1", port);
+        socket = new Socket();
+        if (receiveBuffer > 0) {
+            socket.setReceiveBufferSize(receiveBuffer);
+        }
+        socket.connect(new InetSocketAddress("127.0.0.1", port), 10_000);
         socket.setSoTimeout(10_000);
         out = socket.getOutputStream();
         in = socket.getInputStream();
@@ -98,12 +112,18 @@ final class H2RawClient implements AutoCloseable {
         send();
     }
 
-    /** Starts a request on a new stream (headers only; the stream ends unless a body follows); its stream id. */
-    int start(String method, String path, boolean endStream) {
+    /**
+     * Starts a request on a new stream (headers only, with any more fields given as name, value, ...;
+     * the stream ends unless a body follows); its stream id.
+     */
+    int start(String method, String path, boolean endStream, String... moreNamesAndValues) {
         int id = nextStream;
         nextStream += 2;
         Http2Headers h = new DefaultHttp2Headers().method(method).path(path).scheme("http")
                 .authority("127.0.0.1:" + port);
+        for (int i = 0; i < moreNamesAndValues.length; i += 2) {
+            h.add(moreNamesAndValues[i], moreNamesAndValues[i + 1]);
+        }
         writer.writeHeaders(ctx, id, h, 0, endStream, ctx.newPromise());
         replies.put(id, new Reply());
         return id;
@@ -119,6 +139,15 @@ final class H2RawClient implements AutoCloseable {
 
     void reset(int stream) {
         writer.writeRstStream(ctx, stream, Http2Error.CANCEL.code(), ctx.newPromise());
+    }
+
+    void settings() {
+        writer.writeSettings(ctx, new Http2Settings(), ctx.newPromise());
+    }
+
+    /** Any frame, unchecked: a header block cut into pieces, say. */
+    void frame(byte type, int flags, int stream, byte[] payload) {
+        writer.writeFrame(ctx, type, stream, new Http2Flags((short) flags), Unpooled.wrappedBuffer(payload), ctx.newPromise());
     }
 
     /** Sends what was written so far. */
