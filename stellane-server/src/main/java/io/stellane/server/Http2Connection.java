@@ -17,6 +17,7 @@ import io.netty.handler.codec.http.HttpScheme;
 import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http2.DefaultHttp2Connection;
 import io.netty.handler.codec.http2.DefaultHttp2RemoteFlowController;
+import io.netty.handler.codec.http2.DefaultHttp2ResetFrame;
 import io.netty.handler.codec.http2.DefaultHttp2WindowUpdateFrame;
 import io.netty.handler.codec.http2.Http2CodecUtil;
 import io.netty.handler.codec.http2.Http2DataFrame;
@@ -360,14 +361,21 @@ final class Http2Connection extends ChannelInboundHandlerAdapter {
 
     @Override
     public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+        if (cause instanceof Http2FrameStreamException e) {
+            // a client's error on one stream (DATA after its end, a bad header): the codec leaves the reset
+            // to whoever owns the stream, and that is this handler; the stream's CLOSED event cleans up
+            if (e.stream().state() != io.netty.handler.codec.http2.Http2Stream.State.CLOSED) {
+                ctx.writeAndFlush(new DefaultHttp2ResetFrame(e.error()).stream(e.stream()), ctx.voidPromise());
+            }
+            return;
+        }
         // the codec has already answered a connection error with GOAWAY and closes; here it is counted
         if (cause instanceof Http2Exception e && e.error() == Http2Error.ENHANCE_YOUR_CALM) {
             limitCounted = true;
             String m = String.valueOf(e.getMessage());
             server.connections.limitReached(m.contains("RST") ? ServerLimit.HTTP2_RESETS : ServerLimit.HTTP2_FLOOD,
                     ctx.channel().remoteAddress());
-        } else if (!(cause instanceof Http2Exception) && !(cause instanceof Http2FrameStreamException)) {
-            // a stream's error is the client's, answered with RST_STREAM by the codec
+        } else if (!(cause instanceof Http2Exception)) {
             server.reportConnectionError(cause);
             ctx.close();
         }

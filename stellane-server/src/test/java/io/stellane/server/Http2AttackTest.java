@@ -33,6 +33,11 @@ class Http2AttackTest extends ServerTestBase {
 
     private static void routes(Server s) {
         s.get("/n/{n}", cx -> Task.completed(Response.text("stream " + cx.param("n"))));
+        // answered a moment later: its stream is still half closed when what the client sends after arrives
+        s.get("/later", cx -> Task.blocking(() -> {
+            Thread.sleep(200);
+            return Response.text("later");
+        }));
     }
 
     /** What an attack does on its connection; it returns once it has sent all it means to. */
@@ -134,6 +139,21 @@ class Http2AttackTest extends ServerTestBase {
         int port = start(Http2AttackTest::routes);
         underAttack(port, 4096, c -> flood(c, 2_000, 1_000, c::settings));
         assertThat(lastServer().limitCount(ServerLimit.HTTP2_FLOOD)).isEqualTo(1);
+    }
+
+    @Test
+    void dataAfterTheEndOfAStreamResetsThatStreamOnlyAndTheConnectionGoesOn() throws Exception {
+        int port = start(Http2AttackTest::routes);
+        try (H2RawClient c = new H2RawClient(port)) {
+            int id = c.start("GET", "/later", true);
+            c.data(id, "x", false); // the stream is half closed: a stream error, which the server answers
+            c.send();
+            c.readUntil(() -> c.reply(id).finished());
+            assertThat(c.reply(id).reset).isEqualTo(Http2Error.STREAM_CLOSED.code());
+            assertThat(c.request("GET", "/n/7", null).body.toString()).isEqualTo("stream 7");
+            assertThat(c.goAway).isEqualTo(-1);
+        }
+        assertThat(lastServer().errorCount()).isZero();
     }
 
     @Test
