@@ -167,9 +167,13 @@ final class Http2Connection extends ChannelInboundHandlerAdapter {
         }
     }
 
-    /** A client's stream ids are odd and rise by two: halved, they fill the map's slots rather than every other one. */
+    /**
+     * A stream's key in the map: its id scrambled (multiplied by an odd constant, so still one key per
+     * id). Ids rise by two; as keys they would fill neighbouring slots of the open-addressing map, and
+     * each removal would shift the whole run of the streams opened after it.
+     */
     private static int key(Http2FrameStream stream) {
-        return stream.id() >>> 1;
+        return stream.id() * 0x9E3779B9;
     }
 
     @Override
@@ -192,9 +196,11 @@ final class Http2Connection extends ChannelInboundHandlerAdapter {
                 }
             } else {
                 Http2Stream s = streams.get(key(fs));
-                io.netty.handler.codec.http2.Http2Stream netty = codec.connection().stream(fs.id());
-                if (s != null && netty != null) {
-                    s.writabilityChanged(codec.connection().remote().flowController().isWritable(netty));
+                if (s != null && s.streaming()) { // only a streaming response's producer asks
+                    io.netty.handler.codec.http2.Http2Stream netty = codec.connection().stream(fs.id());
+                    if (netty != null) {
+                        s.writabilityChanged(codec.connection().remote().flowController().isWritable(netty));
+                    }
                 }
             }
             return;

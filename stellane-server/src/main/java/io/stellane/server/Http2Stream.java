@@ -67,6 +67,7 @@ final class Http2Stream implements Exchange {
     private boolean ended;
     /** Whether the stream's flow-control window takes more DATA (set by the connection on the loop). */
     private volatile boolean writable = true;
+    private boolean streaming;
     private boolean headOnly;
     /** Until the request is all in: answers 408 after {@code requestReadTimeout}. */
     private ScheduledFuture<?> readTimer;
@@ -113,6 +114,11 @@ final class Http2Stream implements Exchange {
 
     void writabilityChanged(boolean writable) {
         this.writable = writable;
+    }
+
+    /** Whether a streaming response is being written on this stream. */
+    boolean streaming() {
+        return streaming;
     }
 
     // ---------------------------------------------------------------- reading the request
@@ -283,6 +289,7 @@ final class Http2Stream implements Exchange {
             ctx.writeAndFlush(new DefaultHttp2HeadersFrame(h, headOnly).stream(stream), ctx.voidPromise());
             completed(cx, r.status);
             if (!headOnly) {
+                streaming = true;
                 Stream out = new Stream();
                 try {
                     s.producer().produce(out);
