@@ -1,5 +1,6 @@
 package io.stellane.server;
 
+import io.netty.util.concurrent.EventExecutor;
 import io.stellane.task.Worker;
 
 /**
@@ -12,11 +13,23 @@ interface Exchange {
     /** Writes {@code response} as the answer to {@code cx}'s request. */
     void respond(Context cx, Response response);
 
+    /** This exchange's loop. */
+    EventExecutor executor();
+
     /** Runs {@code r} on this exchange's loop: now when already there, else queued. */
-    void onLoop(Runnable r);
+    default void onLoop(Runnable r) {
+        EventExecutor loop = executor();
+        if (loop.inEventLoop()) {
+            r.run();
+        } else {
+            loop.execute(r);
+        }
+    }
 
     /** Queues {@code r} on this exchange's loop behind what the loop is doing now, even when called there. */
-    void later(Runnable r);
+    default void later(Runnable r) {
+        executor().execute(r);
+    }
 
     /** Flushes what was written outside a read (an answer that completed later). */
     void flush();

@@ -582,20 +582,6 @@ final class Http1Connection extends ChannelInboundHandlerAdapter implements Exch
     }
 
     @Override
-    public void onLoop(Runnable r) {
-        if (ctx.executor().inEventLoop()) {
-            r.run();
-        } else {
-            ctx.executor().execute(r);
-        }
-    }
-
-    @Override
-    public void later(Runnable r) {
-        ctx.executor().execute(r);
-    }
-
-    @Override
     public void flush() {
         flushOutsideRead();
     }
@@ -606,7 +592,8 @@ final class Http1Connection extends ChannelInboundHandlerAdapter implements Exch
     }
 
     /** This connection's event loop. */
-    EventExecutor executor() {
+    @Override
+    public EventExecutor executor() {
         return ctx.executor();
     }
 

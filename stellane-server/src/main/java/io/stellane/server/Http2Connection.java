@@ -38,6 +38,7 @@ import io.netty.util.AsciiString;
 import io.netty.util.ReferenceCountUtil;
 import io.netty.util.collection.IntObjectHashMap;
 import io.netty.util.collection.IntObjectMap;
+import io.stellane.task.Worker;
 
 import java.nio.ByteBuffer;
 import java.util.Base64;
@@ -217,6 +218,11 @@ final class Http2Connection extends ChannelInboundHandlerAdapter {
 
     long requestStart() {
         return conn.requestStart();
+    }
+
+    /** The worker of this connection's loop, for its streams. */
+    Worker worker() {
+        return conn.worker();
     }
 
     void streamInFlight(int delta) {

@@ -20,6 +20,7 @@ import io.netty.handler.codec.http2.Http2FrameStream;
 import io.netty.handler.codec.http2.Http2Headers;
 import io.netty.handler.codec.http2.Http2HeadersFrame;
 import io.netty.util.AsciiString;
+import io.netty.util.concurrent.EventExecutor;
 import io.stellane.task.Worker;
 
 import java.nio.charset.StandardCharsets;
@@ -55,7 +56,6 @@ final class Http2Stream implements Exchange {
     private final Http2FrameStream stream;
     private final ServerConfig config;
     private final long id = Http1Connection.IDS.incrementAndGet();
-    private Worker worker;
 
     private HttpRequest head;
     private byte[] body;
@@ -358,17 +358,8 @@ final class Http2Stream implements Exchange {
     }
 
     @Override
-    public void onLoop(Runnable r) {
-        if (ctx.executor().inEventLoop()) {
-            r.run();
-        } else {
-            ctx.executor().execute(r);
-        }
-    }
-
-    @Override
-    public void later(Runnable r) {
-        ctx.executor().execute(r);
+    public EventExecutor executor() {
+        return ctx.executor();
     }
 
     @Override
@@ -378,11 +369,7 @@ final class Http2Stream implements Exchange {
 
     @Override
     public Worker worker() {
-        Worker w = worker;
-        if (w == null && ctx.executor().inEventLoop() && (w = Worker.current()) != null) {
-            worker = w;
-        }
-        return w;
+        return connection.worker();
     }
 
     @Override

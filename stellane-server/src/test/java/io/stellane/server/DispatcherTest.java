@@ -4,6 +4,8 @@ import io.netty.handler.codec.http.DefaultHttpHeadersFactory;
 import io.netty.handler.codec.http.DefaultHttpRequest;
 import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.HttpVersion;
+import io.netty.util.concurrent.EventExecutor;
+import io.netty.util.concurrent.ImmediateEventExecutor;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.PropertyNamingStrategies;
@@ -41,13 +43,8 @@ class DispatcherTest {
         }
 
         @Override
-        public void onLoop(Runnable r) {
-            r.run();
-        }
-
-        @Override
-        public void later(Runnable r) {
-            r.run();
+        public EventExecutor executor() {
+            return ImmediateEventExecutor.INSTANCE; // onLoop and later run at once, on the test's thread
         }
 
         @Override
