@@ -111,6 +111,8 @@ final class Http1Connection extends ChannelInboundHandlerAdapter implements Exch
     private boolean inputHeld;
     /** Handed over to HTTP/2: only the channel is still this connection's. */
     private boolean http2;
+    /** After the hand-over to HTTP/2: the connection's HTTP/2 handler, which drains and retires it. */
+    private Http2Connection h2;
     private long seq;
 
     // the request being read
@@ -563,7 +565,8 @@ final class Http1Connection extends ChannelInboundHandlerAdapter implements Exch
      * connections, never shed, and drains, retires and force-closes its channel the HTTP/2 way
      * ({@code GOAWAY}, then the streams in flight finish). On the loop.
      */
-    void handOver() {
+    void handOver(Http2Connection h2) {
+        this.h2 = h2;
         http2 = true;
         closing = true;
         setPhase(Phase.BUSY);
@@ -921,8 +924,8 @@ final class Http1Connection extends ChannelInboundHandlerAdapter implements Exch
             return;
         }
         ctx.executor().execute(() -> {
-            if (http2) {
-                ctx.channel().close(); // through the HTTP/2 codec: GOAWAY, then the streams in flight finish
+            if (h2 != null) {
+                h2.shutDown();
                 return;
             }
             draining = true;
@@ -944,8 +947,8 @@ final class Http1Connection extends ChannelInboundHandlerAdapter implements Exch
             return;
         }
         ctx.executor().execute(() -> {
-            if (http2) {
-                ctx.channel().close();
+            if (h2 != null) {
+                h2.shutDown();
                 return;
             }
             draining = true;

@@ -16,6 +16,7 @@ import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpScheme;
 import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http2.DefaultHttp2Connection;
+import io.netty.handler.codec.http2.DefaultHttp2GoAwayFrame;
 import io.netty.handler.codec.http2.DefaultHttp2RemoteFlowController;
 import io.netty.handler.codec.http2.DefaultHttp2ResetFrame;
 import io.netty.handler.codec.http2.DefaultHttp2WindowUpdateFrame;
@@ -41,6 +42,7 @@ import io.netty.util.collection.IntObjectMap;
 import io.stellane.task.Worker;
 
 import java.nio.ByteBuffer;
+import java.time.Duration;
 import java.util.Base64;
 import java.util.List;
 import java.util.concurrent.ScheduledFuture;
@@ -63,10 +65,13 @@ import java.util.concurrent.TimeUnit;
  * window) and the flood defences, and answers a violation with {@code GOAWAY}; this handler counts
  * those as {@link ServerLimit}s. A connection with no stream open for {@code idleTimeout} is closed
  * with {@code GOAWAY}, and a stream whose request is not all in within {@code requestReadTimeout} is
- * answered 408; draining the server or retiring its worker does the
- * same, and the streams in flight get up to {@code drainTimeout} to finish.
+ * answered 408; draining the server or retiring its worker sends
+ * {@code GOAWAY} in two steps ({@link #shutDown}), and the streams in flight get up to {@code drainTimeout}
+ * to finish.
  */
 final class Http2Connection extends ChannelInboundHandlerAdapter {
+    /** Between the first {@code GOAWAY} of a shutdown and the close: a round trip or more for the client to read it. */
+    static final Duration SHUTDOWN_GRACE = Duration.ofSeconds(1);
     /** Netty's default window for counting a client's RST_STREAM frames. */
     static final int RESET_WINDOW_SECONDS = 30;
     private static final byte[] PREFACE = ByteBufUtil.getBytes(Http2CodecUtil.connectionPrefaceBuf());
@@ -78,6 +83,7 @@ final class Http2Connection extends ChannelInboundHandlerAdapter {
     private final IntObjectMap<Http2Stream> streams = new IntObjectHashMap<>();
     private ChannelHandlerContext ctx;
     private Http2FrameCodec codec;
+    private boolean shuttingDown;
     /** In a read from the socket: the codec flushes after it, so writes need no flush of their own. */
     private boolean inRead;
     private final long idleNanos;
@@ -209,6 +215,28 @@ final class Http2Connection extends ChannelInboundHandlerAdapter {
         ctx.fireUserEventTriggered(evt);
     }
 
+    /**
+     * The server drains or this connection's worker retires. A close at once would reset the client's
+     * requests already on their way (their bytes unread in the socket when it closes), so first a
+     * {@code GOAWAY} that still admits every stream (RFC 9113 6.8: the client stops opening them), and
+     * {@link #SHUTDOWN_GRACE} later a second {@code GOAWAY} with the last stream it took and the codec's
+     * close, once those streams are done (at most {@code drainTimeout}). On the loop.
+     */
+    void shutDown() {
+        if (shuttingDown || !ctx.channel().isActive()) {
+            return;
+        }
+        shuttingDown = true;
+        ctx.writeAndFlush(new DefaultHttp2GoAwayFrame(Http2Error.NO_ERROR).setExtraStreamIds(Integer.MAX_VALUE / 2),
+                ctx.voidPromise());
+        long grace = Math.min(SHUTDOWN_GRACE.toNanos(), conn.config.drainTimeout().toNanos() / 2);
+        ctx.executor().schedule(() -> {
+            // the codec's close sends no GOAWAY of its own once one went out: the final one is written here
+            ctx.write(new DefaultHttp2GoAwayFrame(Http2Error.NO_ERROR), ctx.voidPromise());
+            ctx.channel().close();
+        }, grace, TimeUnit.NANOSECONDS);
+    }
+
     /** Flushes writes made outside a read (an answer that completed later); inside one, the codec will. */
     void flushOutsideRead() {
         if (!inRead) {
@@ -246,10 +274,11 @@ final class Http2Connection extends ChannelInboundHandlerAdapter {
                 .gracefulShutdownTimeoutMillis(c.drainTimeout().toMillis())
                 .decoderEnforceMaxRstFramesPerWindow(c.http2MaxResets(), RESET_WINDOW_SECONDS)
                 .build();
-        conn.handOver();
+        Http2Connection handler = new Http2Connection(server, conn);
+        conn.handOver(handler);
         ChannelPipeline p = anchor.pipeline();
         p.addAfter(anchor.name(), "h2-codec", codec);
-        p.addAfter("h2-codec", "h2-connection", new Http2Connection(server, conn));
+        p.addAfter("h2-codec", "h2-connection", handler);
         return codec;
     }
 

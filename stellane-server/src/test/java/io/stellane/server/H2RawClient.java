@@ -61,6 +61,8 @@ final class H2RawClient implements AutoCloseable {
     private final Map<Integer, Reply> replies = new HashMap<>();
     /** The GOAWAY error code, or -1. */
     long goAway = -1;
+    /** The last-stream-id of each GOAWAY read, in order. */
+    final java.util.List<Integer> goAwayLastStreams = new java.util.ArrayList<>();
     boolean closed;
     private int nextStream = 1;
 
@@ -273,6 +275,7 @@ final class H2RawClient implements AutoCloseable {
         @Override
         public void onGoAwayRead(ChannelHandlerContext c, int lastStreamId, long errorCode, ByteBuf debugData) {
             goAway = errorCode;
+            goAwayLastStreams.add(lastStreamId);
         }
 
         @Override

@@ -229,7 +229,7 @@ class Http2Test extends ServerTestBase {
             entered.countDown();
             release.await(10, TimeUnit.SECONDS);
             return Response.text("finished");
-        }));
+        }).get("/n/{n}", cx -> Task.completed(Response.text("stream " + cx.param("n")))));
         try (H2RawClient c = new H2RawClient(port)) {
             int id = c.start("GET", "/wait", true);
             c.send();
@@ -238,12 +238,21 @@ class Http2Test extends ServerTestBase {
             Thread stopper = Thread.ofVirtual().start(() -> server.stop(Duration.ofSeconds(10)));
             c.readUntil(() -> c.goAway >= 0);
             assertThat(c.goAway).isEqualTo(Http2Error.NO_ERROR.code());
+            // the first GOAWAY still admits every stream: one the client sent before reading it is served
+            assertThat(c.goAwayLastStreams).containsExactly(Integer.MAX_VALUE);
+            int late = c.start("GET", "/n/5", true);
+            c.send();
+            c.readUntil(() -> c.reply(late).finished());
+            assertThat(c.reply(late).status).isEqualTo(200);
             release.countDown();
             c.readUntil(() -> c.reply(id).finished());
             assertThat(c.reply(id).status).isEqualTo(200);
             assertThat(c.reply(id).body.toString()).isEqualTo("finished");
             stopper.join(Duration.ofSeconds(15));
             assertThat(stopper.isAlive()).isFalse();
+            c.readUntil(() -> c.closed);
+            assertThat(c.goAwayLastStreams).as("then the final one, naming the last stream taken")
+                    .containsExactly(Integer.MAX_VALUE, late);
         }
     }
 
